@@ -1,0 +1,1 @@
+"""The ``biotracker`` command line (typer). Each topic lives in its own module with ``register(app)``."""

@@ -1,0 +1,113 @@
+"""Settings from the environment and an optional TOML file: the only reader of ``os.environ``.
+
+Precedence (highest first): environment variables ``BIOTRACKER_*``, the TOML file named by
+``BIOTRACKER_CONFIG`` (keys are the variable names without the prefix, lower case), defaults.
+Every stage receives a ``Settings`` object instead of reading the environment itself, so tests
+and DAG tasks can run several configurations in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from biotracker.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+#: The recorded real payloads bundled with the project (replayed by the demo and the tests).
+BUNDLED_RECORDINGS = REPO_DIR / "tests" / "fixtures" / "feeds"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Biotracker keeps its data and how it reaches the outside world."""
+
+    home: Path = field(default_factory=lambda: Path.cwd() / "var")
+    database_url: str = ""
+    #: When set, connectors replay recordings from this folder through a local HTTP server
+    #: instead of reaching the real services.
+    replay_dir: Path | None = None
+    user_agent: str = "Biotracker/0.1 (+https://github.com/biotracker/biotracker; early-warning research)"
+    http_timeout_s: float = 30.0
+    http_max_bytes: int = 20 * 1024 * 1024
+    http_retries: int = 3
+    #: Days of alerts a digest lists, ending at its day.
+    digest_lookback_days: int = 7
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "biotracker@localhost"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.home / "out"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'biotracker.db'}"
+
+
+_PREFIX = "BIOTRACKER_"
+
+
+def _coerce(name: str, raw: object, kind: type | str) -> object:
+    text = str(raw)
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(raw, bool):
+                return raw
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(text)
+        if kind in (int, "int"):
+            return int(raw)  # type: ignore[arg-type]
+        if kind in (float, "float"):
+            return float(raw)  # type: ignore[arg-type]
+        if kind in ("Path", "Path | None"):
+            return Path(text).expanduser() if text else None
+    except ValueError as exc:
+        raise ConfigError(
+            f"{_PREFIX}{name.upper()}={text!r} is not a valid {kind}; fix the environment variable "
+            f"or the key {name!r} in the BIOTRACKER_CONFIG file"
+        ) from exc
+    return text
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from ``env`` (default: the process environment), the config file and overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    config_file = env.get(f"{_PREFIX}CONFIG")
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"BIOTRACKER_CONFIG points to {path}, which does not exist; create it or unset the variable")
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    known = {f.name: f for f in fields(Settings)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown keys in {config_file}: {sorted(unknown)}; known keys are {sorted(known)}")
+    for name in known:
+        key = f"{_PREFIX}{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    values.update(overrides)
+    kwargs = {name: _coerce(name, value, known[name].type) for name, value in values.items()}
+    if "home" in kwargs and kwargs["home"] is None:
+        kwargs.pop("home")
+    return replace(Settings(), **kwargs)

@@ -1,0 +1,30 @@
+"""Shared incident schema v1 (see docs/SCHEMA.md)."""
+
+from biotracker.schema.models import (
+    SCHEMA_VERSION,
+    Alert,
+    AlertStatus,
+    AlertTier,
+    Incident,
+    QuarantineItem,
+    RawPayload,
+    Report,
+    Signal,
+    SourceKind,
+)
+from biotracker.schema.tlp import Tlp, most_restrictive
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Alert",
+    "AlertStatus",
+    "AlertTier",
+    "Incident",
+    "QuarantineItem",
+    "RawPayload",
+    "Report",
+    "Signal",
+    "SourceKind",
+    "Tlp",
+    "most_restrictive",
+]
