@@ -1,0 +1,1 @@
+"""Law-enforcement risk lens: agent lists, natural/accidental/deliberate indicators, analyst worksheets, EpiRisk."""
