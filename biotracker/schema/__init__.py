@@ -13,6 +13,7 @@ from biotracker.schema.models import (
     SourceKind,
 )
 from biotracker.schema.tlp import Tlp, most_restrictive
+from biotracker.schema.window import UTC, Window, as_utc
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -26,5 +27,8 @@ __all__ = [
     "Signal",
     "SourceKind",
     "Tlp",
+    "UTC",
+    "Window",
+    "as_utc",
     "most_restrictive",
 ]

@@ -82,6 +82,7 @@ class Report(Record):
     url: str | None = None
     title: str
     summary: str = ""
+    text: str = ""  # full body text (HTML stripped), what the extractor reads beyond the title
     published_at: AwareDatetime | None = None
     observed_at: AwareDatetime | None = None
     disease: str | None = None

@@ -1,0 +1,1 @@
+"""Alerts: rules that turn signals and incidents into ranked, explained alerts."""

@@ -1,0 +1,183 @@
+"""Pipeline commands: demo, ingest, normalise, score, digest, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from biotracker.config import BUNDLED_RECORDINGS, Settings, load_settings
+from biotracker.errors import BiotrackerError
+
+console = Console()
+
+
+def _settings(replay: Optional[Path] = None) -> Settings:
+    try:
+        settings = load_settings()
+    except BiotrackerError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return replace(settings, replay_dir=replay) if replay else settings
+
+
+def _window(start: Optional[str], end: Optional[str], default_days: int):
+    from biotracker.schema import Window, as_utc
+
+    end_at = as_utc(end) if end else as_utc(dt.date.today() + dt.timedelta(days=1))
+    start_at = as_utc(start) if start else end_at - dt.timedelta(days=default_days)
+    try:
+        return Window(start_at, end_at)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+START = typer.Option(None, help="Window start (ISO date/time, UTC, inclusive).")
+END = typer.Option(None, help="Window end (ISO date/time, UTC, exclusive). Default: tomorrow.")
+REPLAY = typer.Option(None, help="Replay recordings from this folder instead of fetching live "
+                                 f"(the bundled ones are in {BUNDLED_RECORDINGS}).")
+
+
+def demo(
+    as_of: Optional[str] = typer.Option(None, help="Digest day (ISO date). Default: the Monday after the newest report."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Run the whole chain on the bundled recorded real feeds (SQLite under var/) and write the digest.
+
+    Recordings are replayed through a local HTTP server, so no internet is needed. Running it again
+    changes no row counts.
+    """
+    from biotracker.pipeline import run_demo
+
+    settings = _settings()
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    with console.status("running the pipeline on the bundled recordings…"):
+        result = run_demo(settings, as_of=day)
+    if as_json:
+        print(json.dumps({"row_counts": result.row_counts, "digest": result.digest.summary(),
+                          "failed_sources": result.ingest.failed}, indent=2))
+        return
+    steps = Table(title="Biotracker demo", show_lines=False)
+    steps.add_column("stage")
+    steps.add_column("result")
+    for f in result.ingest.fetched:
+        steps.add_row(f"ingest {f.source}", f"{f.pages} payload(s), {f.new_payloads} new, {f.bytes:,} bytes")
+    for source, error in result.ingest.failed.items():
+        steps.add_row(f"ingest {source}", f"[red]FAILED[/red]: {error}")
+    n = result.normalise
+    steps.add_row("normalise", f"{n.reports} reports from {n.payloads} payload(s), {n.skipped} skipped, {n.quarantined} quarantined")
+    steps.add_row("incidents", f"{result.incidents.incidents} incidents")
+    s = result.scoring
+    steps.add_row("score", f"{s.series} series, {s.signals} signals, {s.alarms} alarms")
+    steps.add_row("alerts", f"{result.alerts.alerts} alerts {result.alerts.by_tier}")
+    steps.add_row("digest", f"{result.digest.alerts} alerts listed, {result.digest.tlp}")
+    console.print(steps)
+    counts = Table(title="Rows per table")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for table, rows in result.row_counts.items():
+        counts.add_row(table, str(rows))
+    console.print(counts)
+    console.print(f"Digest: {result.digest.html}")
+    console.print(f"        {result.digest.text}")
+
+
+def ingest(
+    source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="Connector name (repeatable). Default: all."),
+    start: Optional[str] = START,
+    end: Optional[str] = END,
+    replay: Optional[Path] = REPLAY,
+) -> None:
+    """Fetch feeds for a window into the raw archive (var/raw); a failing feed does not stop the others."""
+    from biotracker.db.engine import open_store
+    from biotracker.pipeline import ingest_sources
+
+    settings = _settings(replay)
+    result = ingest_sources(settings, open_store(settings), _window(start, end, 7), source)
+    for f in result.fetched:
+        console.print(f"{f.source}: {f.pages} payload(s), {f.new_payloads} new")
+    for name, error in result.failed.items():
+        console.print(f"[red]{name} failed:[/red] {error}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def normalise(
+    source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="Only payloads of this connector."),
+    reprocess: bool = typer.Option(False, help="Normalise every archived payload again, not only pending ones."),
+) -> None:
+    """Parse archived payloads into reports (failures go to quarantine) and group them into incidents."""
+    from biotracker.db.engine import open_store
+    from biotracker.incidents.build import build_incidents
+    from biotracker.normalise.run import normalise_pending
+
+    settings = _settings()
+    engine = open_store(settings)
+    summary = normalise_pending(settings, engine, source, reprocess)
+    built = build_incidents(engine)
+    console.print(f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
+                  f"{summary.quarantined} quarantined; {built.incidents} incidents")
+
+
+def score(start: Optional[str] = START, end: Optional[str] = END) -> None:
+    """Score weekly series (EARS C2) for weeks starting in the window and derive alerts."""
+    from biotracker.alerts.derive import derive_alerts
+    from biotracker.db.engine import open_store
+    from biotracker.scoring.score import score_window
+
+    settings = _settings()
+    engine = open_store(settings)
+    window = _window(start, end, 56)
+    s = score_window(engine, window)
+    a = derive_alerts(engine, window)
+    console.print(f"{s.series} series, {s.signals} signals, {s.alarms} alarms; {a.alerts} alerts {a.by_tier}")
+
+
+def digest(
+    day: Optional[str] = typer.Option(None, help="Digest day (ISO date). Default: today."),
+    lookback_days: Optional[int] = typer.Option(None, help="Days of alerts before the day (default from settings: 7)."),
+) -> None:
+    """Write var/out/digest-YYYY-MM-DD.html and .txt: ranked alerts with reasons and source links."""
+    from biotracker.db.engine import open_store
+    from biotracker.outputs.digest import build_digest
+
+    settings = _settings()
+    files = build_digest(open_store(settings), settings, dt.date.fromisoformat(day) if day else dt.date.today(),
+                         lookback_days=lookback_days)
+    console.print(f"{files.alerts} alerts ({files.tlp})")
+    console.print(str(files.html))
+    console.print(str(files.text))
+
+
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """Per source: last fetch, last success, last failure and why, items, quarantined, failures."""
+    from sqlalchemy import select
+
+    from biotracker.db.engine import open_store
+    from biotracker.db.tables import source_health
+
+    settings = _settings()
+    with open_store(settings).connect() as conn:
+        rows = [dict(r) for r in conn.execute(select(source_health).order_by(source_health.c.source)).mappings()]
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table(title="Source health")
+    for col in ("source", "last fetch", "last success", "last failure", "items", "quarantined", "failures"):
+        table.add_column(col)
+    for r in rows:
+        failure = f"{r['last_failure_at']}: {r['last_error']}" if r["last_failure_at"] else "—"
+        table.add_row(r["source"], str(r["last_fetch_at"] or "never"), str(r["last_success_at"] or "never"),
+                      failure, str(r["items"]), str(r["quarantined"]), str(r["failures"]))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (demo, ingest, normalise, score, digest, status):
+        app.command()(command)

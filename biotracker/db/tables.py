@@ -1,0 +1,149 @@
+"""SQLAlchemy 2 tables of schema v1. Migrations in sql/migrations must produce exactly these.
+
+Primary keys are natural, deterministic keys (content hashes, "<source>:<source_id>", ...), so every
+stage can upsert and a re-run never duplicates a row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+raw_payloads = Table(
+    "raw_payloads",
+    metadata,
+    Column("sha256", String(64), primary_key=True, comment="content address of the bytes under var/raw/"),
+    Column("source", String(64), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("http_status", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content_type", String(200)),
+    Column("normalised_version", Integer, comment="parser version that last normalised it; NULL = pending"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("quarantine_id", String(64), primary_key=True, comment="sha256 of source|stage|what|raw_sha256"),
+    Column("source", String(64), nullable=False, index=True),
+    Column("stage", String(32), nullable=False),
+    Column("what", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw_sha256", String(64)),
+    Column("excerpt", Text, nullable=False, default=""),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", String(300), primary_key=True, comment="<source>:<source_id>"),
+    Column("source", String(64), nullable=False, index=True),
+    Column("source_id", String(255), nullable=False),
+    Column("url", Text),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("published_at", DateTime(timezone=True), index=True),
+    Column("observed_at", DateTime(timezone=True)),
+    Column("disease", String(200)),
+    Column("pathogen", String(200)),
+    Column("host", String(100)),
+    Column("country_iso3", String(3)),
+    Column("admin_area", String(200)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("cases", Integer),
+    Column("deaths", Integer),
+    Column("language", String(8), nullable=False, default="en"),
+    Column("tlp", String(16), nullable=False),
+    Column("raw_sha256", String(64)),
+    Column("evidence", JSON, nullable=False, default=dict),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("disease", String(200)),
+    Column("pathogen", String(200)),
+    Column("host", String(100)),
+    Column("country_iso3", String(3)),
+    Column("first_seen_at", DateTime(timezone=True), index=True),
+    Column("last_seen_at", DateTime(timezone=True)),
+    Column("cases", Integer),
+    Column("deaths", Integer),
+    Column("tlp", String(16), nullable=False),
+)
+
+incident_reports = Table(
+    "incident_reports",
+    metadata,
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True),
+    Column("report_id", String(300), ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("signal_id", String(400), primary_key=True, comment="<method>:<series_key>:<period_start>"),
+    Column("series_key", String(300), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("expected", Float),
+    Column("upperbound", Float),
+    Column("alarm", Boolean),
+    Column("method", String(64), nullable=False),
+    Column("details", JSON, nullable=False, default=dict),
+    Index("ix_signals_series_period", "series_key", "period_start"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="SET NULL")),
+    Column("signal_id", String(400)),
+    Column("period_start", Date, nullable=False, index=True),
+    Column("headline", Text, nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tlp", String(16), nullable=False),
+    Column("country_iso3", String(3)),
+    Column("disease", String(200)),
+    Column("source_urls", JSON, nullable=False, default=list),
+)
+
+source_health = Table(
+    "source_health",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("last_fetch_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_failure_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("payloads", Integer, nullable=False, default=0),
+    Column("items", Integer, nullable=False, default=0),
+    Column("quarantined", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+)
+
+#: Tables in dependency order (parents first), for snapshots and row counts.
+ALL_TABLES = [raw_payloads, quarantine, reports, incidents, incident_reports, signals, alerts, source_health]

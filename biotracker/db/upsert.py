@@ -1,0 +1,47 @@
+"""Insert-or-update for SQLite and PostgreSQL: how every stage stays idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+_BATCH = 500
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    keys: Sequence[str] | None = None,
+    *,
+    update: bool = True,
+) -> int:
+    """Write ``rows``; on a key conflict update the other columns (or leave the row, ``update=False``)."""
+    keys = list(keys or [c.name for c in table.primary_key.columns])
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name)
+    if insert is None:
+        raise NotImplementedError(f"upsert supports SQLite and PostgreSQL, not {conn.dialect.name}")
+    batch: list[Mapping[str, Any]] = []
+    written = 0
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            written += _flush(conn, table, batch, keys, update, insert)
+            batch = []
+    if batch:
+        written += _flush(conn, table, batch, keys, update, insert)
+    return written
+
+
+def _flush(conn, table, batch, keys, update, insert) -> int:  # type: ignore[no-untyped-def]
+    stmt = insert(table).values(batch)
+    columns = [c for c in batch[0] if c not in keys]
+    if update and columns:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt)
+    return len(batch)

@@ -1,0 +1,141 @@
+"""Replay recorded real payloads through a local HTTP server (demo and tests; no internet).
+
+Each connector's recordings live in ``<recordings>/<connector>/cassette.yaml``::
+
+    provenance: "repo owner/name, path, commit, licence"
+    interactions:
+      - url: https://www.who.int/api/news/diseaseoutbreaknews?...
+        status: 200
+        content_type: application/json
+        body_file: page1.json
+
+The server answers ``/<scheme>/<host><path>?<query>`` (see ``RewriteTransport``) with the recorded
+response; an unrecorded address gets 404, exactly as a real service would answer a bad URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import yaml
+
+from biotracker.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Interaction:
+    url: str
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def canonical_url(url: str) -> str:
+    """Scheme, host, path and sorted query: two spellings of one request match."""
+    parts = urlsplit(url)
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}" + (f"?{query}" if query else "")
+
+
+def load_cassette(folder: Path) -> tuple[str, list[Interaction]]:
+    """(provenance, interactions) of one connector's recording folder."""
+    path = folder / "cassette.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is missing: record the connector with `biotracker connectors record`") from None
+    interactions = []
+    for entry in doc.get("interactions", []):
+        body = (folder / entry["body_file"]).read_bytes() if "body_file" in entry else entry.get("body", "").encode()
+        interactions.append(
+            Interaction(
+                url=entry["url"],
+                status=int(entry.get("status", 200)),
+                body=body,
+                content_type=entry.get("content_type"),
+                headers={str(k): str(v) for k, v in (entry.get("headers") or {}).items()},
+            )
+        )
+    return str(doc.get("provenance", "")), interactions
+
+
+class ReplayServer:
+    """A threaded local HTTP server answering recorded requests; use as a context manager."""
+
+    def __init__(self, interactions: list[Interaction] | None = None) -> None:
+        self._routes: dict[str, list[Interaction]] = {}
+        self.requests: list[str] = []
+        for item in interactions or []:
+            self.add(item)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_recordings(cls, recordings: Path, names: list[str] | None = None) -> "ReplayServer":
+        server = cls()
+        for folder in sorted(p for p in recordings.iterdir() if (p / "cassette.yaml").exists()):
+            if names is None or folder.name in names:
+                for item in load_cassette(folder)[1]:
+                    server.add(item)
+        return server
+
+    def add(self, item: Interaction, *, replace: bool = False) -> None:
+        """Serve ``item`` for its URL; several items for one URL are served in turn, the last repeats."""
+        key = canonical_url(item.url)
+        if replace:
+            self._routes[key] = []
+        self._routes.setdefault(key, []).append(item)
+
+    def _answer(self, original_url: str) -> Interaction:
+        self.requests.append(original_url)
+        queue = self._routes.get(canonical_url(original_url))
+        if not queue:
+            return Interaction(url=original_url, status=404, body=b"not recorded", content_type="text/plain")
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the server first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "ReplayServer":
+        replay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                scheme, _, rest = self.path.lstrip("/").partition("/")
+                item = replay._answer(f"{scheme}://{rest}")
+                self.send_response(item.status)
+                if item.content_type:
+                    self.send_header("Content-Type", item.content_type)
+                for key, value in item.headers.items():
+                    self.send_header(key, value)
+                if not any(k.lower() == "content-length" for k in item.headers):
+                    self.send_header("Content-Length", str(len(item.body)))
+                self.end_headers()
+                self.wfile.write(item.body)
+
+            def log_message(self, fmt: str, *args: object) -> None:
+                log.debug("replay: " + fmt, *args)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="replay-server", daemon=True)
+        self._thread.start()
+        log.info("replaying recordings at %s", self.base_url)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

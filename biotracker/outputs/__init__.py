@@ -1,0 +1,1 @@
+"""Outputs: the daily digest (HTML and text) and, later, CAP, STIX, JSON and email."""
