@@ -1,0 +1,77 @@
+"""Dates of events named in report text ("on 3 May 2024", "since 12 March", "in June 2023").
+
+Dates without a year take the year of publication (or the previous year when that would put
+the event after publication): reports describe the recent past. Only dates that are not
+after publication are kept, so a "vaccination campaign planned for 1 June" in a report
+published in May is not mistaken for the onset of the outbreak.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+         ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+         ("october", "oct"), ("november", "nov"), ("december", "dec")],
+        start=1,
+    )
+    for m in names
+}
+_MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_RE = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MON})\.?(?:,?\s+(?P<y1>(?:19|20)\d{{2}}))?"
+    rf"|(?P<m2>{_MON})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>(?:19|20)\d{{2}}))?"
+    rf"|(?P<m3>{_MON})\.?\s+(?P<y3>(?:19|20)\d{{2}})"
+    rf"|(?P<iso>(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class EventDate:
+    date: dt.date
+    precision: str  # "day" | "month"
+    field: str
+    start: int
+    end: int
+    text: str
+
+
+def _resolve(year: str | None, month: int, day: int, published: dt.date | None) -> dt.date | None:
+    try:
+        if year:
+            return dt.date(int(year), month, day)
+        if published is None:
+            return None
+        guess = dt.date(published.year, month, day)
+        return guess if guess <= published else dt.date(published.year - 1, month, day)
+    except ValueError:
+        return None
+
+
+def extract_event_dates(field: str, text: str, published: dt.date | None) -> list[EventDate]:
+    """Dates mentioned in ``text``, in order of appearance, none later than ``published``."""
+    out: list[EventDate] = []
+    for m in _DATE_RE.finditer(text or ""):
+        g = m.groupdict()
+        if g["iso"]:
+            try:
+                value, precision = dt.date.fromisoformat(g["iso"]), "day"
+            except ValueError:
+                continue
+        elif g["m3"]:
+            value, precision = _resolve(g["y3"], _MONTHS[g["m3"].lower()], 1, published), "month"
+        else:
+            day, mon, year = (g["d1"], g["m1"], g["y1"]) if g["d1"] else (g["d2"], g["m2"], g["y2"])
+            if g["m2"] and g["m2"].lower() == "may" and not year:
+                continue  # "may 3" is too often the verb
+            value, precision = _resolve(year, _MONTHS[mon.lower()], int(day), published), "day"
+        if value is None or (published is not None and value > published):
+            continue
+        out.append(EventDate(value, precision, field, m.start(), m.end(), m.group(0)))
+    return out

@@ -1,0 +1,312 @@
+"""The extractor: one report's title and text in, diseases, places, hosts, counts and dates out,
+every value with the evidence (field and character span) it was read from.
+
+Design: one Aho-Corasick pass per field over every vocabulary (``matcher``), a fuzzy pass over
+the title only when the exact pass found nothing (``fuzzy``), then small rules that decide
+what is the subject of the report and what is mentioned in passing. The vocabularies are
+built once per process on first call (``_resources``), so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field as dc_field
+from functools import lru_cache
+from typing import Any
+
+from biotracker.normalise.counts import Count, extract_counts
+from biotracker.normalise.event_dates import extract_event_dates
+from biotracker.normalise.folding import fold
+from biotracker.normalise.fuzzy import FuzzyMatcher
+from biotracker.normalise.geo import place_entries
+from biotracker.normalise.matcher import Entry, Hit, TermMatcher
+from biotracker.normalise.vocab import Concept, Vocabulary, load_vocabulary
+
+#: Short purely alphabetic synonyms that are real words, so may be matched in lower case.
+_LOWERCASE_OK = {"flu", "mpox", "zika", "yaws", "kuru", "lyme", "pian", "peste", "lepra"}
+#: Words just before a place that make it a place named in passing, not where the event is.
+_PASSING_CUE = re.compile(
+    r"(travel(?:l)?ed\s+(?:to|from)|travel\s+(?:to|from)|returned\s+from|returning\s+from|"
+    r"imported\s+from|arriv(?:ed|ing)\s+from|visit(?:ed|ing)|flight\s+from|originat\w+\s+(?:in|from)|"
+    r"neighbouring|neighboring|bordering|border\s+with|supported\s+by|funded\s+by|"
+    r"in\s+collaboration\s+with|regional\s+office|government\s+of|embassy|"
+    r"exported\s+to|linked\s+to\s+(?:an?\s+)?outbreak\s+in|citizen\s+of|national\s+of|resident\s+of)"
+    r"[^.;:]{0,40}$",
+    re.IGNORECASE,
+)
+_US_CONTEXT = re.compile(r"\b(United States|USA|U\.S\.|US|CDC|county|Atlanta|Alabama|Florida|"
+                         r"Tennessee|Carolina|Texas)\b")
+_GEORGIA_COUNTRY_CONTEXT = re.compile(r"\b(Tbilisi|Caucasus|Armenia|Azerbaijan|Abkhazia|Adjara)\b")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a value was read: ``field`` ("title" | "text"), ``span`` [start, end), ``text``."""
+
+    field: str
+    span: tuple[int, int]
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"field": self.field, "span": list(self.span), "text": self.text}
+
+
+@dataclass(frozen=True)
+class DiseaseFinding:
+    key: str
+    name: str
+    id: str | None
+    agent_id: str | None
+    agent_name: str | None
+    kind: str  # "disease" | "syndrome"
+    evidence: Evidence
+    mentions: int = 1
+    fuzzy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id, "agent_id": self.agent_id,
+                "agent_name": self.agent_name, "kind": self.kind, "key": self.key,
+                "mentions": self.mentions, "fuzzy": self.fuzzy, "evidence": self.evidence.to_json()}
+
+
+@dataclass(frozen=True)
+class PlaceFinding:
+    """A place mention: ``kind`` country/admin/city; ``role`` "subject" or "passing"."""
+
+    iso3: str
+    admin_area: str | None
+    kind: str
+    role: str
+    evidence: Evidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {"iso3": self.iso3, "admin_area": self.admin_area, "kind": self.kind,
+                "role": self.role, "evidence": self.evidence.to_json()}
+
+
+@dataclass(frozen=True)
+class HostFinding:
+    host: str
+    evidence: Evidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {"host": self.host, "evidence": self.evidence.to_json()}
+
+
+@dataclass(frozen=True)
+class CountFinding:
+    value: int
+    evidence: Evidence
+    is_total: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "is_total": self.is_total, "evidence": self.evidence.to_json()}
+
+
+@dataclass(frozen=True)
+class DateFinding:
+    date: dt.date
+    precision: str
+    evidence: Evidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {"date": self.date.isoformat(), "precision": self.precision, "evidence": self.evidence.to_json()}
+
+
+@dataclass(frozen=True)
+class Extraction:
+    diseases: tuple[DiseaseFinding, ...] = ()
+    countries: tuple[str, ...] = ()
+    places: tuple[PlaceFinding, ...] = ()
+    hosts: tuple[HostFinding, ...] = ()
+    cases: CountFinding | None = None
+    deaths: CountFinding | None = None
+    event_dates: tuple[DateFinding, ...] = dc_field(default_factory=tuple)
+
+    def to_json(self, report_id: str | None = None) -> dict[str, Any]:
+        """The CLI output object (contract in docs/EXTRACTION.md), plus the evidence behind it."""
+        return {
+            "id": report_id,
+            "diseases": [d.to_json() for d in self.diseases],
+            "countries": list(self.countries),
+            "cases": self.cases.value if self.cases else None,
+            "deaths": self.deaths.value if self.deaths else None,
+            "cases_evidence": self.cases.to_json()["evidence"] if self.cases else None,
+            "deaths_evidence": self.deaths.to_json()["evidence"] if self.deaths else None,
+            "hosts": [h.to_json() for h in self.hosts],
+            "places": [p.to_json() for p in self.places],
+            "event_dates": [d.to_json() for d in self.event_dates],
+        }
+
+
+@dataclass(frozen=True)
+class _Resources:
+    vocab: Vocabulary
+    matcher: TermMatcher
+    fuzzy_diseases: FuzzyMatcher
+    fuzzy_countries: FuzzyMatcher
+
+
+def _disease_case(term: str) -> str:
+    letters = term.replace(" ", "")
+    if letters.isalpha() and len(letters) <= 4 and term.lower() not in _LOWERCASE_OK:
+        return "not_lower"
+    return "any"
+
+
+@lru_cache(maxsize=1)
+def _resources() -> _Resources:
+    vocab = load_vocabulary()
+    entries: list[Entry] = []
+    disease_terms: dict[str, str] = {}
+    for c in vocab.concepts.values():
+        for term in c.all_terms():
+            entries.append(Entry("disease", c.key, term, _disease_case(term)))
+            disease_terms.setdefault(term, c.key)
+    for host, terms in vocab.hosts.items():
+        for term in terms:
+            entries.append(Entry("host", host, term, "exact" if term == "Turkey" else "any"))
+    places = place_entries()
+    entries.extend(places)
+    country_terms = {e.term: e.ref for e in places if e.category == "country"}
+    return _Resources(
+        vocab=vocab,
+        matcher=TermMatcher(entries),
+        fuzzy_diseases=FuzzyMatcher(disease_terms, min_len=7, cutoff=88),
+        fuzzy_countries=FuzzyMatcher(country_terms, min_len=6, cutoff=90),
+    )
+
+
+def warm_up() -> None:
+    """Build the vocabularies now (e.g. before timing), instead of on the first report."""
+    _resources()
+
+
+def _evidence(field: str, text: str, start: int, end: int) -> Evidence:
+    return Evidence(field, (start, end), text[start:end])
+
+
+def _select_diseases(found: dict[str, list[tuple[Evidence, bool]]], vocab: Vocabulary) -> list[str]:
+    """Keep the most specific concepts and drop body-text asides.
+
+    A concept is dropped when a more specific one of the same lineage was found ("influenza"
+    when "H5N1" is there); syndromes are dropped when a named disease explains them, unless
+    the title itself names the syndrome; text-only concepts are kept when the title names no
+    disease, or when they are mentioned at least twice.
+    """
+    keys = list(found)
+    ancestors = {k: set(vocab.ancestors(k)) for k in keys}
+    keep = [k for k in keys if not any(k in ancestors[o] for o in keys if o != k)]
+    in_title = {k for k in keep if any(ev.field == "title" for ev, _ in found[k])}
+    if in_title:
+        keep = [k for k in keep if k in in_title or len(found[k]) >= 2]
+    has_disease = any(vocab.concepts[k].kind == "disease" for k in keep)
+    if has_disease:
+        keep = [k for k in keep if vocab.concepts[k].kind == "disease" or k in in_title]
+    return keep
+
+
+def _georgia(entries: tuple[Entry, ...], title: str, text: str) -> Entry:
+    """Resolve "Georgia": the US state when the report reads as American, else the country."""
+    country = next(e for e in entries if e.category == "country")
+    state = next((e for e in entries if e.category == "admin"), None)
+    whole = f"{title}\n{text}"
+    if state and _US_CONTEXT.search(whole) and not _GEORGIA_COUNTRY_CONTEXT.search(whole):
+        return state
+    return country
+
+
+def extract(title: str, text: str = "", published: dt.date | None = None) -> Extraction:
+    """Extract diseases, places, hosts, counts and dates from one report (pure function)."""
+    res = _resources()
+    vocab = res.vocab
+    title = title or ""
+    text = text or ""
+    fields = (("title", title), ("text", text))
+    hits: dict[str, list[Hit]] = {}
+    for name, value in fields:
+        hits[name] = res.matcher.find(value, fold(value)) if value else []
+
+    diseases: dict[str, list[tuple[Evidence, bool]]] = {}
+    places: list[tuple[PlaceFinding, float, int]] = []
+    hosts: dict[str, Evidence] = {}
+    for name, value in fields:
+        for h in hits[name]:
+            ev = _evidence(name, value, h.start, h.end)
+            cats = {e.category for e in h.entries}
+            if "disease" in cats:
+                for e in h.entries:
+                    if e.category == "disease":
+                        diseases.setdefault(e.ref, []).append((ev, False))
+                continue
+            if "host" in cats:
+                hosts.setdefault(next(e.ref for e in h.entries if e.category == "host"), ev)
+                continue
+            entry = h.entries[0]
+            if len({(e.category, e.iso3) for e in h.entries}) > 1 and any(e.category == "country" for e in h.entries):
+                entry = _georgia(h.entries, title, text) if fold(ev.text) == "georgia" else next(
+                    e for e in h.entries if e.category == "country")
+            if not entry.iso3:
+                continue
+            passing = bool(_PASSING_CUE.search(value[max(0, h.start - 80):h.start]))
+            weight = (3.0 if name == "title" else 1.0) * {"country": 1.0, "admin": 0.8, "city": 0.6}[entry.category]
+            if name == "text" and h.start > 600:
+                weight *= 0.6
+            if passing:
+                weight *= 0.2
+            admin = None if entry.category == "country" else entry.ref
+            places.append((PlaceFinding(entry.iso3, admin, entry.category, "passing" if passing else "subject", ev),
+                           weight, (0 if name == "title" else 1_000_000) + h.start))
+
+    if not diseases and title:
+        blocked = [(h.start, h.end) for h in hits["title"]]
+        fz = res.fuzzy_diseases.best(title, blocked)
+        if fz:
+            diseases[fz.ref] = [(_evidence("title", title, fz.start, fz.end), True)]
+    if not places and title:
+        blocked = [(h.start, h.end) for h in hits["title"]]
+        fz = res.fuzzy_countries.best(title, blocked, max_words=3, capitalised_only=True)
+        if fz:
+            places.append((PlaceFinding(fz.ref, None, "country", "subject",
+                                        _evidence("title", title, fz.start, fz.end)), 3.0, fz.start))
+
+    disease_out = []
+    for key in _select_diseases(diseases, vocab):
+        c: Concept = vocab.concepts[key]
+        first_ev, is_fuzzy = diseases[key][0]
+        disease_out.append(DiseaseFinding(key, c.name, c.disease_id, c.agent_id, c.agent_name, c.kind,
+                                          first_ev, len(diseases[key]), is_fuzzy))
+    disease_out.sort(key=lambda d: (d.evidence.field != "title", -d.mentions, d.evidence.span[0]))
+
+    score: dict[str, float] = {}
+    first: dict[str, int] = {}
+    subject: set[str] = set()
+    for p, weight, order in places:
+        score[p.iso3] = score.get(p.iso3, 0.0) + weight
+        first[p.iso3] = min(first.get(p.iso3, order), order)
+        if p.role == "subject":
+            subject.add(p.iso3)
+    countries = tuple(sorted(subject, key=lambda iso: (-score[iso], first[iso])))
+
+    cases, deaths = extract_counts(title, text)
+    dates: list[DateFinding] = []
+    for name, value in fields:
+        for d in extract_event_dates(name, value, published):
+            dates.append(DateFinding(d.date, d.precision, Evidence(name, (d.start, d.end), d.text)))
+
+    return Extraction(
+        diseases=tuple(disease_out),
+        countries=countries,
+        places=tuple(p for p, _, _ in sorted(places, key=lambda x: x[2])),
+        hosts=tuple(HostFinding(h, ev) for h, ev in sorted(hosts.items(), key=lambda kv: (kv[1].field != "title", kv[1].span[0]))),
+        cases=_count(cases),
+        deaths=_count(deaths),
+        event_dates=tuple(dates),
+    )
+
+
+def _count(c: Count | None) -> CountFinding | None:
+    if c is None:
+        return None
+    return CountFinding(c.value, Evidence(c.field, (c.start, c.end), c.text), c.is_total)

@@ -1,0 +1,55 @@
+"""Fuzzy fallback for misspelt names ("Meningooccal", "Janpanese encephalitis", "Phillipines").
+
+Runs only where the exact matcher found nothing of the kind wanted, and only over short
+word n-grams of a title, because fuzzy matching is two orders of magnitude slower than the
+automaton and misfires on ordinary words when applied to whole texts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from biotracker.normalise.folding import fold
+
+_TOKEN_RE = re.compile(r"[^\W\d_][\w'.]*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class FuzzyHit:
+    ref: str
+    start: int
+    end: int
+    score: float
+
+
+class FuzzyMatcher:
+    """Best fuzzy dictionary hit among the word n-grams of a short text."""
+
+    def __init__(self, terms: dict[str, str], min_len: int, cutoff: float) -> None:
+        self._refs = {fold(t).strip(): ref for t, ref in terms.items() if len(t) >= min_len}
+        self._choices = list(self._refs)
+        self._min_len = min_len
+        self._cutoff = cutoff
+
+    def best(self, text: str, blocked: list[tuple[int, int]], max_words: int = 4,
+             capitalised_only: bool = False) -> FuzzyHit | None:
+        folded = fold(text)
+        tokens = [(m.start(), m.end()) for m in _TOKEN_RE.finditer(folded)]
+        best: FuzzyHit | None = None
+        for i in range(len(tokens)):
+            if capitalised_only and not text[tokens[i][0]].isupper():
+                continue
+            for j in range(i, min(i + max_words, len(tokens))):
+                start, end = tokens[i][0], tokens[j][1]
+                if end - start < self._min_len:
+                    continue
+                if any(s < end and start < e for s, e in blocked):
+                    break
+                found = process.extractOne(folded[start:end], self._choices, scorer=fuzz.ratio,
+                                           score_cutoff=self._cutoff)
+                if found and (best is None or found[1] > best.score):
+                    best = FuzzyHit(self._refs[found[0]], start, end, found[1])
+        return best
