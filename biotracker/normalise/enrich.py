@@ -29,12 +29,11 @@ def enrich(report: Report) -> Report:
             updates["pathogen"] = top.agent_name
     if report.country_iso3 is None and found.countries:
         updates["country_iso3"] = found.countries[0]
-    if report.host is None and getattr(found, "hosts", None):
-        host = found.hosts[0]
-        updates["host"] = getattr(host, "name", host)
+    if report.host is None and found.hosts:
+        updates["host"] = found.hosts[0].host
     if report.cases is None and found.cases is not None:
-        updates["cases"] = found.cases
+        updates["cases"] = found.cases.value
     if report.deaths is None and found.deaths is not None:
-        updates["deaths"] = found.deaths
+        updates["deaths"] = found.deaths.value
     updates["evidence"] = evidence
     return report.model_copy(update=updates)
