@@ -1,22 +1,29 @@
 """Stage 6: the daily digest (``build_digest``): ranked, explained, sourced alerts as HTML and text.
 
-Everything that reaches HTML goes through Jinja2 autoescaping. The digest carries the most
-restrictive TLP marking of what it lists and lists only alerts its audience is cleared for.
+Everything that reaches HTML goes through Jinja2 autoescaping; SVG pictures are built from numbers
+and escaped names (``charts``); only http(s) source links become links. The digest lists only what
+:func:`~biotracker.outputs.audience.deliverable` lets through for its audience and carries the most
+restrictive TLP marking of what it lists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from biotracker.config import Settings
-from biotracker.db.tables import alerts, source_health
-from biotracker.schema import Alert, AlertTier, Tlp, most_restrictive
+from biotracker.outputs.audience import INTERNAL, Audience, Delivery, Item, deliverable
+from biotracker.outputs.charts import regions_of, sparkline_svg, unmapped, world_map_svg
+from biotracker.outputs.records import OutputData, SeriesPoint, alert_series_key, load_output_data
+from biotracker.schema import Alert, AlertTier, SourceKind, Tlp, Window, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,11 @@ _env = Environment(
     lstrip_blocks=True,
 )
 
+#: A source with no successful fetch for this many days before the digest day is "silent".
+SILENT_AFTER_DAYS = 2
+_SAFE_LINK = re.compile(r"^https?://", re.IGNORECASE)
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
 
 @dataclass(frozen=True)
 class DigestFiles:
@@ -36,25 +48,169 @@ class DigestFiles:
     text: Path
     alerts: int
     tlp: Tlp
+    audience: str = INTERNAL.name
 
     def summary(self) -> dict[str, object]:
         return {"day": self.day.isoformat(), "html": str(self.html), "text": str(self.text),
-                "alerts": self.alerts, "tlp": self.tlp.value}
+                "alerts": self.alerts, "tlp": self.tlp.value, "audience": self.audience}
 
 
-def rank_key(alert: Alert) -> tuple[int, int, str, str]:
+@dataclass(frozen=True)
+class RenderedDigest:
+    """A digest in memory: what email sends and files store, with the marking it must carry."""
+
+    day: dt.date
+    html: str
+    text: str
+    delivery: Delivery[Item]
+
+    @property
+    def tlp(self) -> Tlp:
+        return self.delivery.marking
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return self.delivery.records("alert")
+
+    @property
+    def subject(self) -> str:
+        n = len(self.alerts)
+        return f"[{self.tlp}] Biotracker digest {self.day.isoformat()}: {n} alert{'s' if n != 1 else ''}"
+
+
+def rank_key(alert: Alert) -> tuple[int, int, int, str]:
     """Most urgent tier first, then more reasons, then the most recent week."""
-    return (alert.tier.rank, -len(alert.reasons), (dt.date.max - alert.period_start).isoformat(), alert.alert_id)
+    return (alert.tier.rank, -len(alert.reasons), -alert.period_start.toordinal(), alert.alert_id)
 
 
-def load_digest_alerts(engine: Engine, day: dt.date, lookback_days: int, clearance: Tlp) -> list[Alert]:
-    first = day - dt.timedelta(days=lookback_days)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(alerts).where(alerts.c.period_start >= first, alerts.c.period_start < day)
-        ).mappings().all()
-    items = [Alert.model_validate({k: v for k, v in row.items()}) for row in rows]
-    return sorted((a for a in items if clearance.allows(a.tlp)), key=rank_key)
+def digest_window(day: dt.date, lookback_days: int) -> Window:
+    return Window(as_utc(day - dt.timedelta(days=lookback_days)), as_utc(day))
+
+
+def audience_series(data: OutputData, alert: Alert, audience: Audience) -> tuple[list[SeriesPoint], bool]:
+    """The alert's weekly series up to its week, as this audience may see it.
+
+    The scored series counts every incident. When the audience may not see some incident of the
+    series, the counts are rebuilt from the incidents it may see, without the detector's bound (which
+    was computed from all of them), so a sparkline never reveals withheld incidents. Returns the
+    points and whether they are the scored series.
+    """
+    key = alert_series_key(alert)
+    weeks = {w: items for (k, w), items in data.incidents_by_week.items() if k == key and w <= alert.period_start}
+    hidden = any(not audience.may_receive(i) for items in weeks.values() for i in items)
+    scored = [p for p in data.series.get(key, []) if p.period_start <= alert.period_start]
+    if scored and not hidden:
+        return scored, True
+    if not weeks:
+        return [], False
+    visible = {w: sum(audience.may_receive(i) for i in items) for w, items in weeks.items()}
+    first = min(visible)
+    points = []
+    week = first
+    while week <= alert.period_start:
+        points.append(SeriesPoint(week, visible.get(week, 0)))
+        week += dt.timedelta(days=7)
+    return points, False
+
+
+def text_sparkline(points: list[SeriesPoint]) -> str:
+    values = [p.observed for p in points[-26:]]
+    top = max(values, default=0) or 1
+    return "".join(_BLOCKS[min(len(_BLOCKS) - 1, round(v / top * (len(_BLOCKS) - 1)))] for v in values)
+
+
+def agent_flags(disease: str | None) -> list[str]:
+    """Regulatory lists the alert's agent is on (risk lens), in words; empty when unknown."""
+    if not disease:
+        return []
+    from biotracker.scoring.risk.agents import load_agents
+
+    agent = load_agents().get(disease)
+    if agent is None:
+        return []
+    flags = []
+    if agent.select_agent is not None:
+        flags.append(f"select agent ({agent.select_agent.value}){', Tier 1' if agent.tier1 else ''}")
+    if agent.cdc_category is not None:
+        flags.append(f"CDC bioterrorism category {agent.cdc_category.value}")
+    for attr, words in (("australia_group", "Australia Group export control"), ("woah_listed", "WOAH-listed"),
+                        ("who_priority", "WHO R&D Blueprint priority"),
+                        ("ihr_always_notifiable", "always notifiable under the IHR"), ("eradicated", "eradicated agent")):
+        if getattr(agent, attr):
+            flags.append(words)
+    return [f"{agent.name}: {f}" for f in flags]
+
+
+def source_status(row: dict, day: dt.date) -> str:
+    """fresh / silent / failing as of the digest day (not the wall clock)."""
+    ok, failed = row.get("last_success_at"), row.get("last_failure_at")
+    if failed is not None and (ok is None or as_utc(failed) > as_utc(ok)):
+        return "failing"
+    if ok is None or as_utc(ok) < as_utc(day) - dt.timedelta(days=SILENT_AFTER_DAYS):
+        return "silent"
+    return "fresh"
+
+
+def _link(url: str) -> dict[str, object]:
+    return {"url": url, "safe": bool(_SAFE_LINK.match(url))}
+
+
+def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, first_day: dt.date) -> dict:
+    audience = delivery.audience
+    ranked = sorted(delivery.of_kind("alert"), key=lambda i: rank_key(i.record))  # type: ignore[arg-type]
+    alerts: list[Alert] = [i.record for i in ranked]  # type: ignore[misc]
+    views = []
+    for item, alert in zip(ranked, alerts, strict=True):
+        points, scored = audience_series(data, alert, audience)
+        this_week = next((p for p in reversed(points) if p.period_start == alert.period_start), None)
+        views.append({
+            "alert": alert,
+            "tlp": item.tlp,
+            "flags": agent_flags(alert.disease),
+            "week": this_week if scored else None,
+            "sparkline": sparkline_svg(points, label=f"weekly incidents, {alert.disease or 'unknown'} in "
+                                                     f"{alert.country_iso3 or 'unknown country'}"),
+            "spark_text": text_sparkline(points),
+            "links": [_link(u) for u in alert.source_urls],
+        })
+    countries = Counter(a.country_iso3 for a in alerts if a.country_iso3)
+    health = [dict(h, status=source_status(h, day)) for h in data.health
+              if audience.law_enforcement or data.source_kinds.get(h["source"]) != SourceKind.LAW_ENFORCEMENT]
+    return {
+        "day": day,
+        "first_day": first_day,
+        "audience": audience,
+        "views": views,
+        "tlp": delivery.marking,
+        "tiers": {t.value: sum(a.tier == t for a in alerts) for t in AlertTier},
+        "map": world_map_svg(dict(countries), title=f"{len(alerts)} alert(s) in {len(countries)} country(ies)"),
+        "unmapped": unmapped(countries),
+        "health": health,
+        "health_counts": Counter(h["status"] for h in health),
+        "silent_days": SILENT_AFTER_DAYS,
+    }
+
+
+def render_digest(
+    data: OutputData, audience: Audience, day: dt.date, lookback_days: int, *, apply_preferences: bool = True
+) -> RenderedDigest:
+    """The digest of ``data`` for ``audience``: pure, so tests can render any mix of records."""
+    window = digest_window(day, lookback_days)
+    in_window = [i for i in data.alerts if window.start.date() <= i.record.period_start < window.end.date()]  # type: ignore[union-attr]
+    delivery = deliverable(in_window, audience, regions_of=regions_of(), apply_preferences=apply_preferences)
+    context = digest_context(data, delivery, day, window.start.date())
+    return RenderedDigest(day=day, html=_env.get_template("digest.html.j2").render(**context),
+                          text=_env.get_template("digest.txt.j2").render(**context), delivery=delivery)
+
+
+def write_digest(rendered: RenderedDigest, out_dir: Path, suffix: str = "") -> DigestFiles:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"digest-{rendered.day.isoformat()}{suffix}"
+    html_path, text_path = out_dir / f"{stem}.html", out_dir / f"{stem}.txt"
+    html_path.write_text(rendered.html, encoding="utf-8")
+    text_path.write_text(rendered.text, encoding="utf-8")
+    return DigestFiles(day=rendered.day, html=html_path, text=text_path, alerts=len(rendered.alerts),
+                       tlp=rendered.tlp, audience=rendered.delivery.audience.name)
 
 
 def build_digest(
@@ -64,25 +220,28 @@ def build_digest(
     *,
     lookback_days: int | None = None,
     clearance: Tlp = Tlp.RED,
+    source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> DigestFiles:
-    """Write ``digest-<day>.html`` and ``.txt`` under ``var/out`` for alerts of the days before ``day``."""
+    """Write ``digest-<day>.html`` and ``.txt`` under ``var/out``: the analysts' own (internal) digest.
+
+    ``source_kinds`` (connector name -> kind) defaults to the connector registry.
+    """
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    items = load_digest_alerts(engine, day, lookback, clearance)
-    with engine.connect() as conn:
-        health = [dict(r) for r in conn.execute(select(source_health).order_by(source_health.c.source)).mappings()]
-    marking = most_restrictive((a.tlp for a in items), default=Tlp.CLEAR)
-    context = {
-        "day": day,
-        "first_day": day - dt.timedelta(days=lookback),
-        "alerts": items,
-        "tlp": marking,
-        "tiers": {t.value: sum(a.tier == t for a in items) for t in AlertTier},
-        "health": health,
-    }
-    settings.out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = settings.out_dir / f"digest-{day.isoformat()}.html"
-    text_path = settings.out_dir / f"digest-{day.isoformat()}.txt"
-    html_path.write_text(_env.get_template("digest.html.j2").render(**context), encoding="utf-8")
-    text_path.write_text(_env.get_template("digest.txt.j2").render(**context), encoding="utf-8")
-    log.info("digest for %s: %d alerts -> %s", day, len(items), html_path)
-    return DigestFiles(day=day, html=html_path, text=text_path, alerts=len(items), tlp=marking)
+    audience = Audience(name=INTERNAL.name, clearance=clearance, kind=INTERNAL.kind)
+    data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
+    rendered = render_digest(data, audience, day, lookback)
+    files = write_digest(rendered, settings.out_dir)
+    log.info("digest for %s: %d alerts -> %s", day, files.alerts, files.html)
+    return files
+
+
+def build_subscriber_digest(
+    engine: Engine, settings: Settings, day: dt.date, audience: Audience, *, lookback_days: int | None = None,
+    source_kinds: Mapping[str, SourceKind] | None = None,
+) -> tuple[RenderedDigest, DigestFiles]:
+    """Render and store one subscriber's digest (``digests/digest-<day>-<name>.html``/``.txt``)."""
+    lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
+    data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
+    rendered = render_digest(data, audience, day, lookback)
+    safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", audience.name)
+    return rendered, write_digest(rendered, settings.out_dir / "digests", suffix=f"-{safe_name}")

@@ -1,0 +1,217 @@
+"""Who may receive what: subscriber profiles and the one audience filter every output goes through.
+
+TLP 2.0 decides most of it: an audience cleared for ``AMBER`` may receive CLEAR, GREEN and AMBER
+records, nothing else. One rule sits on top, because the marking a source puts on a record can be
+wrong: a record that came in through a law-enforcement intake channel (a connector of kind
+``law_enforcement``) is treated as at least ``TLP:AMBER+STRICT`` and goes only to law-enforcement
+audiences, whatever its declared marking. Every output (digest, email, CAP, STIX, JSON) calls
+:func:`deliverable` and renders only what it returns; none re-implements the filter.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from biotracker.errors import ConfigError
+from biotracker.schema import Alert, AlertTier, Incident, Report, SourceKind, Tlp, most_restrictive
+
+#: The least restrictive marking a law-enforcement intake record can carry in any output.
+LAW_ENFORCEMENT_FLOOR = Tlp.AMBER_STRICT
+
+AUDIENCE_KINDS = ("law_enforcement", "public_health", "partner", "public")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record on its way to an output, with what the filter needs to know about its origin.
+
+    ``sources`` are the connector names the record was built from; ``law_enforcement`` is True when
+    any of them is a law-enforcement intake channel.
+    """
+
+    record: Alert | Incident | Report
+    sources: frozenset[str] = frozenset()
+    law_enforcement: bool = False
+    #: Markings of the records this one was built from (an incident's reports, an alert's incidents).
+    inherited: Tlp = Tlp.CLEAR
+
+    @property
+    def kind(self) -> str:
+        return type(self.record).__name__.lower()
+
+    @property
+    def tlp(self) -> Tlp:
+        """The marking outputs must honour: the declared one, raised to what it was built from and,
+        for law-enforcement intake, to :data:`LAW_ENFORCEMENT_FLOOR`."""
+        floor = LAW_ENFORCEMENT_FLOOR if self.law_enforcement else Tlp.CLEAR
+        return most_restrictive([self.record.tlp, self.inherited, floor])
+
+    @property
+    def key(self) -> str:
+        r = self.record
+        if isinstance(r, Alert):
+            return r.alert_id
+        if isinstance(r, Incident):
+            return r.incident_id
+        return r.report_id
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A subscriber profile: who they are, what they are cleared for, what they want to read."""
+
+    name: str
+    clearance: Tlp
+    kind: str = "public_health"
+    email: str | None = None
+    #: Diseases (case-insensitive); empty = all.
+    topics: frozenset[str] = frozenset()
+    #: ISO 3166 alpha-3 codes or Natural Earth continent / UN region / subregion names; empty = all.
+    regions: frozenset[str] = frozenset()
+    min_tier: AlertTier = AlertTier.LOW
+
+    def __post_init__(self) -> None:
+        if self.kind not in AUDIENCE_KINDS:
+            raise ConfigError(f"subscriber {self.name!r}: kind {self.kind!r} is not one of {AUDIENCE_KINDS}")
+
+    @property
+    def law_enforcement(self) -> bool:
+        return self.kind == "law_enforcement"
+
+    def may_receive(self, item: Item) -> bool:
+        """The security rule alone (TLP and law-enforcement intake), without topic preferences."""
+        if item.law_enforcement and not self.law_enforcement:
+            return False
+        return self.clearance.allows(item.tlp)
+
+    def wants(self, item: Item, regions_of: Mapping[str, frozenset[str]] | None = None) -> bool:
+        """The subscriber's preferences: topic, region and (for alerts) minimum tier."""
+        record = item.record
+        if isinstance(record, Alert) and record.tier.rank > self.min_tier.rank:
+            return False
+        disease = getattr(record, "disease", None)
+        if self.topics and (disease or "").casefold() not in {t.casefold() for t in self.topics}:
+            return False
+        if self.regions:
+            country = getattr(record, "country_iso3", None)
+            names = {country} if country else set()
+            names |= (regions_of or {}).get(country or "", frozenset())
+            if not {n.casefold() for n in names} & {r.casefold() for r in self.regions}:
+                return False
+        return True
+
+
+#: The analysts' own view: everything, at the highest clearance (what ``build_digest`` shows by default).
+INTERNAL = Audience(name="internal", clearance=Tlp.RED, kind="law_enforcement")
+
+T = TypeVar("T", bound=Item)
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[T]):
+    """What may go to one audience, and the marking the output carrying it must show."""
+
+    audience: Audience
+    items: tuple[T, ...]
+    marking: Tlp
+    withheld: int = 0
+
+    def of_kind(self, kind: str) -> list[T]:
+        return [i for i in self.items if i.kind == kind]
+
+    def records(self, kind: str) -> list:
+        return [i.record for i in self.items if i.kind == kind]
+
+
+def deliverable(
+    items: Iterable[T],
+    audience: Audience,
+    *,
+    regions_of: Mapping[str, frozenset[str]] | None = None,
+    apply_preferences: bool = True,
+) -> Delivery[T]:
+    """Keep only what ``audience`` may (and wants to) receive; mark the result with its most restrictive TLP.
+
+    The marking never exceeds the audience's clearance, because every kept item is within it.
+    """
+    kept: list[T] = []
+    withheld = 0
+    for item in items:
+        if not audience.may_receive(item):
+            withheld += 1
+        elif not apply_preferences or audience.wants(item, regions_of):
+            kept.append(item)
+    marking = most_restrictive((i.tlp for i in kept), default=Tlp.CLEAR)
+    return Delivery(audience=audience, items=tuple(kept), marking=marking, withheld=withheld)
+
+
+def is_law_enforcement_source(source: str, kinds: Mapping[str, SourceKind]) -> bool:
+    return kinds.get(source) == SourceKind.LAW_ENFORCEMENT
+
+
+def registered_source_kinds() -> dict[str, SourceKind]:
+    """Connector name -> kind, from the connector registry (the authority on intake channels)."""
+    from biotracker.ingest.registry import connector_classes
+
+    return {name: cls.kind for name, cls in connector_classes().items()}
+
+
+# --- subscriber profiles -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriberBook:
+    subscribers: tuple[Audience, ...] = field(default_factory=tuple)
+
+    def get(self, name: str) -> Audience:
+        for sub in self.subscribers:
+            if sub.name == name:
+                return sub
+        raise ConfigError(f"no subscriber named {name!r}; known: {[s.name for s in self.subscribers]}")
+
+
+def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
+    known = {"name", "email", "kind", "clearance", "topics", "regions", "min_tier"}
+    unknown = set(entry) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}")
+    if not entry.get("name"):
+        raise ConfigError(f"{where}: every [[subscriber]] needs a name")
+    name = str(entry["name"])
+    try:
+        clearance = Tlp.parse(str(entry.get("clearance", "CLEAR")))
+        min_tier = AlertTier(str(entry.get("min_tier", "low")).lower())
+    except ValueError as exc:
+        raise ConfigError(f"{where} ({name}): {exc}; min_tier is one of {[t.value for t in AlertTier]}") from exc
+    for key in ("topics", "regions"):
+        if not isinstance(entry.get(key, []), list):
+            raise ConfigError(f"{where} ({name}): {key} must be a list of strings")
+    return Audience(
+        name=name,
+        clearance=clearance,
+        kind=str(entry.get("kind", "public_health")),
+        email=str(entry["email"]) if entry.get("email") else None,
+        topics=frozenset(str(t) for t in entry.get("topics", [])),  # type: ignore[union-attr]
+        regions=frozenset(str(r) for r in entry.get("regions", [])),  # type: ignore[union-attr]
+        min_tier=min_tier,
+    )
+
+
+def load_subscribers(path: Path) -> SubscriberBook:
+    """Read ``[[subscriber]]`` tables from a TOML file (see ``config/subscribers.example.toml``)."""
+    if not path.is_file():
+        raise ConfigError(f"subscribers file {path} does not exist; copy config/subscribers.example.toml there")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    entries = data.get("subscriber", [])
+    subs = tuple(parse_subscriber(e, f"{path} [[subscriber]] #{i + 1}") for i, e in enumerate(entries))
+    names = [s.name for s in subs]
+    if len(names) != len(set(names)):
+        raise ConfigError(f"{path}: subscriber names must be unique, got {names}")
+    return SubscriberBook(subs)
