@@ -39,6 +39,7 @@ FLAG_SOURCES: dict[str, str] = {
     "ihr_always_notifiable": "ihr_source",
 }
 
+_ID_CHECKS = frozenset({"brief", "cross-checked", "recalled"})
 _ID_PATTERN = re.compile(r"^(NCBITaxon:[1-9][0-9]*|toxin:[a-z0-9_]+)$")
 
 
@@ -106,6 +107,9 @@ class Agent(BaseModel):
 
     key: str
     agent_id: str | None
+    #: How the NCBITaxon id was checked: "brief" (agreed project-wide), "cross-checked" (matched a
+    #: public NCBITaxon-mapped pathogen list), "recalled" (from knowledge, not cross-checked yet).
+    agent_id_check: str | None = None
     name: str
     kind: str
     producer_taxon: str | None = None
@@ -184,6 +188,9 @@ def _build_agent(row: dict[str, str], line: int, citations: dict[str, Citation],
     agent_id = row["agent_id"].strip() or None
     if agent_id and not _ID_PATTERN.match(agent_id):
         raise RiskDataError(f"{where}: agent_id {agent_id!r} is neither NCBITaxon:<int> nor toxin:<name>")
+    check = row["agent_id_check"].strip()
+    if agent_id and agent_id.startswith("NCBITaxon:") and check not in _ID_CHECKS:
+        raise RiskDataError(f"{where}: agent_id_check must be one of {sorted(_ID_CHECKS)}, got {check!r}")
     sources: dict[str, FlagSource] = {}
     used: list[str] = []
     for flag, column in FLAG_SOURCES.items():
@@ -201,6 +208,7 @@ def _build_agent(row: dict[str, str], line: int, citations: dict[str, Citation],
         return Agent(
             key=row["key"],
             agent_id=agent_id,
+            agent_id_check=row["agent_id_check"].strip() or None,
             name=row["name"],
             kind=row["kind"],
             producer_taxon=row["producer_taxon"].strip() or None,

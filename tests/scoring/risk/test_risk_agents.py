@@ -221,3 +221,11 @@ def test_json_shape_has_the_fields_the_cli_promises():
     assert data["select_agent"] == "OVERLAP"
     assert data["cdc_category"] == "A"
     assert {c["key"] for c in data["citations"]} >= {"cfr42_73", "cdc_rotz2002", "ag_hapt_2023"}
+
+
+def test_every_taxon_id_says_how_it_was_checked():
+    for agent in load_agents():
+        if agent.agent_id and agent.agent_id.startswith("NCBITaxon:"):
+            assert agent.agent_id_check in {"brief", "cross-checked", "recalled"}, agent.key
+    assert get_agent("anthrax").agent_id_check == "brief"
+    assert get_agent("SARS").agent_id == "NCBITaxon:227859"  # the 2003 virus, not the species that holds SARS-CoV-2
