@@ -35,6 +35,18 @@ _PASSING_CUE = re.compile(
     r"[^.;:]{0,40}$",
     re.IGNORECASE,
 )
+#: Frequent words of report titles; a word outside these and the vocabularies may be a misspelling.
+_COMMON_WORDS = (
+    "update", "updates", "situation", "outbreak", "outbreaks", "suspected", "confirmed", "human", "humans",
+    "infection", "infections", "case", "cases", "death", "deaths", "disease", "diseases", "virus", "viruses",
+    "with", "from", "into", "over", "after", "before", "during", "among", "about", "report", "reports",
+    "reported", "first", "new", "novel", "global", "international", "spread", "risk", "world", "health",
+    "organization", "organisation", "province", "state", "region", "district", "city", "north", "south",
+    "east", "west", "northern", "southern", "eastern", "western", "central", "multi", "country", "countries",
+    "summary", "epidemic", "cluster", "clusters", "imported", "travel", "recommendations", "continues",
+    "local", "transmission", "vaccine", "vaccination", "campaign", "this", "that", "there", "their", "more",
+    "than", "areas", "area", "data", "research", "status", "change", "changes", "end", "declared",
+)
 _US_CONTEXT = re.compile(r"\b(United States|USA|U\.S\.|US|CDC|county|Atlanta|Alabama|Florida|"
                          r"Tennessee|Carolina|Texas)\b")
 _GEORGIA_COUNTRY_CONTEXT = re.compile(r"\b(Tbilisi|Caucasus|Armenia|Azerbaijan|Abkhazia|Adjara)\b")
@@ -72,12 +84,12 @@ class DiseaseFinding:
 
 @dataclass(frozen=True)
 class PlaceFinding:
-    """A place mention: ``kind`` country/admin/city; ``role`` "subject" or "passing"."""
+    """A place mention and whether it is the subject of the report or named in passing."""
 
-    iso3: str
-    admin_area: str | None
-    kind: str
-    role: str
+    iso3: str | None  # None for a region ("West Africa")
+    admin_area: str | None  # admin area, city or region name; None for a country mention
+    kind: str  # "country" | "admin" | "city" | "region"
+    role: str  # "subject" | "passing" | "region"
     evidence: Evidence
 
     def to_json(self) -> dict[str, Any]:
@@ -170,11 +182,13 @@ def _resources() -> _Resources:
     places = place_entries()
     entries.extend(places)
     country_terms = {e.term: e.ref for e in places if e.category == "country"}
+    known = frozenset(_COMMON_WORDS) | frozenset(
+        w for e in entries for w in re.findall(r"[^\W\d_][\w'.]*", fold(e.term)))
     return _Resources(
         vocab=vocab,
         matcher=TermMatcher(entries),
-        fuzzy_diseases=FuzzyMatcher(disease_terms, min_len=7, cutoff=88),
-        fuzzy_countries=FuzzyMatcher(country_terms, min_len=6, cutoff=90),
+        fuzzy_diseases=FuzzyMatcher(disease_terms, min_len=7, cutoff=88, known_words=known),
+        fuzzy_countries=FuzzyMatcher(country_terms, min_len=6, cutoff=90, known_words=known),
     )
 
 
@@ -247,6 +261,10 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
             if len({(e.category, e.iso3) for e in h.entries}) > 1 and any(e.category == "country" for e in h.entries):
                 entry = _georgia(h.entries, title, text) if fold(ev.text) == "georgia" else next(
                     e for e in h.entries if e.category == "country")
+            if entry.category == "region":
+                places.append((PlaceFinding(None, entry.ref, "region", "region", ev), 0.0,
+                               (0 if name == "title" else 1_000_000) + h.start))
+                continue
             if not entry.iso3:
                 continue
             passing = bool(_PASSING_CUE.search(value[max(0, h.start - 80):h.start]))
@@ -259,12 +277,19 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
             places.append((PlaceFinding(entry.iso3, admin, entry.category, "passing" if passing else "subject", ev),
                            weight, (0 if name == "title" else 1_000_000) + h.start))
 
-    if not diseases and title:
-        blocked = [(h.start, h.end) for h in hits["title"]]
+    title_has_disease = any(ev.field == "title" and vocab.concepts[k].kind == "disease"
+                            for k, evs in diseases.items() for ev, _ in evs)
+    if not title_has_disease and title:
+        blocked = [(h.start, h.end) for h in hits["title"] if all(e.category != "disease" for e in h.entries)]
         fz = res.fuzzy_diseases.best(title, blocked)
-        if fz:
-            diseases[fz.ref] = [(_evidence("title", title, fz.start, fz.end), True)]
-    if not places and title:
+        if fz and (vocab.concepts[fz.ref].kind == "disease" or not diseases):
+            for key in list(diseases):  # a fuzzy disease explains title syndromes it overlaps
+                diseases[key] = [(ev, f) for ev, f in diseases[key]
+                                 if not (ev.field == "title" and ev.span[0] < fz.end and fz.start < ev.span[1])]
+                if not diseases[key]:
+                    del diseases[key]
+            diseases.setdefault(fz.ref, []).insert(0, (_evidence("title", title, fz.start, fz.end), True))
+    if title:
         blocked = [(h.start, h.end) for h in hits["title"]]
         fz = res.fuzzy_countries.best(title, blocked, max_words=3, capitalised_only=True)
         if fz:
@@ -283,10 +308,15 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
     first: dict[str, int] = {}
     subject: set[str] = set()
     for p, weight, order in places:
+        if p.iso3 is None:
+            continue
         score[p.iso3] = score.get(p.iso3, 0.0) + weight
         first[p.iso3] = min(first.get(p.iso3, order), order)
         if p.role == "subject":
             subject.add(p.iso3)
+    for territory, sovereign in vocab.territories:  # "Dengue - France - Réunion" is about Réunion
+        if territory in subject and sovereign in subject:
+            subject.discard(sovereign)
     countries = tuple(sorted(subject, key=lambda iso: (-score[iso], first[iso])))
 
     cases, deaths = extract_counts(title, text)

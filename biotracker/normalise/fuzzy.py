@@ -28,26 +28,35 @@ class FuzzyHit:
 class FuzzyMatcher:
     """Best fuzzy dictionary hit among the word n-grams of a short text."""
 
-    def __init__(self, terms: dict[str, str], min_len: int, cutoff: float) -> None:
+    def __init__(self, terms: dict[str, str], min_len: int, cutoff: float,
+                 known_words: frozenset[str] = frozenset()) -> None:
         self._refs = {fold(t).strip(): ref for t, ref in terms.items() if len(t) >= min_len}
+        self._known = known_words
         self._choices = list(self._refs)
         self._min_len = min_len
         self._cutoff = cutoff
 
     def best(self, text: str, blocked: list[tuple[int, int]], max_words: int = 4,
              capitalised_only: bool = False) -> FuzzyHit | None:
+        """Best hit over n-grams that avoid ``blocked`` spans and contain an unknown word.
+
+        Requiring a word outside the vocabulary and the common-word list keeps the fuzzy pass
+        for real misspellings: "Acute respiratory syndrome" (all known words) is not allowed
+        to drift to "severe acute respiratory syndrome".
+        """
         folded = fold(text)
         tokens = [(m.start(), m.end()) for m in _TOKEN_RE.finditer(folded)]
+        unknown = [folded[s:e] not in self._known and len(folded[s:e]) >= 4 for s, e in tokens]
         best: FuzzyHit | None = None
         for i in range(len(tokens)):
             if capitalised_only and not text[tokens[i][0]].isupper():
                 continue
             for j in range(i, min(i + max_words, len(tokens))):
                 start, end = tokens[i][0], tokens[j][1]
-                if end - start < self._min_len:
-                    continue
                 if any(s < end and start < e for s, e in blocked):
                     break
+                if end - start < self._min_len or not any(unknown[i:j + 1]):
+                    continue
                 found = process.extractOne(folded[start:end], self._choices, scorer=fuzz.ratio,
                                            score_cutoff=self._cutoff)
                 if found and (best is None or found[1] > best.score):

@@ -88,6 +88,8 @@ def place_entries() -> tuple[Entry, ...]:
     for name, iso3 in vocab.admin_areas:
         entries.append(Entry("admin", name, name, "capitalised", iso3))
         admin_keys.add(fold(name))
+    for name in vocab.regions:
+        entries.append(Entry("region", name, name, "capitalised", None))
     a2 = _alpha2_to_alpha3()
     for city in gc.get_cities().values():
         if city["population"] < MIN_CITY_POPULATION:

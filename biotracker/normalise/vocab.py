@@ -42,6 +42,8 @@ class Vocabulary:
     hosts: dict[str, tuple[str, ...]]  # host class -> terms
     country_aliases: tuple[tuple[str, str], ...]  # (alias, ISO3)
     admin_areas: tuple[tuple[str, str], ...]  # (name, ISO3)
+    regions: tuple[str, ...] = ()  # supranational regions ("West Africa"): places with no country
+    territories: tuple[tuple[str, str], ...] = ()  # (territory ISO3, sovereign ISO3)
 
     def ancestors(self, key: str) -> list[str]:
         """Keys from ``key``'s parent up to the root (used to roll specific finds up)."""
@@ -94,4 +96,7 @@ def load_vocabulary() -> Vocabulary:
     hosts = {row["host"]: _split(row["terms"]) for row in _read_csv("hosts.csv")}
     aliases = tuple((r["alias"], r["iso3"]) for r in _read_csv("country_aliases.csv"))
     admin = tuple((r["name"], r["iso3"]) for r in _read_csv("admin_areas.csv"))
-    return Vocabulary(concepts=concepts, hosts=hosts, country_aliases=aliases, admin_areas=admin)
+    regions = tuple(r["name"] for r in _read_csv("regions.csv"))
+    territories = tuple((r["territory"], r["sovereign"]) for r in _read_csv("territories.csv"))
+    return Vocabulary(concepts=concepts, hosts=hosts, country_aliases=aliases, admin_areas=admin,
+                      regions=regions, territories=territories)
