@@ -43,6 +43,13 @@ class Settings:
     smtp_password: str = ""
     smtp_starttls: bool = False
     mail_from: str = "biotracker@localhost"
+    smtp_timeout_s: float = 30.0
+    #: Extra attempts after a failed send (the message is stored first, so nothing is lost).
+    smtp_retries: int = 3
+    #: Pause before retry n is n times this many seconds.
+    smtp_retry_delay_s: float = 5.0
+    #: TOML file of ``[[subscriber]]`` profiles (see config/subscribers.example.toml).
+    subscribers_file: Path | None = None
 
     @property
     def raw_dir(self) -> Path:
