@@ -35,6 +35,12 @@ class Settings:
     http_timeout_s: float = 30.0
     http_max_bytes: int = 20 * 1024 * 1024
     http_retries: int = 3
+    #: Cap on the decompressed size of one payload (a gzip bomb stops here); ``http_max_bytes``
+    #: caps what arrives over the wire and the size of a dropped file.
+    http_max_decompressed_bytes: int = 64 * 1024 * 1024
+    #: Folder that drop-folder connectors read (one sub-folder per connector, e.g.
+    #: ``<dropfolder_dir>/police_reports/``). Default: ``<home>/drop``.
+    dropfolder_dir: Path | None = None
     #: Days of alerts a digest lists, ending at its day.
     digest_lookback_days: int = 7
     smtp_host: str = ""

@@ -156,9 +156,9 @@ class HpaiOutbreaks(CsvConnector):
         end = _date(r["End date collected"], "End date collected")
         strain = _strain(r["HPAI strain"])
         host = _HOSTS.get(r["WOAH Classification"].strip().lower(), r["WOAH Classification"].strip().lower())
-        iso = r["ISO code"].strip().upper()
-        if len(iso) != 3:
-            iso = _iso3(r["Country"])
+        # Some rows swap the ISO and numeric code columns ("704","VNM"): take whichever is alphabetic.
+        codes = [r["ISO code"].strip().upper(), r["Country code"].strip().upper()]
+        iso = next((c for c in codes if len(c) == 3 and c.isalpha()), None) or _iso3(r["Country"])
         region = r["Region"].strip().lower()
         return self._report(
             key,

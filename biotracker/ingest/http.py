@@ -104,6 +104,7 @@ class HttpClient:
     ) -> None:
         self.settings = settings
         self.max_bytes = settings.http_max_bytes
+        self.max_decompressed_bytes = settings.http_max_decompressed_bytes
         self.retries = settings.http_retries
         self.min_interval_s = min_interval_s
         self.backoff_base_s = backoff_base_s
@@ -137,8 +138,14 @@ class HttpClient:
                 self._sleep(wait)
             self._last_call[host] = time.monotonic()
 
-    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchedResponse:
-        """GET ``url`` with retries; conditional when ``etag``/``last_modified`` are given."""
+    def get(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, json_body: object = None
+    ) -> FetchedResponse:
+        """GET ``url`` with retries; conditional when ``etag``/``last_modified`` are given.
+
+        ``json_body`` turns the request into a POST of that JSON (search APIs such as WAHIS take
+        their filters that way); everything else (retries, caps, status mapping) is the same.
+        """
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -147,7 +154,7 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                return self._get_once(url, headers)
+                return self._get_once(url, headers, json_body)
             except RetryableFetchError as exc:
                 if attempt >= self.retries:
                     raise
@@ -158,10 +165,11 @@ class HttpClient:
                 self._sleep(min(delay, self.backoff_cap_s))
                 attempt += 1
 
-    def _get_once(self, url: str, headers: dict[str, str]) -> FetchedResponse:
+    def _get_once(self, url: str, headers: dict[str, str], json_body: object = None) -> FetchedResponse:
         self._respect_rate_limit(url)
+        method = "GET" if json_body is None else "POST"
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream(method, url, headers=headers, json=json_body) as response:
                 retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                 classify_status(response.status_code, url, retry_after)
                 declared = response.headers.get("Content-Length")
@@ -172,12 +180,18 @@ class HttpClient:
                     )
                 chunks: list[bytes] = []
                 size = 0
-                for chunk in response.iter_bytes():  # decoded: this also caps decompressed size
+                for chunk in response.iter_bytes():  # decoded: gzip/deflate are expanded here
                     size += len(chunk)
-                    if size > self.max_bytes:
+                    if response.num_bytes_downloaded > self.max_bytes:
                         raise FatalFetchError(
-                            f"{url} sent more than {self.max_bytes} bytes (after decompression); refusing it. "
+                            f"{url} sent more than {self.max_bytes} bytes; refusing it. "
                             "Raise BIOTRACKER_HTTP_MAX_BYTES if the feed really is that large"
+                        )
+                    if size > self.max_decompressed_bytes:
+                        raise FatalFetchError(
+                            f"{url} expands to more than {self.max_decompressed_bytes} bytes after decompression "
+                            f"({response.num_bytes_downloaded} bytes on the wire): a compression bomb or a runaway "
+                            "export; raise BIOTRACKER_HTTP_MAX_DECOMPRESSED_BYTES only if the feed is legitimate"
                         )
                     chunks.append(chunk)
                 return FetchedResponse(

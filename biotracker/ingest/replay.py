@@ -3,6 +3,7 @@
 Each connector's recordings live in ``<recordings>/<connector>/cassette.yaml``::
 
     provenance: "repo owner/name, path, commit, licence"
+    recording: real            # real | real (scraper output) | constructed from documentation
     interactions:
       - url: https://www.who.int/api/news/diseaseoutbreaknews?...
         status: 200
@@ -10,7 +11,9 @@ Each connector's recordings live in ``<recordings>/<connector>/cassette.yaml``::
         body_file: page1.json
 
 The server answers ``/<scheme>/<host><path>?<query>`` (see ``RewriteTransport``) with the recorded
-response; an unrecorded address gets 404, exactly as a real service would answer a bad URL.
+response; an unrecorded address gets 404, exactly as a real service would answer a bad URL. A
+recorded ``ETag`` / ``Last-Modified`` header is honoured: a matching conditional request gets 304.
+Drop-folder connectors have ``drop_folder: drop`` instead of interactions (files replayed as dropped).
 """
 
 from __future__ import annotations
@@ -45,13 +48,23 @@ def canonical_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}" + (f"?{query}" if query else "")
 
 
-def load_cassette(folder: Path) -> tuple[str, list[Interaction]]:
-    """(provenance, interactions) of one connector's recording folder."""
+def read_cassette(folder: Path) -> dict:
+    """The cassette document of one connector's recording folder (ConfigError when missing)."""
     path = folder / "cassette.yaml"
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path} is missing: record the connector with `biotracker connectors record`") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict) or not str(doc.get("provenance", "")).strip():
+        raise ConfigError(f"{path} has no provenance: say where every recorded file comes from")
+    return doc
+
+
+def load_cassette(folder: Path) -> tuple[str, list[Interaction]]:
+    """(provenance, interactions) of one connector's recording folder."""
+    doc = read_cassette(folder)
     interactions = []
     for entry in doc.get("interactions", []):
         body = (folder / entry["body_file"]).read_bytes() if "body_file" in entry else entry.get("body", "").encode()
@@ -114,6 +127,11 @@ class ReplayServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
                 scheme, _, rest = self.path.lstrip("/").partition("/")
                 item = replay._answer(f"{scheme}://{rest}")
+                if item.status == 200 and _not_modified(item.headers, self.headers):
+                    self.send_response(304)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(item.status)
                 if item.content_type:
                     self.send_header("Content-Type", item.content_type)
@@ -123,6 +141,11 @@ class ReplayServer:
                     self.send_header("Content-Length", str(len(item.body)))
                 self.end_headers()
                 self.wfile.write(item.body)
+
+            def do_POST(self) -> None:  # noqa: N802 (search APIs that take their filters as JSON)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.do_GET()
 
             def log_message(self, fmt: str, *args: object) -> None:
                 log.debug("replay: " + fmt, *args)
@@ -139,3 +162,15 @@ class ReplayServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _not_modified(recorded: dict[str, str], request: object) -> bool:
+    """True when the request's validators match the recorded response's (conditional GET)."""
+    headers = {k.lower(): v for k, v in recorded.items()}
+    etag = headers.get("etag")
+    since = headers.get("last-modified")
+    asked_etag = request.get("If-None-Match")  # type: ignore[attr-defined]
+    asked_since = request.get("If-Modified-Since")  # type: ignore[attr-defined]
+    if etag and asked_etag:
+        return asked_etag == etag
+    return bool(since and asked_since and asked_since == since)

@@ -1,0 +1,148 @@
+"""RSS/Atom feeds: defusedxml vets the bytes, then feedparser reads them (it never fetches URLs).
+
+Order matters: ``guard_xml`` rejects DTD entity declarations and external references *before*
+feedparser sees the payload (XXE, billion-laughs); feedparser then tolerates the many small
+mistakes real feeds make. A feed that breaks off half-way keeps the items read before the break
+and reports the break as a quarantined ``BadRecord``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from xml.etree.ElementTree import ParseError
+
+import feedparser
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
+
+from biotracker.errors import RecordError
+from biotracker.ingest.connector import BadRecord, Connector
+from biotracker.ingest.dates import not_after, parse_when
+from biotracker.ingest.html_text import html_to_text
+from biotracker.schema import UTC, Report
+
+_FEED_ROOTS = {"rss", "feed", "rdf", "RDF"}
+
+
+def guard_xml(body: bytes) -> str | None:
+    """Refuse hostile XML; return the root element's local name (None: not well-formed XML).
+
+    Raises ``RecordError`` for entity declarations, external entities and DTD tricks: the whole
+    payload is quarantined and nothing downstream parses it.
+    """
+    try:
+        root = defused_fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise RecordError(
+            f"payload refused: the XML declares entities or external references ({type(exc).__name__}); "
+            "feeds never need them and they are the XXE / entity-expansion attack"
+        ) from exc
+    except ParseError:
+        return None
+    return root.tag.rsplit("}", 1)[-1]
+
+
+def _struct_to_iso(value: time.struct_time | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime(*value[:6], tzinfo=UTC).isoformat()
+    except (TypeError, ValueError):
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-compatible copy of a feedparser value (dicts, lists, strings, numbers)."""
+    if isinstance(value, time.struct_time):
+        return _struct_to_iso(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+class RssConnector(Connector):
+    """RSS 2.0 / Atom / RDF feeds. Each record is a feedparser entry flattened to plain JSON."""
+
+    primary_key: ClassVar[tuple[str, ...]] = ("id",)
+    cursor_field: ClassVar[str | None] = "published"
+    required_fields: ClassVar[tuple[str, ...]] = ("id", "title")
+
+    def parse_feed(self, body: bytes) -> feedparser.FeedParserDict:
+        root = guard_xml(body)
+        if root is not None and root not in _FEED_ROOTS:
+            raise RecordError(f"payload is XML but not a feed (root element <{root}>): the address now serves "
+                              "something else; check the connector's url")
+        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+        if not parsed.get("version") and not parsed.entries:
+            head = body[:200].decode("utf-8", "replace").strip().lower()
+            what = "an HTML page" if "<html" in head or "<!doctype html" in head else "not RSS/Atom"
+            raise RecordError(f"payload is {what}: no feed could be read (wrong content type or an error page)")
+        return parsed
+
+    def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
+        parsed = self.parse_feed(body)
+        built = parsed.feed.get("updated_parsed") or parsed.feed.get("published_parsed")
+        feed_built = _struct_to_iso(built)
+        for index, entry in enumerate(parsed.entries):
+            record = {str(k): _plain(v) for k, v in entry.items() if not k.endswith(("_parsed", "_detail"))}
+            record["published"] = _struct_to_iso(entry.get("published_parsed")) or entry.get("published") \
+                or _struct_to_iso(entry.get("updated_parsed")) or entry.get("updated")
+            record["id"] = entry.get("id") or entry.get("link")
+            record["_feed_built"] = feed_built
+            record["_index"] = index
+            yield record
+        if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+            exc = parsed["bozo_exception"]
+            if not isinstance(exc, (feedparser.CharacterEncodingOverride,)):
+                yield BadRecord(
+                    "payload",
+                    f"feed is malformed after {len(parsed.entries)} readable item(s): {exc}; "
+                    "the readable items were kept",
+                    body[-300:].decode("utf-8", "replace"),
+                )
+            else:
+                yield BadRecord("payload", f"feed declares the wrong character encoding ({exc}); items were "
+                                           "decoded with a fallback and may contain wrong characters")
+
+    # --- mapping helpers for subclasses ---------------------------------------------------------
+    def published(self, record: dict[str, Any]) -> dt.datetime | None:
+        when = parse_when(record.get("published"), field="published")
+        built = parse_when(record.get("_feed_built"), field="feed build date")
+        not_after(when, built, field="published")
+        return when
+
+    def to_report(self, record: dict[str, Any]) -> Report | None:
+        title = html_to_text(record.get("title"))
+        if not title:
+            raise RecordError("item has no title")
+        when = self.published(record)
+        return Report(
+            source=self.name,
+            source_id=self.record_id(record),
+            url=record.get("link"),
+            title=title,
+            summary=html_to_text(record.get("summary")),
+            published_at=when,
+            observed_at=when,
+            language=getattr(self, "language", "en"),
+            tlp=self.tlp,
+        )
+
+    def malform(self, body: bytes) -> bytes:
+        text = body.decode("utf-8-sig", "replace")
+        tag = "item" if "<item" in text else "entry"
+        items = [m.start() for m in re.finditer(rf"<{tag}[\s>]", text)]
+        if not items:
+            raise ValueError("the fixture has no items to malform")
+        start = items[len(items) // 2]
+        end = text.index(f"</{tag}>", start) + len(tag) + 3
+        broken = f"<{tag}><description>an item without title, link or id</description></{tag}>"
+        return (text[:start] + broken + text[end:]).encode("utf-8")
