@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "agents",
     "detect",
     "extract",
+    "export",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,123 @@
+"""Publish one day: the internal digest and exports, and each subscriber's digest, stored then mailed.
+
+This is what the ``publish_digest`` DAG and the demo call. Every output goes through the same
+audience filter; a subscriber without an address, or a run without an SMTP server, still gets its
+digest stored (and queued in the outbox when it has an address), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from biotracker.config import Settings
+from biotracker.errors import PublishError
+from biotracker.outputs.audience import INTERNAL, Audience, SubscriberBook, load_subscribers, registered_source_kinds
+from biotracker.outputs.cap import export_cap
+from biotracker.outputs.digest import DigestFiles, build_digest, build_subscriber_digest
+from biotracker.outputs.jsonexport import export_json
+from biotracker.outputs.mail import compose_digest_email, send_stored, store_message
+from biotracker.outputs.records import load_output_data
+from biotracker.outputs.stix import export_stix
+from biotracker.schema import SourceKind, Window, as_utc
+
+
+@dataclass
+class ExportResult:
+    cap_messages: int
+    stix_objects: dict[str, int]
+    json_alerts: int
+    json_incidents: int
+    paths: dict[str, str]
+    tlp: dict[str, str]
+
+    def summary(self) -> dict[str, object]:
+        return {"cap_messages": self.cap_messages, "stix_objects": self.stix_objects, "json_alerts": self.json_alerts,
+                "json_incidents": self.json_incidents, "paths": self.paths, "tlp": self.tlp}
+
+
+def export_all(engine: Engine, settings: Settings, audience: Audience = INTERNAL, *, window: Window | None = None,
+               out_dir: Path | None = None, source_kinds: Mapping[str, SourceKind] | None = None,
+               sent_at: dt.datetime | None = None) -> ExportResult:
+    """CAP messages (``cap/``), the STIX bundle (``stix-bundle.json``) and the JSON export (``export.json``)."""
+    out = out_dir or settings.out_dir
+    data = load_output_data(engine, window, source_kinds=source_kinds)
+    cap = export_cap(data, audience, out / "cap", sender=settings.mail_from, sent_at=sent_at)
+    stix = export_stix(data, audience, out / "stix-bundle.json")
+    js = export_json(data, audience, out / "export.json")
+    return ExportResult(
+        cap_messages=len(cap.files), stix_objects=stix.objects, json_alerts=js.alerts, json_incidents=js.incidents,
+        paths={"cap": str(cap.directory), "stix": str(stix.path), "json": str(js.path)},
+        tlp={"cap": cap.marking.value, "stix": stix.marking.value, "json": js.marking.value},
+    )
+
+
+@dataclass
+class PublishResult:
+    digest: DigestFiles
+    exports: ExportResult
+    subscriber_digests: dict[str, DigestFiles] = field(default_factory=dict)
+    mailed: dict[str, str] = field(default_factory=dict)
+    queued: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        return {"digest": self.digest.summary(), "exports": self.exports.summary(),
+                "subscribers": {k: v.summary() for k, v in self.subscriber_digests.items()},
+                "mailed": self.mailed, "queued": self.queued, "failed": self.failed}
+
+
+def publish_day(
+    engine: Engine,
+    settings: Settings,
+    day: dt.date,
+    *,
+    lookback_days: int | None = None,
+    subscribers: SubscriberBook | None = None,
+    send: bool = True,
+    sent_at: dt.datetime | None = None,
+    source_kinds: Mapping[str, SourceKind] | None = None,
+) -> PublishResult:
+    """Digest + exports for the analysts, then each subscriber's digest: stored, then mailed.
+
+    ``sent_at`` (default: midnight UTC of ``day``) dates the emails and CAP updates, so a re-run is
+    reproducible. Mail failures are collected in ``failed`` (messages stay in the outbox); they do
+    not stop other subscribers. Raises :class:`PublishError` at the end if any send failed, so the
+    task is retried while every file is already written.
+    """
+    kinds = registered_source_kinds() if source_kinds is None else source_kinds
+    moment = as_utc(sent_at or day)
+    lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
+    digest = build_digest(engine, settings, day, lookback_days=lookback, source_kinds=kinds)
+    window = Window(as_utc(day - dt.timedelta(days=lookback)), as_utc(day))
+    exports = export_all(engine, settings, window=window, out_dir=settings.out_dir / f"exports-{day.isoformat()}",
+                         source_kinds=kinds, sent_at=moment)
+    result = PublishResult(digest=digest, exports=exports)
+    if subscribers is None and settings.subscribers_file is not None:
+        subscribers = load_subscribers(settings.subscribers_file)
+    for audience in (subscribers.subscribers if subscribers else ()):
+        rendered, files = build_subscriber_digest(engine, settings, day, audience, lookback_days=lookback,
+                                                  source_kinds=kinds)
+        result.subscriber_digests[audience.name] = files
+        if not audience.email:
+            continue
+        stored = store_message(compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=moment), settings,
+                               f"digest-{day.isoformat()}-{audience.name}")
+        if not (send and settings.smtp_host):
+            result.queued[audience.name] = str(stored)
+            continue
+        try:
+            result.mailed[audience.name] = str(send_stored(stored, settings))
+        except PublishError as exc:
+            result.failed[audience.name] = str(exc)
+    if result.failed:
+        error = PublishError(f"{len(result.failed)} digest email(s) not sent (stored in the outbox): "
+                             + "; ".join(result.failed.values()))
+        error.result = result  # type: ignore[attr-defined]
+        raise error
+    return result
