@@ -103,8 +103,10 @@ def score_cghss(labels: Path, n_errors: int) -> dict:
         c["c_fn"] += len(gold_c - pred_c)
         for iso in pred_c - gold_c:
             errors[f"country FP {iso}"] += 1
+        named = {p.iso3 for p in ex.places if p.iso3 and p.role != "inferred"}
         for iso in gold_c - pred_c:
             errors[f"country FN {iso}"] += 1
+            c["c_fn_unnamed"] += iso not in named
         gold_d: set[str] = set()
         for label in don["labels"]:
             gold_d |= gold_concepts(label, crosswalk, fallback_used)
@@ -128,6 +130,8 @@ def score_cghss(labels: Path, n_errors: int) -> dict:
         "labels": str(labels),
         "n": len(dons),
         "country": _prf(c["c_tp"], c["c_fp"], c["c_fn"]),
+        # gold countries the headline does not name at all (no extractor can find them in the headline)
+        "country_fn_not_named_in_headline": c["c_fn_unnamed"],
         "disease": _prf(c["d_tp"], c["d_fp"], c["d_fn"]),
         "labels_via_extractor": sorted(fallback_used),
     }

@@ -1,10 +1,12 @@
 """Case and death counts from report text, each with the span it came from.
 
-Reports give several numbers (new cases, cumulative totals, numbers for one district);
-the count we keep is the one a reader would quote as the size of the event: an explicit
-total ("a total of 1,234 cases", "cumulative") wins; otherwise the largest count attached to
-the words "cases"/"deaths" in the title, then in the text. Counts in a neighbouring-country
-aside are not distinguished: that is a known limitation (see docs/EXTRACTION.md).
+Reports give several numbers (new cases, cumulative totals, figures for one district,
+historical totals in a background section). Reports put the event's own figures first, so
+the count kept is the first explicit total ("a total of 1,234 cases", "cumulative",
+"as of <date> ... N cases") in the title or the opening of the text, else the first count
+attached to the words "cases"/"deaths". Singular notifications ("a laboratory-confirmed
+case", "a confirmed fatal case", "the patient died") count as 1 when nothing else is given.
+Limitations are listed in docs/EXTRACTION.md.
 """
 
 from __future__ import annotations
@@ -14,26 +16,48 @@ from dataclasses import dataclass
 
 from biotracker.normalise.numbers import NUMBER, parse_number
 
-_Q = r"(?:(?:new|additional|total|cumulative|confirmed|laboratory[\s-]confirmed|lab[\s-]confirmed|suspected|probable|" \
-     r"reported|human|fatal|non[\s-]fatal|symptomatic|autochthonous|imported|locally[\s-]acquired|related|" \
-     r"clinical|possible|notified|severe|associated|secondary|primary|of|the|which|these)[\s,]+){0,5}"
+_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
+           r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                 r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                 r"hundred|thousand|million")
+#: Words allowed between a number and "cases"/"deaths": qualifiers, disease names, parentheses.
+_FILLER = (
+    r"(?:(?!(?:days?|weeks?|months?|years?|districts?|provinces?|countries|regions?|states?|counties|"
+    r"villages?|zones?|contacts?|samples?|specimens?|hospitals?|facilities|camps?|sites?|in|of|from|and|or|"
+    r"with|among|out|per|were|was|have|has|had|are|is|been|cases?|deaths?|including|whom|them|that|which|"
+    r"who|the|this|these|those|patients?|" + _MONTHS + "|" + _NUMBER_WORDS + r")\b)"
+    r"[A-Za-z][\w\-/]*\.?(?:\s*\([^)]{1,20}\))?\s+){0,3}?"
+)
 _CASE_NOUN = r"(?:cases?|infections?|patients|people\s+(?:were\s+)?(?:infected|ill|sick)|persons\s+infected|illnesses)"
 _DEATH_NOUN = r"(?:deaths?|fatalities|deceased|fatal\s+cases?|died|have\s+died|had\s+died|people\s+died|persons\s+died)"
+_REVERSE = r"(?:\s+(?:\w+\s+){0,5}?(?:to|is|was|are|were|of|at|reached|stands\s+at|rose\s+to|now|:)\s+|:\s*)"
 
-_REVERSE = r"(?:\s+(?:\w+\s+){0,3}?(?:to|is|was|are|were|of|at|reached|stands\s+at|rose\s+to|now|:)\s+|:\s*)"
 CASES_RE = re.compile(
-    rf"(?P<num>\b{NUMBER})\s+{_Q}{_CASE_NOUN}\b"
-    rf"|(?:number|total|tally)\s+of\s+{_Q}cases{_REVERSE}(?P<num2>\b{NUMBER})\b",
+    rf"(?P<num>\b{NUMBER})\s+{_FILLER}{_CASE_NOUN}\b"
+    rf"|(?:number|total|tally)\s+of\s+{_FILLER}cases{_REVERSE}(?P<num2>\b{NUMBER})\b",
     re.IGNORECASE,
 )
 DEATHS_RE = re.compile(
-    rf"(?P<num>\b{NUMBER})\s+{_Q}(?:(?:of\s+(?:whom|them|these)|people|persons|patients|children|cases)\s+(?:have\s+|had\s+)?)?{_DEATH_NOUN}\b"
-    rf"|(?:death\s+toll|(?:number|total)\s+of\s+{_Q}deaths){_REVERSE}(?P<num2>\b{NUMBER})\b"
+    rf"(?P<num>\b{NUMBER})\s+{_FILLER}(?:(?:of\s+(?:whom|them|these)|people|persons|patients|children|cases)\s+"
+    rf"(?:have\s+|had\s+)?)?{_DEATH_NOUN}\b"
+    rf"|(?:death\s+toll|(?:number|total)\s+of\s+{_FILLER}deaths){_REVERSE}(?P<num2>\b{NUMBER})\b"
     rf"|(?:killed|killing|claimed\s+the\s+lives\s+of)\s+(?P<num3>\b{NUMBER})\b",
     re.IGNORECASE,
 )
-_TOTAL_CUE = re.compile(r"(total|cumulative|overall|in\s+all|since\s+the\s+(?:start|beginning)|to\s+date)", re.IGNORECASE)
-_YEARLIKE = range(1900, 2101)
+SINGLE_CASE_RE = re.compile(
+    r"\b(?:an?|one|the\s+first|first)\s+(?:[\w\-]+\s+){0,4}?case\b(?!s)", re.IGNORECASE)
+SINGLE_DEATH_RE = re.compile(
+    r"\b(?:(?:an?|one|its\s+first|the\s+first|first)\s+(?:[\w\-]+\s+){0,3}?fatal\s+(?:[\w\-]+\s+){0,2}?case\b"
+    r"|(?:the|this)\s+(?:patient|case|child|man|woman|boy|girl)\b[^.]{0,100}?\b(?:died|passed\s+away)\b)",
+    re.IGNORECASE)
+NO_DEATHS_RE = re.compile(r"\bno\s+(?:\w+\s+)?deaths?\s+(?:have\s+been|has\s+been|were|was)\s+reported\b", re.IGNORECASE)
+_TOTAL_CUE = re.compile(r"(total|cumulative|overall|in\s+all|to\s+date|as\s+of|bringing)", re.IGNORECASE)
+_NOT_EVENT_CUE = re.compile(r"(new|additional|weekly|per\s+(?:day|week|month)|capacity|treatment\s+of|enough\s+for|"
+                            r"adequate\s+for|supplies|doses)\W*$", re.IGNORECASE)
+_YEARLIKE = range(1950, 2036)
+#: Only the opening of a long text is read for totals: background sections come later.
+OPENING_CHARS = 1500
 
 
 @dataclass(frozen=True)
@@ -55,22 +79,39 @@ def _candidates(pattern: re.Pattern[str], text: str, field: str, fatal_excluded:
         if value is None:
             continue
         phrase = m.group(0)
-        if fatal_excluded and re.search(r"fatal\s+cases?", phrase, re.IGNORECASE) and not re.search(r"non[\s-]fatal", phrase, re.IGNORECASE):
+        if fatal_excluded and re.search(r"fatal\s+cases?", phrase, re.IGNORECASE) and not re.search(
+                r"non[\s-]fatal", phrase, re.IGNORECASE):
             continue
-        if value in _YEARLIKE and raw.isdigit() and len(raw) == 4:
-            continue  # "2019 cases" is almost always a year
-        before = text[max(0, m.start() - 60):m.start()]
+        if value in _YEARLIKE and raw.isdigit() and not re.search(r"total\s+of\s+$", text[max(0, m.start() - 12):m.start()]):
+            continue  # "in 2019 cases rose" is a year, "a total of 2019 cases" is not
+        before = text[max(0, m.start() - 80):m.start()]
+        sentence_start = max(before.rfind(". "), before.rfind("\n"))
+        before = before[sentence_start + 1:] if sentence_start >= 0 else before
+        if _NOT_EVENT_CUE.search(before) or re.match(rf"{NUMBER}\s+(?:new|additional)\b", phrase, re.IGNORECASE):
+            continue
         is_total = bool(_TOTAL_CUE.search(before) or _TOTAL_CUE.search(phrase))
         out.append(Count(value, field, m.start(), m.end(), phrase, is_total))
     return out
 
 
-def _pick(cands: list[Count]) -> Count | None:
-    if not cands:
-        return None
-    totals = [c for c in cands if c.is_total]
-    pool = totals or [c for c in cands if c.field == "title"] or cands
-    return max(pool, key=lambda c: (c.value, -c.start))
+def _pick(cands: list[Count], single: Count | None) -> Count | None:
+    """In order: the first total in the title or opening, the first count there, a singular
+    notification there ("a confirmed case"), then the first total or count anywhere."""
+    ordered = sorted(cands, key=lambda c: (c.field != "title", c.start))
+    opening = [c for c in ordered if c.field == "title" or c.start < OPENING_CHARS]
+    first_in_opening = sorted(opening + ([single] if single else []), key=lambda c: (c.field != "title", c.start))
+    for pool in ([c for c in opening if c.is_total], first_in_opening, [c for c in ordered if c.is_total], ordered):
+        if pool:
+            return pool[0]
+    return None
+
+
+def _single(pattern: re.Pattern[str], title: str, text: str) -> Count | None:
+    for field, value in (("title", title), ("text", text[:OPENING_CHARS])):
+        m = pattern.search(value)
+        if m:
+            return Count(1, field, m.start(), m.end(), m.group(0), False)
+    return None
 
 
 def extract_counts(title: str, text: str) -> tuple[Count | None, Count | None]:
@@ -81,4 +122,12 @@ def extract_counts(title: str, text: str) -> tuple[Count | None, Count | None]:
         if value:
             cases += _candidates(CASES_RE, value, field, fatal_excluded=True)
             deaths += _candidates(DEATHS_RE, value, field, fatal_excluded=False)
-    return _pick(cases), _pick(deaths)
+    case = _pick(cases, _single(SINGLE_CASE_RE, title, text))
+    death = _pick(deaths, _single(SINGLE_DEATH_RE, title, text))
+    if death is None and case is not None:
+        for field, value in (("title", title), ("text", text[:OPENING_CHARS])):
+            m = NO_DEATHS_RE.search(value)
+            if m:
+                death = Count(0, field, m.start(), m.end(), m.group(0), False)
+                break
+    return case, death

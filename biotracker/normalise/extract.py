@@ -318,6 +318,10 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
         if territory in subject and sovereign in subject:
             subject.discard(sovereign)
     countries = tuple(sorted(subject, key=lambda iso: (-score[iso], first[iso])))
+    inferred: list[PlaceFinding] = []
+    if not countries:
+        inferred = _infer_places(vocab, diseases, [p for p, _, _ in places if p.kind == "region"], published)
+        countries = tuple(dict.fromkeys(p.iso3 for p in inferred if p.iso3))
 
     cases, deaths = extract_counts(title, text)
     dates: list[DateFinding] = []
@@ -328,12 +332,36 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
     return Extraction(
         diseases=tuple(disease_out),
         countries=countries,
-        places=tuple(p for p, _, _ in sorted(places, key=lambda x: x[2])),
+        places=tuple(p for p, _, _ in sorted(places, key=lambda x: x[2])) + tuple(inferred),
         hosts=tuple(HostFinding(h, ev) for h, ev in sorted(hosts.items(), key=lambda kv: (kv[1].field != "title", kv[1].span[0]))),
         cases=_count(cases),
         deaths=_count(deaths),
         event_dates=tuple(dates),
     )
+
+
+def _infer_places(vocab: Vocabulary, diseases: dict[str, list[tuple[Evidence, bool]]],
+                  regions: list[PlaceFinding], published: dt.date | None) -> list[PlaceFinding]:
+    """Countries implied by a disease (and region) when the report names none (inferred_places.csv).
+
+    Inferred places carry role "inferred" and, as evidence, the mention they were inferred from.
+    """
+    out: list[PlaceFinding] = []
+    for rule in vocab.inferred_places:
+        lineage = [k for k in diseases if k == rule.concept or rule.concept in vocab.ancestors(k)]
+        if not lineage or not rule.applies(published):
+            continue
+        if rule.region:
+            region = next((r for r in regions if fold(r.admin_area or "") == fold(rule.region)), None)
+            if region is None:
+                continue
+            evidence = region.evidence
+        else:
+            if regions:
+                continue  # a region was named: do not pin the report to one country
+            evidence = diseases[lineage[0]][0][0]
+        out.extend(PlaceFinding(iso, None, "country", "inferred", evidence) for iso in rule.countries)
+    return out
 
 
 def _count(c: Count | None) -> CountFinding | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +38,24 @@ class Concept:
 
 
 @dataclass(frozen=True)
+class InferredPlace:
+    """Countries a report about ``concept`` (in ``region``, in the period) implies without naming."""
+
+    concept: str
+    region: str | None
+    valid_from: date | None
+    valid_to: date | None
+    countries: tuple[str, ...]
+    basis: str
+
+    def applies(self, published: date | None) -> bool:
+        if published is None:
+            return self.valid_to is None
+        return (self.valid_from is None or published >= self.valid_from) and (
+            self.valid_to is None or published <= self.valid_to)
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     concepts: dict[str, Concept]
     hosts: dict[str, tuple[str, ...]]  # host class -> terms
@@ -44,6 +63,7 @@ class Vocabulary:
     admin_areas: tuple[tuple[str, str], ...]  # (name, ISO3)
     regions: tuple[str, ...] = ()  # supranational regions ("West Africa"): places with no country
     territories: tuple[tuple[str, str], ...] = ()  # (territory ISO3, sovereign ISO3)
+    inferred_places: tuple[InferredPlace, ...] = ()
 
     def ancestors(self, key: str) -> list[str]:
         """Keys from ``key``'s parent up to the root (used to roll specific finds up)."""
@@ -98,5 +118,17 @@ def load_vocabulary() -> Vocabulary:
     admin = tuple((r["name"], r["iso3"]) for r in _read_csv("admin_areas.csv"))
     regions = tuple(r["name"] for r in _read_csv("regions.csv"))
     territories = tuple((r["territory"], r["sovereign"]) for r in _read_csv("territories.csv"))
+    inferred = tuple(
+        InferredPlace(
+            concept=r["concept"], region=r["region"] or None,
+            valid_from=date.fromisoformat(r["valid_from"]) if r["valid_from"] else None,
+            valid_to=date.fromisoformat(r["valid_to"]) if r["valid_to"] else None,
+            countries=_split(r["countries"]), basis=r["basis"],
+        )
+        for r in _read_csv("inferred_places.csv")
+    )
+    for ip in inferred:
+        if ip.concept not in concepts:
+            raise ConfigError(f"inferred_places.csv names unknown concept {ip.concept!r}")
     return Vocabulary(concepts=concepts, hosts=hosts, country_aliases=aliases, admin_areas=admin,
-                      regions=regions, territories=territories)
+                      regions=regions, territories=territories, inferred_places=inferred)
