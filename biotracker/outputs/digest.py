@@ -37,6 +37,7 @@ _env = Environment(
 
 #: A source with no successful fetch for this many days before the digest day is "silent".
 SILENT_AFTER_DAYS = 2
+MIN_SPARK_WEEKS = 8
 _SAFE_LINK = re.compile(r"^https?://", re.IGNORECASE)
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -104,7 +105,8 @@ def audience_series(data: OutputData, alert: Alert, audience: Audience) -> tuple
     if not weeks:
         return [], False
     visible = {w: sum(audience.may_receive(i) for i in items) for w, items in weeks.items()}
-    first = min(visible)
+    # At least MIN_SPARK_WEEKS weeks, so a first-ever report shows as a rise from zero, not a lone dot.
+    first = min(min(visible), alert.period_start - dt.timedelta(days=7 * (MIN_SPARK_WEEKS - 1)))
     points = []
     week = first
     while week <= alert.period_start:
@@ -224,10 +226,13 @@ def build_digest(
 ) -> DigestFiles:
     """Write ``digest-<day>.html`` and ``.txt`` under ``var/out``: the analysts' own (internal) digest.
 
+    A ``clearance`` below RED makes it a digest for a wider (non-law-enforcement) audience: it then
+    also leaves out law-enforcement intake. Per-subscriber digests: :func:`build_subscriber_digest`.
     ``source_kinds`` (connector name -> kind) defaults to the connector registry.
     """
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    audience = Audience(name=INTERNAL.name, clearance=clearance, kind=INTERNAL.kind)
+    audience = INTERNAL if clearance == Tlp.RED else Audience(name=f"cleared-{clearance.value}", clearance=clearance,
+                                                              kind="partner")
     data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
     rendered = render_digest(data, audience, day, lookback)
     files = write_digest(rendered, settings.out_dir)
