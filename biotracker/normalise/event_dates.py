@@ -1,7 +1,8 @@
 """Dates of events named in report text ("on 3 May 2024", "since 12 March", "in June 2023").
 
-Dates without a year take the year of publication (or the previous year when that would put
-the event after publication): reports describe the recent past. Only dates that are not
+Dates without a year take the year of publication, or the previous year when that would put
+the event more than three months after publication (a date just after publication is a plan,
+not an event, and is dropped): reports describe the recent past. Only dates that are not
 after publication are kept, so a "vaccination campaign planned for 1 June" in a report
 published in May is not mistaken for the onset of the outbreak.
 """
@@ -49,7 +50,11 @@ def _resolve(year: str | None, month: int, day: int, published: dt.date | None) 
         if published is None:
             return None
         guess = dt.date(published.year, month, day)
-        return guess if guess <= published else dt.date(published.year - 1, month, day)
+        if guess <= published:
+            return guess
+        if (guess - published).days <= 92:
+            return None  # a date just after publication is a plan ("campaign on 1 June"), not an event
+        return dt.date(published.year - 1, month, day)
     except ValueError:
         return None
 

@@ -32,7 +32,8 @@ _PASSING_CUE = re.compile(
     r"neighbouring|neighboring|bordering|border\s+with|supported\s+by|funded\s+by|"
     r"in\s+collaboration\s+with|regional\s+office|government\s+of|embassy|"
     r"exported\s+to|linked\s+to\s+(?:an?\s+)?outbreak\s+in|citizen\s+of|national\s+of|resident\s+of)"
-    r"[^.;:]{0,40}$",
+    r"[^.;:]{0,40}$"
+    r"|\bex\s*[-\u2013]?\s*$",  # WHO titles: "Lassa fever - Sweden (ex-Liberia)" = imported from
     re.IGNORECASE,
 )
 #: Frequent words of report titles; a word outside these and the vocabularies may be a misspelling.
@@ -217,8 +218,18 @@ def _select_diseases(found: dict[str, list[tuple[Evidence, bool]]], vocab: Vocab
         keep = [k for k in keep if k in in_title or len(found[k]) >= 2]
     has_disease = any(vocab.concepts[k].kind == "disease" for k in keep)
     if has_disease:
-        keep = [k for k in keep if vocab.concepts[k].kind == "disease" or k in in_title]
+        keep = [k for k in keep if vocab.concepts[k].kind == "disease"
+                or (k in in_title and not _generic_syndrome(k, vocab))]
     return keep
+
+
+def _generic_syndrome(key: str, vocab: Vocabulary) -> bool:
+    """Syndromic classes ("acute haemorrhagic fever syndrome", "meningitis") that a named disease
+    explains, as opposed to named syndromes with their own standing (Guillain-Barré, HUS)."""
+    c = vocab.concepts[key]
+    return c.kind == "syndrome" and (
+        c.name.startswith("acute ") or key in ("neuro_syndrome", "unknown_disease")
+        or "neuro_syndrome" in vocab.ancestors(key))
 
 
 def _georgia(entries: tuple[Entry, ...], title: str, text: str) -> Entry:

@@ -89,7 +89,7 @@ def place_entries() -> tuple[Entry, ...]:
         entries.append(Entry("admin", name, name, "capitalised", iso3))
         admin_keys.add(fold(name))
     for name in vocab.regions:
-        entries.append(Entry("region", name, name, "capitalised", None))
+        entries.append(Entry("region", name, name, "any", None))
     a2 = _alpha2_to_alpha3()
     for city in gc.get_cities().values():
         if city["population"] < MIN_CITY_POPULATION:
@@ -125,7 +125,7 @@ def country_iso3(name: str) -> str | None:
     names and the usual variants ("Viet Nam", "Türkiye", "Côte d'Ivoire", "DRC", "USA", "UK",
     "Korea, Republic of"). Kosovo gives "XKX" (user-assigned; Kosovo has no ISO code).
     Unknown or empty names give None rather than a guess; a close misspelling (similarity
-    >= 92) is accepted because feeds are typed by people.
+    >= 90) is accepted because feeds are typed by people.
     """
     if not name or not name.strip():
         return None
@@ -135,5 +135,5 @@ def country_iso3(name: str) -> str | None:
     for candidate in (key, key.removeprefix("the ").strip(), bare, bare.split(",")[0].strip()):
         if candidate in table:
             return table[candidate]
-    match = process.extractOne(key, list(table), scorer=fuzz.ratio, score_cutoff=92)
+    match = process.extractOne(key, list(table), scorer=fuzz.ratio, score_cutoff=90)
     return table[match[0]] if match else None
