@@ -55,7 +55,7 @@ def stix_id(kind: str, key: str) -> str:
 
 IDENTITY = stix2.v21.Identity(
     id=stix_id("identity", "biotracker"), name="Biotracker", identity_class="system",
-    created=_EPOCH, modified=_EPOCH,
+    created=_EPOCH, modified=_EPOCH, object_marking_refs=[TLP2_IDS[Tlp.CLEAR]],
 )
 
 
