@@ -56,6 +56,8 @@ class Settings:
     smtp_retry_delay_s: float = 5.0
     #: TOML file of ``[[subscriber]]`` profiles (see config/subscribers.example.toml).
     subscribers_file: Path | None = None
+    #: CA bundle to verify the SMTP server's STARTTLS certificate (default: the system's).
+    smtp_ca_file: Path | None = None
 
     @property
     def raw_dir(self) -> Path:
