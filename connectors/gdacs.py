@@ -41,18 +41,19 @@ class Gdacs(RssConnector):
     required_fields: ClassVar[tuple[str, ...]] = ("id", "title", "gdacs_eventtype")
 
     def to_report(self, record: dict[str, Any]) -> Report | None:
-        hazard = HAZARDS.get(str(record.get("gdacs_eventtype", "")).upper())
-        if hazard is None:
-            return None
+        source_id = self.record_id(record)
         title = html_to_text(record.get("title"))
         if not title:
             raise RecordError("item has no title")
+        hazard = HAZARDS.get(str(record.get("gdacs_eventtype", "")).upper())
+        if hazard is None:
+            return None
         iso3 = str(record.get("gdacs_iso3") or "").strip().upper()
         severity = record.get("gdacs_severity")
         when = self.published(record)
         return Report(
             source=self.name,
-            source_id=self.record_id(record),
+            source_id=source_id,
             url=record.get("link"),
             title=title,
             summary=html_to_text(record.get("summary")),
