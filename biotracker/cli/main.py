@@ -11,6 +11,7 @@ import typer
 COMMAND_MODULES = [
     "pipeline",
     "agents",
+    "connectors",
     "detect",
     "extract",
     "export",

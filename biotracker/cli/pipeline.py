@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from biotracker.config import BUNDLED_RECORDINGS, Settings, load_settings
@@ -155,27 +156,39 @@ def digest(
     console.print(str(files.text))
 
 
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """Per source: last fetch, last success, last failure and why, items, quarantined, failures."""
-    from sqlalchemy import select
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    html: bool = typer.Option(False, "--html", help="Also write the static ops page var/out/ops.html."),
+) -> None:
+    """Per source: state (ok / silent / failing), freshness, last success, last failure and why, counts.
 
+    A source is "silent" when it has yielded no new payload for more than three times its cadence.
+    """
     from biotracker.db.engine import open_store
-    from biotracker.db.tables import source_health
+    from biotracker.ingest.health import describe_age, source_statuses
+    from biotracker.ingest.ops_page import write_ops_page
+    from biotracker.schema import UTC
 
     settings = _settings()
-    with open_store(settings).connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(source_health).order_by(source_health.c.source)).mappings()]
+    engine = open_store(settings)
+    now = dt.datetime.now(UTC)
+    statuses = source_statuses(engine, now)
+    page = write_ops_page(engine, settings, now) if html else None
     if as_json:
-        print(json.dumps(rows, default=str, indent=2))
+        print(json.dumps([s.as_json() for s in statuses], indent=2))
         return
     table = Table(title="Source health")
-    for col in ("source", "last fetch", "last success", "last failure", "items", "quarantined", "failures"):
+    for col in ("source", "state", "freshness", "last success", "last failure", "items", "quarantined", "failures"):
         table.add_column(col)
-    for r in rows:
-        failure = f"{r['last_failure_at']}: {r['last_error']}" if r["last_failure_at"] else "—"
-        table.add_row(r["source"], str(r["last_fetch_at"] or "never"), str(r["last_success_at"] or "never"),
-                      failure, str(r["items"]), str(r["quarantined"]), str(r["failures"]))
+    colours = {"ok": "green", "silent": "yellow", "failing": "red", "never fetched": "dim"}
+    for s in statuses:
+        failure = f"{s.last_failure_at:%Y-%m-%d %H:%M}: {s.last_error}" if s.last_failure_at else "—"
+        table.add_row(s.source, f"[{colours[s.state]}]{s.state}[/{colours[s.state]}]", describe_age(s.freshness),
+                      f"{s.last_success_at:%Y-%m-%d %H:%M}" if s.last_success_at else "never",
+                      escape(failure), str(s.items), str(s.quarantined), str(s.failures))
     console.print(table)
+    if page:
+        console.print(f"Ops page: {page}")
 
 
 def register(app: typer.Typer) -> None:
