@@ -44,10 +44,9 @@ def run(observed: np.ndarray, dates: list | None, points: list[int], control: Fa
             y = observed[spos[:, None], idx[wpos]]
             valid = ~np.isnan(y)
             B = y.shape[0]
-            no_trend = fit_farrington_model(X[:, :1], y, valid, None, **kwargs)
-            eta0 = no_trend.glm.coef @ x0[:1]
-            se = linear_predictor_se(no_trend.glm, x0[:1], no_trend.phi)
-            phi = no_trend.phi
+            eta0 = np.full(B, np.nan)
+            se = np.full(B, np.nan)
+            phi = np.full(B, np.nan)
             do_trend = np.zeros(B, dtype=bool)
             if control.trend:
                 tr = fit_farrington_model(X, y, valid, None, **kwargs)
@@ -58,10 +57,16 @@ def run(observed: np.ndarray, dates: list | None, points: list[int], control: Fa
                 ymax = np.where(valid, y, -np.inf).max(axis=1)
                 mu_t = np.maximum(np.exp(eta_t), _EPS)
                 do_trend = tr.first_converged & (control.b >= 3) & (pval < 0.05) & (mu_t <= ymax)
-                se_t = linear_predictor_se(tr.glm, x0, tr.phi)
-                eta0 = np.where(do_trend, eta_t, eta0)
-                se = np.where(do_trend, se_t, se)
-                phi = np.where(do_trend, tr.phi, phi)
+                eta0[do_trend] = eta_t[do_trend]
+                se[do_trend] = linear_predictor_se(tr.glm, x0, tr.phi)[do_trend]
+                phi[do_trend] = tr.phi[do_trend]
+            rest = np.flatnonzero(~do_trend)
+            if rest.size:
+                # fitGLM.fast keeps a non-converged no-trend fit (no NA), unlike farringtonFlexible.
+                nt = fit_farrington_model(X[:, :1], y[rest], valid[rest], None, **kwargs)
+                eta0[rest] = nt.glm.coef @ x0[:1]
+                se[rest] = linear_predictor_se(nt.glm, x0[:1], nt.phi)
+                phi[rest] = nt.phi
             mu0 = np.maximum(np.exp(eta0), _EPS)
             upper = delta_upper(mu0, se * mu0, phi, z, control.powertrans)
             k_idx = ks[wpos] - 1

@@ -104,7 +104,8 @@ def run(
             x = np.where(good, score, np.nan)
             with np.errstate(invalid="ignore"):
                 alarm = (~np.isnan(x) & (x > 1) & (yk != 0)).astype(float)
-            alarm = np.where(np.isnan(yk) & ~np.isnan(x) & (x > 1), np.nan, alarm)
+            # R writes FALSE when y_t is NA; the detector contract keeps a missing week missing.
+            alarm = np.where(np.isnan(yk), np.nan, alarm)
             ub = np.where(good, upper, np.nan)
             exp_ = np.where(good & ~np.isnan(upper), fit_value, np.nan)
             g_pos = np.array(group)[wpos]
@@ -125,19 +126,20 @@ def _nb_pvalue(y: np.ndarray, mu0: np.ndarray, phi: np.ndarray) -> np.ndarray:
 
 
 def _fit_and_predict(X_full, x0_full, t_col, keep, y, valid, offset, off0, control):
-    """Trend model, trend rule, no-trend model; returns the prediction of the model R keeps."""
+    """Trend model, trend rule, then the no-trend model only for the rows that need it.
+
+    Returns, per row, the prediction of the model R keeps: eta0 (link), mu0, se(eta0), phi,
+    whether the trend was kept, and whether any model could be fitted (else R gives NA).
+    """
     B = y.shape[0]
     off0v = np.zeros(B) if off0 is None else off0
     kwargs = dict(
         reweight=control.reweight, weights_threshold=control.weightsThreshold, prior_weights_quirk=True,
     )
-    X_n, x0_n = X_full[:, keep], x0_full[keep]
-    no_trend = fit_farrington_model(X_n, y, valid, offset, **kwargs)
-    eta_n = no_trend.glm.coef @ x0_n + off0v
-    se_n = linear_predictor_se(no_trend.glm, x0_n, no_trend.dispersion)
-    ok = no_trend.first_converged.copy()
+    eta0 = np.full(B, np.nan)
+    se_eta0 = np.full(B, np.nan)
+    phi = np.full(B, np.nan)
     do_trend = np.zeros(B, dtype=bool)
-    eta0, se_eta0, phi = eta_n, se_n, no_trend.phi
     if control.trend:
         tr = fit_farrington_model(X_full, y, valid, offset, **kwargs)
         eta_t = tr.glm.coef @ x0_full + off0v
@@ -148,10 +150,17 @@ def _fit_and_predict(X_full, x0_full, t_col, keep, y, valid, offset, off0, contr
             pval = 2 * stats.t.sf(np.abs(tval), tr.glm.df_residual)
         ymax = np.where(valid, y, -np.inf).max(axis=1)
         do_trend = tr.first_converged & (control.b >= 3) & (pval < control.pThresholdTrend) & (mu_t <= ymax)
-        se_t = linear_predictor_se(tr.glm, x0_full, tr.dispersion)
-        eta0 = np.where(do_trend, eta_t, eta_n)
-        se_eta0 = np.where(do_trend, se_t, se_n)
-        phi = np.where(do_trend, tr.phi, no_trend.phi)
-        ok = do_trend | no_trend.first_converged
+        eta0[do_trend] = eta_t[do_trend]
+        se_eta0[do_trend] = linear_predictor_se(tr.glm, x0_full, tr.dispersion)[do_trend]
+        phi[do_trend] = tr.phi[do_trend]
+    ok = do_trend.copy()
+    rest = np.flatnonzero(~do_trend)
+    if rest.size:
+        X_n, x0_n = X_full[:, keep], x0_full[keep]
+        nt = fit_farrington_model(X_n, y[rest], valid[rest], None if offset is None else offset[rest], **kwargs)
+        eta0[rest] = nt.glm.coef @ x0_n + off0v[rest]
+        se_eta0[rest] = linear_predictor_se(nt.glm, x0_n, nt.dispersion)
+        phi[rest] = nt.phi
+        ok[rest] = nt.first_converged
     mu0 = np.maximum(np.exp(eta0), _EPS)
     return eta0, mu0, se_eta0, phi, do_trend, ok

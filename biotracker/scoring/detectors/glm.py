@@ -75,32 +75,49 @@ def fit_quasipoisson(
     eta = np.log(y + 0.1)
     mu = np.maximum(np.exp(eta), _EPS)
     devold = _dev_resids(y, mu, prior).sum(axis=1)
+    # For the log link mu.eta = mu, so z = eta + (y - mu)/mu, w^2 = prior * mu and the deviance
+    # is 2 * sum(prior * (y log y - y - y * eta + mu)): no logarithm inside the loop.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev_const = 2.0 * np.where(y > 0, prior * (y * np.log(np.where(y > 0, y, 1.0)) - y), 0.0).sum(axis=1)
+    py = prior * y
 
     coef = np.zeros((B, p))
     w2_last = np.zeros((B, n))
     cov = np.zeros((B, p, p))
     converged = np.zeros(B, dtype=bool)
     active = np.ones(B, dtype=bool)
+    all_active = True
     for _ in range(MAXIT):
-        a = np.flatnonzero(active)
-        if a.size == 0:
-            break
-        eta_a, mu_a, y_a, pr_a, off_a = eta[a], mu[a], y[a], prior[a], off[a]
-        mu_eta = np.maximum(np.exp(eta_a), _EPS)
-        z = (eta_a - off_a) + (y_a - mu_a) / mu_eta
-        w2 = pr_a * mu_eta**2 / mu_a
-        A = (w2 @ XX).reshape(a.size, p, p) + fill[a]
-        rhs = (w2 * z) @ X
+        if all_active:
+            a = slice(None)
+            n_a = B
+        else:
+            a = np.flatnonzero(active)
+            n_a = a.size
+            if n_a == 0:
+                break
+        eta_a, mu_a, pr_a, off_a, py_a = eta[a], mu[a], prior[a], off[a], py[a]
+        w2 = pr_a * mu_a
+        wz = w2 * (eta_a - off_a) + py_a - w2
+        A = (w2 @ XX).reshape(n_a, p, p) + fill[a]
+        rhs = wz @ X
         A_inv = np.linalg.inv(A)
         beta = np.einsum("bij,bj->bi", A_inv, rhs)
-        eta_new = beta @ X.T + off_a
-        mu_new = np.maximum(np.exp(eta_new), _EPS)
-        dev = _dev_resids(y_a, mu_new, pr_a).sum(axis=1)
+        eta_new = beta @ X.T
+        eta_new += off_a
+        mu_new = np.exp(eta_new)
+        np.maximum(mu_new, _EPS, out=mu_new)
+        dev = dev_const[a] + 2.0 * (pr_a * mu_new - py_a * eta_new).sum(axis=1)
         done = np.abs(dev - devold[a]) / (np.abs(dev) + 0.1) < EPSILON
         coef[a], eta[a], mu[a], w2_last[a], cov[a] = beta, eta_new, mu_new, w2, A_inv
         devold[a] = dev
-        converged[a[done]] = True
-        active[a[done]] = False
+        if all_active:
+            converged[done] = True
+            active[done] = False
+        else:
+            converged[a[done]] = True
+            active[a[done]] = False
+        all_active = bool(active.all())
 
     cov = np.where(present[:, :, None] & present[:, None, :], cov, 0.0)
     return GlmFit(
