@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from biotracker.normalise.numbers import NUMBER, parse_number
+from biotracker.normalise.numbers import NUMBER, find_words, number_starts, parse_number
 
 _MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
            r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
@@ -33,18 +33,19 @@ _CASE_NOUN = r"(?:cases?|infections?|patients|people\s+(?:were\s+)?(?:infected|i
 _DEATH_NOUN = r"(?:deaths?|fatalities|deceased|fatal\s+cases?|died|have\s+died|had\s+died|people\s+died|persons\s+died)"
 _REVERSE = r"(?:\s+(?:\w+\s+){0,5}?(?:to|is|was|are|were|of|at|reached|stands\s+at|rose\s+to|now|:)\s+|:\s*)"
 
-CASES_RE = re.compile(
-    rf"(?P<num>\b{NUMBER})\s+{_FILLER}{_CASE_NOUN}\b"
-    rf"|(?:number|total|tally)\s+of\s+{_FILLER}cases{_REVERSE}(?P<num2>\b{NUMBER})\b",
-    re.IGNORECASE,
-)
-DEATHS_RE = re.compile(
-    rf"(?P<num>\b{NUMBER})\s+{_FILLER}(?:(?:of\s+(?:whom|them|these)|people|persons|patients|children|cases)\s+"
-    rf"(?:have\s+|had\s+)?)?{_DEATH_NOUN}\b"
-    rf"|(?:death\s+toll|(?:number|total)\s+of\s+{_FILLER}deaths){_REVERSE}(?P<num2>\b{NUMBER})\b"
-    rf"|(?:killed|killing|claimed\s+the\s+lives\s+of)\s+(?P<num3>\b{NUMBER})\b",
-    re.IGNORECASE,
-)
+#: Patterns are tried only at anchors (number starts, cue words), never scanned over the whole
+#: text: that keeps long reports fast (see benchmarks/extract.py).
+CASES_FORWARD = re.compile(rf"(?P<num>{NUMBER})\s+{_FILLER}{_CASE_NOUN}\b", re.IGNORECASE)
+CASES_REVERSE = re.compile(rf"(?:number|total|tally)\s+of\s+{_FILLER}cases{_REVERSE}(?P<num>\b{NUMBER})\b",
+                           re.IGNORECASE)
+DEATHS_FORWARD = re.compile(
+    rf"(?P<num>{NUMBER})\s+{_FILLER}(?:(?:of\s+(?:whom|them|these)|people|persons|patients|children|cases)\s+"
+    rf"(?:have\s+|had\s+)?)?{_DEATH_NOUN}\b", re.IGNORECASE)
+DEATHS_REVERSE = re.compile(
+    rf"(?:death\s+toll|(?:number|total)\s+of\s+{_FILLER}deaths){_REVERSE}(?P<num>\b{NUMBER})\b"
+    rf"|(?:killed|killing|claimed\s+the\s+lives\s+of)\s+(?P<num3>\b{NUMBER})\b", re.IGNORECASE)
+_REVERSE_CUES = ("number of", "total of", "tally of", "death toll", "killed", "killing",
+                 "claimed the lives")
 SINGLE_CASE_RE = re.compile(
     r"\b(?:an?|one|the\s+first|first)\s+(?:[\w\-]+\s+){0,4}?case\b(?!s)", re.IGNORECASE)
 SINGLE_DEATH_RE = re.compile(
@@ -70,10 +71,17 @@ class Count:
     is_total: bool
 
 
-def _candidates(pattern: re.Pattern[str], text: str, field: str, fatal_excluded: bool) -> list[Count]:
+def _matches(forward: re.Pattern[str], reverse: re.Pattern[str], text: str,
+             starts: list[int], cues: list[int]) -> list[re.Match[str]]:
+    out = [m for pos in starts if (m := forward.match(text, pos))]
+    out += [m for pos in cues if (m := reverse.match(text, pos))]
+    return out
+
+
+def _candidates(matches: list[re.Match[str]], text: str, field: str, fatal_excluded: bool) -> list[Count]:
     out: list[Count] = []
-    for m in pattern.finditer(text):
-        group = next(g for g in ("num", "num2", "num3") if g in m.groupdict() and m.group(g))
+    for m in matches:
+        group = next(g for g in ("num", "num3") if g in m.groupdict() and m.group(g))
         raw = m.group(group)
         value = parse_number(raw)
         if value is None:
@@ -120,8 +128,13 @@ def extract_counts(title: str, text: str) -> tuple[Count | None, Count | None]:
     deaths: list[Count] = []
     for field, value in (("title", title), ("text", text)):
         if value:
-            cases += _candidates(CASES_RE, value, field, fatal_excluded=True)
-            deaths += _candidates(DEATHS_RE, value, field, fatal_excluded=False)
+            lowered = value.lower()
+            starts = number_starts(value, lowered)
+            if not starts:
+                continue
+            cues = sorted(set(find_words(lowered, _REVERSE_CUES)))
+            cases += _candidates(_matches(CASES_FORWARD, CASES_REVERSE, value, starts, cues), value, field, True)
+            deaths += _candidates(_matches(DEATHS_FORWARD, DEATHS_REVERSE, value, starts, cues), value, field, False)
     case = _pick(cases, _single(SINGLE_CASE_RE, title, text))
     death = _pick(deaths, _single(SINGLE_DEATH_RE, title, text))
     if death is None and case is not None:

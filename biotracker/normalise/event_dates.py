@@ -13,6 +13,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from biotracker.normalise.numbers import find_words
+
 _MONTHS = {
     m: i
     for i, names in enumerate(
@@ -31,6 +33,11 @@ _DATE_RE = re.compile(
     rf"|(?P<iso>(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}))\b",
     re.IGNORECASE,
 )
+
+
+#: The pattern is tried only where a day/year number or a month name starts (fast on long texts).
+_DAY_OR_YEAR = re.compile(r"(?<![\w.,:/-])\d")
+_MONTH_WORDS = tuple(sorted(_MONTHS, key=len, reverse=True))
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,18 @@ def _resolve(year: str | None, month: int, day: int, published: dt.date | None) 
 def extract_event_dates(field: str, text: str, published: dt.date | None) -> list[EventDate]:
     """Dates mentioned in ``text``, in order of appearance, none later than ``published``."""
     out: list[EventDate] = []
-    for m in _DATE_RE.finditer(text or ""):
+    if not text:
+        return out
+    lowered = text.lower()
+    anchors = sorted({m.start() for m in _DAY_OR_YEAR.finditer(text)} | set(find_words(lowered, _MONTH_WORDS)))
+    last_end = -1
+    for pos in anchors:
+        if pos < last_end:
+            continue
+        m = _DATE_RE.match(text, pos)
+        if not m:
+            continue
+        last_end = m.end()
         g = m.groupdict()
         if g["iso"]:
             try:
