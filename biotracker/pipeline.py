@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 #: The demo looks at everything the recordings hold.
 DEMO_START = as_utc("2000-01-01")
 DEMO_LOOKBACK_DAYS = 28
+#: Weeks the demo scores and alerts on, ending at its digest day (baselines still use all history).
+DEMO_SCORED_WEEKS = 104
 
 
 @dataclass
@@ -85,9 +87,9 @@ def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = ut
     ingest = ingest_sources(settings, engine, Window(DEMO_START, max(end, DEMO_START + dt.timedelta(days=1))), clock=clock)
     normalised = normalise_pending(settings, engine)
     day = as_of or latest_week_end(engine) or dt.date.today()
-    window = Window(DEMO_START, as_utc(day))
-    incidents = build_incidents(engine, window)
-    scoring = score_window(engine, window)
-    alerted = derive_alerts(engine, window)
+    incidents = build_incidents(engine, Window(DEMO_START, as_utc(day)))
+    scored = Window(as_utc(day) - dt.timedelta(weeks=DEMO_SCORED_WEEKS), as_utc(day))
+    scoring = score_window(engine, scored)
+    alerted = derive_alerts(engine, scored)
     digest = build_digest(engine, settings, day, lookback_days=DEMO_LOOKBACK_DAYS)
     return DemoResult(ingest, normalised, incidents, scoring, alerted, digest, row_counts(engine))

@@ -41,11 +41,12 @@ def alert_id_for(series_key: str, period: dt.date) -> str:
 
 def _alarm_reason(sig: dict) -> str:
     control = sig["details"].get("control", {})
-    base = sig["details"].get("baseline_weeks")
-    where = f" over baseline weeks {base[0]} to {base[1]}" if base else ""
+    base = sig["details"].get("baseline")
+    expected = "n/a" if sig["expected"] is None else f"{sig['expected']:.2f}"
     return (
         f"statistical alarm ({sig['method']}, alpha={control.get('alpha')}): {sig['observed']} incident(s) this "
-        f"week, above the upper bound {sig['upperbound']:.2f} (expected {sig['expected']:.2f}{where})"
+        f"week, above the upper bound {sig['upperbound']:.2f} (expected {expected}"
+        + (f"; baseline {base})" if base else ")")
     )
 
 

@@ -1,29 +1,53 @@
 """Stage 4: score weekly series and store signals (``score_window``).
 
 Weekly counts per (disease, country) come from all incidents, so baselines exist from the first
-run; only weeks starting inside the window are written. The method is EARS C2 (R `surveillance`
-``earsC``: baseline weeks t-9..t-3, upper bound mean + z(1-alpha)·sd).
+run; only weeks starting inside the window are written. Each series is scored by the method that
+``methods.toml`` assigns it (R ``surveillance`` algorithms from ``biotracker.scoring.detectors``),
+all series of one method in one vectorised call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import logging
+import tomllib
+import warnings
 from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy.stats import norm
+import pandas as pd
 from sqlalchemy import Engine
 
 from biotracker.db.tables import signals
 from biotracker.db.upsert import upsert
+from biotracker.errors import ConfigError
 from biotracker.incidents.series import load_incident_frame, weekly_counts
 from biotracker.schema import Signal, Window
+from biotracker.scoring.detectors import detect
 
 log = logging.getLogger(__name__)
+METHODS_FILE = Path(__file__).with_name("methods.toml")
 
-METHOD = "earsC2"
-CONTROL = {"method": "C2", "baseline": 7, "alpha": 0.001, "minSigma": 0}
+
+@dataclass(frozen=True)
+class MethodChoice:
+    method: str
+    control: tuple[tuple[str, Any], ...]
+
+    @property
+    def control_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.control}
+
+    @property
+    def label(self) -> str:
+        """``earsC2`` for EARS (its variant matters to a reader), else the R function name."""
+        if self.method == "earsC":
+            return f"earsC{str(self.control_dict.get('method', 'C1')).removeprefix('C')}"
+        return self.method
 
 
 @dataclass
@@ -37,26 +61,47 @@ class ScoreSummary:
         return asdict(self)
 
 
-def ears_c2(observed: np.ndarray, baseline: int = 7, alpha: float = 0.001, min_sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(upper bound, mean) for every week of every column; NaN where the baseline is incomplete.
+def _choice(entry: dict[str, Any], where: str) -> MethodChoice:
+    try:
+        control = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(entry.get("control", {})).items()}
+        return MethodChoice(entry["method"], tuple(sorted(control.items())))
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{where} needs `method` and a `control` table: {exc}") from exc
 
-    ``observed`` is weeks × series. Vectorised over series with a sliding window.
-    """
-    weeks, n_series = observed.shape
-    lag = 2  # C2's guard band
-    upper = np.full((weeks, n_series), np.nan)
-    mean = np.full((weeks, n_series), np.nan)
-    start = baseline + lag
-    if weeks <= start:
-        return upper, mean
-    windows = np.lib.stride_tricks.sliding_window_view(observed.astype(float), baseline, axis=0)
-    # windows[i] covers weeks i .. i+baseline-1; week t uses i = t - baseline - lag.
-    base = windows[: weeks - start]
-    mu = base.mean(axis=-1)
-    sd = np.maximum(base.std(axis=-1, ddof=1), min_sigma)
-    mean[start:] = mu
-    upper[start:] = mu + norm.ppf(1 - alpha) * sd
-    return upper, mean
+
+@cache
+def load_method_config(path: Path = METHODS_FILE) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the scoring method file {path}: {exc}") from exc
+    return {
+        "long": _choice(doc["long"], f"{path}: [long]"),
+        "min_history_weeks": int(doc["long"].get("min_history_weeks", 264)),
+        "short": _choice(doc["short"], f"{path}: [short]"),
+        "overrides": [(o["series"], _choice(o, f"{path}: [[override]] {o.get('series')}")) for o in doc.get("override", [])],
+    }
+
+
+def choose_method(series_key: str, history_weeks: int, config: dict[str, Any]) -> MethodChoice:
+    """The configured method for a series with ``history_weeks`` weeks since its first incident."""
+    for pattern, choice in config["overrides"]:
+        if fnmatch.fnmatchcase(series_key, pattern):
+            return choice
+    return config["long"] if history_weeks >= config["min_history_weeks"] else config["short"]
+
+
+def _baseline_text(choice: MethodChoice, period: dt.date) -> str:
+    c = choice.control_dict
+    if choice.method == "earsC":
+        lag = {"C1": 1, "C2": 3, "C3": 5}.get(str(c.get("method", "C1")), 1)
+        base = int(c.get("baseline", 7))
+        first = period - dt.timedelta(weeks=lag + base - 1)
+        last = period - dt.timedelta(weeks=lag)
+        return f"weeks {first.isoformat()} to {last.isoformat()}"
+    if choice.method in ("farringtonFlexible", "farrington"):
+        return f"the same weeks ±{c.get('w', 3)} in each of the previous {c.get('b', 5)} years"
+    return "the weeks before the scoring window"
 
 
 def score_window(engine: Engine, window: Window) -> ScoreSummary:
@@ -66,34 +111,63 @@ def score_window(engine: Engine, window: Window) -> ScoreSummary:
     counts = weekly_counts(frame, window.end.date())
     if counts.empty:
         return summary
-    upper, mean = ears_c2(counts.to_numpy(), CONTROL["baseline"], CONTROL["alpha"], CONTROL["minSigma"])
-    in_window = (counts.index >= window.start.replace(tzinfo=None)) & (counts.index < window.end.replace(tzinfo=None))
-    rows = []
-    for col, key in enumerate(counts.columns):
-        for row in np.flatnonzero(in_window):
-            observed = int(counts.iat[row, col])
-            bound = upper[row, col]
-            alarm = None if np.isnan(bound) else bool(observed > bound)
-            if observed == 0 and not alarm:
-                continue
-            period: dt.date = counts.index[row].date()
-            signal = Signal(
-                series_key=key,
-                period_start=period,
-                observed=observed,
-                expected=None if np.isnan(mean[row, col]) else round(float(mean[row, col]), 6),
-                upperbound=None if np.isnan(bound) else round(float(bound), 6),
-                alarm=alarm,
-                method=METHOD,
-                details={"control": CONTROL, "baseline_weeks": [
-                    (period - dt.timedelta(weeks=9)).isoformat(), (period - dt.timedelta(weeks=3)).isoformat()]},
-            )
-            rows.append(signal.model_dump() | {"signal_id": signal.signal_id})
-            summary.alarms += int(bool(alarm))
-        summary.weeks += int(in_window.sum())
+    weeks = counts.index
+    in_window = np.flatnonzero((weeks >= window.start.replace(tzinfo=None)) & (weeks < window.end.replace(tzinfo=None)))
+    if in_window.size == 0:
+        return summary
+    config = load_method_config()
+    first_seen = {key: int(np.flatnonzero(counts[key].to_numpy() > 0)[0]) for key in counts.columns}
+    groups: dict[MethodChoice, list[str]] = {}
+    for key in counts.columns:
+        history = int(in_window[-1]) - first_seen[key]
+        groups.setdefault(choose_method(key, history, config), []).append(key)
+    dates = np.asarray([d.date() for d in weeks], dtype="datetime64[D]")
+    rows: list[dict[str, Any]] = []
+    for choice, keys in sorted(groups.items(), key=lambda kv: kv[0].label):
+        rows.extend(_score_group(choice, keys, counts, dates, in_window, summary))
     summary.series = len(counts.columns)
+    summary.weeks = len(in_window) * len(counts.columns)
     with engine.begin() as conn:
         upsert(conn, signals, rows)
     summary.signals = len(rows)
     log.info("scoring: %d series, %d signals, %d alarms in %s", summary.series, summary.signals, summary.alarms, window)
     return summary
+
+
+def _score_group(choice: MethodChoice, keys: list[str], counts: pd.DataFrame, dates: np.ndarray,
+                 in_window: np.ndarray, summary: ScoreSummary) -> list[dict[str, Any]]:
+    observed = counts[keys].to_numpy(dtype=float).T
+    control = choice.control_dict
+    # The first week each method can score (R's default range start): earlier weeks stay unscored.
+    min_t = {"earsC": int(control.get("baseline", 7)) + 3, "cusum": 2}.get(
+        choice.method, 52 * int(control.get("b", 5)) + int(control.get("w", 3)) + 1)
+    points = [int(i) + 1 for i in in_window if int(i) + 1 >= min_t]
+    if not points:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short/all-zero histories are expected in event data
+        result = detect(choice.method, observed, dates, control, (points[0], points[-1]))
+    rows = []
+    for col, t in enumerate(result.t):
+        period = dates[t - 1].astype(dt.date)
+        for row, key in enumerate(keys):
+            seen = int(observed[row, t - 1])
+            bound = result.upperbound[row, col]
+            alarm_value = result.alarm[row, col]
+            alarm = None if np.isnan(alarm_value) else bool(alarm_value)
+            if seen == 0 and not alarm:
+                continue
+            expected = result.expected[row, col]
+            signal = Signal(
+                series_key=key,
+                period_start=period,
+                observed=seen,
+                expected=None if np.isnan(expected) else round(float(expected), 6),
+                upperbound=None if np.isnan(bound) else round(float(bound), 6),
+                alarm=alarm,
+                method=choice.label,
+                details={"control": control, "baseline": _baseline_text(choice, period)},
+            )
+            rows.append(signal.model_dump() | {"signal_id": signal.signal_id})
+            summary.alarms += int(bool(alarm))
+    return rows
