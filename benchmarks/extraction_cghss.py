@@ -98,6 +98,10 @@ def score_cghss(labels: Path, n_errors: int) -> dict:
         ex = extract(don["headline"], "", _published(don["date"]))
         pred_c = set(ex.countries)
         gold_c = don["iso"]
+        named_c = {p.iso3 for p in ex.places if p.role == "subject"} & pred_c  # without inferred places
+        c["e_tp"] += len(named_c & gold_c)
+        c["e_fp"] += len(named_c - gold_c)
+        c["e_fn"] += len(gold_c - named_c)
         c["c_tp"] += len(pred_c & gold_c)
         c["c_fp"] += len(pred_c - gold_c)
         c["c_fn"] += len(gold_c - pred_c)
@@ -132,6 +136,8 @@ def score_cghss(labels: Path, n_errors: int) -> dict:
         "country": _prf(c["c_tp"], c["c_fp"], c["c_fn"]),
         # gold countries the headline does not name at all (no extractor can find them in the headline)
         "country_fn_not_named_in_headline": c["c_fn_unnamed"],
+        # the same score counting only countries named in the headline (no inferred_places.csv rules)
+        "country_named_only": _prf(c["e_tp"], c["e_fp"], c["e_fn"]),
         "disease": _prf(c["d_tp"], c["d_fp"], c["d_fn"]),
         "labels_via_extractor": sorted(fallback_used),
     }
