@@ -118,6 +118,8 @@ def dig(doc: Any, path: str | None) -> Any:
     """Value at a dotted ``path`` ("links.next.href") in nested dicts; the document itself for ''/None."""
     if not path:
         return doc
+    if isinstance(doc, dict) and path in doc:  # keys that contain dots ("@odata.nextLink")
+        return doc[path]
     for part in path.split("."):
         if not isinstance(doc, dict):
             return None

@@ -19,6 +19,7 @@ LATEST_YEAR = 2100
 
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})Z?)?$")
 _DAY_FIRST = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+_YEAR_FIRST = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
 
 
 def parse_when(value: object, *, field: str = "date", day_first: bool = True) -> dt.datetime | None:
@@ -38,7 +39,7 @@ def parse_when(value: object, *, field: str = "date", day_first: bool = True) ->
     when = _parse_text(text, day_first)
     if when is None:
         raise RecordError(f"{field} {text[:60]!r} is not a date this project can read (ISO 8601, RFC 822, "
-                          "YYYYMMDDTHHMMSSZ or DD/MM/YYYY)")
+                          "YYYYMMDDTHHMMSSZ, YYYY/MM/DD or DD/MM/YYYY)")
     return _plausible(when, field, text)
 
 
@@ -52,6 +53,12 @@ def _parse_text(text: str, day_first: bool) -> dt.datetime | None:
         parts = [int(p) if p else 0 for p in match.groups()]
         try:
             return dt.datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+        except ValueError:
+            return None
+    match = _YEAR_FIRST.match(text)
+    if match:
+        try:
+            return dt.datetime(*(int(p) for p in match.groups()), tzinfo=UTC)
         except ValueError:
             return None
     match = _DAY_FIRST.match(text)

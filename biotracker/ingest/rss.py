@@ -89,12 +89,13 @@ class RssConnector(Connector):
 
     def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
         parsed = self.parse_feed(body)
-        built = parsed.feed.get("updated_parsed") or parsed.feed.get("published_parsed")
+        # dict.get: FeedParserDict.get maps updated_parsed to published_parsed (with a deprecation warning)
+        built = dict.get(parsed.feed, "updated_parsed") or dict.get(parsed.feed, "published_parsed")
         feed_built = _struct_to_iso(built)
         for index, entry in enumerate(parsed.entries):
             record = {str(k): _plain(v) for k, v in entry.items() if not k.endswith(("_parsed", "_detail"))}
-            record["published"] = _struct_to_iso(entry.get("published_parsed")) or entry.get("published") \
-                or _struct_to_iso(entry.get("updated_parsed")) or entry.get("updated")
+            record["published"] = _struct_to_iso(dict.get(entry, "published_parsed")) or dict.get(entry, "published") \
+                or _struct_to_iso(dict.get(entry, "updated_parsed")) or dict.get(entry, "updated")
             record["id"] = entry.get("id") or entry.get("link")
             record["_feed_built"] = feed_built
             record["_index"] = index

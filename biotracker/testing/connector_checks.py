@@ -34,7 +34,7 @@ from biotracker.db.tables import raw_payloads, source_health
 from biotracker.errors import BiotrackerError, ConfigError, FatalFetchError, RecordError, RetryableFetchError
 from biotracker.ingest.connector import BadRecord, Connector
 from biotracker.ingest.registry import connector_classes, feeds_file, validate_connector
-from biotracker.ingest.replay import Interaction, ReplayServer, load_cassette, read_cassette
+from biotracker.ingest.replay import Interaction, ReplayServer, canonical_url, load_cassette, read_cassette
 from biotracker.ingest.run import FetchSummary, fetch_to_raw
 from biotracker.raw.archive import read_payload
 from biotracker.schema import Report, Window, as_utc
@@ -94,6 +94,7 @@ class Harness:
         self._engine: Engine | None = None
         self._first: FetchSummary | None = None
         self._outcome: Outcome | None = None
+        self.last_requests: list[str] = []
 
     # --- recordings -----------------------------------------------------------------------------
     @property
@@ -134,7 +135,10 @@ class Harness:
             if server is None:
                 server = stack.enter_context(ReplayServer(self.interactions()))
             client = stack.enter_context(replay_client(settings, server, retries=settings.http_retries))
-            return fetch_to_raw(self.name, self.window, settings, self.engine, client)
+            try:
+                return fetch_to_raw(self.name, self.window, settings, self.engine, client)
+            finally:
+                self.last_requests = list(server.requests)
 
     def first_fetch(self) -> FetchSummary:
         if self._first is None:
@@ -275,6 +279,19 @@ def check_returns_records(h: Harness) -> None:
         fail(f"no records came out of {summary.pages} recorded payload(s); rejected: {outcome.rejected[:3]}")
 
 
+def check_recording_fully_replayed(h: Harness) -> None:
+    """Every recorded request is made (paging follows the recording; no dead files in the cassette)."""
+    if h.connector.fetch_kind != "http":
+        return
+    h._first = None
+    h.first_fetch()
+    asked = {canonical_url(u) for u in h.last_requests}
+    unused = [i.url for i in h.interactions() if canonical_url(i.url) not in asked]
+    if unused:
+        fail(f"the fetch never requested {len(unused)} recorded address(es), e.g. {unused[0]}: paging stopped early "
+             "or start_urls changed; fix the connector or re-record")
+
+
 def check_records_match_raw_schema(h: Harness) -> None:
     """Records are JSON objects with the connector's required fields."""
     for batch in h.outcome().records:
@@ -413,6 +430,7 @@ CHECKS: dict[str, Callable[[Harness], None]] = {
     "metadata_complete": check_metadata_complete,
     "import_is_pure": check_import_is_pure,
     "returns_records": check_returns_records,
+    "recording_fully_replayed": check_recording_fully_replayed,
     "records_match_raw_schema": check_records_match_raw_schema,
     "primary_key_unique": check_primary_key_unique,
     "cursor_in_window": check_cursor_in_window,
