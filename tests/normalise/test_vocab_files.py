@@ -55,3 +55,28 @@ def test_labels_missing_from_the_crosswalk_are_read_by_the_extractor() -> None:
     assert gold_concepts("Syndromic: neurological", load_crosswalk(), used) == {"neuro_syndrome"}
     assert used == {"Yaws"}
     assert [d.key for d in extract("Yaws").diseases] == ["yaws"]
+
+
+def test_the_cghss_benchmark_scores_micro_averaged_over_real_rows(tmp_path) -> None:
+    """Three real DONs: a multi-country update whose headline names no country (5 rows), a
+    plain one, and one whose headline says only "Influenza" where the coders wrote Influenza A."""
+    sys.path.insert(0, str(FIXTURES.parents[1] / "benchmarks"))
+    from extraction_cghss import score_cghss
+
+    wanted = {"DON-1996-01-22-a", "DON-2001-09-25-b", "DON-2002-08-13-a"}
+    source = FIXTURES / "extraction" / "cghss_DONdatabase_dev.csv"
+    with source.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader if r["DONid"] in wanted]
+        fields = reader.fieldnames
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = score_cghss(labels, n_errors=0)
+    assert result["n"] == 3
+    gold_cholera_countries = len({r["ISO"] for r in rows if r["DONid"] == "DON-1996-01-22-a"})
+    assert result["country"] == {"precision": 1.0, "recall": round(2 / (2 + gold_cholera_countries), 4),
+                                 "f1": result["country"]["f1"], "tp": 2, "fp": 0, "fn": gold_cholera_countries}
+    assert (result["disease"]["tp"], result["disease"]["fp"], result["disease"]["fn"]) == (2, 1, 1)
