@@ -22,7 +22,8 @@ from sqlalchemy import Engine
 from biotracker.config import Settings
 from biotracker.outputs.audience import INTERNAL, Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import regions_of, sparkline_svg, unmapped, world_map_svg
-from biotracker.outputs.records import OutputData, SeriesPoint, alert_series_key, load_output_data
+from biotracker.ingest.health import SILENT_AFTER_CADENCES
+from biotracker.outputs.records import OutputData, SeriesPoint, load_output_data, topic_of
 from biotracker.schema import Alert, AlertTier, SourceKind, Tlp, Window, as_utc
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ _env = Environment(
     lstrip_blocks=True,
 )
 
-#: A source with no successful fetch for this many days before the digest day is "silent".
-SILENT_AFTER_DAYS = 2
 MIN_SPARK_WEEKS = 8
 _SAFE_LINK = re.compile(r"^https?://", re.IGNORECASE)
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -91,24 +90,22 @@ def digest_window(day: dt.date, lookback_days: int) -> Window:
 def audience_series(data: OutputData, alert: Alert, audience: Audience) -> tuple[list[SeriesPoint], bool]:
     """The alert's weekly series up to its week, as this audience may see it.
 
-    The scored series counts every incident. When the audience may not see some incident of the
-    series, the counts are rebuilt from the incidents it may see, without the detector's bound (which
-    was computed from all of them), so a sparkline never reveals withheld incidents. Returns the
-    points and whether they are the scored series.
+    The detector's series counts every report. When the audience may not see some report of the
+    alert's disease and country, the counts are rebuilt from the reports it may see, without the
+    detector's bound (computed from all of them), so a sparkline never reveals withheld records.
+    Returns the points and whether they are the detector's series.
     """
-    key = alert_series_key(alert)
-    weeks = {w: items for (k, w), items in data.incidents_by_week.items() if k == key and w <= alert.period_start}
-    hidden = any(not audience.may_receive(i) for items in weeks.values() for i in items)
-    scored = [p for p in data.series.get(key, []) if p.period_start <= alert.period_start]
+    weeks = [(w, i) for w, i in data.report_weeks.get(topic_of(alert), []) if w <= alert.period_start]
+    hidden = any(not audience.may_receive(i) for _, i in weeks)
+    scored = data.scored_series(alert)
     if scored and not hidden:
         return scored, True
     if not weeks:
         return [], False
-    visible = {w: sum(audience.may_receive(i) for i in items) for w, items in weeks.items()}
+    visible = Counter(w for w, i in weeks if audience.may_receive(i))
     # At least MIN_SPARK_WEEKS weeks, so a first-ever report shows as a rise from zero, not a lone dot.
-    first = min(min(visible), alert.period_start - dt.timedelta(days=7 * (MIN_SPARK_WEEKS - 1)))
+    week = min([*visible, alert.period_start - dt.timedelta(days=7 * (MIN_SPARK_WEEKS - 1))])
     points = []
-    week = first
     while week <= alert.period_start:
         points.append(SeriesPoint(week, visible.get(week, 0)))
         week += dt.timedelta(days=7)
@@ -143,16 +140,6 @@ def agent_flags(disease: str | None) -> list[str]:
     return [f"{agent.name}: {f}" for f in flags]
 
 
-def source_status(row: dict, day: dt.date) -> str:
-    """fresh / silent / failing as of the digest day (not the wall clock)."""
-    ok, failed = row.get("last_success_at"), row.get("last_failure_at")
-    if failed is not None and (ok is None or as_utc(failed) > as_utc(ok)):
-        return "failing"
-    if ok is None or as_utc(ok) < as_utc(day) - dt.timedelta(days=SILENT_AFTER_DAYS):
-        return "silent"
-    return "fresh"
-
-
 def _link(url: str) -> dict[str, object]:
     return {"url": url, "safe": bool(_SAFE_LINK.match(url))}
 
@@ -176,8 +163,8 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
             "links": [_link(u) for u in alert.source_urls],
         })
     countries = Counter(a.country_iso3 for a in alerts if a.country_iso3)
-    health = [dict(h, status=source_status(h, day)) for h in data.health
-              if audience.law_enforcement or data.source_kinds.get(h["source"]) != SourceKind.LAW_ENFORCEMENT]
+    # Which law-enforcement intake channels exist is itself not for wider audiences.
+    health = [h for h in data.health if audience.law_enforcement or not h["law_enforcement"]]
     return {
         "day": day,
         "first_day": first_day,
@@ -189,7 +176,7 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
         "unmapped": unmapped(countries),
         "health": health,
         "health_counts": Counter(h["status"] for h in health),
-        "silent_days": SILENT_AFTER_DAYS,
+        "silent_after": SILENT_AFTER_CADENCES,
     }
 
 

@@ -76,11 +76,23 @@ def _deliver_once(msg: EmailMessage, settings: Settings) -> None:
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s) as smtp:
         smtp.ehlo()
         if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+            smtp.starttls(context=ssl.create_default_context(cafile=cafile))
             smtp.ehlo()
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password)
         smtp.send_message(msg)
+
+
+def transient(exc: Exception) -> bool:
+    """Worth retrying: network trouble and 4xx replies; not bad credentials or 5xx refusals."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code < 500
+    return True
 
 
 def send_stored(path: Path, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Path:
@@ -91,17 +103,21 @@ def send_stored(path: Path, settings: Settings, *, sleep: Callable[[float], None
     for attempt in range(1, attempts + 1):
         try:
             _deliver_once(msg, settings)  # type: ignore[arg-type]
+            last = None
             break
         except (smtplib.SMTPException, OSError) as exc:
             last = exc
             log.warning("sending %s failed (attempt %d of %d): %s", path.name, attempt, attempts, exc)
+            if not transient(exc):
+                attempts = attempt
+                break
             if attempt < attempts:
                 sleep(settings.smtp_retry_delay_s * attempt)
-    else:
+    if last is not None:
         raise PublishError(
             f"could not send {path.name} to {msg['To']} via {settings.smtp_host}:{settings.smtp_port} after "
-            f"{attempts} attempt(s): {last}. The message is stored at {path}; run `biotracker mail send-outbox` "
-            "once the server is reachable."
+            f"{attempts} attempt(s): {last}. The message is stored at {path}; fix the cause, then run "
+            "`biotracker mail send-outbox`."
         ) from last
     sent_dir = mail_dir(settings) / "sent"
     sent_dir.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
 """Read what the outputs publish: alerts, incidents and reports with their origins, series and source health.
 
 Origins matter for safety: each record is wrapped in an :class:`~biotracker.outputs.audience.Item`
-that knows the connectors it came from, so the audience filter can hold back law-enforcement intake.
-An alert's origin is every report of every incident in its series and week (the same grouping
-``derive_alerts`` uses), so an alert never escapes the restrictions of any report behind it.
+that knows the connectors it came from and the markings of what it was built from, so the audience
+filter can hold back law-enforcement intake and never let a record escape the restrictions of what
+is behind it. An alert's origin is deliberately wide (a superset of what the alert rules used, so
+that it stays right when the rules change): its incident, every incident holding one of its source
+links, and every incident and report of its disease and country in the weeks it covers.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
-from biotracker.db.tables import alerts, incident_reports, incidents, reports, signals, source_health
-from biotracker.incidents.series import series_key, week_start
+from biotracker.db.tables import alerts, incident_reports, incidents, reports, signals
+from biotracker.incidents.series import week_start
 from biotracker.outputs.audience import Item, registered_source_kinds
-from biotracker.schema import Alert, Incident, Report, SourceKind, Tlp, Window, as_utc, most_restrictive
+from biotracker.schema import Alert, Incident, Report, SourceKind, Window, as_utc, most_restrictive
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class SeriesPoint:
     alarm: bool | None = None
 
 
+#: (disease, country ISO3) -- how the outputs group records into one topic and place.
+Topic = tuple[str | None, str | None]
+
+
 @dataclass
 class OutputData:
     """Everything an output may draw on, before any audience filter."""
@@ -37,10 +43,11 @@ class OutputData:
     alerts: list[Item] = field(default_factory=list)
     incidents: list[Item] = field(default_factory=list)
     reports: list[Item] = field(default_factory=list)
-    #: Weekly scored series by series key ("disease|ISO3"), oldest first.
+    #: Scored weekly series by series key, oldest first, and the signal each alert points to.
     series: dict[str, list[SeriesPoint]] = field(default_factory=dict)
-    #: Incident items by series key and week, to recount series for audiences that may not see all.
-    incidents_by_week: dict[tuple[str, dt.date], list[Item]] = field(default_factory=dict)
+    signal_series: dict[str, str] = field(default_factory=dict)
+    #: Every report (all times) by (disease, country): its week and item, to count series per audience.
+    report_weeks: dict[Topic, list[tuple[dt.date, Item]]] = field(default_factory=dict)
     health: list[dict] = field(default_factory=list)
     source_kinds: Mapping[str, SourceKind] = field(default_factory=dict)
 
@@ -48,10 +55,10 @@ class OutputData:
     def items(self) -> list[Item]:
         return [*self.alerts, *self.incidents, *self.reports]
 
-
-def alert_series_key(alert: Alert) -> str:
-    """The series an alert belongs to (``derive_alerts`` builds it as disease|country)."""
-    return series_key(alert.disease, alert.country_iso3)
+    def scored_series(self, alert: Alert) -> list[SeriesPoint]:
+        """The detector's series behind the alert's signal, up to the alert's week (empty without a signal)."""
+        key = self.signal_series.get(alert.signal_id or "")
+        return [p for p in self.series.get(key, []) if p.period_start <= alert.period_start] if key else []
 
 
 def _row(row: Mapping) -> dict:
@@ -59,15 +66,31 @@ def _row(row: Mapping) -> dict:
     return {k: as_utc(v) if isinstance(v, dt.datetime) else v for k, v in row.items()}
 
 
+def _fields(model: type, row: Mapping) -> dict:
+    """The row's values for the model's fields: columns added by later migrations are not the outputs' business."""
+    return {k: v for k, v in row.items() if k in model.model_fields}  # type: ignore[attr-defined]
+
+
+def _key(disease: str | None, country: str | None) -> Topic:
+    return ((disease or "").casefold() or None, country or None)
+
+
+def report_week(row: Mapping) -> dt.date | None:
+    seen = row.get("observed_at") or row.get("published_at")
+    return week_start(as_utc(seen)) if seen else None
+
+
 def load_output_data(
     engine: Engine,
     window: Window | None = None,
     *,
     source_kinds: Mapping[str, SourceKind] | None = None,
+    health_at: dt.datetime | None = None,
 ) -> OutputData:
     """Alerts with ``period_start`` in ``window`` (all when None), the incidents and reports behind them.
 
-    Incidents are those first seen in the window, plus any an alert in the window points to.
+    Incidents are those first seen in the window, plus any behind an alert in the window. Source
+    health is judged at ``health_at`` (default: the window's end; none without a window).
     """
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
     with engine.connect() as conn:
@@ -80,67 +103,108 @@ def load_output_data(
         links = conn.execute(select(incident_reports.c.incident_id, incident_reports.c.report_id)).all()
         report_rows = {r["report_id"]: _row(r) for r in conn.execute(select(reports)).mappings()}
         signal_rows = [_row(r) for r in conn.execute(
-            select(signals.c.series_key, signals.c.period_start, signals.c.observed, signals.c.expected,
-                   signals.c.upperbound, signals.c.alarm, signals.c.method)
+            select(signals.c.signal_id, signals.c.series_key, signals.c.period_start, signals.c.observed,
+                   signals.c.expected, signals.c.upperbound, signals.c.alarm, signals.c.method)
             .order_by(signals.c.series_key, signals.c.period_start, signals.c.method)).mappings()]
-        health = [_row(r) for r in conn.execute(select(source_health).order_by(source_health.c.source)).mappings()]
+
+    def is_le(source: str) -> bool:
+        return kinds.get(source) == SourceKind.LAW_ENFORCEMENT
+
+    report_items: dict[str, Item] = {}
+    report_weeks: dict[Topic, list[tuple[dt.date, Item]]] = defaultdict(list)
+    by_url: dict[str, list[str]] = defaultdict(list)
+    for rid, row in report_rows.items():
+        record = Report.model_validate(_fields(Report, row))
+        item = Item(record=record, sources=frozenset({record.source}), law_enforcement=is_le(record.source))
+        report_items[rid] = item
+        week = report_week(row)
+        if week is not None:
+            report_weeks[_key(record.disease, record.country_iso3)].append((week, item))
+        if record.url:
+            by_url[record.url].append(rid)
 
     report_ids_of: dict[str, list[str]] = defaultdict(list)
+    incidents_of_report: dict[str, list[str]] = defaultdict(list)
     for incident_id, report_id in links:
         report_ids_of[incident_id].append(report_id)
-
-    def sources_of(incident_id: str) -> frozenset[str]:
-        return frozenset(report_rows[r]["source"] for r in report_ids_of.get(incident_id, []) if r in report_rows)
-
-    def le(sources: frozenset[str]) -> bool:
-        return any(kinds.get(s) == SourceKind.LAW_ENFORCEMENT for s in sources)
+        incidents_of_report[report_id].append(incident_id)
 
     incident_items: dict[str, Item] = {}
-    by_week: dict[tuple[str, dt.date], list[Item]] = defaultdict(list)
+    incidents_by_topic: dict[Topic, list[tuple[dt.date, Item]]] = defaultdict(list)
     for row in incident_rows:
-        record = Incident.model_validate({**row, "report_ids": sorted(report_ids_of.get(row["incident_id"], []))})
-        srcs = sources_of(record.incident_id)
-        inherited = most_restrictive(Tlp(report_rows[r]["tlp"]) for r in record.report_ids if r in report_rows)
-        item = Item(record=record, sources=srcs, law_enforcement=le(srcs), inherited=inherited)
+        rids = sorted(report_ids_of.get(row["incident_id"], []))
+        record = Incident.model_validate({**_fields(Incident, row), "report_ids": rids})
+        members = [report_items[r] for r in rids if r in report_items]
+        item = Item(record=record, sources=frozenset(s for m in members for s in m.sources),
+                    law_enforcement=any(m.law_enforcement for m in members),
+                    inherited=most_restrictive(m.tlp for m in members))
         incident_items[record.incident_id] = item
-        if record.first_seen_at is not None and record.disease:
-            by_week[(series_key(record.disease, record.country_iso3), week_start(as_utc(record.first_seen_at)))].append(item)
+        if record.first_seen_at is not None:
+            incidents_by_topic[_key(record.disease, record.country_iso3)].append(
+                (week_start(as_utc(record.first_seen_at)), item))
 
-    alert_items = []
-    wanted_incidents: set[str] = set()
+    alert_items: list[Item] = []
+    wanted: set[str] = set()
     for row in alert_rows:
-        record = Alert.model_validate(row)
-        members = by_week.get((alert_series_key(record), record.period_start), [])
-        if record.incident_id and record.incident_id in incident_items:
-            members = [*members, incident_items[record.incident_id]]
-        srcs = frozenset(s for m in members for s in m.sources)
-        # An alert is as restricted as the most restricted incident behind it.
-        alert_items.append(Item(record=record, sources=srcs, inherited=most_restrictive(m.tlp for m in members),
-                                law_enforcement=le(srcs) or any(m.law_enforcement for m in members)))
-        wanted_incidents |= {m.key for m in members}
+        record = Alert.model_validate(_fields(Alert, row))
+        first, last = record.period_start, max(record.period_start, row.get("last_period") or record.period_start)
+        topic = _key(record.disease, record.country_iso3)
+        behind_reports = [i for w, i in report_weeks.get(topic, []) if first <= w <= last]
+        behind_reports += [report_items[r] for u in record.source_urls for r in by_url.get(u, [])]
+        behind = {i.key: i for w, i in incidents_by_topic.get(topic, []) if first <= w <= last}
+        for rep in behind_reports:
+            behind.update({iid: incident_items[iid] for iid in incidents_of_report.get(rep.key, [])})
+        if record.incident_id in incident_items:
+            behind[record.incident_id] = incident_items[record.incident_id]
+        origin = [*behind.values(), *behind_reports]
+        alert_items.append(Item(record=record, sources=frozenset(s for o in origin for s in o.sources),
+                                law_enforcement=any(o.law_enforcement for o in origin),
+                                inherited=most_restrictive(o.tlp for o in origin)))
+        wanted |= set(behind)
 
     def in_window(item: Item) -> bool:
         seen = item.record.first_seen_at  # type: ignore[union-attr]
         return window is None or (seen is not None and as_utc(seen) in window)
 
-    chosen = [i for k, i in incident_items.items() if k in wanted_incidents or in_window(i)]
+    chosen = [i for k, i in incident_items.items() if k in wanted or in_window(i)]
     chosen_reports = sorted({r for i in chosen for r in i.record.report_ids})  # type: ignore[union-attr]
-    report_items = []
-    for rid in chosen_reports:
-        if rid not in report_rows:
-            continue
-        row = dict(report_rows[rid])
-        row.pop("report_id", None)
-        record = Report.model_validate(row)
-        report_items.append(Item(record=record, sources=frozenset({record.source}),
-                                 law_enforcement=kinds.get(record.source) == SourceKind.LAW_ENFORCEMENT))
 
     series: dict[str, list[SeriesPoint]] = defaultdict(list)
+    signal_series: dict[str, str] = {}
     seen_weeks: set[tuple[str, dt.date]] = set()
-    for s in signal_rows:  # one method per week: the first by name
-        if (s["series_key"], s["period_start"]) in seen_weeks:
+    for s in signal_rows:
+        signal_series[s["signal_id"]] = s["series_key"]
+        if (s["series_key"], s["period_start"]) in seen_weeks:  # one method per week: the first by name
             continue
         seen_weeks.add((s["series_key"], s["period_start"]))
         series[s["series_key"]].append(SeriesPoint(s["period_start"], s["observed"], s["expected"], s["upperbound"], s["alarm"]))
-    return OutputData(alerts=alert_items, incidents=chosen, reports=report_items, series=dict(series),
-                      incidents_by_week=dict(by_week), health=health, source_kinds=kinds)
+
+    at = health_at or (window.end if window is not None else None)
+    health = source_health_rows(engine, at, kinds) if at is not None else []
+    return OutputData(alerts=alert_items, incidents=chosen, reports=[report_items[r] for r in chosen_reports if r in report_items],
+                      series=dict(series), signal_series=signal_series, report_weeks=dict(report_weeks),
+                      health=health, source_kinds=kinds)
+
+
+def topic_of(alert: Alert) -> Topic:
+    return _key(alert.disease, alert.country_iso3)
+
+
+#: The digest's words for the operators' source states (``biotracker status``).
+STATE_WORDS = {"ok": "fresh", "silent": "silent", "failing": "failing", "never fetched": "never fetched"}
+
+
+def source_health_rows(engine: Engine, at: dt.datetime, kinds: Mapping[str, SourceKind]) -> list[dict]:
+    """Per-source health as ``biotracker status`` judges it at ``at``, with the digest's state words."""
+    from biotracker.ingest.health import source_statuses
+
+    rows = []
+    for st in source_statuses(engine, at):
+        kind = kinds.get(st.source)
+        rows.append({
+            "source": st.source, "title": st.title, "status": STATE_WORDS.get(st.state, st.state),
+            "law_enforcement": st.kind == SourceKind.LAW_ENFORCEMENT.value or kind == SourceKind.LAW_ENFORCEMENT,
+            "last_success_at": st.last_success_at, "last_failure_at": st.last_failure_at,
+            "last_error": st.last_error, "items": st.items, "quarantined": st.quarantined,
+        })
+    return rows

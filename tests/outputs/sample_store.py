@@ -12,7 +12,7 @@ import datetime as dt
 
 from biotracker.config import load_settings
 from biotracker.db.engine import open_store
-from biotracker.db.tables import alerts, incident_reports, incidents, reports, signals, source_health
+from biotracker.db.tables import alerts, incident_reports, incidents, raw_payloads, reports, signals, source_health
 from biotracker.db.upsert import upsert
 from biotracker.schema import SourceKind, as_utc
 
@@ -84,7 +84,12 @@ def populate(engine) -> None:
         {"source": "police_intake", "last_fetch_at": as_utc(dt.datetime(2024, 6, 10)), "last_success_at": as_utc(dt.datetime(2024, 6, 10)),
          "last_failure_at": None, "last_error": None, "payloads": 1, "items": 1, "quarantined": 0, "failures": 0},
     ]
+    raw = [{"sha256": f"{i:064x}", "source": src, "url": f"https://feeds.example/{src}", "fetched_at": when,
+            "http_status": 200, "size": 10, "content_type": "application/json", "normalised_version": 1}
+           for i, (src, when) in enumerate([("who_don", as_utc(dt.datetime(2024, 6, 16, 23))),
+                                            ("police_intake", as_utc(dt.datetime(2024, 6, 10)))], start=1)]
     with engine.begin() as conn:
+        upsert(conn, raw_payloads, raw)
         upsert(conn, reports, rep)
         upsert(conn, incidents, inc)
         upsert(conn, incident_reports, links)

@@ -53,7 +53,7 @@ def test_digest_draws_a_map_of_alert_countries_and_a_sparkline_per_alert(store):
 def test_source_summary_says_fresh_silent_failing_as_of_the_digest_day(store):
     settings, engine = store
     text = build_digest(engine, settings, DAY, source_kinds=KINDS).text.read_text()
-    assert "SOURCES: 1 fresh, 1 silent, 1 failing" in text
+    assert re.search(r"SOURCES: 1 fresh, 1 silent, 1 failing, \d+ never fetched", text)
     assert "hpai_outbreaks [failing]" in text and "who_don [fresh]" in text and "police_intake [silent]" in text
 
 
