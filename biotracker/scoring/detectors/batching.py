@@ -13,7 +13,7 @@ from typing import Hashable, Iterator
 import numpy as np
 
 #: Rows (series x weeks) per batch: keeps the (rows x reference weeks) arrays to a few MB.
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 512
 
 
 def group_weeks(keys: list[Hashable]) -> list[list[int]]:

@@ -15,7 +15,7 @@ from scipy import stats
 
 from biotracker.scoring.detectors.batching import group_weeks, row_chunks
 from biotracker.scoring.detectors.control import FarringtonControl
-from biotracker.scoring.detectors.glm import linear_predictor_se
+from biotracker.scoring.detectors.glm import Design, linear_predictor_se
 from biotracker.scoring.detectors.reference_weeks import farrington_reference_index
 from biotracker.scoring.detectors.reweighting import fit_farrington_model
 from biotracker.scoring.detectors.thresholds import delta_upper
@@ -36,8 +36,10 @@ def run(observed: np.ndarray, dates: list | None, points: list[int], control: Fa
     for group in group_weeks(keys):
         rel = np.array(keys[group[0]], dtype=float)  # wtime - k
         centre = rel.mean() if rel.size else 0.0
-        X = np.column_stack([np.ones_like(rel), (rel - centre) / 52.0])
-        x0 = np.array([1.0, -centre / 52.0])
+        codes = np.zeros(len(rel), dtype=int)
+        trend_design = Design(level=codes, n_levels=1, time=(rel - centre) / 52.0)
+        flat_design = Design(level=codes, n_levels=1, time=None)
+        t0 = -centre / 52.0
         idx = np.stack([index[g] for g in group])
         ks = np.array([points[g] for g in group])
         for wpos, spos in row_chunks(len(group), S):
@@ -49,23 +51,23 @@ def run(observed: np.ndarray, dates: list | None, points: list[int], control: Fa
             phi = np.full(B, np.nan)
             do_trend = np.zeros(B, dtype=bool)
             if control.trend:
-                tr = fit_farrington_model(X, y, valid, None, **kwargs)
-                eta_t = tr.glm.coef @ x0
+                tr = fit_farrington_model(trend_design, y, valid, None, **kwargs)
+                eta_t = tr.glm.predict_link(0, t0)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    tval = tr.glm.coef[:, 1] / np.sqrt(tr.glm.cov_unscaled[:, 1, 1] * tr.dispersion)
+                    tval = tr.glm.time_coef / np.sqrt(tr.glm.time_var_unscaled * tr.dispersion)
                     pval = 2 * stats.t.sf(np.abs(tval), tr.glm.df_residual)
                 ymax = np.where(valid, y, -np.inf).max(axis=1)
                 mu_t = np.maximum(np.exp(eta_t), _EPS)
                 do_trend = tr.first_converged & (control.b >= 3) & (pval < 0.05) & (mu_t <= ymax)
                 eta0[do_trend] = eta_t[do_trend]
-                se[do_trend] = linear_predictor_se(tr.glm, x0, tr.phi)[do_trend]
+                se[do_trend] = linear_predictor_se(tr.glm, 0, t0, tr.phi)[do_trend]
                 phi[do_trend] = tr.phi[do_trend]
             rest = np.flatnonzero(~do_trend)
             if rest.size:
                 # fitGLM.fast keeps a non-converged no-trend fit (no NA), unlike farringtonFlexible.
-                nt = fit_farrington_model(X[:, :1], y[rest], valid[rest], None, **kwargs)
-                eta0[rest] = nt.glm.coef @ x0[:1]
-                se[rest] = linear_predictor_se(nt.glm, x0[:1], nt.phi)
+                nt = fit_farrington_model(flat_design, y[rest], valid[rest], None, **kwargs)
+                eta0[rest] = nt.glm.predict_link(0, None)
+                se[rest] = linear_predictor_se(nt.glm, 0, None, nt.phi)
                 phi[rest] = nt.phi
             mu0 = np.maximum(np.exp(eta0), _EPS)
             upper = delta_upper(mu0, se * mu0, phi, z, control.powertrans)

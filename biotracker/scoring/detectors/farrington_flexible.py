@@ -15,29 +15,35 @@ from biotracker.scoring.detectors.batching import group_weeks, row_chunks
 from biotracker.scoring.detectors.control import FarringtonFlexibleControl
 from biotracker.scoring.detectors.reference_weeks import FlexibleDesign, flexible_design
 from biotracker.scoring.detectors.reweighting import fit_farrington_model
-from biotracker.scoring.detectors.glm import linear_predictor_se
+from biotracker.errors import ConfigError
+from biotracker.scoring.detectors.glm import Design, linear_predictor_se
 from biotracker.scoring.detectors.thresholds import delta_upper, nb_plugin_upper
 
 _EPS = np.finfo(float).eps
 
 
-def _design_matrix(design: FlexibleDesign, factors: bool, no_periods: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Columns: intercept, scaled time (relative to the evaluated week), block dummies.
+def _glm_designs(design: FlexibleDesign, factors: bool, no_periods: int) -> tuple[Design, Design, int, float, np.ndarray]:
+    """Trend and no-trend designs, the level code of the prediction and the scaled time there.
 
-    Time is centred and scaled only for numerical conditioning; the fitted means, the t-value of
-    the time coefficient and the prediction are unchanged by this reparametrisation.
-    Returns the design, the prediction row and the position of the time column.
+    Seasonal blocks become one indicator per level (same column space as R's intercept +
+    treatment dummies). Time is taken relative to the evaluated week, centred and scaled only for
+    numerical conditioning: fitted means, predictions and the time coefficient's t-value do not
+    change under this reparametrisation.
     """
+    if factors:
+        levels, codes = np.unique(design.level, return_inverse=True)
+        matches = np.flatnonzero(levels == no_periods)
+        level0 = int(matches[0]) if matches.size else -1
+    else:
+        levels, codes, level0 = np.array([1]), np.zeros(len(design.level), dtype=int), 0
     rel = design.wtime - design.wtime0
     centre = rel.mean()
-    cols = [np.ones_like(rel), (rel - centre) / 52.0]
-    x0 = [1.0, (0.0 - centre) / 52.0]
-    if factors:
-        levels = np.unique(design.level)
-        for lev in levels[1:]:  # treatment contrasts: the lowest level is the baseline
-            cols.append((design.level == lev).astype(float))
-            x0.append(1.0 if lev == no_periods else 0.0)
-    return np.column_stack(cols), np.array(x0), 1
+    time = (rel - centre) / 52.0
+    order = np.argsort(codes, kind="stable")  # Design wants observations grouped by level
+    codes, time = codes[order], time[order]
+    trend = Design(level=codes, n_levels=len(levels), time=time)
+    flat = Design(level=codes, n_levels=len(levels), time=None)
+    return trend, flat, level0, (0.0 - centre) / 52.0, order
 
 
 def run(
@@ -65,9 +71,10 @@ def run(
     lim_cases, lim_weeks = control.limit54
     for group in group_weeks(keys):
         design = designs[group[0]]
-        X_full, x0_full, t_col = _design_matrix(design, factors, control.noPeriods)
-        keep = [c for c in range(X_full.shape[1]) if c != t_col]
-        idx = np.stack([designs[g].index for g in group])  # (Kg, n)
+        trend_design, flat_design, level0, t0, order = _glm_designs(design, factors, control.noPeriods)
+        if level0 < 0:
+            raise ConfigError(f"farringtonFlexible at t={points[group[0]]}: no reference window left to predict from")
+        idx = np.stack([designs[g].index[order] for g in group])  # (Kg, n), grouped by level
         ks = np.array([points[g] for g in group])
         for wpos, spos in row_chunks(len(group), S):
             y = observed[spos[:, None], idx[wpos]]
@@ -77,7 +84,7 @@ def run(
             if control.populationOffset and population is not None:
                 offset = np.log(population[spos[:, None], idx[wpos]])
                 off0 = np.log(population[spos, k_idx])
-            res = _fit_and_predict(X_full, x0_full, t_col, keep, y, valid, offset, off0, control)
+            res = _fit_and_predict(trend_design, flat_design, level0, t0, y, valid, offset, off0, control)
             eta0, mu0, se_eta0, phi, do_trend, ok = res
             yk = observed[spos, k_idx]
             if control.thresholdMethod == "nbPlugin":
@@ -125,7 +132,7 @@ def _nb_pvalue(y: np.ndarray, mu0: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return np.where(phi != 1, nb, po)
 
 
-def _fit_and_predict(X_full, x0_full, t_col, keep, y, valid, offset, off0, control):
+def _fit_and_predict(trend_design, flat_design, level0, t0, y, valid, offset, off0, control):
     """Trend model, trend rule, then the no-trend model only for the rows that need it.
 
     Returns, per row, the prediction of the model R keeps: eta0 (link), mu0, se(eta0), phi,
@@ -141,25 +148,23 @@ def _fit_and_predict(X_full, x0_full, t_col, keep, y, valid, offset, off0, contr
     phi = np.full(B, np.nan)
     do_trend = np.zeros(B, dtype=bool)
     if control.trend:
-        tr = fit_farrington_model(X_full, y, valid, offset, **kwargs)
-        eta_t = tr.glm.coef @ x0_full + off0v
+        tr = fit_farrington_model(trend_design, y, valid, offset, **kwargs)
+        eta_t = tr.glm.predict_link(level0, t0) + off0v
         mu_t = np.maximum(np.exp(eta_t), _EPS)
         with np.errstate(divide="ignore", invalid="ignore"):
-            se_coef = np.sqrt(tr.glm.cov_unscaled[:, t_col, t_col] * tr.dispersion)
-            tval = tr.glm.coef[:, t_col] / se_coef
+            tval = tr.glm.time_coef / np.sqrt(tr.glm.time_var_unscaled * tr.dispersion)
             pval = 2 * stats.t.sf(np.abs(tval), tr.glm.df_residual)
         ymax = np.where(valid, y, -np.inf).max(axis=1)
         do_trend = tr.first_converged & (control.b >= 3) & (pval < control.pThresholdTrend) & (mu_t <= ymax)
         eta0[do_trend] = eta_t[do_trend]
-        se_eta0[do_trend] = linear_predictor_se(tr.glm, x0_full, tr.dispersion)[do_trend]
+        se_eta0[do_trend] = linear_predictor_se(tr.glm, level0, t0, tr.dispersion)[do_trend]
         phi[do_trend] = tr.phi[do_trend]
     ok = do_trend.copy()
     rest = np.flatnonzero(~do_trend)
     if rest.size:
-        X_n, x0_n = X_full[:, keep], x0_full[keep]
-        nt = fit_farrington_model(X_n, y[rest], valid[rest], None if offset is None else offset[rest], **kwargs)
-        eta0[rest] = nt.glm.coef @ x0_n + off0v[rest]
-        se_eta0[rest] = linear_predictor_se(nt.glm, x0_n, nt.dispersion)
+        nt = fit_farrington_model(flat_design, y[rest], valid[rest], None if offset is None else offset[rest], **kwargs)
+        eta0[rest] = nt.glm.predict_link(level0, None) + off0v[rest]
+        se_eta0[rest] = linear_predictor_se(nt.glm, level0, None, nt.dispersion)
         phi[rest] = nt.phi
         ok[rest] = nt.first_converged
     mu0 = np.maximum(np.exp(eta0), _EPS)

@@ -1,8 +1,8 @@
 """Batched quasi-Poisson (log link) IRLS that reproduces R's ``glm.fit`` iteration by iteration.
 
 Why not statsmodels: the Farrington family fits two to four GLMs per series and week, i.e.
-hundreds of thousands of tiny fits a day. Here every row of ``y`` is one fit sharing one design
-matrix, so one iteration is a couple of BLAS calls for all of them.
+hundreds of thousands of tiny fits a day. Here every row of ``y`` is one fit sharing one design,
+so one iteration is a handful of vectorised operations for all of them.
 
 Why copy R's iteration instead of just converging: R's outputs depend on *where* it stops.
 ``summary.glm`` and ``hatvalues`` use the working weights of the last iteration (computed from
@@ -11,8 +11,11 @@ deviance (``epsilon = 1e-8``, ``maxit = 25``), and degenerate fits (a seasonal b
 stop at an R-specific point. So we start at ``mu = y + 0.1``, update with the same formulae,
 freeze each row on the iteration R would stop at, and keep that iteration's weights.
 
-Rows may carry zero prior weights (missing observations); a column with no weight at all is
-dropped from that row's fit, as R does when a factor level is absent.
+Every Farrington design is "one indicator per seasonal level, plus optionally a time column"
+(the intercept + treatment dummies of R span the same space, so fitted values, hat values,
+predictions and the t-value of the time coefficient are identical). Its X'WX is an *arrow*
+matrix — diagonal plus one dense row and column — which we invert in closed form with the
+Schur complement instead of calling LAPACK on thousands of tiny matrices.
 """
 
 from __future__ import annotations
@@ -26,21 +29,80 @@ MAXIT = 25
 EPSILON = 1e-8
 
 
+@dataclass(frozen=True)
+class Design:
+    """Shared design of a batch: ``level`` codes 0..n_levels-1 per observation, optional ``time``.
+
+    Observations must be sorted by level (every level present in the design) so that level sums
+    are contiguous ``np.add.reduceat`` segments: no BLAS call, whose threads fight over the
+    cores when thousands of tiny products are issued.
+    """
+
+    level: np.ndarray
+    n_levels: int
+    time: np.ndarray | None
+
+    def __post_init__(self) -> None:
+        counts = np.bincount(self.level, minlength=self.n_levels)
+        if np.any(np.diff(self.level) < 0) or np.any(counts == 0):
+            raise ValueError("Design.level must be sorted and use every level 0..n_levels-1")
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Index of the first observation of each level."""
+        return np.searchsorted(self.level, np.arange(self.n_levels))
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.level, minlength=self.n_levels)
+
+
 @dataclass
 class GlmFit:
-    """One batch of fits. Shapes: B rows (fits), n observations, p coefficients."""
+    """One batch of fits. Shapes: B rows (fits), n observations, L levels.
 
-    coef: np.ndarray  # (B, p)
+    ``d``, ``u`` and ``s`` describe (X'WX)^-1 of the last IRLS step: with d the level sums of
+    the working weights, c the level sums of weight * time, e the sum of weight * time^2,
+    u = c / d and s = e - sum(c^2 / d) (the Schur complement; absent without a time column).
+    """
+
+    level_coef: np.ndarray  # (B, L)
+    time_coef: np.ndarray | None  # (B,)
     mu: np.ndarray  # (B, n) fitted means
     working_weights: np.ndarray  # (B, n) R's model$weights: prior * mu of the last iteration
-    cov_unscaled: np.ndarray  # (B, p, p) (X'WX)^-1 with the last iteration's W
-    rank: np.ndarray  # (B,) number of estimable coefficients
+    d: np.ndarray  # (B, L)
+    u: np.ndarray | None  # (B, L)
+    s: np.ndarray | None  # (B,)
+    present: np.ndarray  # (B, L) level has at least one observation with positive weight
     n_ok: np.ndarray  # (B,) observations with positive prior weight
     converged: np.ndarray  # (B,) bool
 
     @property
+    def rank(self) -> np.ndarray:
+        return self.present.sum(axis=1) + (0 if self.s is None else 1)
+
+    @property
     def df_residual(self) -> np.ndarray:
         return self.n_ok - self.rank
+
+    def quad_form(self, level0: int, t0: float | None) -> np.ndarray:
+        """x0' (X'WX)^-1 x0 for the prediction row (indicator of level0, time t0)."""
+        inv_d = np.where(self.present[:, level0], 1.0 / self.d[:, level0], np.nan)
+        if self.s is None:
+            return inv_d
+        return inv_d + (self.u[:, level0] - t0) ** 2 / self.s
+
+    def predict_link(self, level0: int, t0: float | None) -> np.ndarray:
+        """x0 @ coef (no offset); NaN when the prediction level had no data."""
+        eta = np.where(self.present[:, level0], self.level_coef[:, level0], np.nan)
+        if self.time_coef is not None:
+            eta = eta + self.time_coef * t0
+        return eta
+
+    @property
+    def time_var_unscaled(self) -> np.ndarray:
+        """Unscaled variance of the time coefficient, (X'WX)^-1[t, t] = 1 / s."""
+        return 1.0 / self.s
 
 
 def _dev_resids(y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
@@ -50,26 +112,20 @@ def _dev_resids(y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
     return 2.0 * wt * np.where(y > 0, ylogy - (y - mu), mu)
 
 
-def fit_quasipoisson(
-    X: np.ndarray,
-    y: np.ndarray,
-    prior: np.ndarray,
-    offset: np.ndarray | None = None,
-) -> GlmFit:
-    """Fit ``y ~ X`` (log link) for every row of ``y`` at once, exactly as R's ``glm.fit`` would.
+def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: np.ndarray | None = None) -> GlmFit:
+    """Fit the design for every row of ``y`` at once, exactly as R's ``glm.fit`` would.
 
-    ``X`` is the shared design (n, p); ``y`` and ``prior`` are (B, n), ``prior`` zero where an
-    observation is missing (its ``y`` value is then ignored); ``offset`` is (B, n) or None.
+    ``y`` and ``prior`` are (B, n), ``prior`` zero where an observation is missing (its ``y`` is
+    then ignored); ``offset`` is (B, n) or None.
     """
     B, n = y.shape
-    p = X.shape[1]
+    L = design.n_levels
+    t = design.time
+    starts = design.starts
+    counts = design.counts
     y = np.where(prior > 0, y, 0.0)
     off = np.zeros_like(y) if offset is None else offset
-    XX = (X[:, :, None] * X[:, None, :]).reshape(n, p * p)
-    present = ((prior > 0).astype(float) @ (X != 0).astype(float)) > 0  # (B, p)
-    fill = np.zeros((B, p, p))
-    idx = np.arange(p)
-    fill[:, idx, idx] = (~present).astype(float)
+    present = np.add.reduceat((prior > 0).astype(float), starts, axis=1) > 0
 
     # R: mustart <- y + 0.1; eta <- linkfun(mustart) (the offset is not added at the start).
     eta = np.log(y + 0.1)
@@ -81,35 +137,50 @@ def fit_quasipoisson(
         dev_const = 2.0 * np.where(y > 0, prior * (y * np.log(np.where(y > 0, y, 1.0)) - y), 0.0).sum(axis=1)
     py = prior * y
 
-    coef = np.zeros((B, p))
+    level_coef = np.zeros((B, L))
+    time_coef = None if t is None else np.zeros(B)
     w2_last = np.zeros((B, n))
-    cov = np.zeros((B, p, p))
+    d_last = np.ones((B, L))
+    u_last = None if t is None else np.zeros((B, L))
+    s_last = None if t is None else np.ones(B)
     converged = np.zeros(B, dtype=bool)
     active = np.ones(B, dtype=bool)
     all_active = True
     for _ in range(MAXIT):
         if all_active:
-            a = slice(None)
-            n_a = B
+            a: slice | np.ndarray = slice(None)
         else:
             a = np.flatnonzero(active)
-            n_a = a.size
-            if n_a == 0:
+            if a.size == 0:
                 break
         eta_a, mu_a, pr_a, off_a, py_a = eta[a], mu[a], prior[a], off[a], py[a]
         w2 = pr_a * mu_a
         wz = w2 * (eta_a - off_a) + py_a - w2
-        A = (w2 @ XX).reshape(n_a, p, p) + fill[a]
-        rhs = wz @ X
-        A_inv = np.linalg.inv(A)
-        beta = np.einsum("bij,bj->bi", A_inv, rhs)
-        eta_new = beta @ X.T
-        eta_new += off_a
+        pres = present[a]
+        d = np.where(pres, np.add.reduceat(w2, starts, axis=1), 1.0)
+        sz = np.add.reduceat(wz, starts, axis=1)
+        if t is None:
+            beta_l = np.where(pres, sz / d, 0.0)
+            eta_new = np.repeat(beta_l, counts, axis=1)
+        else:
+            w2t = w2 * t
+            c = np.where(pres, np.add.reduceat(w2t, starts, axis=1), 0.0)
+            e = w2t @ t
+            u = c / d
+            s = e - (c * u).sum(axis=1)
+            beta_t = (wz @ t - (u * sz).sum(axis=1)) / s
+            beta_l = np.where(pres, sz / d - u * beta_t[:, None], 0.0)
+            eta_new = np.repeat(beta_l, counts, axis=1)
+            eta_new += beta_t[:, None] * t
+        if offset is not None:
+            eta_new += off_a
         mu_new = np.exp(eta_new)
         np.maximum(mu_new, _EPS, out=mu_new)
         dev = dev_const[a] + 2.0 * (pr_a * mu_new - py_a * eta_new).sum(axis=1)
         done = np.abs(dev - devold[a]) / (np.abs(dev) + 0.1) < EPSILON
-        coef[a], eta[a], mu[a], w2_last[a], cov[a] = beta, eta_new, mu_new, w2, A_inv
+        level_coef[a], eta[a], mu[a], w2_last[a], d_last[a] = beta_l, eta_new, mu_new, w2, d
+        if t is not None:
+            time_coef[a], u_last[a], s_last[a] = beta_t, u, s
         devold[a] = dev
         if all_active:
             converged[done] = True
@@ -119,13 +190,15 @@ def fit_quasipoisson(
             active[a[done]] = False
         all_active = bool(active.all())
 
-    cov = np.where(present[:, :, None] & present[:, None, :], cov, 0.0)
     return GlmFit(
-        coef=coef,
+        level_coef=level_coef,
+        time_coef=time_coef,
         mu=mu,
         working_weights=w2_last,
-        cov_unscaled=cov,
-        rank=present.sum(axis=1),
+        d=d_last,
+        u=u_last,
+        s=s_last,
+        present=present,
         n_ok=(prior > 0).sum(axis=1),
         converged=converged,
     )
@@ -144,16 +217,17 @@ def pearson_dispersion(fit: GlmFit, y: np.ndarray, weights: np.ndarray | None = 
         return total / fit.df_residual
 
 
-def hat_values(fit: GlmFit, X: np.ndarray) -> np.ndarray:
+def hat_values(fit: GlmFit, design: Design) -> np.ndarray:
     """Diagonal of the hat matrix of the last IRLS step (R's ``hatvalues``), (B, n)."""
-    n, p = X.shape
-    XX = (X[:, :, None] * X[:, None, :]).reshape(n, p * p)
-    quad = fit.cov_unscaled.reshape(len(fit.coef), p * p) @ XX.T
+    lev = design.level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quad = 1.0 / fit.d[:, lev]
+        if fit.s is not None:
+            quad = quad + (fit.u[:, lev] - design.time[None, :]) ** 2 / fit.s[:, None]
     h = fit.working_weights * quad
     return np.where(h > 1 - 10 * _EPS, 1.0, h)
 
 
-def linear_predictor_se(fit: GlmFit, x0: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
-    """Standard error of ``x0 @ coef`` on the link scale, as ``predict.glm(se.fit=TRUE)``."""
-    quad = np.einsum("i,bij,j->b", x0, fit.cov_unscaled, x0)
-    return np.sqrt(quad * dispersion)
+def linear_predictor_se(fit: GlmFit, level0: int, t0: float | None, dispersion: np.ndarray) -> np.ndarray:
+    """Standard error of the linear predictor at the prediction row, as ``predict.glm(se.fit=TRUE)``."""
+    return np.sqrt(fit.quad_form(level0, t0) * dispersion)

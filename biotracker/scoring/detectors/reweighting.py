@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from biotracker.scoring.detectors.glm import GlmFit, fit_quasipoisson, hat_values, pearson_dispersion
+from biotracker.scoring.detectors.glm import Design, GlmFit, fit_quasipoisson, hat_values, pearson_dispersion
 
 
 @dataclass
@@ -29,9 +29,9 @@ class FarringtonFit:
     first_converged: np.ndarray
 
 
-def anscombe_residuals(y: np.ndarray, fit: GlmFit, X: np.ndarray, phi: np.ndarray) -> np.ndarray:
+def anscombe_residuals(y: np.ndarray, fit: GlmFit, design: Design, phi: np.ndarray) -> np.ndarray:
     """R's ``anscombe.residuals``: 1.5 (y^(2/3) mu^(-1/6) - mu^(1/2)) / sqrt(phi (1 - h))."""
-    h = hat_values(fit, X)
+    h = hat_values(fit, design)
     mu = fit.mu
     with np.errstate(divide="ignore", invalid="ignore"):
         a = 1.5 * (y ** (2.0 / 3.0) * mu ** (-1.0 / 6.0) - mu**0.5)
@@ -50,7 +50,7 @@ def outbreak_weights(s: np.ndarray, valid: np.ndarray, threshold: float) -> np.n
 
 
 def fit_farrington_model(
-    X: np.ndarray,
+    design: Design,
     y: np.ndarray,
     valid: np.ndarray,
     offset: np.ndarray | None,
@@ -62,14 +62,14 @@ def fit_farrington_model(
     """Fit, optionally reweight and refit; see the module docstring for the two R variants."""
     prior = valid.astype(float)
     y0 = np.where(valid, y, 0.0)
-    first = fit_quasipoisson(X, y0, prior, offset)
+    first = fit_quasipoisson(design, y0, prior, offset)
     disp1 = pearson_dispersion(first, y0)
     phi = np.maximum(disp1, 1.0)
     if not reweight:
         return FarringtonFit(glm=first, phi=phi, dispersion=disp1, first_converged=first.converged)
-    s = anscombe_residuals(y0, first, X, phi)
+    s = anscombe_residuals(y0, first, design, phi)
     omega = outbreak_weights(s, valid, weights_threshold)
-    second = fit_quasipoisson(X, y0, omega, offset)
+    second = fit_quasipoisson(design, y0, omega, offset)
     disp2 = pearson_dispersion(second, y0)
     phi2 = np.maximum(disp2, 1.0)
     dispersion = pearson_dispersion(second, y0, weights=omega) if prior_weights_quirk else disp2
