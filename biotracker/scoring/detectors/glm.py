@@ -165,10 +165,10 @@ def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: n
         else:
             w2t = w2 * t
             c = np.where(pres, np.add.reduceat(w2t, starts, axis=1), 0.0)
-            e = w2t @ t
+            e = np.einsum("bn,n->b", w2t, t)
             u = c / d
             s = e - (c * u).sum(axis=1)
-            beta_t = (wz @ t - (u * sz).sum(axis=1)) / s
+            beta_t = (np.einsum("bn,n->b", wz, t) - (u * sz).sum(axis=1)) / s
             beta_l = np.where(pres, sz / d - u * beta_t[:, None], 0.0)
             eta_new = np.repeat(beta_l, counts, axis=1)
             eta_new += beta_t[:, None] * t

@@ -41,12 +41,10 @@ def anscombe_residuals(y: np.ndarray, fit: GlmFit, design: Design, phi: np.ndarr
 def outbreak_weights(s: np.ndarray, valid: np.ndarray, threshold: float) -> np.ndarray:
     """``algo.farrington.assign.weights``: gamma * s^-2 above the threshold, gamma below; sum = n."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        high = s > threshold
-        inv2 = s ** (-2.0)
-        terms = np.where(valid, np.where(high, inv2, 1.0), 0.0)
-        gamma = valid.sum(axis=1) / terms.sum(axis=1)
-        omega = gamma[:, None] * np.where(high, inv2, 1.0)
-    return np.where(valid, omega, 0.0)
+        high = (s > threshold) & valid
+        base = np.where(high, 1.0 / (s * s), valid.astype(float))  # s^-2 above, 1 below, 0 if missing
+        gamma = valid.sum(axis=1) / base.sum(axis=1)
+    return gamma[:, None] * base
 
 
 def fit_farrington_model(
