@@ -26,7 +26,7 @@ def keys(title: str, text: str = "") -> list[str]:
         ("Avian Influenza A(H5N1) - Cambodia", "h5n1", "ICD10:J09", "NCBITaxon:102793"),
         ("2001 - Anthrax in the United States", "anthrax", "DOID:7427", "NCBITaxon:1392"),
         ("Smallpox vaccine stocks reviewed", "smallpox", "DOID:8736", "NCBITaxon:10255"),
-        ("Marburg virus disease – Rwanda", "marburg", "DOID:5212", "NCBITaxon:11269"),
+        ("Marburg virus disease – Rwanda", "marburg", "DOID:4327", "NCBITaxon:11269"),
         ("Middle East respiratory syndrome coronavirus (MERS-CoV) - Oman", "mers", "DOID:0080642", "NCBITaxon:1335626"),
         ("Circulating vaccine-derived poliovirus type 2 - Democratic Republic of the Congo", "cvdpv", "DOID:4953",
          "NCBITaxon:138950"),
@@ -34,6 +34,7 @@ def keys(title: str, text: str = "") -> list[str]:
     ],
 )
 def test_diseases_carry_disease_and_agent_identifiers(title: str, key: str, disease_id: str, agent_id: str) -> None:
+    """Expected ids are the Disease Ontology's (HumanDO.tsv) and NCBI Taxonomy's, as agreed project-wide."""
     [d] = extract(title).diseases
     assert (d.key, d.id, d.agent_id) == (key, disease_id, agent_id)
 
