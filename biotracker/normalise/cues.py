@@ -52,7 +52,9 @@ CATEGORIES = (
     "confined_cluster",
     "agroterrorism",
 )
-KINDS = ("cue", "exclude", "veto", "negation")
+KINDS = ("cue", "exclude", "veto", "negation", "negation_after")
+#: Categories a negation does not cancel: "no breach at the lab" still names a laboratory.
+UNNEGATED = frozenset({"laboratory"})
 ANY_LANGUAGE = "*"
 #: How far back (characters, within the clause) a negation word still negates a cue.
 NEGATION_WINDOW = 60
@@ -111,6 +113,7 @@ class _Compiled:
     excludes: dict[str, re.Pattern[str]]  # category ("*" = all) -> pattern
     vetoes: dict[str, re.Pattern[str]]
     negation: re.Pattern[str] | None
+    negation_after: re.Pattern[str] | None
     triggers: "ahocorasick.Automaton | None"  # literal -> ((alternative index, requirement index), ...)
     ungated: tuple[int, ...]  # alternatives with no usable literal: searched everywhere
 
@@ -301,7 +304,7 @@ def _compiled(languages: tuple[str, ...] | None) -> _Compiled:
     vetoes = {c: p for c in (*CATEGORIES, ANY_LANGUAGE)
               if (p := _union([r for r in rows if r.kind == "veto" and r.category == c]))}
     return _Compiled(tuple(alternatives), excludes, vetoes, _union([r for r in rows if r.kind == "negation"]),
-                     automaton, tuple(ungated))
+                     _union([r for r in rows if r.kind == "negation_after"]), automaton, tuple(ungated))
 
 
 @lru_cache(maxsize=1)
@@ -374,15 +377,22 @@ def _sentence_at(text: str, starts: list[int], position: int) -> tuple[int, int]
     return starts[i], end
 
 
-def _negated(folded: str, start: int, negation: re.Pattern[str] | None) -> bool:
-    if negation is None:
-        return False
-    window_start = max(0, start - NEGATION_WINDOW)
-    window = folded[window_start:start]
-    breaks = list(_CLAUSE_BREAK.finditer(window))
-    if breaks:
-        window = window[breaks[-1].end():]
-    return negation.search(window) is not None
+def _negated(folded: str, start: int, end: int, compiled: _Compiled) -> bool:
+    """A negation word in the same clause just before the cue, or a retraction just after it."""
+    if compiled.negation is not None:
+        window = folded[max(0, start - NEGATION_WINDOW):start]
+        breaks = list(_CLAUSE_BREAK.finditer(window))
+        if breaks:
+            window = window[breaks[-1].end():]
+        if compiled.negation.search(window):
+            return True
+    if compiled.negation_after is not None:
+        window = folded[end:end + NEGATION_WINDOW]
+        cut = _CLAUSE_BREAK.search(window)
+        if cut:
+            window = window[:cut.start()]
+        return compiled.negation_after.search(window) is not None
+    return False
 
 
 def _spans(pattern: re.Pattern[str] | None, folded: str) -> list[tuple[int, int]]:
@@ -432,7 +442,7 @@ def _field_cues(name: str, original: str, compiled: _Compiled) -> list[Cue]:
             s_start, s_end = _sentence_at(original, starts, start)
             if any(v.search(folded, s_start, s_end) for v in vetoes):
                 continue
-            if _negated(folded, start, compiled.negation):
+            if category not in UNNEGATED and _negated(folded, start, end, compiled):
                 continue
             kept_end = end
             found.append(Cue(category, name, (start, end), original[start:end], original[s_start:s_end].strip(),
