@@ -68,7 +68,9 @@ def _row(row: Mapping) -> dict:
 
 def _fields(model: type, row: Mapping) -> dict:
     """The row's values for the model's fields: columns added by later migrations are not the outputs' business."""
-    return {k: v for k, v in row.items() if k in model.model_fields}  # type: ignore[attr-defined]
+    fields = model.model_fields  # type: ignore[attr-defined]
+    # NULL in a column the model gives a default (rows written before a migration): use the default.
+    return {k: v for k, v in row.items() if k in fields and not (v is None and not fields[k].is_required())}
 
 
 def _key(disease: str | None, country: str | None) -> Topic:
