@@ -74,7 +74,7 @@ def test_digest_renders_in_chromium_with_map_and_sparklines(store, tmp_path):
         capture_output=True, text=True, timeout=90,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    found = re.search(r'<pre id="browser-check">(.*?)</pre>', run.stdout, re.S)
+    found = re.search(r'<pre id="browser-check"[^>]*>(.*?)</pre>', run.stdout, re.S)
     assert found, "the check script did not run: " + run.stdout[-500:]
     report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
