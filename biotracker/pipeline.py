@@ -24,6 +24,7 @@ from biotracker.ingest.run import Clock, FetchSummary, fetch_to_raw, open_http, 
 from biotracker.normalise.run import NormaliseSummary, normalise_pending
 from biotracker.outputs.digest import DigestFiles, build_digest
 from biotracker.schema import Window, as_utc
+from biotracker.scoring.lens import LensSummary, assess_incidents
 from biotracker.scoring.score import ScoreSummary, score_window
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class DemoResult:
     normalise: NormaliseSummary
     incidents: IncidentSummary
     scoring: ScoreSummary
+    lens: LensSummary
     alerts: AlertSummary
     digest: DigestFiles
     row_counts: dict[str, int]
@@ -90,6 +92,7 @@ def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = ut
     incidents = build_incidents(engine, Window(DEMO_START, as_utc(day)))
     scored = Window(as_utc(day) - dt.timedelta(weeks=DEMO_SCORED_WEEKS), as_utc(day))
     scoring = score_window(engine, scored)
+    lens = assess_incidents(engine)
     alerted = derive_alerts(engine, scored)
     digest = build_digest(engine, settings, day, lookback_days=DEMO_LOOKBACK_DAYS)
-    return DemoResult(ingest, normalised, incidents, scoring, alerted, digest, row_counts(engine))
+    return DemoResult(ingest, normalised, incidents, scoring, lens, alerted, digest, row_counts(engine))

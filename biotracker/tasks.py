@@ -66,14 +66,17 @@ def normalise_reports() -> dict[str, object]:
 
 
 def score_signals(start: str, end: str) -> dict[str, object]:
-    """Score weekly series for weeks starting in the window and derive their alerts."""
+    """Score weekly series for weeks starting in the window, assess incidents, and derive alerts."""
     from biotracker.alerts.derive import derive_alerts
+    from biotracker.scoring.lens import assess_incidents
     from biotracker.scoring.score import score_window
 
     settings = load_settings()
     engine = open_store(settings)
     window = Window.parse(start, end)
-    return {"scoring": score_window(engine, window).summary(), "alerts": derive_alerts(engine, window).summary()}
+    scoring = score_window(engine, window).summary()
+    lens = assess_incidents(engine).summary()
+    return {"scoring": scoring, "lens": lens, "alerts": derive_alerts(engine, window).summary()}
 
 
 def publish_digest(day: str, lookback_days: int | None = None) -> dict[str, object]:

@@ -1,8 +1,10 @@
 """Stage 5: derive alerts for a window (``derive_alerts``).
 
-One alert per (series, week) that has a reason: a statistical alarm on its weekly count, and/or the
-first report of the disease in the country for 52 weeks. Each alert lists its reasons in words,
-links its source reports, and keeps the status an analyst gave it when it is derived again.
+Facts are gathered per (series, week): the statistical alarm from ``signals``, and from each
+incident's lens assessment the agent flags, unusualness flags (first occurrence, non-endemic, …),
+intent and accident cues and the indicator score; plus corroboration and source reliability. The
+tier rules in ``tiers.toml`` turn facts into a tier and reasons. A repeat of the same series within
+the cool-down updates the existing alert (keeping the status an analyst gave it).
 """
 
 from __future__ import annotations
@@ -11,25 +13,32 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, select
 
-from biotracker.db.tables import alerts, incident_reports, reports, signals
+from biotracker.alerts.rules import RuleBook, load_rules
+from biotracker.db.tables import alerts, incident_assessments, incidents, reports, signals
 from biotracker.db.upsert import upsert
-from biotracker.incidents.series import load_incident_frame
+from biotracker.incidents.series import load_incident_frame, split_series_key
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, Window, most_restrictive
 
 log = logging.getLogger(__name__)
 
-NOVELTY_WEEKS = 52
 MAX_LINKS = 10
+INTENT_CUES = {"theft_diversion", "smuggling_seizure", "arrest", "toxin_production", "suspicious_powder_hoax",
+               "claim_threat", "agroterrorism", "confined_cluster"}
+LAB_CUES = {"laboratory", "lab_acquired_infection", "escape_release"}
+SEPARATE_FLAGS = {"statistical_alarm", "first_occurrence"}
 
 
 @dataclass
 class AlertSummary:
     alerts: int = 0
-    by_tier: dict[str, int] | None = None
+    by_tier: dict[str, int] = field(default_factory=dict)
+    suppressed: int = 0
+    folded: int = 0
 
     def summary(self) -> dict[str, object]:
         return asdict(self)
@@ -44,91 +53,190 @@ def _alarm_reason(sig: dict) -> str:
     base = sig["details"].get("baseline")
     expected = "n/a" if sig["expected"] is None else f"{sig['expected']:.2f}"
     return (
-        f"statistical alarm ({sig['method']}, alpha={control.get('alpha')}): {sig['observed']} incident(s) this "
+        f"statistical alarm ({sig['method']}, alpha={control.get('alpha')}): {sig['observed']} report(s) this "
         f"week, above the upper bound {sig['upperbound']:.2f} (expected {expected}"
         + (f"; baseline {base})" if base else ")")
     )
 
 
-def derive_alerts(engine: Engine, window: Window) -> AlertSummary:
+def _agent_reason(name: str, flags: dict[str, Any]) -> str | None:
+    parts = []
+    if flags.get("select_agent"):
+        parts.append(f"US select agent ({flags['select_agent']}{', Tier 1' if flags.get('tier1') else ''})")
+    if flags.get("cdc_category"):
+        parts.append(f"CDC bioterrorism category {flags['cdc_category']}")
+    if flags.get("australia_group"):
+        parts.append("Australia Group export-controlled")
+    if flags.get("eradicated"):
+        parts.append("eradicated")
+    return f"agent {name}: " + "; ".join(parts) if parts else None
+
+
+def _facts(key: tuple[str, dt.date], members: list[str], alarm: dict | None, assessed: dict[str, dict],
+           inc: dict[str, dict]) -> tuple[dict[str, Any], list[str]]:
+    """Facts the tier rules test, and the evidence sentences behind them."""
+    evidence: list[str] = []
+    rows = [assessed[i] for i in members if i in assessed]
+    flags: dict[str, dict[str, str]] = {f["flag"]: f for r in rows for f in r["unusual"]}
+    cues = {(c["category"], c["text"], c["sentence"]): c for r in rows for c in r["cues"]}
+    agents = {r["agent_name"]: r["agent_flags"] for r in rows if r["agent_name"]}
+    kinds = {c[0] for c in cues}
+    indicators = max((r["indicator_total"] for r in rows), default=0)
+    facts: dict[str, Any] = {
+        "alarm": alarm is not None,
+        "novel": "first_occurrence" in flags,
+        "select_agent": any(f.get("select_agent") for f in agents.values()),
+        "tier1": any(f.get("tier1") for f in agents.values()),
+        "cdc_a": any(f.get("cdc_category") == "A" for f in agents.values()),
+        "australia_group": any(f.get("australia_group") for f in agents.values()),
+        "eradicated": any(f.get("eradicated") for f in agents.values()) or "eradicated_agent" in flags,
+        "law_enforcement": any(inc.get(i, {}).get("source_tier") == "law_enforcement" for i in members),
+        "unusual": len(set(flags) - SEPARATE_FLAGS),
+        "intent_cues": len(kinds & INTENT_CUES),
+        "lab_cues": len(kinds & LAB_CUES),
+        "cues": len(kinds),
+        "indicators": indicators,
+        "corroboration": max((inc.get(i, {}).get("corroboration") or 1 for i in members), default=1),
+        "reliability": max((inc.get(i, {}).get("reliability") or 0.0 for i in members), default=0.0),
+        "reports": len(members),
+        "rule_score": max((r["rule_score"] for r in rows), default=0.0),
+    }
+    facts["signal"] = facts["alarm"] or facts["novel"]
+    if alarm:
+        evidence.append(_alarm_reason(alarm))
+    for name in ("first_occurrence", *sorted(set(flags) - SEPARATE_FLAGS)):
+        if name in flags:
+            evidence.append(f"{name.replace('_', ' ')}: {flags[name]['evidence']}")
+    for name, agent_flags in sorted(agents.items()):
+        line = _agent_reason(name, agent_flags)
+        if line:
+            evidence.append(line)
+    for category, text, sentence in sorted(cues)[:6]:
+        evidence.append(f"cue {category.replace('_', ' ')}: “{text}” in “{sentence[:240]}”")
+    if indicators:
+        verdict = next((r["verdict"] for r in rows if r["indicator_total"] == indicators), "")
+        evidence.append(f"Radosavljević & Belojević: {indicators} of 14 indicators ({verdict})")
+    if facts["law_enforcement"]:
+        evidence.append("includes a law-enforcement intake report")
+    if facts["corroboration"] > 1:
+        evidence.append(f"corroborated by {facts['corroboration']} independent sources")
+    return facts, evidence
+
+
+def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None) -> AlertSummary:
     """Upsert alerts for weeks starting in ``window``; analysts' statuses are kept."""
+    rules = rules or load_rules()
     frame = load_incident_frame(engine)
-    summary = AlertSummary(by_tier={})
+    summary = AlertSummary()
     if frame.empty:
         return summary
     start, end = window.start.date(), window.end.date()
+    scoped = frame[(frame["period_start"] >= start) & (frame["period_start"] < end)]
     with engine.connect() as conn:
-        alarms = {
-            (s["series_key"], s["period_start"]): dict(s)
-            for s in conn.execute(
-                select(signals).where(signals.c.alarm.is_(True), signals.c.period_start >= start,
-                                      signals.c.period_start < end)
-            ).mappings()
-        }
-        statuses = dict(conn.execute(select(alerts.c.alert_id, alerts.c.status)).all())
-        link_rows = conn.execute(
-            select(incident_reports.c.incident_id, reports.c.url, reports.c.title, reports.c.tlp)
-            .join(reports, reports.c.report_id == incident_reports.c.report_id)
-        ).all()
-    sources: dict[str, list[tuple[str | None, str, str]]] = defaultdict(list)
-    for incident_id, url, title, tlp in link_rows:
-        sources[incident_id].append((url, title, tlp))
+        alarms = {(s["series_key"], s["period_start"]): dict(s) for s in conn.execute(
+            select(signals).where(signals.c.alarm.is_(True), signals.c.period_start >= start,
+                                  signals.c.period_start < end)).mappings()}
+        assessed = {r["incident_id"]: dict(r) for r in conn.execute(select(incident_assessments)).mappings()}
+        inc = {r["incident_id"]: dict(r) for r in conn.execute(
+            select(incidents.c.incident_id, incidents.c.corroboration, incidents.c.reliability,
+                   incidents.c.source_tier)).mappings()}
+        existing = [dict(r) for r in conn.execute(select(alerts)).mappings()]
+        links = {r.report_id: (r.url, r.title, r.tlp) for r in conn.execute(
+            select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp)
+            .where(reports.c.report_id.in_(list(scoped["report_id"]))))}
+    episodes: dict[str, list[dict]] = defaultdict(list)
+    for row in existing:
+        series = (row.get("features") or {}).get("series_key")
+        if series:
+            episodes[series].append(row)
 
-    reasons_by_key: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-    incidents_by_key: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-    for row in frame.itertuples(index=False):
-        if start <= row.period_start < end:
-            incidents_by_key[(row.series_key, row.period_start)].append(row.incident_id)
-    history_start = min(frame["period_start"])
-    for series, weeks in frame.groupby("series_key")["period_start"]:
-        ordered = sorted(set(weeks))
-        for previous, week in zip([None, *ordered[:-1]], ordered, strict=True):
-            if not start <= week < end:
-                continue
-            reference = previous if previous is not None else history_start
-            if (week - reference).days <= 7 * NOVELTY_WEEKS:
-                continue  # seen recently, or the data do not reach back 52 weeks to tell
-            disease, country = series.split("|")
-            reasons_by_key[(series, week)].append(
-                f"first report of {disease} in {country} in the last {NOVELTY_WEEKS} weeks "
-                f"(none since the data begin in the week of {history_start.isoformat()})" if previous is None else
-                f"first report of {disease} in {country} in the last {NOVELTY_WEEKS} weeks "
-                f"(previous report in the week of {previous.isoformat()})"
-            )
-    for key, sig in alarms.items():
-        reasons_by_key[key].append(_alarm_reason(sig))
+    members: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    report_ids: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    for row in scoped.itertuples(index=False):
+        key = (row.series_key, row.period_start)
+        if row.incident_id not in members[key]:
+            members[key].append(row.incident_id)
+        report_ids[key].append(row.report_id)
+    for key in alarms:
+        members.setdefault(key, [])
 
-    rows = []
-    for key, reasons in sorted(reasons_by_key.items()):
-        if not reasons:
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(members):
+        series, week = key
+        facts, evidence = _facts(key, members[key], alarms.get(key), assessed, inc)
+        if not rules.triggered(facts):
             continue
-        series, period = key
-        disease, country = series.split("|")
-        members = incidents_by_key.get(key, [])
-        links = [s for iid in members for s in sources.get(iid, [])]
-        tier = AlertTier.HIGH if len(reasons) > 1 else AlertTier.MEDIUM
-        headline = links[0][1] if len(members) == 1 and links else f"{len(members)} {disease} incident(s) in {country}"
-        alert_id = alert_id_for(series, period)
-        alert = Alert(
-            alert_id=alert_id,
-            incident_id=members[0] if members else None,
-            signal_id=f"{alarms[key]['signal_id']}" if key in alarms else None,
-            period_start=period,
-            headline=headline,
-            tier=tier,
-            reasons=reasons,
-            status=AlertStatus(statuses.get(alert_id, AlertStatus.NEW.value)),
-            tlp=most_restrictive([Tlp(t) for _, _, t in links]),
-            country_iso3=None if country == "*" else country,
-            disease=disease,
-            source_urls=sorted({u for u, _, _ in links if u})[:MAX_LINKS],
-        )
-        rows.append(alert.model_dump(mode="json"))
-        summary.by_tier[tier.value] = summary.by_tier.get(tier.value, 0) + 1
-    for row in rows:
-        row["period_start"] = dt.date.fromisoformat(row["period_start"])
+        if rules.suppressed(series):
+            summary.suppressed += 1
+            continue
+        tier_rule, holding = rules.decide(facts)
+        episode = _episode(episodes[series], week, rules.cooldown_weeks)
+        alert_id = episode["alert_id"] if episode else alert_id_for(series, week)
+        sources = [links[r] for r in report_ids[key] if r in links]
+        disease, country, _host = split_series_key(series)
+        reasons = [f"tier {tier_rule.tier.value} set by rule “{tier_rule.name}”: {tier_rule.text}"]
+        reasons += [f"rule “{r.name}”: {r.text}" for r in holding[1:] if r.when]
+        reasons += evidence
+        previous = out.get(alert_id) or episode
+        headline = sources[0][1] if len(members[key]) == 1 and sources else f"{len(report_ids[key])} {disease or 'unspecified-agent'} report(s) in {country or 'an unknown country'}"
+        candidate = {
+            "alert_id": alert_id,
+            "incident_id": members[key][0] if members[key] else None,
+            "signal_id": alarms[key]["signal_id"] if key in alarms else None,
+            "period_start": episode["period_start"] if episode else week,
+            "last_period": max(week, (previous or {}).get("last_period") or week),
+            "headline": headline,
+            "tier": tier_rule.tier.value,
+            "reasons": reasons,
+            "status": (episode or {}).get("status") or AlertStatus.NEW.value,
+            "status_by": (episode or {}).get("status_by"),
+            "status_at": (episode or {}).get("status_at"),
+            "tlp": most_restrictive(Tlp(t) for _, _, t in sources).value if sources else Tlp.CLEAR.value,
+            "country_iso3": country,
+            "disease": disease,
+            "source_urls": sorted({u for u, _, _ in sources if u})[:MAX_LINKS],
+            "rule": tier_rule.name,
+            "features": facts | {"series_key": series, "week": week.isoformat()},
+        }
+        if previous is not None and alert_id in out:
+            summary.folded += 1
+            candidate = _fold(out[alert_id], candidate)
+        elif episode is not None:
+            summary.folded += 1
+            candidate = _fold(episode, candidate)
+        out[alert_id] = candidate
+        episodes[series] = [e for e in episodes[series] if e["alert_id"] != alert_id] + [candidate]
+    for row in out.values():
+        Alert.model_validate(row)  # the stored row must be a valid schema v1 alert
+        summary.by_tier[row["tier"]] = summary.by_tier.get(row["tier"], 0) + 1
     with engine.begin() as conn:
-        upsert(conn, alerts, rows)
-    summary.alerts = len(rows)
-    log.info("alerts: %d in %s (%s)", summary.alerts, window, summary.by_tier)
+        upsert(conn, alerts, list(out.values()))
+    summary.alerts = len(out)
+    log.info("alerts: %d in %s (%s; %d folded into earlier alerts, %d suppressed)",
+             summary.alerts, window, summary.by_tier, summary.folded, summary.suppressed)
     return summary
+
+
+def _episode(candidates: list[dict], week: dt.date, cooldown_weeks: int) -> dict | None:
+    """The alert of this series whose episode ``week`` continues (within the cool-down), if any."""
+    for alert in sorted(candidates, key=lambda a: a["period_start"], reverse=True):
+        last = alert.get("last_period") or alert["period_start"]
+        if alert["period_start"] <= week and (week - last).days <= 7 * cooldown_weeks:
+            return alert
+    return None
+
+
+def _fold(older: dict, newer: dict) -> dict:
+    """One alert for an episode: the higher tier's reasons win; links and weeks accumulate."""
+    keep_newer = AlertTier(newer["tier"]).rank <= AlertTier(older["tier"]).rank
+    base = newer if keep_newer else older
+    return base | {
+        "alert_id": older["alert_id"],
+        "period_start": min(older["period_start"], newer["period_start"]),
+        "last_period": max(older.get("last_period") or older["period_start"], newer["last_period"]),
+        "status": older.get("status") or newer["status"],
+        "status_by": older.get("status_by"),
+        "status_at": older.get("status_at"),
+        "tlp": most_restrictive([Tlp(older["tlp"]), Tlp(newer["tlp"])]).value,
+        "source_urls": sorted(set(older.get("source_urls") or []) | set(newer["source_urls"]))[:MAX_LINKS],
+    }

@@ -76,6 +76,9 @@ def demo(
     steps.add_row("incidents", f"{result.incidents.incidents} incidents")
     s = result.scoring
     steps.add_row("score", f"{s.series} series, {s.signals} signals, {s.alarms} alarms")
+    lens = result.lens
+    steps.add_row("risk lens", f"{lens.incidents} incidents assessed: {lens.with_agent} with a listed agent, "
+                  f"{lens.flagged} with unusualness flags, {lens.with_cues} with cues")
     steps.add_row("alerts", f"{result.alerts.alerts} alerts {result.alerts.by_tier}")
     steps.add_row("digest", f"{result.digest.alerts} alerts listed, {result.digest.tlp}")
     console.print(steps)
@@ -127,15 +130,17 @@ def normalise(
 
 
 def score(start: Optional[str] = START, end: Optional[str] = END) -> None:
-    """Score weekly series (EARS C2) for weeks starting in the window and derive alerts."""
+    """Score weekly series (methods.toml), assess incidents (risk lens) and derive alerts for the window."""
     from biotracker.alerts.derive import derive_alerts
     from biotracker.db.engine import open_store
+    from biotracker.scoring.lens import assess_incidents
     from biotracker.scoring.score import score_window
 
     settings = _settings()
     engine = open_store(settings)
     window = _window(start, end, 56)
     s = score_window(engine, window)
+    assess_incidents(engine)
     a = derive_alerts(engine, window)
     console.print(f"{s.series} series, {s.signals} signals, {s.alarms} alarms; {a.alerts} alerts {a.by_tier}")
 

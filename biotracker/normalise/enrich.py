@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from biotracker.normalise.cues import find_cues
 from biotracker.normalise.extract import extract
 from biotracker.schema import Report
 
@@ -21,6 +22,9 @@ def enrich(report: Report) -> Report:
     extraction = found.to_json()
     extraction.pop("id", None)
     evidence["extraction"] = extraction
+    cues = find_cues(report.title, body, report.language)
+    if cues:
+        evidence["cues"] = [cue.as_dict() for cue in cues]
     if found.diseases:
         top = found.diseases[0]
         if report.disease is None:

@@ -113,7 +113,7 @@ class Report(Record):
 
 
 class Incident(Record):
-    """A cluster of reports about one event (v1: one report per incident)."""
+    """A cluster of reports about one event (see docs/CLUSTERING.md)."""
 
     incident_id: str
     title: str
@@ -127,6 +127,11 @@ class Incident(Record):
     cases: int | None = None
     deaths: int | None = None
     tlp: Tlp = Tlp.CLEAR
+    # clustering (docs/CLUSTERING.md); None on incidents built before it
+    report_count: int | None = None
+    corroboration: int | None = None  # distinct independent sources
+    reliability: float | None = None  # noisy-OR of the independent sources' tier weights
+    source_tier: str | None = None  # best tier among them: official, law_enforcement, moderated, media, context
 
 
 class Signal(Record):
@@ -161,3 +166,10 @@ class Alert(Record):
     country_iso3: str | None = None
     disease: str | None = None
     source_urls: list[str] = Field(default_factory=list)
+    #: Latest week folded into this alert (a repeat within the cool-down updates the alert).
+    last_period: dt.date | None = None
+    #: The tier rule (alerts/tiers.toml) that set the tier, and the facts the rules saw.
+    rule: str | None = None
+    features: dict[str, Any] = Field(default_factory=dict)
+    status_by: str | None = None
+    status_at: AwareDatetime | None = None

@@ -107,6 +107,7 @@ def _baseline_text(choice: MethodChoice, period: dt.date) -> str:
 def score_window(engine: Engine, window: Window) -> ScoreSummary:
     """Signals for every series week starting in ``window`` (observed > 0 or alarmed)."""
     frame = load_incident_frame(engine)
+    frame = frame[frame["disease"].notna()] if not frame.empty else frame  # no disease, no meaningful series
     summary = ScoreSummary()
     counts = weekly_counts(frame, window.end.date())
     if counts.empty:
