@@ -9,6 +9,7 @@ built once per process on first call (``_resources``), so importing this module 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass, field as dc_field
@@ -21,21 +22,30 @@ from biotracker.normalise.folding import fold
 from biotracker.normalise.fuzzy import FuzzyMatcher
 from biotracker.normalise.geo import place_entries
 from biotracker.normalise.matcher import Entry, Hit, TermMatcher
+from biotracker.normalise.numbers import find_words
 from biotracker.normalise.vocab import Concept, Vocabulary, load_vocabulary
 
 #: Short purely alphabetic synonyms that are real words, so may be matched in lower case.
 _LOWERCASE_OK = {"flu", "mpox", "zika", "yaws", "kuru", "lyme", "pian", "peste", "lepra"}
 #: Words just before a place that make it a place named in passing, not where the event is.
 _PASSING_CUE = re.compile(
-    r"(travel(?:l)?ed\s+(?:to|from)|travel\s+(?:to|from)|returned\s+from|returning\s+from|"
+    r"\b(?:travel(?:l)?ed\s+(?:to|from)|travel\s+(?:to|from)|returned\s+from|returning\s+from|"
     r"imported\s+from|arriv(?:ed|ing)\s+from|visit(?:ed|ing)|flight\s+from|originat\w+\s+(?:in|from)|"
     r"neighbouring|neighboring|bordering|border\s+with|supported\s+by|funded\s+by|"
     r"in\s+collaboration\s+with|regional\s+office|government\s+of|embassy|"
-    r"exported\s+to|linked\s+to\s+(?:an?\s+)?outbreak\s+in|citizen\s+of|national\s+of|resident\s+of)"
-    r"[^.;:]{0,40}$"
-    r"|\bex\s*[-\u2013]?\s*$",  # WHO titles: "Lassa fever - Sweden (ex-Liberia)" = imported from
+    r"exported\s+to|linked\s+to\s+(?:an?\s+)?outbreak\s+in|citizen\s+of|national\s+of|resident\s+of)",
     re.IGNORECASE,
 )
+_CUE_FIRST_WORDS = (
+    "travelled", "traveled", "travel", "returned", "returning", "imported", "arrived", "arriving", "visited",
+    "visiting", "flight", "originated", "originating", "neighbouring", "neighboring", "bordering", "border",
+    "supported", "funded", "in", "regional", "government", "embassy", "exported", "linked", "citizen",
+    "national", "resident",
+)
+#: WHO titles: "Lassa fever - Sweden (ex-Liberia)" = imported from Liberia.
+_EX_CUE = re.compile(r"\bex\s*[-\u2013]?\s*$", re.IGNORECASE)
+#: How far (characters, within one clause) a cue reaches forward to the place it qualifies.
+CUE_REACH = 40
 #: Frequent words of report titles; a word outside these and the vocabularies may be a misspelling.
 _COMMON_WORDS = (
     "update", "updates", "situation", "outbreak", "outbreaks", "suspected", "confirmed", "human", "humans",
@@ -232,6 +242,21 @@ def _generic_syndrome(key: str, vocab: Vocabulary) -> bool:
         or "neuro_syndrome" in vocab.ancestors(key))
 
 
+def _cue_ends(value: str) -> list[int]:
+    """End offsets of passing cues, tried only where a cue's first word occurs (fast on long texts)."""
+    starts = sorted(find_words(value.lower(), _CUE_FIRST_WORDS))
+    return [m.end() for pos in starts if (m := _PASSING_CUE.match(value, pos))]
+
+
+def _is_passing(value: str, start: int, cue_ends: list[int]) -> bool:
+    """True when a cue ("travelled to", "imported from", "ex-") ends within CUE_REACH characters
+    before ``start`` with no clause break (. ; :) in between."""
+    i = bisect.bisect_right(cue_ends, start) - 1
+    if i >= 0 and start - cue_ends[i] <= CUE_REACH and not any(c in ".;:" for c in value[cue_ends[i]:start]):
+        return True
+    return bool(_EX_CUE.search(value, max(0, start - 8), start))
+
+
 def _georgia(entries: tuple[Entry, ...], title: str, text: str) -> Entry:
     """Resolve "Georgia": the US state when the report reads as American, else the country."""
     country = next(e for e in entries if e.category == "country")
@@ -253,6 +278,8 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
     for name, value in fields:
         hits[name] = res.matcher.find(value, fold(value)) if value else []
 
+    # cue phrases are found once per field; a place is "passing" when one ends shortly before it
+    cue_ends = {name: _cue_ends(value) if hits[name] else [] for name, value in fields}
     diseases: dict[str, list[tuple[Evidence, bool]]] = {}
     places: list[tuple[PlaceFinding, float, int]] = []
     hosts: dict[str, Evidence] = {}
@@ -278,7 +305,7 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
                 continue
             if not entry.iso3:
                 continue
-            passing = bool(_PASSING_CUE.search(value[max(0, h.start - 80):h.start]))
+            passing = _is_passing(value, h.start, cue_ends[name])
             weight = (3.0 if name == "title" else 1.0) * {"country": 1.0, "admin": 0.8, "city": 0.6}[entry.category]
             if name == "text" and h.start > 600:
                 weight *= 0.6
