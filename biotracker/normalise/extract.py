@@ -189,7 +189,7 @@ def _resources() -> _Resources:
             disease_terms.setdefault(term, c.key)
     for host, terms in vocab.hosts.items():
         for term in terms:
-            entries.append(Entry("host", host, term, "exact" if term == "Turkey" else "any"))
+            entries.append(Entry("host", host, term))
     places = place_entries()
     entries.extend(places)
     country_terms = {e.term: e.ref for e in places if e.category == "country"}
