@@ -118,9 +118,13 @@ class _Compiled:
     ungated: tuple[int, ...]  # alternatives with no usable literal: searched everywhere
 
 
+_SPACE = re.compile(r" ([?*+])?")
+
+
 def _to_regex(pattern: str) -> str:
-    # A space in a lexicon pattern stands for any run of whitespace (folded text keeps double spaces).
-    return pattern.replace(" ", r"\s+")
+    """A space in a lexicon pattern stands for any run of whitespace (folded text keeps double spaces);
+    an optional space (" ?", " *") for any run or none."""
+    return _SPACE.sub(lambda m: r"\s*" if m.group(1) in ("?", "*") else r"\s+", pattern)
 
 
 @lru_cache(maxsize=1)
