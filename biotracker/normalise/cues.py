@@ -155,7 +155,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> tuple[str, tuple[_Row, ...]]:
         if row.kind not in KINDS:
             raise ConfigError(f"{path}:{number}: kind {row.kind!r} is not one of {', '.join(KINDS)}")
         if row.category not in CATEGORIES and row.category != ANY_LANGUAGE:
-            raise ConfigError(f"{path}:{number}: unknown category {row.category!r}; use one of {', '.join(CATEGORIES)}")
+            raise ConfigError(f"{path}:{number}: unknown category {row.category!r}; "
+                              f"use one of {', '.join(CATEGORIES)}")
         if row.kind == "cue" and row.category == ANY_LANGUAGE:
             raise ConfigError(f"{path}:{number}: a cue row needs a category")
         try:
@@ -269,7 +270,8 @@ def _selective(sets: list[frozenset[str]]) -> tuple[frozenset[str], ...]:
 
 def trigger_literals(pattern: str) -> list[list[frozenset[str]]]:
     """Per top-level alternative of ``pattern``, the literal sets gating it (each must occur; for tests)."""
-    return [list(_selective(_conjunction(_sre_parse.parse(_to_regex(p))))) for p in _split_alternatives(pattern)]
+    return [list(_selective(_conjunction(_sre_parse.parse(_to_regex(p)))))
+            for p in _split_alternatives(pattern)]
 
 
 def _union(rows: list[_Row]) -> re.Pattern[str] | None:
@@ -435,8 +437,10 @@ def _field_cues(name: str, original: str, compiled: _Compiled) -> list[Cue]:
                 matches.setdefault(alt.row.category, []).append((m.start(), m.end(), alt.row))
     found: list[Cue] = []
     for category, spans in matches.items():
-        excluded = _spans(compiled.excludes.get(category), folded) + _spans(compiled.excludes.get(ANY_LANGUAGE), folded)
-        vetoes = [p for p in (compiled.vetoes.get(category), compiled.vetoes.get(ANY_LANGUAGE)) if p is not None]
+        excluded = (_spans(compiled.excludes.get(category), folded)
+                    + _spans(compiled.excludes.get(ANY_LANGUAGE), folded))
+        vetoes = [p for p in (compiled.vetoes.get(category), compiled.vetoes.get(ANY_LANGUAGE))
+                  if p is not None]
         kept_end = -1
         for start, end, row in sorted(spans, key=lambda x: (x[0], -x[1], x[2].line)):
             if start < kept_end:  # overlaps a cue of this category already kept (leftmost-longest wins)
@@ -449,8 +453,8 @@ def _field_cues(name: str, original: str, compiled: _Compiled) -> list[Cue]:
             if category not in UNNEGATED and _negated(folded, start, end, compiled):
                 continue
             kept_end = end
-            found.append(Cue(category, name, (start, end), original[start:end], original[s_start:s_end].strip(),
-                             row.language, row.rule))
+            found.append(Cue(category, name, (start, end), original[start:end],
+                             original[s_start:s_end].strip(), row.language, row.rule))
     return found
 
 
