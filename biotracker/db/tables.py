@@ -90,6 +90,11 @@ incidents = Table(
     Column("cases", Integer),
     Column("deaths", Integer),
     Column("tlp", String(16), nullable=False),
+    # 0002 clustering (docs/CLUSTERING.md); NULL on rows written before it
+    Column("report_count", Integer, comment="reports in the incident"),
+    Column("corroboration", Integer, comment="distinct independent sources"),
+    Column("reliability", Float, comment="noisy-OR of the independent sources' tier weights"),
+    Column("source_tier", String(32), comment="best source tier: official, law_enforcement, moderated, media, context"),
 )
 
 incident_reports = Table(
@@ -97,6 +102,20 @@ incident_reports = Table(
     metadata,
     Column("incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True),
     Column("report_id", String(300), ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
+    # 0002 clustering: why the report is in the incident (the link that brought it in)
+    Column("link", String(32), comment="seed, same_url, same_content, near_duplicate, same_event, detached"),
+    Column("linked_to", String(300), comment="report_id at the other end of that link"),
+    Column("reason", Text, comment="the link in words"),
+    Column("duplicate_of", String(300), comment="earliest report of its duplicate group; NULL if none"),
+)
+
+incident_overrides = Table(
+    "incident_overrides",
+    metadata,
+    Column("report_id", String(300), primary_key=True, comment="report an analyst keeps out of merges"),
+    Column("action", String(16), nullable=False, comment="detach"),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True)),
 )
 
 signals = Table(
@@ -146,4 +165,5 @@ source_health = Table(
 )
 
 #: Tables in dependency order (parents first), for snapshots and row counts.
-ALL_TABLES = [raw_payloads, quarantine, reports, incidents, incident_reports, signals, alerts, source_health]
+ALL_TABLES = [raw_payloads, quarantine, reports, incidents, incident_reports, signals, alerts, source_health,
+              incident_overrides]

@@ -1,68 +1,238 @@
 """Stage 3: group reports into incidents (``build_incidents``).
 
-Schema v1 keeps one report per incident; the incident id is derived from the report id, so the
-same input always gives the same incidents and re-runs update rather than duplicate.
+The clustering itself is the pure ``cluster_reports`` (``cluster.py``); this module reads reports
+and analyst overrides from the store, clusters them and replaces the incidents they belonged to.
+Incident ids come from each incident's earliest report, so the same reports always give the same
+incidents, and a re-run updates rather than duplicates.
+
+With a window, only the neighbourhood of the window's reports is re-clustered: every report whose
+event time lies within ``gap_days`` of theirs, plus every member of an incident any of those belong
+to. Links never span more than ``gap_days`` in time (except same-URL duplicates, which are already
+in one incident), so nothing outside that neighbourhood can join or leave. A full run
+(``window=None``) is the reference.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
-from biotracker.db.tables import incident_reports, incidents, reports
+from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
-from biotracker.schema import Window
+from biotracker.errors import BiotrackerError
+from biotracker.incidents.cluster import (
+    Cluster,
+    ClusterConfig,
+    ClusterResult,
+    ReportRecord,
+    cluster_reports,
+    incident_id_for,
+)
+from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
+from biotracker.schema import Tlp, Window, as_utc, most_restrictive
+
+__all__ = ["IncidentSummary", "build_incidents", "detach_report", "incident_id_for", "reattach_report"]
 
 log = logging.getLogger(__name__)
+_CHUNK = 500
+_COLUMNS = (reports.c.report_id, reports.c.source, reports.c.url, reports.c.title, reports.c.summary,
+            reports.c.text, reports.c.published_at, reports.c.observed_at, reports.c.disease, reports.c.pathogen,
+            reports.c.host, reports.c.country_iso3, reports.c.cases, reports.c.deaths, reports.c.tlp)
 
 
 @dataclass
 class IncidentSummary:
     reports: int = 0
     incidents: int = 0
+    #: reports that joined an incident seeded by another report
+    merged: int = 0
+    #: reports that are exact or near duplicates of an earlier report
+    duplicates: int = 0
+    #: incidents with reports from two or more independent sources
+    corroborated: int = 0
+    #: incidents that no longer exist (merged into another, or re-seeded)
+    removed: int = 0
+    #: links refused because they would join different known agents or countries
+    refused: int = 0
+    detached: int = 0
+    links: dict[str, int] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def incident_id_for(report_id: str) -> str:
-    return "inc-" + hashlib.sha256(report_id.encode()).hexdigest()[:20]
+def agent_key(pathogen: str | None, disease: str | None) -> str | None:
+    """What "the same agent" means: the agent name where known, else the disease name (case-folded)."""
+    value = (pathogen or disease or "").strip().casefold()
+    return value or None
 
 
-def build_incidents(engine: Engine, window: Window | None = None) -> IncidentSummary:
-    """Upsert one incident per report published in ``window`` (all reports when None)."""
-    query = select(reports)
-    if window is not None:
-        query = query.where(reports.c.published_at >= window.start, reports.c.published_at < window.end)
+def _event_time(row: Mapping[str, Any]) -> dt.datetime | None:
+    value = row["observed_at"] or row["published_at"]
+    return as_utc(value) if value is not None else None
+
+
+def report_record(row: Mapping[str, Any]) -> ReportRecord:
+    return ReportRecord(
+        report_id=row["report_id"], source=row["source"], at=_event_time(row), title=row["title"],
+        text=" ".join(t for t in (row["summary"], row["text"]) if t), url=row["url"],
+        agent=agent_key(row["pathogen"], row["disease"]), country_iso3=row["country_iso3"])
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i:i + _CHUNK]
+
+
+def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> tuple[list[dict], set[str]]:
+    """Report rows to re-cluster and the ids of the incidents they belonged to."""
+    if window is None:
+        rows = [dict(r) for r in conn.execute(select(*_COLUMNS)).mappings()]
+        touched = set(conn.execute(select(incidents.c.incident_id)).scalars())
+        return rows, touched
+    new = conn.execute(select(*_COLUMNS).where(reports.c.published_at >= window.start,
+                                               reports.c.published_at < window.end)).mappings().all()
+    if not new:
+        return [], set()
+    times = [t for t in (_event_time(r) for r in new) if t is not None]
+    scope: dict[str, dict] = {r["report_id"]: dict(r) for r in new}
+    if times:
+        event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
+        near = select(*_COLUMNS).where(event_at >= min(times) - gap, event_at <= max(times) + gap)
+        scope.update((r["report_id"], dict(r)) for r in conn.execute(near).mappings())
+    touched: set[str] = set()
+    for ids in _chunks(sorted(scope)):
+        touched.update(conn.execute(select(incident_reports.c.incident_id)
+                                    .where(incident_reports.c.report_id.in_(ids))).scalars())
+    for ids in _chunks(sorted(touched)):
+        members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+        for r in conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings():
+            scope.setdefault(r["report_id"], dict(r))
+    return list(scope.values()), touched
+
+
+def _tiers() -> dict[str, SourceTier]:
+    from biotracker.ingest.registry import connector_classes
+
+    try:
+        return source_tiers({name: cls.kind for name, cls in connector_classes().items()})
+    except BiotrackerError as exc:  # a broken connector module must not stop clustering
+        log.warning("source tiers from the table only: %s", exc)
+        return source_tiers({})
+
+
+def incident_row(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], tiers: Mapping[str, SourceTier]) -> dict:
+    """The incident's fields: descriptive ones from its most reliable, earliest report that has them."""
+    members = [rows[r] for r in cluster.report_ids]  # (time, id) order
+    lead = sorted(members, key=lambda r: -(tiers.get(r["source"]) or tier_of(r["source"])).weight)  # stable
+
+    def first(name: str) -> Any:
+        return next((r[name] for r in lead if r[name] is not None), None)
+
+    def largest(name: str) -> int | None:
+        values = [r[name] for r in members if r[name] is not None]
+        return max(values) if values else None
+
+    times = [t for t in (_event_time(r) for r in members) if t is not None]
+    published = [as_utc(r["published_at"]) for r in members if r["published_at"] is not None]
+    return {
+        "incident_id": cluster.incident_id,
+        "title": lead[0]["title"],
+        "disease": first("disease"),
+        "pathogen": first("pathogen"),
+        "host": first("host"),
+        "country_iso3": first("country_iso3"),
+        "first_seen_at": min(times) if times else None,
+        "last_seen_at": max(published + times) if published or times else None,
+        "cases": largest("cases"),
+        "deaths": largest("deaths"),
+        "tlp": most_restrictive(Tlp(r["tlp"]) for r in members).value,
+        "report_count": len(members),
+        "corroboration": cluster.corroboration,
+        "reliability": cluster.reliability,
+        "source_tier": cluster.tier,
+    }
+
+
+def _link_rows(cluster: Cluster) -> list[dict]:
+    return [{"incident_id": cluster.incident_id, "report_id": link.report_id, "link": link.kind.value,
+             "linked_to": link.linked_to, "reason": link.reason, "duplicate_of": link.duplicate_of}
+            for link in cluster.links]
+
+
+def build_incidents(engine: Engine, window: Window | None = None, config: ClusterConfig = ClusterConfig()) -> IncidentSummary:
+    """Cluster the reports published in ``window`` (all reports when None) and their neighbourhood
+    into incidents, replacing the incidents those reports belonged to."""
     summary = IncidentSummary()
+    tiers = _tiers()
     with engine.begin() as conn:
-        rows = conn.execute(query.order_by(reports.c.report_id)).mappings().all()
+        rows, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days))
+        detached = set(conn.execute(select(incident_overrides.c.report_id)
+                                    .where(incident_overrides.c.action == "detach")).scalars())
+        result: ClusterResult = cluster_reports([report_record(r) for r in rows], config, detached, tiers)
+        by_id = {r["report_id"]: r for r in rows}
         incident_rows, links = [], []
-        for r in rows:
-            iid = incident_id_for(r["report_id"])
-            seen = r["observed_at"] or r["published_at"]
-            incident_rows.append(
-                {
-                    "incident_id": iid,
-                    "title": r["title"],
-                    "disease": r["disease"],
-                    "pathogen": r["pathogen"],
-                    "host": r["host"],
-                    "country_iso3": r["country_iso3"],
-                    "first_seen_at": seen,
-                    "last_seen_at": r["published_at"] or seen,
-                    "cases": r["cases"],
-                    "deaths": r["deaths"],
-                    "tlp": r["tlp"],
-                }
-            )
-            links.append({"incident_id": iid, "report_id": r["report_id"]})
+        for cluster in result.clusters():
+            incident_rows.append(incident_row(cluster, by_id, tiers))
+            links.extend(_link_rows(cluster))
+        new_ids = {r["incident_id"] for r in incident_rows}
+        if window is None:
+            conn.execute(delete(incident_reports))
+        else:
+            for ids in _chunks(sorted(by_id)):
+                conn.execute(delete(incident_reports).where(incident_reports.c.report_id.in_(ids)))
+        stale = sorted(touched - new_ids)
+        for ids in _chunks(stale):
+            conn.execute(delete(incidents).where(incidents.c.incident_id.in_(ids)))
         upsert(conn, incidents, incident_rows)
-        upsert(conn, incident_reports, links, update=False)
+        upsert(conn, incident_reports, links)
+    stats = result.stats
     summary.reports = len(rows)
     summary.incidents = len(incident_rows)
-    log.info("incidents: %d reports -> %d incidents", summary.reports, summary.incidents)
+    summary.merged = len(rows) - len(incident_rows)
+    summary.duplicates = stats.get("duplicates", 0)
+    summary.corroborated = sum(1 for r in incident_rows if (r["corroboration"] or 0) >= 2)
+    summary.removed = len(stale)
+    summary.refused = sum(v for k, v in stats.items() if k.endswith("_refused"))
+    summary.detached = len(detached & set(by_id))
+    summary.links = {k.removesuffix("_links"): v for k, v in sorted(stats.items()) if k.endswith("_links")}
+    log.info("incidents: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed)",
+             summary.reports, summary.incidents, summary.merged, summary.duplicates, summary.corroborated,
+             summary.removed)
     return summary
+
+
+def detach_report(engine: Engine, report_id: str, note: str = "", at: dt.datetime | None = None) -> None:
+    """Keep ``report_id`` out of every merge from now on (it becomes an incident of its own at the
+    next ``build_incidents``). Reversible with ``reattach_report``."""
+    with engine.begin() as conn:
+        if conn.execute(select(reports.c.report_id).where(reports.c.report_id == report_id)).first() is None:
+            raise KeyError(report_id)
+        upsert(conn, incident_overrides, [{"report_id": report_id, "action": "detach", "note": note,
+                                           "created_at": at}])
+
+
+def reattach_report(engine: Engine, report_id: str) -> bool:
+    """Remove the override on ``report_id``; True if there was one."""
+    with engine.begin() as conn:
+        done = conn.execute(delete(incident_overrides).where(incident_overrides.c.report_id == report_id))
+    return bool(done.rowcount)
+
+
+def incident_members(engine: Engine, incident_id: str) -> list[dict[str, Any]]:
+    """The incident's reports with the link that brought each in, in event-time order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(incident_reports.c.report_id, incident_reports.c.link, incident_reports.c.linked_to,
+                   incident_reports.c.reason, incident_reports.c.duplicate_of, reports.c.source, reports.c.title,
+                   reports.c.url, func.coalesce(reports.c.observed_at, reports.c.published_at).label("at"))
+            .join(reports, reports.c.report_id == incident_reports.c.report_id)
+            .where(incident_reports.c.incident_id == incident_id)
+        ).mappings().all()
+    return sorted((dict(r) for r in rows), key=lambda r: (str(r["at"]), r["report_id"]))
+

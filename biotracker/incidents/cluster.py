@@ -1,0 +1,395 @@
+"""Group reports into incidents: a pure function over report-like records (no database, no clock).
+
+Four kinds of evidence link two reports (see docs/CLUSTERING.md for the full rules):
+
+``same_url``      the same canonical URL, from different items (exact duplicate);
+``same_content``  the same normalised title and text within the time gap (exact duplicate);
+``near_duplicate`` MinHash-estimated Jaccard of word shingles >= the threshold, from different
+                  sources, within the time gap (a relayed or lightly edited story);
+``same_event``    the same agent/disease key and country, at most ``gap_days`` after the previous
+                  such report (single linkage in time: a chain of reports, each within the gap of
+                  the last, is one incident).
+
+Links are applied in that order (near-duplicates by decreasing similarity). A link is refused when
+it would put two different known agents, or two different known countries, into one incident;
+a report an analyst has detached (``detached``) takes part in no link. Incidents are the
+connected components. Records are first sorted by (time, report_id), so the result does not
+depend on the order they come in; the incident id is derived from the earliest member (the
+*seed*), so an incident keeps its id when later reports join it. A report that predates the seed
+or bridges two incidents changes that: the merged incident takes the id of the earliest report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from biotracker.incidents.dedup import MinHasher, band_keys, canonical_url, content_hash, similarity
+from biotracker.incidents.reliability import SOURCE_TIERS, SourceTier, best_tier, combined_reliability, tier_of
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_NO_TIME = np.iinfo(np.int64).max // 4
+
+
+def incident_id_for(report_id: str) -> str:
+    """The id of the incident whose earliest report is ``report_id`` (v1's one-report ids agree)."""
+    return "inc-" + hashlib.sha256(report_id.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """What clustering needs of a report. ``at`` is when the event was observed, else published;
+    ``agent`` is the agent (or, failing that, disease) key; ``text`` is what follows the title
+    (summary and body) for duplicate detection."""
+
+    report_id: str
+    source: str
+    at: dt.datetime | None
+    title: str
+    text: str = ""
+    url: str | None = None
+    agent: str | None = None
+    country_iso3: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    gap_days: float = 14.0
+    near_duplicate_threshold: float = 0.7
+    num_perm: int = 64
+    bands: int = 16
+    #: how many earlier members of an LSH bucket each report is compared with
+    bucket_lookback: int = 3
+
+    def __post_init__(self) -> None:
+        if self.gap_days < 0 or not 0 < self.near_duplicate_threshold <= 1:
+            raise ValueError("gap_days must be >= 0 and near_duplicate_threshold in (0, 1]")
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+
+
+class LinkKind(str, Enum):
+    SEED = "seed"
+    SAME_URL = "same_url"
+    SAME_CONTENT = "same_content"
+    NEAR_DUPLICATE = "near_duplicate"
+    SAME_EVENT = "same_event"
+    DETACHED = "detached"
+
+
+_KINDS = list(LinkKind)
+_CODE = {k: i for i, k in enumerate(_KINDS)}
+DUPLICATE_KINDS = frozenset({LinkKind.SAME_URL, LinkKind.SAME_CONTENT, LinkKind.NEAR_DUPLICATE})
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Why ``report_id`` is in its incident: the link to ``linked_to`` that brought it in."""
+
+    report_id: str
+    kind: LinkKind
+    linked_to: str | None
+    reason: str
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    incident_id: str
+    seed: str
+    report_ids: tuple[str, ...]  # in (time, report_id) order
+    links: tuple[Link, ...]
+    sources: tuple[str, ...]
+    #: sources with at least one report that is not a duplicate of another source's report
+    independent_sources: tuple[str, ...]
+    reliability: float
+    tier: str | None
+
+    @property
+    def corroboration(self) -> int:
+        return len(self.independent_sources)
+
+
+@dataclass
+class ClusterResult:
+    """Columnar result (one entry per record, in ``records`` order); ``clusters()`` gives objects."""
+
+    records: list[ReportRecord]
+    config: ClusterConfig
+    label: np.ndarray  # cluster number per record (clusters numbered in seed order)
+    parent: np.ndarray  # record index of the link that brought it in, -1 for seeds
+    kind: np.ndarray  # LinkKind code per record
+    detail: np.ndarray  # days apart (same_event) or estimated Jaccard (near_duplicate)
+    duplicate_of: np.ndarray  # earliest report of its duplicate group, -1 when none/itself
+    seeds: np.ndarray  # record index of each cluster's seed
+    tiers: Mapping[str, SourceTier]
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def clusters(self) -> Iterator[Cluster]:
+        order = np.argsort(self.label, kind="stable")
+        bounds = np.flatnonzero(np.diff(self.label[order])) + 1
+        for members in np.split(order, bounds):
+            if len(members):
+                yield self._cluster(members.tolist())
+
+    def _cluster(self, members: list[int]) -> Cluster:
+        recs = self.records
+        seed = members[0]
+        links = tuple(self._link(i) for i in members)
+        sources = sorted({recs[i].source for i in members})
+        independent = sorted({recs[i].source for i in members
+                              if self.duplicate_of[i] < 0 or recs[self.duplicate_of[i]].source == recs[i].source})
+        tiers = [self.tiers.get(s) or tier_of(s) for s in independent]
+        best = best_tier(tiers)
+        return Cluster(
+            incident_id=incident_id_for(recs[seed].report_id), seed=recs[seed].report_id,
+            report_ids=tuple(recs[i].report_id for i in members), links=links, sources=tuple(sources),
+            independent_sources=tuple(independent), reliability=combined_reliability(t.weight for t in tiers),
+            tier=best.name if best else None)
+
+    def _link(self, i: int) -> Link:
+        recs = self.records
+        kind = _KINDS[self.kind[i]]
+        p = int(self.parent[i])
+        other = recs[p] if p >= 0 else None
+        d = int(self.duplicate_of[i])
+        dup = recs[d].report_id if d >= 0 else None
+        g = self.config.gap_days
+        if kind is LinkKind.SEED:
+            reason = "earliest report of the incident; the incident id is derived from it"
+        elif kind is LinkKind.DETACHED:
+            reason = "kept apart by an analyst override (biotracker incidents split); links to other reports ignored"
+        elif kind is LinkKind.SAME_URL:
+            reason = f"exact duplicate of {other.report_id}: same canonical URL {canonical_url(recs[i].url)}"
+        elif kind is LinkKind.SAME_CONTENT:
+            reason = f"exact duplicate of {other.report_id}: same title and text, {self.detail[i]:.1f} days apart"
+        elif kind is LinkKind.NEAR_DUPLICATE:
+            reason = (f"near-duplicate of {other.report_id} ({other.source}): estimated word-shingle Jaccard "
+                      f"{self.detail[i]:.2f} >= {self.config.near_duplicate_threshold:.2f}")
+        else:
+            reason = (f"same agent ({recs[i].agent}) and country ({recs[i].country_iso3}) as {other.report_id}, "
+                      f"{self.detail[i]:.1f} days apart (<= {g:g})")
+        return Link(recs[i].report_id, kind, other.report_id if other else None, reason, dup)
+
+
+class _Components:
+    """Union-find that refuses merges of components with different known agents or countries."""
+
+    def __init__(self, agent: list[int], country: list[int]) -> None:
+        self.up = list(range(len(agent)))
+        self.agent = agent
+        self.country = country
+
+    def find(self, x: int) -> int:
+        up = self.up
+        while up[x] != x:
+            up[x] = up[up[x]]
+            x = up[x]
+        return x
+
+    def union(self, a: int, b: int, constrained: bool = True) -> bool | None:
+        """True if merged, None if already together, False if refused."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        ga, gb, ca, cb = self.agent[ra], self.agent[rb], self.country[ra], self.country[rb]
+        if constrained and ((ga >= 0 and gb >= 0 and ga != gb) or (ca >= 0 and cb >= 0 and ca != cb)):
+            return False
+        if rb < ra:
+            ra, rb, ga, gb, ca, cb = rb, ra, gb, ga, cb, ca
+        self.up[rb] = ra
+        self.agent[ra] = ga if ga >= 0 else gb
+        self.country[ra] = ca if ca >= 0 else cb
+        return True
+
+
+def _codes(values: Sequence[object | None]) -> np.ndarray:
+    table: dict[object, int] = {}
+    return np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values),
+                       dtype=np.int64, count=len(values))
+
+
+def _seconds(at: dt.datetime | None) -> int:
+    if at is None:
+        return _NO_TIME
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return int((at - _EPOCH).total_seconds())
+
+
+def _sort_key(r: ReportRecord) -> tuple[int, str]:
+    return (_seconds(r.at), r.report_id)
+
+
+def cluster_reports(
+    records: Sequence[ReportRecord],
+    config: ClusterConfig = ClusterConfig(),
+    detached: frozenset[str] | set[str] = frozenset(),
+    tiers: Mapping[str, SourceTier] | None = None,
+) -> ClusterResult:
+    """Cluster ``records`` into incidents; the same records (in any order) give the same result."""
+    recs = sorted(records, key=_sort_key)
+    n = len(recs)
+    ids = [r.report_id for r in recs]
+    if len(set(ids)) != n:
+        raise ValueError("report ids must be unique; the same report was passed twice")
+    at = np.fromiter((_seconds(r.at) for r in recs), dtype=np.int64, count=n)
+    timed = at != _NO_TIME
+    gap = int(config.gap_days * 86400)
+    source = _codes([r.source for r in recs])
+    agent = _codes([r.agent for r in recs])
+    country = _codes([r.country_iso3 for r in recs])
+    is_detached = np.fromiter((r.report_id in detached for r in recs), dtype=bool, count=n)
+    stats: dict[str, int] = {}
+
+    # exact duplicates: canonical URL (at any time) -------------------------------------------
+    url_edges: list[tuple[int, int, float]] = []
+    by_url: dict[str, list[int]] = {}
+    canon_cache: dict[str, str | None] = {}
+    for i, r in enumerate(recs):
+        if r.url:
+            c = canon_cache.get(r.url, "")
+            if c == "":
+                c = canon_cache[r.url] = canonical_url(r.url)
+            if c:
+                by_url.setdefault(c, []).append(i)
+    for members in by_url.values():
+        # a URL several items of one source share is a listing or table page, not one document
+        if len(members) > 1 and len({int(source[i]) for i in members}) == len(members):
+            url_edges += [(members[0], m, 0.0) for m in members[1:]]
+    del by_url, canon_cache
+
+    # exact duplicates: same normalised content, within the gap ------------------------------
+    hashes = [content_hash(r.title, r.text) for r in recs]
+    content = _codes(hashes)
+    content_edges: list[tuple[int, int, float]] = []
+    groups: dict[int, list[int]] = {}
+    for i, c in enumerate(content.tolist()):
+        if c >= 0:
+            groups.setdefault(c, []).append(i)
+    for members in groups.values():
+        if len(members) > 1 and len({int(source[i]) for i in members}) == len(members):
+            for a, b in zip(members, members[1:]):
+                if timed[a] and timed[b] and at[b] - at[a] <= gap:
+                    content_edges.append((a, b, (at[b] - at[a]) / 86400))
+
+    # same event: same agent and country, consecutive reports within the gap -------------------
+    keyed = np.flatnonzero((agent >= 0) & (country >= 0) & timed)
+    key = agent[keyed] * (int(country.max()) + 2) + country[keyed]
+    order = keyed[np.argsort(key, kind="stable")]  # time order kept inside each key
+    skey = agent[order] * (int(country.max()) + 2) + country[order]
+    step = np.diff(at[order])
+    chain = np.flatnonzero((skey[1:] == skey[:-1]) & (step <= gap))
+    event_edges = list(zip(order[chain].tolist(), order[chain + 1].tolist(), (step[chain] / 86400).tolist()))
+
+    # near duplicates: MinHash LSH over unique contents, across sources, within the gap ---------
+    first_of: dict[int, int] = {}
+    for i, c in enumerate(content.tolist()):
+        if c >= 0 and c not in first_of:
+            first_of[c] = i
+    texts = [f"{recs[i].title} {recs[i].text}" for i in first_of.values()]
+    sig, has = MinHasher(config.num_perm).signatures(texts)
+    del texts, hashes
+    eligible = np.flatnonzero((content >= 0) & timed)
+    eligible = eligible[has[content[eligible]]]
+    bk = band_keys(sig, config.bands)
+    pairs: list[np.ndarray] = []
+    for b in range(config.bands):
+        k = bk[content[eligible], b]
+        o = eligible[np.argsort(k, kind="stable")]
+        ko = bk[content[o], b]
+        for back in range(1, config.bucket_lookback + 1):
+            left, right = o[:-back], o[back:]
+            ok = (ko[:-back] == ko[back:]) & (source[left] != source[right]) & (at[right] - at[left] <= gap)
+            if ok.any():
+                pairs.append(np.stack([left[ok], right[ok]], axis=1))
+    del bk
+    near_edges: list[tuple[int, int, float]] = []
+    if pairs:
+        uv = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
+        sim = similarity(sig, content[uv[:, 0]], content[uv[:, 1]])
+        keep = sim >= config.near_duplicate_threshold - 1e-9
+        uv, sim = uv[keep], sim[keep]
+        o = np.lexsort((uv[:, 1], uv[:, 0], -sim))
+        near_edges = list(zip(uv[o, 0].tolist(), uv[o, 1].tolist(), sim[o].astype(float).round(4).tolist()))
+    del sig, pairs
+
+    # components, in rule order ---------------------------------------------------------------
+    comps = _Components(agent.tolist(), country.tolist())
+    accepted: list[tuple[int, int, int, float]] = []
+    for kind, edges in ((LinkKind.SAME_URL, url_edges), (LinkKind.SAME_CONTENT, content_edges),
+                        (LinkKind.NEAR_DUPLICATE, near_edges), (LinkKind.SAME_EVENT, event_edges)):
+        code = _CODE[kind]
+        merged = refused = 0
+        for a, b, d in edges:
+            if is_detached[a] or is_detached[b]:
+                continue
+            done = comps.union(a, b)
+            if done:
+                accepted.append((a, b, code, d))
+                merged += 1
+            elif done is False:
+                refused += 1
+        stats[f"{kind.value}_links"] = merged
+        stats[f"{kind.value}_refused"] = refused
+
+    # duplicate groups (exact or near), each headed by its earliest report -------------------------
+    dups = _Components([-1] * n, [-1] * n)
+    for a, b, code, _ in accepted:
+        if _KINDS[code] in DUPLICATE_KINDS:
+            dups.union(a, b, constrained=False)
+    duplicate_of = np.fromiter((dups.find(i) for i in range(n)), dtype=np.int64, count=n)
+    duplicate_of[duplicate_of == np.arange(n)] = -1
+    stats["duplicates"] = int((duplicate_of >= 0).sum())
+    del dups
+
+    root = np.fromiter((comps.find(i) for i in range(n)), dtype=np.int64, count=n)
+    del comps
+    seeds = np.flatnonzero(root == np.arange(n))  # union keeps the smallest index as root = seed
+    label = np.searchsorted(seeds, root)
+
+    # explain: root each component's tree of accepted links at its seed ---------------------------
+    parent = np.full(n, -1, dtype=np.int64)
+    kind_arr = np.full(n, _CODE[LinkKind.SEED], dtype=np.int8)
+    kind_arr[is_detached] = _CODE[LinkKind.DETACHED]
+    detail = np.zeros(n, dtype=np.float32)
+    if accepted:
+        e = np.asarray([(a, b) for a, b, _, _ in accepted], dtype=np.int64)
+        ecode = np.asarray([c for _, _, c, _ in accepted], dtype=np.int8)
+        edet = np.asarray([d for _, _, _, d in accepted], dtype=np.float32)
+        ends = np.concatenate([e[:, 0], e[:, 1]])
+        other = np.concatenate([e[:, 1], e[:, 0]])
+        eidx = np.concatenate([np.arange(len(e)), np.arange(len(e))])
+        o = np.lexsort((other, ends))
+        ends, other, eidx = ends[o], other[o], eidx[o]
+        start = np.searchsorted(ends, np.arange(n + 1))
+        other_l, eidx_l, start_l = other.tolist(), eidx.tolist(), start.tolist()
+        seen = np.zeros(n, dtype=bool)
+        for s in seeds.tolist():
+            if start_l[s] == start_l[s + 1]:
+                continue
+            seen[s] = True
+            queue = deque([s])
+            while queue:
+                u = queue.popleft()
+                for p in range(start_l[u], start_l[u + 1]):
+                    v = other_l[p]
+                    if not seen[v]:
+                        seen[v] = True
+                        parent[v] = u
+                        kind_arr[v] = ecode[eidx_l[p]]
+                        detail[v] = edet[eidx_l[p]]
+                        queue.append(v)
+    stats["reports"] = n
+    stats["incidents"] = len(seeds)
+    return ClusterResult(recs, config, label, parent, kind_arr, detail, duplicate_of, seeds,
+                         dict(tiers) if tiers is not None else dict(SOURCE_TIERS), stats)

@@ -1,0 +1,148 @@
+"""Duplicate evidence between reports: canonical URLs, content hashes and MinHash signatures.
+
+Exact duplicates share a canonical URL or the same normalised title and text; near-duplicates
+(a story relayed by another outlet with a changed word or two) share most word shingles, which
+MinHash estimates without comparing every pair. The MinHash here is vectorised with numpy
+(multiply-shift hashing of 32-bit shingle hashes, ``minimum.reduceat`` per record) rather than
+datasketch's per-object ``MinHash``/``MinHashLSH``: a million datasketch objects with their LSH
+band tables need several gigabytes, these arrays need tens of megabytes. Hashes are seeded
+constants (crc32, fixed multipliers), never Python's salted ``hash()``, so signatures are the same
+in every process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ref|src|oc|ved|usg)$", re.IGNORECASE)
+
+#: Shingle text budget: enough for a headline and a lead paragraph.
+SHINGLE_CHARS = 1000
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL with what does not change the document removed (scheme, ``www.``, case of the host,
+    fragment, tracking parameters, trailing slash, parameter order). None for empty or non-HTTP."""
+    if not url or not url.strip():
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    host = parts.netloc.lower().removeprefix("www.")
+    host = host.removesuffix(":80").removesuffix(":443")
+    path = re.sub(r"/{2,}", "/", parts.path).rstrip("/") or "/"
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)))
+    return urlunsplit(("", host, path, query, ""))[2:]
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens (Unicode letters and digits), the unit of both hashes below."""
+    return _WORD.findall(text.lower())
+
+
+def content_hash(title: str, text: str) -> str | None:
+    """SHA-256 of the normalised words of title and text; None when there are no words."""
+    tokens = words(f"{title} {text}")
+    if not tokens:
+        return None
+    return hashlib.sha256(" ".join(tokens).encode()).hexdigest()
+
+
+class MinHasher:
+    """MinHash signatures over word unigrams and bigrams, ``num_perm`` permutations.
+
+    ``signatures(texts)`` returns a ``(len(texts), num_perm)`` uint32 array and a boolean mask of
+    texts that had any words (others have no signature and are never near-duplicates).
+    """
+
+    def __init__(self, num_perm: int = 64, seed: int = 20241021, batch_shingles: int = 20_000) -> None:
+        rng = np.random.default_rng(seed)
+        self.num_perm = num_perm
+        self.a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self.b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+        self.batch_shingles = batch_shingles
+        self._token_hash: dict[str, int] = {}
+
+    def _hashes(self, text: str) -> list[int]:
+        cache = self._token_hash
+        out = []
+        for tok in words(text[:SHINGLE_CHARS]):
+            h = cache.get(tok)
+            if h is None:
+                h = cache[tok] = zlib.crc32(tok.encode())
+            out.append(h)
+        return out
+
+    def signatures(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        n = len(texts)
+        sig = np.full((n, self.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+        has = np.zeros(n, dtype=bool)
+        start = 0
+        while start < n:
+            flat: list[int] = []
+            lengths: list[int] = []
+            rows: list[int] = []
+            i = start
+            while i < n and (len(flat) < self.batch_shingles or not rows):
+                hashes = self._hashes(texts[i])
+                if hashes:
+                    flat.extend(hashes)
+                    lengths.append(len(hashes))
+                    rows.append(i)
+                i += 1
+            start = i
+            if not rows:
+                continue
+            sig[rows] = self._minhash(np.asarray(flat, dtype=np.uint64), np.asarray(lengths, dtype=np.int64))
+            has[rows] = True
+        return sig, has
+
+    def _minhash(self, uni: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Signatures of records whose unigram hashes are concatenated in ``uni`` (``lengths`` each)."""
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        # bigrams: consecutive unigrams inside one record
+        inner = np.ones(len(uni), dtype=bool)
+        inner[ends - 1] = False
+        bi = (uni[:-1][inner[:-1]] * np.uint64(0x9E3779B1) + uni[1:][inner[:-1]]) & np.uint64(0xFFFFFFFF)
+        bi_lengths = lengths - 1
+        shingles = np.empty(len(uni) + len(bi), dtype=np.uint64)
+        # lay out each record's unigrams then its bigrams contiguously
+        rec_len = lengths + bi_lengths
+        rec_start = np.cumsum(rec_len) - rec_len
+        uni_pos = np.repeat(rec_start - starts, lengths) + np.arange(len(uni))
+        shingles[uni_pos] = uni
+        if len(bi):
+            bi_ends = np.cumsum(bi_lengths)
+            bi_starts = bi_ends - bi_lengths
+            bi_pos = np.repeat(rec_start + lengths - bi_starts, bi_lengths) + np.arange(len(bi))
+            shingles[bi_pos] = bi
+        hashed = (self.a[:, None] * shingles[None, :] + self.b[:, None]) >> np.uint64(32)
+        return np.minimum.reduceat(hashed, rec_start, axis=1).T.astype(np.uint32)
+
+
+def band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
+    """One uint64 key per record and band (``(n, bands)``); equal rows of a band give equal keys."""
+    n, perms = sig.shape
+    rows = perms // bands
+    mult = np.random.default_rng(7).integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = np.zeros((n, bands), dtype=np.uint64)
+    for b in range(bands):
+        block = sig[:, b * rows:(b + 1) * rows].astype(np.uint64)
+        keys[:, b] = (block * mult[None, :]).sum(axis=1, dtype=np.uint64) ^ np.uint64(b)
+    return keys
+
+
+def similarity(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+    """Estimated Jaccard similarity (share of equal MinHash values) of row pairs."""
+    out = np.empty(len(left), dtype=np.float32)
+    for s in range(0, len(left), chunk):
+        out[s:s + chunk] = (sig[left[s:s + chunk]] == sig[right[s:s + chunk]]).mean(axis=1)
+    return out
