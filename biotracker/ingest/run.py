@@ -160,6 +160,11 @@ def _fetch_files(connector: Connector, settings: Settings, engine: Engine, resul
                  fetched_at: dt.datetime) -> None:
     assert isinstance(connector, DropFolderConnector)
     folder = drop_folder_for(settings, connector.name, connector.replay_subfolder)
+    if not folder.is_dir() and settings.dropfolder_dir is None and settings.replay_dir is None:
+        # Not configured: nothing was dropped. Health turns "silent" after 3x cadence, which is the
+        # right signal; a configured folder that is missing is an error (read_drop_folder raises).
+        log.warning("%s: no drop folder at %s (set BIOTRACKER_DROPFOLDER_DIR); nothing to read", connector.name, folder)
+        return
     for dropped in read_drop_folder(folder, connector.file_patterns, settings.http_max_bytes):
         _archive(engine, settings, result, source=connector.name, url=dropped.url, body=dropped.body, status=200,
                  content_type=dropped.content_type, fetched_at=fetched_at)

@@ -84,6 +84,12 @@ def test_json_files_are_read_too_and_non_objects_are_quarantined(tmp_path: Path)
     assert len(bad) == 1 and "not an object" in bad[0].reason
 
 
+def test_an_unconfigured_default_folder_means_nothing_was_dropped(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    summary = fetch_to_raw("police_reports", WINDOW, settings, open_store(settings), None)
+    assert (summary.pages, summary.new_payloads) == (0, 0)
+
+
 def test_replay_mode_reads_the_recorded_drop_folder(tmp_path: Path) -> None:
     settings = replace(Settings(home=tmp_path), replay_dir=BUNDLED_RECORDINGS)
     summary = fetch_to_raw("police_reports", WINDOW, settings, open_store(settings), None)
