@@ -11,6 +11,7 @@ import typer
 COMMAND_MODULES = [
     "pipeline",
     "agents",
+    "incidents",
     "connectors",
     "detect",
     "extract",

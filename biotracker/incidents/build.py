@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 500
 _COLUMNS = (reports.c.report_id, reports.c.source, reports.c.url, reports.c.title, reports.c.summary,
             reports.c.text, reports.c.published_at, reports.c.observed_at, reports.c.disease, reports.c.pathogen,
-            reports.c.host, reports.c.country_iso3, reports.c.cases, reports.c.deaths, reports.c.tlp)
+            reports.c.host, reports.c.country_iso3, reports.c.cases, reports.c.deaths, reports.c.tlp, reports.c.evidence)
 
 
 @dataclass
@@ -66,10 +66,14 @@ class IncidentSummary:
         return asdict(self)
 
 
-def agent_key(pathogen: str | None, disease: str | None) -> str | None:
-    """What "the same agent" means: the agent name where known, else the disease name (case-folded)."""
-    value = (pathogen or disease or "").strip().casefold()
-    return value or None
+def agent_key(pathogen: str | None, disease: str | None, evidence: Mapping[str, Any] | None = None) -> str | None:
+    """What "the same agent" means, case-folded: the extractor's agent name (one vocabulary for every
+    source: EMPRES-i's "H5N8 HPAI" and the HPAI tables' "Influenza A virus (H5N8)" agree there), else
+    the report's pathogen, else its disease."""
+    extraction = (evidence or {}).get("extraction") or {}
+    names = [d.get("agent_name") for d in extraction.get("diseases") or [] if isinstance(d, dict)]
+    value = next((n for n in names if n), None) or pathogen or disease or ""
+    return value.strip().casefold() or None
 
 
 def _event_time(row: Mapping[str, Any]) -> dt.datetime | None:
@@ -81,7 +85,7 @@ def report_record(row: Mapping[str, Any]) -> ReportRecord:
     return ReportRecord(
         report_id=row["report_id"], source=row["source"], at=_event_time(row), title=row["title"],
         text=" ".join(t for t in (row["summary"], row["text"]) if t), url=row["url"],
-        agent=agent_key(row["pathogen"], row["disease"]), country_iso3=row["country_iso3"])
+        agent=agent_key(row["pathogen"], row["disease"], row.get("evidence")), country_iso3=row["country_iso3"])
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:

@@ -61,6 +61,9 @@ class ReportRecord:
 @dataclass(frozen=True)
 class ClusterConfig:
     gap_days: float = 14.0
+    #: longest an incident may last from its first report (None: no limit); a season-long
+    #: epizootic becomes a sequence of incidents rather than one
+    max_span_days: float | None = 90.0
     near_duplicate_threshold: float = 0.7
     num_perm: int = 64
     bands: int = 16
@@ -226,6 +229,23 @@ def _seconds(at: dt.datetime | None) -> int:
     return int((at - _EPOCH).total_seconds())
 
 
+def _cap_span(chain: np.ndarray, at: np.ndarray, span: int) -> np.ndarray:
+    """Break chains so that no incident lasts longer than ``span`` seconds from its first report:
+    the report that would exceed it starts a new incident (a sweep in time order, so the cut
+    points depend only on the reports, not on the order they arrived in)."""
+    out = chain.copy()
+    flags = chain.tolist()
+    times = at.tolist()
+    start = times[0] if times else 0
+    for i, linked in enumerate(flags):
+        if not linked:
+            start = times[i + 1]
+        elif times[i + 1] - start > span:
+            out[i] = False
+            start = times[i + 1]
+    return out
+
+
 def _sort_key(r: ReportRecord) -> tuple[int, str]:
     return (_seconds(r.at), r.report_id)
 
@@ -239,6 +259,10 @@ def cluster_reports(
     """Cluster ``records`` into incidents; the same records (in any order) give the same result."""
     recs = sorted(records, key=_sort_key)
     n = len(recs)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return ClusterResult([], config, empty, empty, empty.astype(np.int8), empty.astype(np.float32), empty,
+                             empty, dict(tiers) if tiers is not None else dict(SOURCE_TIERS), {"reports": 0})
     ids = [r.report_id for r in recs]
     if len(set(ids)) != n:
         raise ValueError("report ids must be unique; the same report was passed twice")
@@ -282,13 +306,16 @@ def cluster_reports(
                 if timed[a] and timed[b] and at[b] - at[a] <= gap:
                     content_edges.append((a, b, (at[b] - at[a]) / 86400))
 
-    # same event: same agent and country, consecutive reports within the gap -------------------
-    keyed = np.flatnonzero((agent >= 0) & (country >= 0) & timed)
+    # same event: same agent and country, consecutive reports within the gap, span capped -------
+    keyed = np.flatnonzero((agent >= 0) & (country >= 0) & timed & ~is_detached)
     key = agent[keyed] * (int(country.max()) + 2) + country[keyed]
     order = keyed[np.argsort(key, kind="stable")]  # time order kept inside each key
     skey = agent[order] * (int(country.max()) + 2) + country[order]
     step = np.diff(at[order])
-    chain = np.flatnonzero((skey[1:] == skey[:-1]) & (step <= gap))
+    chain = (skey[1:] == skey[:-1]) & (step <= gap)
+    if config.max_span_days is not None:
+        chain = _cap_span(chain, at[order], int(config.max_span_days * 86400))
+    chain = np.flatnonzero(chain)
     event_edges = list(zip(order[chain].tolist(), order[chain + 1].tolist(), (step[chain] / 86400).tolist()))
 
     # near duplicates: MinHash LSH over unique contents, across sources, within the gap ---------
@@ -299,7 +326,7 @@ def cluster_reports(
     texts = [f"{recs[i].title} {recs[i].text}" for i in first_of.values()]
     sig, has = MinHasher(config.num_perm).signatures(texts)
     del texts, hashes
-    eligible = np.flatnonzero((content >= 0) & timed)
+    eligible = np.flatnonzero((content >= 0) & timed & ~is_detached)
     eligible = eligible[has[content[eligible]]]
     bk = band_keys(sig, config.bands)
     pairs: list[np.ndarray] = []
