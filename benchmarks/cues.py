@@ -5,7 +5,7 @@
 
 Scoring is per item and category: an item is predicted to carry a category when ``find_cues``
 returns at least one cue of it (title or text); gold is the item's ``gold`` list. For every split
-(``train``, ``test``, ``blind``, ``blind2``, ``all``) the script prints one JSON line per category and one micro-average
+(``train``, ``test``, ``blind``, ``blind2``, ``blind3``, ``all``) the script prints one JSON line per category and one micro-average
 line, each with precision, recall, F1, tp/fp/fn, ``support`` (gold positives) and ``n`` (items
 scored). Only ``blind2`` is an unbiased estimate: those items were collected and labelled after
 the lexicon was frozen and never used for tuning. ``test`` was held out by a fixed hash but its
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         cues = find_cues(item["title"], item["text"], item.get("language"))
         predictions[item["id"]] = set(cue_categories(cues))
         evidence[item["id"]] = cues
-    for split in ("train", "test", "blind", "blind2", "all"):
+    for split in ("train", "test", "blind", "blind2", "blind3", "all"):
         for line in score(items, predictions, split):
             print(json.dumps(line))
 
