@@ -7,9 +7,10 @@ Scoring is per item and category: an item is predicted to carry a category when 
 returns at least one cue of it (title or text); gold is the item's ``gold`` list. For every split in
 the file (``train``, ``test``, then the ``blind*`` batches in order) and for ``all``, the script prints
 one JSON line per category and one micro-average line, each with precision, recall, F1, tp/fp/fn,
-``support`` (gold positives) and ``n`` (items scored). Read tests/fixtures/cues/LABELLING.md before quoting a figure: each ``blind*`` split was
-measured once before it was used for tuning (those first figures are recorded there), so the
-figures printed now measure fit; a new, untouched split is needed for an unbiased estimate.
+``support`` (gold positives) and ``n`` (items scored). Read tests/fixtures/cues/LABELLING.md
+before quoting a figure: each ``blind*`` split was measured once before it was used for tuning
+(those first figures are recorded there), so the figures printed now measure fit; a new, untouched
+split is needed for an unbiased estimate.
 
 A last line gives throughput (reports/s) over the labelled items, and over full-text WHO DONs
 with ``--who-payload`` (where it also prints how many DONs get any cue: all of them are natural
