@@ -67,9 +67,9 @@ def run_case(fmt: str, n: int, queue: mp.Queue) -> None:
     body = build(n)
     connector = get_connector(source)
     normalise_payload(connector, build(50), "0" * 64)  # warm caches (vocabularies, geo tables)
-    started = time.perf_counter()
+    parse_cpu = time.process_time()
     records = sum(1 for _ in connector.records(body))
-    parse_s = time.perf_counter() - started
+    parse_cpu = time.process_time() - parse_cpu
     started = time.perf_counter()
     cpu = time.process_time()
     reports, quarantined, skipped = normalise_payload(connector, body, "1" * 64)
@@ -79,7 +79,7 @@ def run_case(fmt: str, n: int, queue: mp.Queue) -> None:
     queue.put({"format": fmt, "source": source, "items": n, "payload_mb": len(body) / 1e6, "reports": len(reports),
                "skipped": skipped, "quarantined": len(quarantined), "seconds": elapsed, "cpu_seconds": cpu,
                "items_per_s": n / elapsed, "peak_rss_mb": peak_mb, "records": records,
-               "parse_items_per_s": records / parse_s})
+               "parse_items_per_s": records / parse_cpu, "cpu_items_per_s": n / cpu})
 
 
 def main() -> None:
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     print(f"{'format':6} {'source':10} {'items':>8} {'payload MB':>10} {'reports':>8} {'skipped':>8} "
-          f"{'quar.':>6} {'seconds':>8} {'parse/s':>9} {'items/s':>9} {'peak RSS MB':>11}")
+          f"{'quar.':>6} {'wall s':>7} {'cpu s':>7} {'parse/s':>9} {'items/s':>9} {'peak RSS MB':>11}")
     for fmt in args.formats:
         queue: mp.Queue = ctx.Queue()
         process = ctx.Process(target=run_case, args=(fmt, args.items, queue))
@@ -97,10 +97,12 @@ def main() -> None:
         result = queue.get()
         process.join()
         print(f"{fmt:6} {result['source']:10} {result['items']:>8,} {result['payload_mb']:>10.1f} "
-              f"{result['reports']:>8,} {result['skipped']:>8,} {result['quarantined']:>6,} {result['seconds']:>8.1f} "
-              f"{result['parse_items_per_s']:>9,.0f} {result['items_per_s']:>9,.0f} {result['peak_rss_mb']:>11,.0f}")
-    print("parse/s: connector.records only; items/s: parse + normalise (to_report, enrich, validation), the figure the")
-    print("target applies to: >= 1,000 items/s per format on one core (each format single-threaded in its own process)")
+              f"{result['reports']:>8,} {result['skipped']:>8,} {result['quarantined']:>6,} {result['seconds']:>7.1f} "
+              f"{result['cpu_seconds']:>7.1f} {result['parse_items_per_s']:>9,.0f} {result['cpu_items_per_s']:>9,.0f} "
+              f"{result['peak_rss_mb']:>11,.0f}")
+    print("Rates are per CPU second of the single process (one core), so other load on the machine does not distort them.")
+    print("parse/s: connector.records only; items/s: parse + normalise (records, to_report, enrich, validation) - the")
+    print("figure the target applies to: >= 1,000 items/s on one core.")
 
 
 if __name__ == "__main__":
