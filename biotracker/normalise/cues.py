@@ -175,6 +175,7 @@ def lexicon_version() -> str:
     return load_lexicon()[0]
 
 
+@lru_cache(maxsize=64)
 def _languages_for(language: str | None) -> tuple[str, ...] | None:
     """Rows to use: the declared language plus language-independent ones; None means every row.
 
