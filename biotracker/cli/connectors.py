@@ -116,11 +116,14 @@ def check(
     only: Optional[list[str]] = typer.Option(None, "--only", help="Run only this check (repeatable)."),
 ) -> None:
     """Run the conformance kit for one connector against its recorded fixture, with readable output."""
+    import tempfile
+
     from biotracker.testing.connector_checks import Harness, run_checks
 
     try:
         if update_snapshot:
-            path = Harness(name).write_snapshot()
+            with tempfile.TemporaryDirectory(prefix=f"bt-snapshot-{name}-") as tmp:
+                path = Harness(name, workdir=Path(tmp)).write_snapshot()
             console.print(f"snapshot written: {path}")
         results = run_checks(name, only=only)
     except BiotrackerError as exc:
