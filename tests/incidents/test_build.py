@@ -1,0 +1,168 @@
+"""The incidents stage on a real store (SQLite and PostgreSQL): idempotent, incremental, reversible."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import delete, func, select
+from typer.testing import CliRunner
+
+from biotracker.cli.main import app
+from biotracker.config import load_settings
+from biotracker.db.engine import make_engine, migrate
+from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
+from biotracker.db.upsert import upsert
+from biotracker.incidents.build import build_incidents, detach_report, reattach_report
+from biotracker.schema import Window
+
+
+def store(url: str, tmp_path, rows: list[dict]):
+    engine = make_engine(load_settings({}, home=str(tmp_path), database_url=url))
+    migrate(engine)
+    with engine.begin() as conn:
+        upsert(conn, reports, rows)
+    return engine
+
+
+def tables(engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {t.name: sorted(tuple(str(v) for v in r) for r in conn.execute(select(t)))
+                for t in (incidents, incident_reports)}
+
+
+def relay_of(row: dict, source: str, days: int) -> dict:
+    """An aggregator item pointing at the same document a day or two later (the usual duplicate)."""
+    return row | {"report_id": f"{source}:{row['source_id']}", "source": source, "title": row["title"] + " - News",
+                  "published_at": row["published_at"] + dt.timedelta(days=days),
+                  "observed_at": None, "country_iso3": None, "tlp": "GREEN", "evidence": {}}
+
+
+def test_building_twice_gives_identical_incidents(database_url, tmp_path, real_report_rows):
+    don = next(r for r in real_report_rows if r["report_id"] == "who_don:2024-DON536")
+    rows = [*real_report_rows, relay_of(don, "google_news", 1)]
+    engine = store(database_url, tmp_path, rows)
+    first = build_incidents(engine)
+    snapshot = tables(engine)
+    second = build_incidents(engine)
+    assert tables(engine) == snapshot
+    assert first.summary() == second.summary() | {"removed": first.removed}
+    assert second.removed == 0 and first.reports == len(rows)
+    assert first.incidents < first.reports and first.duplicates >= 1
+    with engine.connect() as conn:
+        linked = conn.execute(select(func.count(func.distinct(incident_reports.c.report_id)))).scalar_one()
+        relay = conn.execute(select(incident_reports).where(incident_reports.c.report_id == "google_news:2024-DON536")
+                             ).mappings().one()
+        inc = conn.execute(select(incidents).where(incidents.c.incident_id == relay["incident_id"])).mappings().one()
+    assert linked == len(rows)  # every report in exactly one incident
+    assert relay["link"] == "same_url" and relay["duplicate_of"] == "who_don:2024-DON536"
+    assert inc["report_count"] >= 2 and inc["corroboration"] == 1 and inc["tlp"] == "GREEN"
+    assert inc["title"] == don["title"]  # from the official report, not the relay
+
+
+def test_a_new_report_updates_its_incident_instead_of_adding_one(database_url, tmp_path, real_report_rows):
+    hpai = sorted((r for r in real_report_rows if r["source"] == "hpai_outbreaks" and r["country_iso3"]),
+                  key=lambda r: (r["published_at"], r["report_id"]))
+    # the latest outbreak with an earlier one of the same agent and country less than a week before it
+    late, earlier = next((b, a) for b in reversed(hpai) for a in hpai
+                         if a is not b and (a["pathogen"], a["country_iso3"]) == (b["pathogen"], b["country_iso3"])
+                         and dt.timedelta(0) <= b["published_at"] - a["published_at"] < dt.timedelta(days=7))
+    engine = store(database_url, tmp_path, [r for r in hpai if r is not late])
+    build_incidents(engine)
+
+    def incident_of(report_id: str):
+        with engine.connect() as conn:
+            return conn.execute(select(incidents).join(incident_reports)
+                                .where(incident_reports.c.report_id == report_id)).mappings().one()
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(incidents)).scalar_one()
+
+    before, n = incident_of(earlier["report_id"]), count()
+    with engine.begin() as conn:
+        upsert(conn, reports, [late])
+    at = late["published_at"]
+    summary = build_incidents(engine, Window(at, at + dt.timedelta(seconds=1)))
+    after = incident_of(late["report_id"])
+    assert after["incident_id"] == before["incident_id"] and count() == n
+    assert after["report_count"] == before["report_count"] + 1 and summary.removed == 0
+    incremental = tables(engine)
+    build_incidents(engine)
+    assert tables(engine) == incremental  # the windowed run agrees with a full rebuild
+
+
+def test_windowed_builds_in_time_order_agree_with_one_full_build(database_url, tmp_path, real_report_rows):
+    engine = store(database_url, tmp_path, real_report_rows)
+    times = sorted(r["published_at"] for r in real_report_rows)
+    edges = [times[0], times[len(times) // 3], times[2 * len(times) // 3], times[-1] + dt.timedelta(days=1)]
+    with engine.begin() as conn:
+        conn.execute(delete(reports))
+    for start, end in zip(edges, edges[1:]):
+        with engine.begin() as conn:
+            upsert(conn, reports, [r for r in real_report_rows if start <= r["published_at"] < end])
+        build_incidents(engine, Window(start, end))
+    windowed = tables(engine)
+    build_incidents(engine)
+    assert tables(engine) == windowed
+
+
+def test_detaching_a_report_is_respected_by_reruns_and_undone_by_reattaching(database_url, tmp_path, real_report_rows):
+    engine = store(database_url, tmp_path, real_report_rows)
+    build_incidents(engine)
+    original = tables(engine)
+    with engine.connect() as conn:
+        member = conn.execute(select(incident_reports.c.report_id, incident_reports.c.incident_id)
+                              .where(incident_reports.c.link == "same_event")
+                              .order_by(incident_reports.c.report_id)).first()
+    detach_report(engine, member.report_id, "different farm cluster")
+    summary = build_incidents(engine)
+    build_incidents(engine)
+    with engine.connect() as conn:
+        now = conn.execute(select(incident_reports).where(incident_reports.c.report_id == member.report_id)
+                           ).mappings().one()
+        kept = conn.execute(select(func.count()).select_from(incident_overrides)).scalar_one()
+    assert summary.detached == 1 and kept == 1
+    assert now["link"] == "detached" and now["incident_id"] != member.incident_id
+    assert reattach_report(engine, member.report_id)
+    build_incidents(engine)
+    assert tables(engine) == original
+
+
+def test_cli_split_show_and_join(tmp_path, real_report_rows):
+    url = f"sqlite:///{tmp_path / 'bt.db'}"
+    engine = store(url, tmp_path, real_report_rows)
+    build_incidents(engine)
+    with engine.connect() as conn:
+        member = conn.execute(select(incident_reports.c.report_id, incident_reports.c.incident_id)
+                              .where(incident_reports.c.link == "same_event")
+                              .order_by(incident_reports.c.report_id)).first()
+    env = {"BIOTRACKER_HOME": str(tmp_path), "BIOTRACKER_DATABASE_URL": url}
+    runner = CliRunner()
+    shown = runner.invoke(app, ["incidents", "show", member.incident_id, "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    assert document["incident"]["incident_id"] == member.incident_id
+    why = {m["report_id"]: m["reason"] for m in document["reports"]}
+    assert why[member.report_id].startswith("same agent")
+    wrong = runner.invoke(app, ["incidents", "split", "inc-nothing", member.report_id], env=env)
+    assert wrong.exit_code == 1 and "not in incident" in wrong.output
+    split = runner.invoke(app, ["incidents", "split", member.incident_id, member.report_id, "--note", "t"], env=env)
+    assert split.exit_code == 0, split.output
+    with engine.connect() as conn:
+        assert conn.execute(select(incident_reports.c.link)
+                            .where(incident_reports.c.report_id == member.report_id)).scalar_one() == "detached"
+    joined = runner.invoke(app, ["incidents", "join", member.report_id], env=env)
+    assert joined.exit_code == 0, joined.output
+    with engine.connect() as conn:
+        assert conn.execute(select(incident_reports.c.incident_id)
+                            .where(incident_reports.c.report_id == member.report_id)).scalar_one() == member.incident_id
+    assert runner.invoke(app, ["incidents", "join", member.report_id], env=env).exit_code == 1
+
+
+@pytest.mark.parametrize("bad", ["no-such-report"])
+def test_detaching_an_unknown_report_says_so(tmp_path, bad):
+    engine = store(f"sqlite:///{tmp_path / 'bt.db'}", tmp_path, [])
+    with pytest.raises(KeyError):
+        detach_report(engine, bad)
