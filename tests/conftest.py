@@ -53,3 +53,51 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'biotracker.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """The demo run once on SQLite for tests that only read its results (settings, result)."""
+    import datetime as dt
+
+    from biotracker.config import load_settings
+    from biotracker.pipeline import run_demo
+
+    settings = load_settings({}, home=str(tmp_path_factory.mktemp("demo-home")))
+    result = run_demo(settings, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    return settings, result
+
+
+@pytest.fixture(scope="session")
+def postgres_demo_template(postgres_cluster, tmp_path_factory):
+    """The demo run once into a PostgreSQL database that tests clone (name, raw folder)."""
+    import datetime as dt
+
+    from biotracker.config import load_settings
+    from biotracker.pipeline import run_demo
+
+    url = pg_cluster.create_database(postgres_cluster, "bt_demo_template")
+    settings = load_settings({}, home=str(tmp_path_factory.mktemp("pg-demo-home")), database_url=url)
+    run_demo(settings, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    return "bt_demo_template", settings.raw_dir
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def demo_copy(request, tmp_path, demo_store):
+    """Settings of a private copy of the demo's data, once on SQLite and once on PostgreSQL."""
+    import shutil
+    import sqlite3
+
+    from biotracker.config import load_settings
+
+    if request.param == "sqlite":
+        with sqlite3.connect(demo_store[0].home / "biotracker.db") as src, \
+                sqlite3.connect(tmp_path / "biotracker.db") as dst:
+            src.backup(dst)  # the demo's database, write-ahead log included
+        shutil.copytree(demo_store[0].raw_dir, tmp_path / "raw")
+        return load_settings({}, home=str(tmp_path))
+    template, raw = request.getfixturevalue("postgres_demo_template")
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = pg_cluster.clone_database(cluster, template, f"bt_{uuid.uuid4().hex[:12]}")
+    shutil.copytree(raw, tmp_path / "raw")
+    return load_settings({}, home=str(tmp_path), database_url=url)

@@ -95,3 +95,15 @@ def create_database(cluster: Cluster, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return cluster.url(name)
+
+
+def clone_database(cluster: Cluster, template: str, name: str) -> str:
+    """A new database copied from ``template`` (PostgreSQL's CREATE DATABASE … TEMPLATE): fast fixtures."""
+    import psycopg
+
+    with psycopg.connect(cluster.url().replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        # A template must have no other sessions: close what the run that filled it left in its pool.
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                     "AND pid <> pg_backend_pid()", (template,))
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return cluster.url(name)

@@ -34,27 +34,31 @@ def snapshot(engine) -> dict[str, list[tuple]]:
     return out
 
 
-def test_demo_runs_end_to_end_and_a_rerun_changes_nothing(database_url, tmp_path):
-    settings = load_settings({}, home=str(tmp_path / "home"), database_url=database_url)
-    first = run_demo(settings, clock=clock_at(1))
-    from biotracker.db.engine import make_engine
-
-    engine = make_engine(settings)
-    before = snapshot(engine)
-    second = run_demo(settings, clock=clock_at(2))
-
-    assert first.ingest.failed == {} and second.ingest.failed == {}
-    assert first.row_counts == second.row_counts
-    assert snapshot(engine) == before
+def test_demo_runs_end_to_end(demo_store):
+    settings, first = demo_store
+    assert first.ingest.failed == {}
     assert first.row_counts["reports"] > 1000 and first.row_counts["alerts"] > 0
-    assert second.normalise.payloads == 0, "nothing new was fetched, so nothing is normalised again"
-
+    assert first.lens.incidents == first.row_counts["incidents"], "every incident is assessed by the risk lens"
     digest = first.digest
     assert digest.html.name == f"digest-{digest.day.isoformat()}.html" and digest.alerts >= 1
     html = digest.html.read_text()
     assert "Why this is an alert" in html and 'href="https://www.who.int/' in html
     text = digest.text.read_text()
     assert "Why:" in text and "https://" in text
+
+
+def test_running_the_demo_again_changes_nothing(demo_copy):
+    """On a copy of the demo's store (SQLite and PostgreSQL): a second run adds and changes no row."""
+    from biotracker.db.engine import make_engine
+
+    engine = make_engine(demo_copy)
+    before = snapshot(engine)
+    counts = {name: len(rows) for name, rows in before.items()}
+    second = run_demo(demo_copy, clock=clock_at(2))
+    assert second.ingest.failed == {}
+    assert second.normalise.payloads == 0, "nothing new was fetched, so nothing is normalised again"
+    assert second.row_counts == counts
+    assert snapshot(engine) == before
 
 
 def _quarantine_and_counts(settings) -> tuple[set[tuple[str, str, str, str]], dict[str, int]]:
@@ -67,10 +71,8 @@ def _quarantine_and_counts(settings) -> tuple[set[tuple[str, str, str, str]], di
     return held, counts
 
 
-def test_truncated_json_page_and_malformed_csv_row_are_quarantined_and_the_rest_lands(tmp_path):
-    clean_settings = load_settings({}, home=str(tmp_path / "clean"))
-    run_demo(clean_settings, clock=clock_at(1))
-    clean_held, clean_counts = _quarantine_and_counts(clean_settings)
+def test_truncated_json_page_and_malformed_csv_row_are_quarantined_and_the_rest_lands(tmp_path, demo_store):
+    clean_held, clean_counts = _quarantine_and_counts(demo_store[0])
 
     recordings = tmp_path / "recordings"
     shutil.copytree(BUNDLED_RECORDINGS, recordings)

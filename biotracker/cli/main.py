@@ -10,6 +10,7 @@ import typer
 #: Topic modules under ``biotracker.cli``; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES = [
     "pipeline",
+    "alerts",
     "agents",
     "incidents",
     "connectors",

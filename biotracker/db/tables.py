@@ -6,6 +6,8 @@ stage can upsert and a re-run never duplicates a row.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -20,9 +22,27 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
 
 metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: every stored time must be timezone-aware UTC")
+        return value.astimezone(dt.timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 raw_payloads = Table(
     "raw_payloads",
@@ -30,7 +50,7 @@ raw_payloads = Table(
     Column("sha256", String(64), primary_key=True, comment="content address of the bytes under var/raw/"),
     Column("source", String(64), nullable=False, index=True),
     Column("url", Text, nullable=False),
-    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("fetched_at", UtcDateTime(), nullable=False),
     Column("http_status", Integer, nullable=False),
     Column("size", Integer, nullable=False),
     Column("content_type", String(200)),
@@ -59,8 +79,8 @@ reports = Table(
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False, default=""),
     Column("text", Text, nullable=False, default=""),
-    Column("published_at", DateTime(timezone=True), index=True),
-    Column("observed_at", DateTime(timezone=True)),
+    Column("published_at", UtcDateTime(), index=True),
+    Column("observed_at", UtcDateTime()),
     Column("disease", String(200)),
     Column("pathogen", String(200)),
     Column("host", String(100)),
@@ -85,8 +105,8 @@ incidents = Table(
     Column("pathogen", String(200)),
     Column("host", String(100)),
     Column("country_iso3", String(3)),
-    Column("first_seen_at", DateTime(timezone=True), index=True),
-    Column("last_seen_at", DateTime(timezone=True)),
+    Column("first_seen_at", UtcDateTime(), index=True),
+    Column("last_seen_at", UtcDateTime()),
     Column("cases", Integer),
     Column("deaths", Integer),
     Column("tlp", String(16), nullable=False),
@@ -115,7 +135,7 @@ incident_overrides = Table(
     Column("report_id", String(300), primary_key=True, comment="report an analyst keeps out of merges"),
     Column("action", String(16), nullable=False, comment="detach"),
     Column("note", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime()),
 )
 
 signals = Table(
@@ -148,15 +168,60 @@ alerts = Table(
     Column("country_iso3", String(3)),
     Column("disease", String(200)),
     Column("source_urls", JSON, nullable=False, default=list),
+    # 0003 risk lens and lifecycle
+    Column("last_period", Date, comment="latest week folded into this alert (cool-down episodes)"),
+    Column("rule", String(64), comment="tier rule that set the tier (alerts/tiers.toml)"),
+    Column("features", JSON, comment="facts the tier rules saw"),
+    Column("status_by", String(200), comment="who set the current status"),
+    Column("status_at", UtcDateTime(), comment="when the current status was set"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)
+
+alert_feedback = Table(
+    "alert_feedback",
+    metadata,
+    Column("feedback_id", String(64), primary_key=True),
+    Column("alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("label", String(16), nullable=False, comment="relevant | not-relevant"),
+    Column("note", Text, nullable=False, default=""),
+    Column("actor", String(200), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+incident_assessments = Table(
+    "incident_assessments",
+    metadata,
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_key", String(100)),
+    Column("agent_id", String(64)),
+    Column("agent_name", String(200)),
+    Column("agent_flags", JSON, nullable=False, default=dict),
+    Column("unusual", JSON, nullable=False, default=list, comment="[{flag, evidence}]"),
+    Column("cues", JSON, nullable=False, default=list, comment="[{category, text, sentence, report_id}]"),
+    Column("indicator_total", Integer, nullable=False, default=0),
+    Column("verdict", String(80)),
+    Column("indicators", JSON, nullable=False, default=list, comment="fired Radosavljevic indicators with evidence"),
+    Column("rule_score", Float, nullable=False, default=0.0),
 )
 
 source_health = Table(
     "source_health",
     metadata,
     Column("source", String(64), primary_key=True),
-    Column("last_fetch_at", DateTime(timezone=True)),
-    Column("last_success_at", DateTime(timezone=True)),
-    Column("last_failure_at", DateTime(timezone=True)),
+    Column("last_fetch_at", UtcDateTime()),
+    Column("last_success_at", UtcDateTime()),
+    Column("last_failure_at", UtcDateTime()),
     Column("last_error", Text),
     Column("payloads", Integer, nullable=False, default=0),
     Column("items", Integer, nullable=False, default=0),
@@ -165,5 +230,5 @@ source_health = Table(
 )
 
 #: Tables in dependency order (parents first), for snapshots and row counts.
-ALL_TABLES = [raw_payloads, quarantine, reports, incidents, incident_reports, signals, alerts, source_health,
-              incident_overrides]
+ALL_TABLES = [raw_payloads, quarantine, reports, incidents, incident_reports, incident_overrides,
+              incident_assessments, signals, alerts, alert_events, alert_feedback, source_health]

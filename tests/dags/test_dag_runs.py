@@ -3,6 +3,7 @@ chain of DAG runs produces the same tables as the CLI/demo path."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import re
 import pathlib
@@ -12,7 +13,7 @@ import pytest
 
 from biotracker.config import BUNDLED_RECORDINGS, load_settings
 from biotracker.db.engine import make_engine
-from biotracker.pipeline import run_demo
+from biotracker.pipeline import DEMO_SCORED_WEEKS
 
 DAGS = pathlib.Path(__file__).resolve().parents[2] / "dags"
 pytestmark = pytest.mark.airflow
@@ -38,11 +39,10 @@ def _run(name: str, conf: dict | None = None):
     return run
 
 
-def test_the_dag_chain_produces_the_same_tables_as_the_demo(tmp_path, monkeypatch):
-    from tests.test_pipeline import clock_at, snapshot
+def test_the_dag_chain_produces_the_same_tables_as_the_demo(tmp_path, monkeypatch, demo_store):
+    from tests.test_pipeline import snapshot
 
-    demo_settings = load_settings({}, home=str(tmp_path / "cli"))
-    demo = run_demo(demo_settings, clock=clock_at(1))
+    demo_settings, demo = demo_store
     day = demo.digest.day.isoformat()
 
     monkeypatch.setenv("BIOTRACKER_HOME", str(tmp_path / "dags"))
@@ -51,7 +51,8 @@ def test_the_dag_chain_produces_the_same_tables_as_the_demo(tmp_path, monkeypatc
     fetched = [ti for ti in ingest.get_task_instances() if ti.task_id == "fetch_to_raw"]
     assert sorted(ti.rendered_map_index for ti in fetched) == ["hpai_outbreaks", "who_don"]
     _run("normalise_reports")
-    _run("score_signals", {"start": "2000-01-01", "end": day})
+    scored_from = (demo.digest.day - dt.timedelta(weeks=DEMO_SCORED_WEEKS)).isoformat()
+    _run("score_signals", {"start": scored_from, "end": day})
     _run("publish_digest", {"day": day, "lookback_days": 28})
 
     dag_settings = load_settings()
