@@ -13,9 +13,9 @@ before quoting a figure: each ``blind*`` split was measured once before it was u
 split is needed for an unbiased estimate.
 
 A last line gives throughput (reports per wall-clock second and per CPU second) over the labelled
-items, and over full-text WHO DONs
-with ``--who-payload`` (where it also prints how many DONs get any cue: all of them are natural
-outbreaks, so that is a false-positive rate on long, laboratory-heavy texts).
+items, and over full-text WHO DONs with ``--who-payload`` (where it also prints how many DONs get any
+cue: all of them are natural outbreaks, so that is a false-positive rate on long, laboratory-heavy
+texts).
 With ``--errors`` each false positive and false negative goes to stderr with its evidence.
 """
 
