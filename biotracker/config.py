@@ -58,6 +58,9 @@ class Settings:
     subscribers_file: Path | None = None
     #: CA bundle to verify the SMTP server's STARTTLS certificate (default: the system's).
     smtp_ca_file: Path | None = None
+    #: Folder of trained model artefacts (skops) and their model cards. Default: ``models/`` at the
+    #: repository root (``REPO_DIR / "models"``).
+    models_dir: Path | None = None
 
     @property
     def raw_dir(self) -> Path:

@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 DAGS = pathlib.Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"ingest_feeds", "normalise_reports", "score_signals", "publish_digest"}
+EXPECTED = {"ingest_feeds", "normalise_reports", "score_signals", "publish_digest", "retrain_models"}
 
 
 @pytest.fixture(scope="module")
