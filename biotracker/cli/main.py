@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "detect",
     "extract",
     "export",
+    "models",
 ]
 
 app = typer.Typer(
