@@ -57,7 +57,7 @@ def run(
     """Evaluate ``points`` (1-based weeks) for every row of ``observed`` (series x weeks)."""
     S = observed.shape[0]
     K = len(points)
-    out = {name: np.full((S, K), np.nan) for name in ("upperbound", "expected", "alarm", "score", "pvalue", "phi", "trend")}
+    out = {name: np.full((S, K), np.nan) for name in ("upperbound", "expected", "alarm", "score", "pvalue", "phi", "trend", "mean")}
     designs = [
         flexible_design(
             k, dates, b=control.b, w=control.w, no_periods=control.noPeriods,
@@ -118,7 +118,7 @@ def run(
             g_pos = np.array(group)[wpos]
             for name, val in (
                 ("upperbound", ub), ("expected", exp_), ("alarm", alarm), ("score", score),
-                ("pvalue", pval), ("phi", phi), ("trend", do_trend.astype(float)),
+                ("pvalue", pval), ("phi", phi), ("trend", do_trend.astype(float)), ("mean", mu0),
             ):
                 out[name][spos, g_pos] = np.where(ok, val, np.nan)
     return out
