@@ -1,0 +1,188 @@
+"""Property: over random mixes of markings, intake channels and subscribers, no output leaks.
+
+Every record gets a unique marker in its text. For each random subscriber we render the digest (HTML
+and text), the email, the CAP messages, the STIX bundle and the JSON export, and check with a rule
+written here, independently of the code under test:
+
+- a record may reach an audience only if the audience's clearance allows the record's own marking and
+  that of everything it was built from (an incident's reports; an alert's incident and linked reports),
+  raised to AMBER+STRICT when any of them came in through law-enforcement intake, and law-enforcement
+  intake only ever reaches law-enforcement audiences;
+- every output (and every CAP message and STIX object) is marked at least as restrictively as each
+  record whose marker it shows, and never above the audience's clearance.
+
+Figures (examples, renders, markers checked, leaks) go to test-output/no-leak-figures.json.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+
+from biotracker.config import load_settings
+from biotracker.db.engine import open_store
+from biotracker.db.tables import alerts, incident_reports, incidents, reports, signals
+from biotracker.db.upsert import upsert
+from biotracker.outputs.audience import AUDIENCE_KINDS, Audience
+from biotracker.outputs.cap import cap_messages
+from biotracker.outputs.digest import render_digest
+from biotracker.outputs.jsonexport import json_document
+from biotracker.outputs.mail import compose_digest_email
+from biotracker.outputs.records import load_output_data
+from biotracker.outputs.stix import TLP2_IDS, stix_bundle
+from biotracker.schema import AlertStatus, AlertTier, SourceKind, Tlp, as_utc
+
+REPO = Path(__file__).resolve().parents[2]
+FIGURES = REPO / "test-output" / "no-leak-figures.json"
+WEEK = dt.date(2024, 6, 10)
+DAY = WEEK + dt.timedelta(days=7)
+SOURCES = {"who_don": SourceKind.PUBLIC_HEALTH, "hpai_outbreaks": SourceKind.VETERINARY,
+           "police_intake": SourceKind.LAW_ENFORCEMENT}
+DISEASES = ["cholera", "anthrax", "plague"]
+COUNTRIES = ["NGA", "FRA", "DEU", "BRA"]
+MARKER = re.compile(r"(?:RPT|INC|ALR)-\d{3}X")
+TLP_BY_ID = {v: k for k, v in TLP2_IDS.items()}
+STATS = {"examples": 0, "audiences": 0, "renders": 0, "markers_checked": 0, "leaks": 0}
+
+tlps = st.sampled_from(list(Tlp))
+report_st = st.fixed_dictionaries({"tlp": tlps, "source": st.sampled_from(sorted(SOURCES)),
+                                   "disease": st.sampled_from(DISEASES), "country": st.sampled_from(COUNTRIES)})
+incident_st = st.fixed_dictionaries({"tlp": tlps, "reports": st.lists(report_st, min_size=1, max_size=3)})
+alert_st = st.fixed_dictionaries({"tlp": tlps, "tier": st.sampled_from(list(AlertTier)),
+                                  "status": st.sampled_from(list(AlertStatus)), "has_alert": st.booleans()})
+audience_st = st.builds(
+    lambda i, clearance, kind, topics, regions, tier, email_: Audience(
+        name=f"sub{i}", clearance=clearance, kind=kind, topics=frozenset(topics), regions=frozenset(regions),
+        min_tier=tier, email=email_),
+    st.integers(0, 999), tlps, st.sampled_from(AUDIENCE_KINDS),
+    st.lists(st.sampled_from(DISEASES), max_size=2, unique=True),
+    st.lists(st.sampled_from([*COUNTRIES, "Africa", "Europe"]), max_size=2, unique=True),
+    st.sampled_from(list(AlertTier)), st.just("sub@agency.example"),
+)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return open_store(load_settings({}, home=str(tmp_path_factory.mktemp("noleak"))))
+
+
+@pytest.fixture(scope="module")
+def figures():
+    """Counts what the property checked; written to test-output/ when the module is done."""
+    yield STATS
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(json.dumps(STATS, indent=2) + "\n", encoding="utf-8")
+
+
+def _store(engine, world) -> dict[str, tuple[Tlp, bool]]:
+    """Write the random world; return marker -> (level, law_enforcement) by the rule in the docstring."""
+    truth: dict[str, tuple[Tlp, bool]] = {}
+    rep_rows, inc_rows, link_rows, alert_rows = [], [], [], []
+    t = as_utc(dt.datetime(2024, 6, 11, 12))
+    n = 0
+    for k, (inc, al) in enumerate(world):
+        inc_marker = f"INC-{k:03d}X"
+        levels, le_any, urls = [inc["tlp"]], False, []
+        first = inc["reports"][0]
+        for rep in inc["reports"]:
+            marker = f"RPT-{n:03d}X"
+            n += 1
+            le = SOURCES[rep["source"]] == SourceKind.LAW_ENFORCEMENT
+            level = max([rep["tlp"], Tlp.AMBER_STRICT if le else Tlp.CLEAR], key=lambda m: m.rank)
+            truth[marker] = (level, le)
+            levels.append(level)
+            le_any |= le
+            url = f"https://src.example/{marker}"
+            urls.append(url)
+            rep_rows.append({"report_id": f"{rep['source']}:{marker}", "source": rep["source"], "source_id": marker,
+                             "url": url, "title": f"report {marker}", "summary": "", "text": "", "published_at": t,
+                             "observed_at": t, "disease": rep["disease"], "pathogen": None, "host": None,
+                             "country_iso3": rep["country"], "admin_area": None, "lat": None, "lon": None,
+                             "cases": 1, "deaths": None, "language": "en", "tlp": rep["tlp"].value,
+                             "raw_sha256": None, "evidence": {}})
+            link_rows.append({"incident_id": inc_marker, "report_id": f"{rep['source']}:{marker}"})
+        inc_level = max(levels, key=lambda m: m.rank)
+        truth[inc_marker] = (inc_level, le_any)
+        inc_rows.append({"incident_id": inc_marker, "title": f"incident {inc_marker}", "disease": first["disease"],
+                         "pathogen": None, "host": None, "country_iso3": first["country"], "first_seen_at": t,
+                         "last_seen_at": t, "cases": 1, "deaths": None, "tlp": inc["tlp"].value})
+        if al["has_alert"]:
+            marker = f"ALR-{k:03d}X"
+            truth[marker] = (max([al["tlp"], inc_level], key=lambda m: m.rank), le_any)
+            alert_rows.append({"alert_id": marker, "incident_id": inc_marker, "signal_id": None, "period_start": WEEK,
+                               "headline": f"alert {marker}", "tier": al["tier"].value, "reasons": [f"why {marker}"],
+                               "status": al["status"].value, "tlp": al["tlp"].value, "country_iso3": first["country"],
+                               "disease": first["disease"], "source_urls": urls})
+    with engine.begin() as conn:
+        for table in (alerts, signals, incident_reports, incidents, reports):
+            conn.execute(delete(table))
+        upsert(conn, reports, rep_rows)
+        upsert(conn, incidents, inc_rows)
+        upsert(conn, incident_reports, link_rows)
+        if alert_rows:
+            upsert(conn, alerts, alert_rows)
+    return truth
+
+
+def _check(truth, audience: Audience, text: str, marking: Tlp, where: str) -> None:
+    """Every marker in ``text`` is allowed for ``audience`` and covered by ``marking``."""
+    assert audience.clearance.allows(marking), f"{where}: marked {marking} above clearance {audience.clearance}"
+    for marker in set(MARKER.findall(text)):
+        level, le = truth[marker]
+        STATS["markers_checked"] += 1
+        allowed = audience.clearance.allows(level) and (audience.law_enforcement or not le)
+        if not allowed or marking.rank < level.rank:
+            STATS["leaks"] += 1
+        assert allowed, f"{where}: {marker} ({level}, LE={le}) leaked to {audience}"
+        assert marking.rank >= level.rank, f"{where}: {marker} needs {level} but the output is marked {marking}"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(world=st.lists(st.tuples(incident_st, alert_st), min_size=1, max_size=6),
+       audiences=st.lists(audience_st, min_size=1, max_size=3))
+def test_no_output_leaks_to_an_audience_not_cleared_for_it(engine, figures, world, audiences):
+    truth = _store(engine, world)
+    data = load_output_data(engine, None, source_kinds=SOURCES)
+    STATS["examples"] += 1
+    for audience in audiences:
+        STATS["audiences"] += 1
+        digest = render_digest(data, audience, DAY, 7)
+        _check(truth, audience, digest.html, digest.tlp, "digest html")
+        _check(truth, audience, digest.text, digest.tlp, "digest text")
+        assert f'<meta name="tlp" content="{digest.tlp}">' in digest.html
+
+        msg = email.message_from_bytes(
+            compose_digest_email(digest, mail_from="d@biotracker.example", sent_at=as_utc(DAY)).as_bytes(),
+            policy=email.policy.default)
+        assert msg["X-TLP"] == str(digest.tlp)
+        body = msg["Subject"] + msg.get_body(("plain",)).get_content() + msg.get_body(("html",)).get_content()
+        _check(truth, audience, body, digest.tlp, "email")
+
+        _, messages = cap_messages(data, audience)
+        for alert_id, xml in messages.items():
+            code = re.search(r"<code>TLP:([A-Z+]+)</code>", xml).group(1)
+            _check(truth, audience, xml, Tlp(code), f"CAP {alert_id}")
+
+        delivery, bundle = stix_bundle(data, audience)
+        for obj in json.loads(bundle.serialize())["objects"]:
+            if obj["type"] == "marking-definition":
+                continue
+            marks = [TLP_BY_ID[m] for m in obj["object_marking_refs"]]
+            _check(truth, audience, json.dumps(obj), max(marks, key=lambda m: m.rank), f"STIX {obj['id']}")
+        _check(truth, audience, bundle.serialize(), delivery.marking, "STIX bundle")
+
+        _, document = json_document(data, audience)
+        _check(truth, audience, json.dumps(document), Tlp(document["tlp"]), "JSON")
+        for record in [*document["alerts"], *document["incidents"]]:
+            _check(truth, audience, json.dumps(record), Tlp(record["tlp"]), "JSON record")
+        STATS["renders"] += 6
