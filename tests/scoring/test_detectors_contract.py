@@ -66,3 +66,19 @@ def test_an_outbreak_on_a_flat_background_alarms_in_every_method() -> None:
     for method in METHODS:
         result = detect(method, observed, None, CONTROLS[method], (300, 315))
         assert result.alarm[0, 310 - 300] == 1, method
+
+
+def test_detector_class_follows_fit_score_contract() -> None:
+    from biotracker.errors import NotFittedError
+    from biotracker.scoring.detectors.detector import SurveillanceDetector
+
+    observed = _two_series()
+    detector = SurveillanceDetector("farringtonFlexible", CONTROLS["farringtonFlexible"])
+    with pytest.raises(NotFittedError):
+        detector.score()
+    assert detector.fit(observed[:, :300]) is detector
+    new_weeks = detector.score(observed[:, 300:310])
+    direct = detect("farringtonFlexible", observed[:, :310], None, CONTROLS["farringtonFlexible"], (301, 310))
+    np.testing.assert_array_equal(new_weeks.t, np.arange(301, 311))
+    np.testing.assert_array_equal(new_weeks.upperbound, direct.upperbound)
+    np.testing.assert_array_equal(new_weeks.alarm, direct.alarm)
