@@ -41,7 +41,7 @@ def test_list_table_names_each_connector() -> None:
 
 
 def test_check_prints_every_check_and_exits_zero() -> None:
-    result = runner.invoke(app, ["connectors", "check", "promed"])
+    result = runner.invoke(app, ["connectors", "check", "paho_alerts"])
     assert result.exit_code == 0, result.output
     assert "primary_key_unique" in result.output and "15 of 15 checks" in result.output
 
