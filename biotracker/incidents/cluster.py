@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from array import array
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from enum import Enum
 
 import numpy as np
 
-from biotracker.incidents.dedup import MinHasher, band_keys, canonical_url, content_hash, similarity
+from biotracker.incidents.dedup import MinHasher, band_keys, canonical_url, content_text, similarity
 from biotracker.incidents.reliability import SOURCE_TIERS, SourceTier, best_tier, combined_reliability, tier_of
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -246,6 +247,61 @@ def _cap_span(chain: np.ndarray, at: np.ndarray, span: int) -> np.ndarray:
     return out
 
 
+def _key64(text: str | None) -> int:
+    """A 64-bit fingerprint of ``text`` (0 for nothing): compact keys for grouping a million reports."""
+    if not text:
+        return 0
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") or 1
+
+
+def _duplicate_edges(key: np.ndarray, source: np.ndarray, at: np.ndarray,
+                     gap: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges between reports sharing ``key`` (0 = none), each to the previous one in time order.
+
+    A key several reports of one source share is a listing, table page or template, not one
+    document, so such groups give no edges. With ``gap``, only reports at most ``gap`` apart.
+    """
+    idx = np.flatnonzero(key != 0)
+    o = idx[np.lexsort((idx, key[idx]))]
+    k = key[o]
+    same = np.flatnonzero(k[1:] == k[:-1])
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if not len(same):
+        return empty
+    us, vs, ds = [], [], []
+    members = np.union1d(same, same + 1)
+    bounds = np.flatnonzero(np.diff(k[members]) != 0) + 1
+    for group in np.split(o[members], bounds):
+        if len(set(source[group].tolist())) != len(group):
+            continue
+        for a, b in zip(group[:-1].tolist(), group[1:].tolist()):
+            if gap is None:
+                us.append(group[0])
+                vs.append(b)
+                ds.append(0.0)
+            elif at[b] != _NO_TIME and at[a] != _NO_TIME and at[b] - at[a] <= gap:
+                us.append(a)
+                vs.append(b)
+                ds.append((at[b] - at[a]) / 86400)
+    if not us:
+        return empty
+    return np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64), np.asarray(ds, dtype=np.float64)
+
+
+class _Texts(Sequence[str]):
+    """The text of each unique content, built when the hasher asks for it (not a million at once)."""
+
+    def __init__(self, recs: list[ReportRecord], first: np.ndarray) -> None:
+        self.recs, self.first = recs, first
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        r = self.recs[int(self.first[i])]
+        return f"{r.title} {r.text}"
+
+
 def _sort_key(r: ReportRecord) -> tuple[int, str]:
     return (_seconds(r.at), r.report_id)
 
@@ -263,8 +319,7 @@ def cluster_reports(
         empty = np.zeros(0, dtype=np.int64)
         return ClusterResult([], config, empty, empty, empty.astype(np.int8), empty.astype(np.float32), empty,
                              empty, dict(tiers) if tiers is not None else dict(SOURCE_TIERS), {"reports": 0})
-    ids = [r.report_id for r in recs]
-    if len(set(ids)) != n:
+    if len({r.report_id for r in recs}) != n:
         raise ValueError("report ids must be unique; the same report was passed twice")
     at = np.fromiter((_seconds(r.at) for r in recs), dtype=np.int64, count=n)
     timed = at != _NO_TIME
@@ -276,35 +331,18 @@ def cluster_reports(
     stats: dict[str, int] = {}
 
     # exact duplicates: canonical URL (at any time) -------------------------------------------
-    url_edges: list[tuple[int, int, float]] = []
-    by_url: dict[str, list[int]] = {}
-    canon_cache: dict[str, str | None] = {}
-    for i, r in enumerate(recs):
-        if r.url:
-            c = canon_cache.get(r.url, "")
-            if c == "":
-                c = canon_cache[r.url] = canonical_url(r.url)
-            if c:
-                by_url.setdefault(c, []).append(i)
-    for members in by_url.values():
-        # a URL several items of one source share is a listing or table page, not one document
-        if len(members) > 1 and len({int(source[i]) for i in members}) == len(members):
-            url_edges += [(members[0], m, 0.0) for m in members[1:]]
-    del by_url, canon_cache
+    url_key = np.fromiter((_key64(canonical_url(r.url)) for r in recs), dtype=np.uint64, count=n)
+    url_edges = _duplicate_edges(url_key, source, at, None)
 
     # exact duplicates: same normalised content, within the gap ------------------------------
-    hashes = [content_hash(r.title, r.text) for r in recs]
-    content = _codes(hashes)
-    content_edges: list[tuple[int, int, float]] = []
-    groups: dict[int, list[int]] = {}
-    for i, c in enumerate(content.tolist()):
-        if c >= 0:
-            groups.setdefault(c, []).append(i)
-    for members in groups.values():
-        if len(members) > 1 and len({int(source[i]) for i in members}) == len(members):
-            for a, b in zip(members, members[1:]):
-                if timed[a] and timed[b] and at[b] - at[a] <= gap:
-                    content_edges.append((a, b, (at[b] - at[a]) / 86400))
+    content_key = np.fromiter((_key64(content_text(r.title, r.text)) for r in recs), dtype=np.uint64, count=n)
+    content_edges = _duplicate_edges(content_key, source, np.where(timed, at, _NO_TIME), gap)
+    unique_content, first, content = np.unique(content_key, return_index=True, return_inverse=True)
+    content = content.astype(np.int64).reshape(-1)
+    if len(unique_content) and unique_content[0] == 0:  # no words at all: no content
+        content -= 1
+        first = first[1:]
+    del url_key, content_key, unique_content
 
     # same event: same agent and country, consecutive reports within the gap, span capped -------
     keyed = np.flatnonzero((agent >= 0) & (country >= 0) & timed & ~is_detached)
@@ -316,16 +354,11 @@ def cluster_reports(
     if config.max_span_days is not None:
         chain = _cap_span(chain, at[order], int(config.max_span_days * 86400))
     chain = np.flatnonzero(chain)
-    event_edges = list(zip(order[chain].tolist(), order[chain + 1].tolist(), (step[chain] / 86400).tolist()))
+    event_edges = (order[chain], order[chain + 1], step[chain] / 86400)
+    del keyed, key, order, skey, step, chain
 
     # near duplicates: MinHash LSH over unique contents, across sources, within the gap ---------
-    first_of: dict[int, int] = {}
-    for i, c in enumerate(content.tolist()):
-        if c >= 0 and c not in first_of:
-            first_of[c] = i
-    texts = [f"{recs[i].title} {recs[i].text}" for i in first_of.values()]
-    sig, has = MinHasher(config.num_perm).signatures(texts)
-    del texts, hashes
+    sig, has = MinHasher(config.num_perm).signatures(_Texts(recs, first))
     eligible = np.flatnonzero((content >= 0) & timed & ~is_detached)
     eligible = eligible[has[content[eligible]]]
     bk = band_keys(sig, config.bands)
@@ -339,41 +372,52 @@ def cluster_reports(
             ok = (ko[:-back] == ko[back:]) & (source[left] != source[right]) & (at[right] - at[left] <= gap)
             if ok.any():
                 pairs.append(np.stack([left[ok], right[ok]], axis=1))
-    del bk
-    near_edges: list[tuple[int, int, float]] = []
+    del bk, eligible
+    near_edges = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if pairs:
         uv = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
         sim = similarity(sig, content[uv[:, 0]], content[uv[:, 1]])
         keep = sim >= config.near_duplicate_threshold - 1e-9
         uv, sim = uv[keep], sim[keep]
         o = np.lexsort((uv[:, 1], uv[:, 0], -sim))
-        near_edges = list(zip(uv[o, 0].tolist(), uv[o, 1].tolist(), sim[o].astype(float).round(4).tolist()))
+        near_edges = (uv[o, 0], uv[o, 1], sim[o].astype(np.float64).round(4))
     del sig, pairs
 
     # components, in rule order ---------------------------------------------------------------
     comps = _Components(agent.tolist(), country.tolist())
-    accepted: list[tuple[int, int, int, float]] = []
-    for kind, edges in ((LinkKind.SAME_URL, url_edges), (LinkKind.SAME_CONTENT, content_edges),
-                        (LinkKind.NEAR_DUPLICATE, near_edges), (LinkKind.SAME_EVENT, event_edges)):
+    acc_a, acc_b, acc_code, acc_detail = array("q"), array("q"), array("b"), array("f")
+    for kind, (us, vs, ds) in ((LinkKind.SAME_URL, url_edges), (LinkKind.SAME_CONTENT, content_edges),
+                               (LinkKind.NEAR_DUPLICATE, near_edges), (LinkKind.SAME_EVENT, event_edges)):
         code = _CODE[kind]
         merged = refused = 0
-        for a, b, d in edges:
-            if is_detached[a] or is_detached[b]:
-                continue
-            done = comps.union(a, b)
-            if done:
-                accepted.append((a, b, code, d))
-                merged += 1
-            elif done is False:
-                refused += 1
+        for s0 in range(0, len(us), 100_000):
+            for a, b, d in zip(us[s0:s0 + 100_000].tolist(), vs[s0:s0 + 100_000].tolist(),
+                               ds[s0:s0 + 100_000].tolist()):
+                if is_detached[a] or is_detached[b]:
+                    continue
+                done = comps.union(a, b)
+                if done:
+                    acc_a.append(a)
+                    acc_b.append(b)
+                    acc_code.append(code)
+                    acc_detail.append(d)
+                    merged += 1
+                elif done is False:
+                    refused += 1
         stats[f"{kind.value}_links"] = merged
         stats[f"{kind.value}_refused"] = refused
+    del url_edges, content_edges, near_edges, event_edges
+    e_a = np.frombuffer(acc_a, dtype=np.int64) if len(acc_a) else np.zeros(0, np.int64)
+    e_b = np.frombuffer(acc_b, dtype=np.int64) if len(acc_b) else np.zeros(0, np.int64)
+    e_code = np.frombuffer(acc_code, dtype=np.int8) if len(acc_code) else np.zeros(0, np.int8)
+    e_detail = np.frombuffer(acc_detail, dtype=np.float32) if len(acc_detail) else np.zeros(0, np.float32)
 
     # duplicate groups (exact or near), each headed by its earliest report -------------------------
     dups = _Components([-1] * n, [-1] * n)
-    for a, b, code, _ in accepted:
-        if _KINDS[code] in DUPLICATE_KINDS:
-            dups.union(a, b, constrained=False)
+    dup_codes = np.array([_CODE[k] for k in DUPLICATE_KINDS], dtype=np.int8)
+    is_dup = np.isin(e_code, dup_codes)
+    for a, b in zip(e_a[is_dup].tolist(), e_b[is_dup].tolist()):
+        dups.union(a, b, constrained=False)
     duplicate_of = np.fromiter((dups.find(i) for i in range(n)), dtype=np.int64, count=n)
     duplicate_of[duplicate_of == np.arange(n)] = -1
     stats["duplicates"] = int((duplicate_of >= 0).sum())
@@ -389,13 +433,11 @@ def cluster_reports(
     kind_arr = np.full(n, _CODE[LinkKind.SEED], dtype=np.int8)
     kind_arr[is_detached] = _CODE[LinkKind.DETACHED]
     detail = np.zeros(n, dtype=np.float32)
-    if accepted:
-        e = np.asarray([(a, b) for a, b, _, _ in accepted], dtype=np.int64)
-        ecode = np.asarray([c for _, _, c, _ in accepted], dtype=np.int8)
-        edet = np.asarray([d for _, _, _, d in accepted], dtype=np.float32)
-        ends = np.concatenate([e[:, 0], e[:, 1]])
-        other = np.concatenate([e[:, 1], e[:, 0]])
-        eidx = np.concatenate([np.arange(len(e)), np.arange(len(e))])
+    if len(e_a):
+        ecode, edet = e_code, e_detail
+        ends = np.concatenate([e_a, e_b])
+        other = np.concatenate([e_b, e_a])
+        eidx = np.concatenate([np.arange(len(e_a)), np.arange(len(e_a))])
         o = np.lexsort((other, ends))
         ends, other, eidx = ends[o], other[o], eidx[o]
         start = np.searchsorted(ends, np.arange(n + 1))
