@@ -143,16 +143,19 @@ def _fetch_http(connector: Connector, window: Window, settings: Settings, engine
     for url in connector.start_urls(window):
         next_url: str | None = url
         while next_url and result.pages + result.not_modified < connector.max_pages:
-            etag, last_modified = validators.get(next_url)
-            response = client.get(next_url, etag=etag, last_modified=last_modified,
-                                  json_body=connector.request_json(next_url, window))
+            body = connector.request_json(next_url, window)
+            # Validators belong to a URL; a POSTed search differs by its body (e.g. the window), so it
+            # is never made conditional.
+            etag, last_modified = validators.get(next_url) if body is None else (None, None)
+            response = client.get(next_url, etag=etag, last_modified=last_modified, json_body=body)
             if response.not_modified:
                 result.not_modified += 1
                 log.info("%s: %s not modified since the last fetch", connector.name, next_url)
                 break  # nothing new on this page, so nothing new behind it either
             _archive(engine, settings, result, source=connector.name, url=next_url, body=response.body,
                      status=response.status, content_type=response.content_type, fetched_at=fetched_at)
-            validators.remember(next_url, response.headers)
+            if body is None:
+                validators.remember(next_url, response.headers)
             next_url = connector.next_url(response.body, next_url, window)
 
 
