@@ -187,3 +187,24 @@ def test_a_failing_source_is_recorded_and_does_not_block_the_others(tmp_path: Pa
         rows = {r["source"]: r for r in conn.execute(select(source_health)).mappings()}
     assert "HTTP 404" in rows["cidrap"]["last_error"] and rows["cidrap"]["failures"] == 1
     assert rows["gdacs"]["last_error"] is None
+
+
+def test_search_apis_are_posted_their_window_and_never_made_conditional(tmp_path: Path) -> None:
+    body = (BUNDLED_RECORDINGS / "woah_wahis" / "report-list.json").read_bytes()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=body, headers={"ETag": '"same"', "Content-Type": "application/json"})
+
+    settings = Settings(home=tmp_path, http_retries=0)
+    engine = open_store(settings)
+    with mock_client(settings, handler) as client:
+        for _ in range(2):
+            fetch_to_raw("woah_wahis", WINDOW, settings, engine, client, lambda: AT)
+    assert [r.method for r in seen] == ["POST", "POST"]
+    import json
+
+    sent = json.loads(seen[0].content)
+    assert sent["reportFilters"]["reportDate"] == {"startDate": "2024-01-01", "endDate": "2025-01-01"}
+    assert "if-none-match" not in seen[1].headers
