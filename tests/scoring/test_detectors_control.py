@@ -71,6 +71,13 @@ def test_range_too_early_for_the_history_is_a_config_error() -> None:
         detect("cusum", observed, None, {}, None)
 
 
+def test_cusum_range_from_week_one_uses_week_one_as_m_like_r() -> None:
+    """R computes m = mean(observed[1:0]) = observed[1] when the range starts at t = 1."""
+    observed = np.array([[4.0, 9.0, 1.0, 16.0]])
+    result = detect("cusum", observed, None, {}, (1, 4))
+    np.testing.assert_array_equal(result.expected[0], [4.0, 4.0, 4.0, 4.0])
+
+
 def test_range_may_come_inside_the_control_list() -> None:
     observed = np.arange(40, dtype=float)[None, :] % 7
     inside = detect("earsC", observed, None, {"method": "C1", "range": [20, 30]})

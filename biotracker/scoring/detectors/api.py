@@ -136,6 +136,8 @@ def detect(
 def _warn_short(method: str, observed: np.ndarray, points: list[int]) -> None:
     """The contract: warn, do not crash, on all-zero histories (bounds are then degenerate)."""
     history = observed[:, : min(points) - 1]
+    if history.shape[1] == 0:
+        return
     zero = np.nansum(history, axis=1) == 0
     if zero.any():
         warnings.warn(

@@ -49,9 +49,9 @@ def run(observed: np.ndarray, points: list[int], control: CusumControl) -> dict[
     pts = np.asarray(points)
     S = observed.shape[0]
     if control.m is None:
-        if pts[0] < 2:
-            raise ConfigError("cusum estimates m from the weeks before the range; start the range at t >= 2 or give m")
-        m = np.broadcast_to(observed[:, : pts[0] - 1].mean(axis=1)[:, None], (S, len(pts)))
+        # R: mean(observed[1:(range[1] - 1)]); for range[1] = 1 that is 1:0, i.e. week 1 alone.
+        before = max(pts[0] - 1, 1)
+        m = np.broadcast_to(observed[:, :before].mean(axis=1)[:, None], (S, len(pts)))
     else:
         m_val = np.asarray(control.m, dtype=float)
         if m_val.ndim and m_val.size != len(pts):
