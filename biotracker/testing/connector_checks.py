@@ -205,6 +205,11 @@ def check_metadata_complete(h: Harness) -> None:
     if not h.folder.is_dir():
         fail(f"no recordings at {h.folder}: create it with `biotracker connectors new` or record the feed")
     cassette = h.cassette
+    unfinished = [what for what, text in (("terms", h.cls.terms), ("provenance", cassette.get("provenance", "")))
+                  if "TODO" in str(text)]
+    if unfinished:
+        fail(f"{' and '.join(unfinished)} still say TODO: finish the scaffold (terms of use; where the recording "
+             "comes from)")
     if cassette.get("recording") not in RECORDING_KINDS:
         fail(f"{h.folder}/cassette.yaml must say `recording:` one of {RECORDING_KINDS}")
     if h.connector.fetch_kind == "http" and not cassette.get("interactions"):

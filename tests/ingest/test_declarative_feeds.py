@@ -111,6 +111,7 @@ def test_scaffolded_rss_entry_is_registered_and_fails_until_recorded(sandbox, tm
     assert "new_agency_alerts" in registry.connector_classes()
     results = {r.check: r.status for r in run_checks("new_agency_alerts", recordings)}
     assert results["report_snapshot"] == "failed"  # until someone records and reviews
+    assert results["metadata_complete"] == "failed"  # terms and provenance still say TODO
     assert results["returns_records"] == "passed"
     with pytest.raises(ConfigError, match="already exists"):
         scaffold_connector("new_agency_alerts", "rss", connectors_dir=connectors_dir, recordings=recordings,
