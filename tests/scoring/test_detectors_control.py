@@ -72,10 +72,16 @@ def test_range_too_early_for_the_history_is_a_config_error() -> None:
 
 
 def test_cusum_range_from_week_one_uses_week_one_as_m_like_r() -> None:
-    """R computes m = mean(observed[1:0]) = observed[1] when the range starts at t = 1."""
+    """R computes m = mean(observed[1:0]) = observed[1] when the range starts at t = 1.
+
+    Golden values from R 4.2.2 / surveillance 1.20.3:
+    ``cusum(sts(c(4, 9, 1, 16), start = c(2000, 1), frequency = 52), control = list(range = 1:4))``
+    gives m = 4 and upperbound 11, 11, 8, 11.
+    """
     observed = np.array([[4.0, 9.0, 1.0, 16.0]])
     result = detect("cusum", observed, None, {}, (1, 4))
     np.testing.assert_array_equal(result.expected[0], [4.0, 4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(result.upperbound[0], [11.0, 11.0, 8.0, 11.0])
 
 
 def test_range_may_come_inside_the_control_list() -> None:
