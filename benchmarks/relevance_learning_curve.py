@@ -3,7 +3,7 @@ the rule score as labels accumulate?
 
 Usage::
 
-    python benchmarks/relevance_learning_curve.py [--home DIR] [--scope full|demo] [--seeds 10]
+    python benchmarks/relevance_learning_curve.py [--home DIR] [--scope full|demo] [--seeds 10] [--noise 0.1]
 
 Data. The demo pipeline over the bundled recorded real feeds (WHO DON, WAHIS/HPAI, ProMED, ECDC,
 ReliefWeb, police drop-folder …). ``run_demo`` scores only the last 104 weeks (≈130 alerts), too
@@ -41,7 +41,16 @@ both rankings are compared on the alerts *not yet labelled*: precision@20 = shar
 alerts among the 20 ranked highest. Below the training minimum (10 labels, 3 of each class) the
 ranking falls back to the rule score, as in production. The rule score's ties are broken by tier.
 
-The script clears its own ``simulated-analyst`` feedback rows before and after; use a scratch home.
+``--noise p`` flips a share p of the revealed labels (not of the held-out truth) to mimic an
+inconsistent analyst; the rules above are otherwise noise-free and expressible from the model's
+features, which flatters any learner — read the noiseless table as an upper bound.
+
+Besides precision@20 the script prints precision@50 (capped at positives/50 when few relevant
+alerts remain held out) and average precision over the whole held-out ranking, because the top 20
+are mostly Tier 1 agents that both rankings put first.
+
+The script clears its own ``simulated-analyst`` feedback rows before and after, and refuses a
+store that holds anyone else's feedback (it would leak into training); use a scratch home.
 """
 
 from __future__ import annotations
@@ -134,15 +143,19 @@ def clear(engine) -> None:
         conn.execute(delete(alert_feedback).where(alert_feedback.c.actor == ACTOR))
 
 
-def curve(engine, order: list[str], labels: dict[str, str], models_dir: Path) -> list[dict]:
+def curve(engine, order: list[str], labels: dict[str, str], models_dir: Path, noise: float = 0.0,
+          seed: int = 0) -> list[dict]:
+    """Reveal labels in ``BATCHES``; a share ``noise`` of revealed labels is flipped (evaluation uses the truth)."""
     clear(engine)
     start = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    flip = np.random.default_rng(1000 + seed).random(len(order)) < noise
     given = 0
     out = []
     y_all = {a: int(lab == "relevant") for a, lab in labels.items()}
     for n in [b for b in BATCHES if b < len(order)]:
         for i, alert_id in enumerate(order[given:n], start=given):
-            record_feedback(engine, alert_id, labels[alert_id], ACTOR, start + dt.timedelta(hours=i))
+            shown = labels[alert_id] if not flip[i] else ("not-relevant" if labels[alert_id] == "relevant" else "relevant")
+            record_feedback(engine, alert_id, shown, ACTOR, start + dt.timedelta(hours=i))
         given = n
         held_out = order[n:]
         y = np.array([y_all[a] for a in held_out])
@@ -175,13 +188,21 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="store to build or reuse (default: a temporary folder)")
     parser.add_argument("--scope", choices=("full", "demo"), default="full")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--noise", type=float, default=0.0,
+                        help="share of revealed labels flipped, to mimic inconsistent analysts (default 0)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home or Path(tmp) / "home"
         engine = build_store(home, args.scope)
+        with engine.connect() as conn:
+            others = conn.execute(select(alert_feedback.c.actor).where(alert_feedback.c.actor != ACTOR)).first()
+        if others is not None:
+            sys.exit(f"{home} already holds analysts' feedback (e.g. by {others.actor!r}); it would leak into "
+                     "the simulated labels. Use a scratch --home.")
         rows, labels, rules = truth(engine)
         positives = sum(lab == "relevant" for lab in labels.values())
-        print(f"{len(rows)} alerts; simulated analyst: {positives} relevant ({positives / len(rows):.0%})")
+        print(f"{len(rows)} alerts; simulated analyst: {positives} relevant ({positives / len(rows):.0%}); "
+              f"label noise {args.noise:.0%}")
         for name in sorted(set(rules.values())):
             print(f"  {name:26s} {sum(r == name for r in rules.values()):4d}")
         models_dir = Path(tmp) / "models"
@@ -190,7 +211,7 @@ def main() -> None:
         for seed in range(args.seeds):
             order = [r["alert_id"] for r in rows]
             np.random.default_rng(seed).shuffle(order)
-            runs.append(curve(engine, order, labels, models_dir / f"seed{seed}"))
+            runs.append(curve(engine, order, labels, models_dir / f"seed{seed}", args.noise, seed))
         print(f"\nRandom labelling order, {args.seeds} seeds: precision@{K} on the alerts not yet labelled "
               "(mean ± sd over seeds)")
         print(f"{'labels':>6} {'held-out':>8} {'base rate':>9} {'P@20 model':>12} {'P@20 rules':>12} "
@@ -208,7 +229,7 @@ def main() -> None:
                   + f" {sum(c['trained'] for c in cells):>5}/{len(cells)}")
 
         chrono = sorted(rows, key=lambda r: (r["period_start"], r["alert_id"]))
-        result = curve(engine, [r["alert_id"] for r in chrono], labels, models_dir / "chrono")
+        result = curve(engine, [r["alert_id"] for r in chrono], labels, models_dir / "chrono", args.noise)
         print(f"\nChronological labelling order (oldest alert weeks first; held-out = newer alerts): precision@{K}")
         print(f"{'labels':>6} {'held-out':>8} {'base rate':>9} {'P@20 model':>10} {'P@20 rules':>10} "
               f"{'P@50 model':>10} {'P@50 rules':>10} {'AP model':>8} {'AP rules':>8} {'trained':>8}")
