@@ -105,13 +105,6 @@ class GlmFit:
         return 1.0 / self.s
 
 
-def _dev_resids(y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
-    """Poisson deviance contributions, R's ``poisson()$dev.resids``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
-    return 2.0 * wt * np.where(y > 0, ylogy - (y - mu), mu)
-
-
 def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: np.ndarray | None = None) -> GlmFit:
     """Fit the design for every row of ``y`` at once, exactly as R's ``glm.fit`` would.
 
@@ -128,14 +121,14 @@ def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: n
     present = np.add.reduceat((prior > 0).astype(float), starts, axis=1) > 0
 
     # R: mustart <- y + 0.1; eta <- linkfun(mustart) (the offset is not added at the start).
+    # For the log link mu.eta = mu, so z = eta + (y - mu)/mu, w^2 = prior * mu and the deviance
+    # is 2 * sum(prior * (y log y - y - y log(mu) + mu)): no logarithm inside the loop.
     eta = np.log(y + 0.1)
     mu = np.maximum(np.exp(eta), _EPS)
-    devold = _dev_resids(y, mu, prior).sum(axis=1)
-    # For the log link mu.eta = mu, so z = eta + (y - mu)/mu, w^2 = prior * mu and the deviance
-    # is 2 * sum(prior * (y log y - y - y * eta + mu)): no logarithm inside the loop.
     with np.errstate(divide="ignore", invalid="ignore"):
         dev_const = 2.0 * np.where(y > 0, prior * (y * np.log(np.where(y > 0, y, 1.0)) - y), 0.0).sum(axis=1)
     py = prior * y
+    devold = dev_const + 2.0 * (prior * mu - py * eta).sum(axis=1)
 
     level_coef = np.zeros((B, L))
     time_coef = None if t is None else np.zeros(B)
@@ -143,25 +136,21 @@ def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: n
     d_last = np.ones((B, L))
     u_last = None if t is None else np.zeros((B, L))
     s_last = None if t is None else np.ones(B)
+    mu_out = mu.copy()
     converged = np.zeros(B, dtype=bool)
-    active = np.ones(B, dtype=bool)
-    all_active = True
-    for _ in range(MAXIT):
-        if all_active:
-            a: slice | np.ndarray = slice(None)
-        else:
-            a = np.flatnonzero(active)
-            if a.size == 0:
-                break
-        eta_a, mu_a, pr_a, off_a, py_a = eta[a], mu[a], prior[a], off[a], py[a]
-        w2 = pr_a * mu_a
-        wz = w2 * (eta_a - off_a) + py_a - w2
-        pres = present[a]
+    # The working set holds only the fits still iterating; it is compacted as fits converge, so
+    # finished rows cost nothing and no scatter/gather of unfinished rows is needed.
+    rows = np.arange(B)
+    pr_a, py_a, pres, dc = prior, py, present, dev_const
+    off_a = None if offset is None else off
+    for iteration in range(MAXIT):
+        w2 = pr_a * mu
+        wz = w2 * (eta if off_a is None else eta - off_a) + py_a - w2
         d = np.where(pres, np.add.reduceat(w2, starts, axis=1), 1.0)
         sz = np.add.reduceat(wz, starts, axis=1)
         if t is None:
             beta_l = np.where(pres, sz / d, 0.0)
-            eta_new = np.repeat(beta_l, counts, axis=1)
+            eta = np.repeat(beta_l, counts, axis=1)
         else:
             w2t = w2 * t
             c = np.where(pres, np.add.reduceat(w2t, starts, axis=1), 0.0)
@@ -170,25 +159,31 @@ def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: n
             s = e - (c * u).sum(axis=1)
             beta_t = (np.einsum("bn,n->b", wz, t) - (u * sz).sum(axis=1)) / s
             beta_l = np.where(pres, sz / d - u * beta_t[:, None], 0.0)
-            eta_new = np.repeat(beta_l, counts, axis=1)
-            eta_new += beta_t[:, None] * t
-        if offset is not None:
-            eta_new += off_a
-        mu_new = np.exp(eta_new)
-        np.maximum(mu_new, _EPS, out=mu_new)
-        dev = dev_const[a] + 2.0 * (pr_a * mu_new - py_a * eta_new).sum(axis=1)
-        done = np.abs(dev - devold[a]) / (np.abs(dev) + 0.1) < EPSILON
-        level_coef[a], eta[a], mu[a], w2_last[a], d_last[a] = beta_l, eta_new, mu_new, w2, d
-        if t is not None:
-            time_coef[a], u_last[a], s_last[a] = beta_t, u, s
-        devold[a] = dev
-        if all_active:
-            converged[done] = True
-            active[done] = False
+            eta = np.repeat(beta_l, counts, axis=1)
+            eta += beta_t[:, None] * t
+        if off_a is not None:
+            eta += off_a
+        mu = np.exp(eta)
+        np.maximum(mu, _EPS, out=mu)
+        dev = dc + 2.0 * (pr_a * mu - py_a * eta).sum(axis=1)
+        done = np.abs(dev - devold) / (np.abs(dev) + 0.1) < EPSILON
+        finish = done if iteration < MAXIT - 1 else np.ones_like(done)
+        if finish.any():
+            r = rows[finish]
+            level_coef[r], mu_out[r], w2_last[r], d_last[r] = beta_l[finish], mu[finish], w2[finish], d[finish]
+            if t is not None:
+                time_coef[r], u_last[r], s_last[r] = beta_t[finish], u[finish], s[finish]
+            converged[rows[done]] = True
+            keep = ~finish
+            if not keep.any():
+                break
+            rows, eta, mu, devold = rows[keep], eta[keep], mu[keep], dev[keep]
+            pr_a, py_a, pres, dc = pr_a[keep], py_a[keep], pres[keep], dc[keep]
+            if off_a is not None:
+                off_a = off_a[keep]
         else:
-            converged[a[done]] = True
-            active[a[done]] = False
-        all_active = bool(active.all())
+            devold = dev
+    mu = mu_out
 
     return GlmFit(
         level_coef=level_coef,
