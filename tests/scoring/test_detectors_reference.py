@@ -67,8 +67,10 @@ def test_shared_reference_case(series: str, algorithm: str, r_function: str) -> 
         want_trend = want["trend"].to_numpy(dtype=float)
         keep = ~np.isnan(want_trend)
         np.testing.assert_array_equal(got_trend[keep], want_trend[keep], err_msg="trend decision differs from R")
-    if "phi" in want:
-        _assert_matches_r(result.extra["phi"][0], want["phi"].to_numpy(dtype=float), integer=False, what="phi")
+    for column in ("phi", "score", "pvalue"):  # farringtonFlexible diagnostics
+        if column in want:
+            got = result.extra[column][0]
+            _assert_matches_r(got, want[column].to_numpy(dtype=float), integer=False, what=column)
 
 
 @pytest.mark.parametrize("case", EXTRA, ids=[c["id"] for c in EXTRA])

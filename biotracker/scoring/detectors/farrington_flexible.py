@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from biotracker.errors import ConfigError
 from biotracker.scoring.detectors.batching import group_weeks, row_chunks
 from biotracker.scoring.detectors.control import FarringtonFlexibleControl
+from biotracker.scoring.detectors.glm import Design, linear_predictor_se
 from biotracker.scoring.detectors.reference_weeks import FlexibleDesign, flexible_design
 from biotracker.scoring.detectors.reweighting import fit_farrington_model
-from biotracker.errors import ConfigError
-from biotracker.scoring.detectors.glm import Design, linear_predictor_se
-from biotracker.scoring.detectors.thresholds import delta_upper, nb_plugin_upper
+from biotracker.scoring.detectors.thresholds import delta_upper, nb_plugin_upper, power_se
 
 _EPS = np.finfo(float).eps
 
@@ -87,22 +87,8 @@ def run(
             res = _fit_and_predict(trend_design, flat_design, level0, t0, y, valid, offset, off0, control)
             eta0, mu0, se_eta0, phi, do_trend, ok = res
             yk = observed[spos, k_idx]
-            if control.thresholdMethod == "nbPlugin":
-                upper = nb_plugin_upper(np.where(np.isinf(mu0), np.nan, mu0), phi, control.alpha)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    score = (yk - eta0) / (upper - eta0)
-                    pval = _nb_pvalue(yk, mu0, phi)
-                fit_value = mu0
-            else:
-                upper = delta_upper(mu0, se_eta0 * mu0, phi, z, control.powertrans)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    score = (yk - mu0) / (upper - mu0)
-                    tau = phi + (se_eta0 * mu0) ** 2 / mu0
-                    from biotracker.scoring.detectors.thresholds import power_se
-
-                    se, e = power_se(mu0, tau, control.powertrans)
-                    pval = stats.norm.sf(yk**e, loc=mu0**e, scale=se)
-                fit_value = mu0
+            upper, score, pval = _threshold(yk, eta0, mu0, se_eta0, phi, z, control)
+            fit_value = mu0
             recent = np.stack([observed[spos, np.maximum(k_idx - j, 0)] for j in range(lim_weeks)], axis=1)
             recent_sum = recent.sum(axis=1)
             enough = recent_sum >= lim_cases
@@ -122,6 +108,20 @@ def run(
             ):
                 out[name][spos, g_pos] = np.where(ok, val, np.nan)
     return out
+
+
+def _threshold(yk, eta0, mu0, se_eta0, phi, z, control):
+    """Upper bound, R's score and R's p-value for the chosen ``thresholdMethod``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if control.thresholdMethod == "nbPlugin":
+            upper = nb_plugin_upper(np.where(np.isinf(mu0), np.nan, mu0), phi, control.alpha)
+            score = (yk - eta0) / (upper - eta0)  # R's quirk: eta0 on the log scale
+            return upper, score, _nb_pvalue(yk, mu0, phi)
+        se_mu0 = se_eta0 * mu0  # predict.glm(type = "response"): se on the mean scale
+        upper = delta_upper(mu0, se_mu0, phi, z, control.powertrans)
+        score = (yk - mu0) / (upper - mu0)
+        se, e = power_se(mu0, phi + se_mu0**2 / mu0, control.powertrans)
+        return upper, score, stats.norm.sf(yk**e, loc=mu0**e, scale=se)
 
 
 def _nb_pvalue(y: np.ndarray, mu0: np.ndarray, phi: np.ndarray) -> np.ndarray:
