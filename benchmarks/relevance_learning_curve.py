@@ -174,7 +174,9 @@ def curve(engine, order: list[str], labels: dict[str, str], models_dir: Path, no
             model_scores = np.array([model_rank[a] for a in held_out])
         else:
             model_scores = rule_scores
-        out.append({"labels": n, "held_out": len(held_out), "base_rate": float(y.mean()),
+        cv = model.card.cross_validation if model is not None else None
+        gated = model_scores if cv and cv["average_precision"] > cv["rule_average_precision"] else rule_scores
+        out.append({"gated": precision_at_k(gated, y, K),"labels": n, "held_out": len(held_out), "base_rate": float(y.mean()),
                     "model": precision_at_k(model_scores, y, K), "rules": precision_at_k(rule_scores, y, K),
                     "model_50": precision_at_k(model_scores, y, 50), "rules_50": precision_at_k(rule_scores, y, 50),
                     "model_ap": average_precision_score(y, model_scores),
@@ -215,7 +217,7 @@ def main() -> None:
         print(f"\nRandom labelling order, {args.seeds} seeds: precision@{K} on the alerts not yet labelled "
               "(mean ± sd over seeds)")
         print(f"{'labels':>6} {'held-out':>8} {'base rate':>9} {'P@20 model':>12} {'P@20 rules':>12} "
-              f"{'P@50 model':>12} {'P@50 rules':>12} {'AP model':>12} {'AP rules':>12} {'trained':>8}")
+              f"{'P@20 gated':>12} {'P@50 model':>12} {'P@50 rules':>12} {'AP model':>12} {'AP rules':>12} {'trained':>8}")
         for step in range(len(runs[0])):
             cells = [r[step] for r in runs]
 
@@ -224,7 +226,7 @@ def main() -> None:
                 return f"{mean(values):.2f} ± {pstdev(values):.2f}"
 
             print(f"{cells[0]['labels']:>6} {cells[0]['held_out']:>8} {mean(c['base_rate'] for c in cells):>9.2f} "
-                  + " ".join(f"{stat(key):>12}" for key in ("model", "rules", "model_50", "rules_50", "model_ap",
+                  + " ".join(f"{stat(key):>12}" for key in ("model", "rules", "gated", "model_50", "rules_50", "model_ap",
                                                             "rules_ap"))
                   + f" {sum(c['trained'] for c in cells):>5}/{len(cells)}")
 

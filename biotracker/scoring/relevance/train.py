@@ -23,7 +23,7 @@ import pandas as pd
 import sklearn
 import skops
 import skops.io as sio
-from sklearn.metrics import precision_score, recall_score
+from sklearn.metrics import average_precision_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedKFold
 from sqlalchemy import Engine, select
 
@@ -95,6 +95,7 @@ class ModelCard:
             f"| precision | {cv['precision']:.3f} | |",
             f"| recall | {cv['recall']:.3f} | |",
             f"| precision@{cv['k']} | {cv['precision_at_k']:.3f} | {cv['rule_precision_at_k']:.3f} |",
+            f"| average precision | {cv['average_precision']:.3f} | {cv['rule_average_precision']:.3f} |",
             "",
             "## Features",
             "",
@@ -167,6 +168,8 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, folds: int = CV_FOLDS, k:
         "recall": float(recall_score(y, predicted, zero_division=0)),
         "precision_at_k": precision_at_k(oof, y, k),
         "rule_precision_at_k": precision_at_k(rule, y, k, tie),
+        "average_precision": float(average_precision_score(y, oof)),
+        "rule_average_precision": float(average_precision_score(y, rule + tie / 10)),
         "note": "precision@k over all labelled alerts ranked by out-of-fold probability",
     }
 
