@@ -168,8 +168,9 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
 def export_stix(data: OutputData, audience: Audience, path: Path) -> StixExport:
     delivery, bundle = stix_bundle(data, audience)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(bundle.serialize(pretty=True) + "\n", encoding="utf-8")
+    document = json.loads(bundle.serialize())  # stix2's pretty=True is quadratic in the bundle size
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     counts: dict[str, int] = {}
-    for obj in json.loads(path.read_text(encoding="utf-8"))["objects"]:
+    for obj in document["objects"]:
         counts[obj["type"]] = counts.get(obj["type"], 0) + 1
     return StixExport(path, counts, delivery.marking, delivery.withheld)
