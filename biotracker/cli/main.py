@@ -11,6 +11,7 @@ import typer
 COMMAND_MODULES = [
     "pipeline",
     "alerts",
+    "incident",
     "agents",
     "incidents",
     "connectors",

@@ -48,7 +48,8 @@ raw_payloads = Table(
     "raw_payloads",
     metadata,
     Column("sha256", String(64), primary_key=True, comment="content address of the bytes under var/raw/"),
-    Column("source", String(64), nullable=False, index=True),
+    # Part of the key: two sources serving identical bytes each get their payload normalised.
+    Column("source", String(64), primary_key=True, index=True),
     Column("url", Text, nullable=False),
     Column("fetched_at", UtcDateTime(), nullable=False),
     Column("http_status", Integer, nullable=False),

@@ -109,7 +109,7 @@ def normalise_pending(
                 quarantine_item(conn, item)
             conn.execute(
                 update(raw_payloads)
-                .where(raw_payloads.c.sha256 == row.sha256)
+                .where(raw_payloads.c.sha256 == row.sha256, raw_payloads.c.source == row.source)
                 .values(normalised_version=connector.parser_version)
             )
         summary.payloads += 1

@@ -39,7 +39,11 @@ def store_payload(
     fetched_at: dt.datetime,
     content_type: str | None = None,
 ) -> tuple[RawPayload, bool]:
-    """Archive ``body``; return its record and whether it was new (False: same bytes seen before)."""
+    """Archive ``body``; return its record and whether it was new (False: this source sent these bytes before).
+
+    The bytes are stored once whoever sends them; the row is per (bytes, source), so identical
+    payloads from two sources are each normalised by their own connector.
+    """
     sha = hashlib.sha256(body).hexdigest()
     path = payload_path(raw_dir, sha)
     if not path.exists():
@@ -57,7 +61,8 @@ def store_payload(
         size=len(body),
         content_type=content_type,
     )
-    existed = conn.execute(select(raw_payloads.c.sha256).where(raw_payloads.c.sha256 == sha)).first()
+    existed = conn.execute(select(raw_payloads.c.sha256)
+                           .where(raw_payloads.c.sha256 == sha, raw_payloads.c.source == source)).first()
     if existed is None:
         upsert(conn, raw_payloads, [record.model_dump()], update=False)
     return record, existed is None

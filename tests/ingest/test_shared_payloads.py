@@ -15,9 +15,6 @@ from biotracker.pipeline import ingest_sources
 from biotracker.schema import Window
 
 
-@pytest.mark.xfail(strict=True, reason="raw archive bug for the lead: raw_payloads is keyed by sha256 alone, so the "
-                   "second source serving identical bytes is never normalised (needs (sha256, source) or a "
-                   "payload_sources link table in biotracker/raw + biotracker/db)")
 def test_identical_payloads_of_two_sources_are_normalised_for_both(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, replay_dir=BUNDLED_RECORDINGS, http_retries=0)
     engine = open_store(settings)

@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('content_type', sa.String(length=200), nullable=True),
     sa.Column('normalised_version', sa.Integer(), nullable=True, comment='parser version that last normalised it; NULL = pending'),
-    sa.PrimaryKeyConstraint('sha256')
+    sa.PrimaryKeyConstraint('sha256', 'source')
     )
     with op.batch_alter_table('raw_payloads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_raw_payloads_source'), ['source'], unique=False)
