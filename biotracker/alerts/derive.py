@@ -53,10 +53,19 @@ def _alarm_reason(sig: dict) -> str:
     base = sig["details"].get("baseline")
     expected = "n/a" if sig["expected"] is None else f"{sig['expected']:.2f}"
     return (
-        f"statistical alarm ({sig['method']}, alpha={control.get('alpha')}): {sig['observed']} report(s) this "
-        f"week, above the upper bound {sig['upperbound']:.2f} (expected {expected}"
+        f"statistical alarm ({sig['method']}, alpha={control.get('alpha')}): {sig['observed']} report(s) in the "
+        f"week of {sig['period_start']}, above the upper bound {sig['upperbound']:.2f} (expected {expected}"
         + (f"; baseline {base})" if base else ")")
     )
+
+
+def _signal_reason(sig: dict) -> str:
+    """The week's count against its detector, also when it did not alarm: analysts want the context."""
+    bound = "not computable (baseline too short or sparse)" if sig["upperbound"] is None else f"{sig['upperbound']:.2f}"
+    expected = "n/a" if sig["expected"] is None else f"{sig['expected']:.2f}"
+    base = sig["details"].get("baseline")
+    return (f"week of {sig['period_start']} ({sig['method']}): {sig['observed']} report(s), expected {expected}, upper bound {bound}"
+            + (f"; baseline {base}" if base else "") + "; no statistical alarm")
 
 
 def _agent_reason(name: str, flags: dict[str, Any]) -> str | None:
@@ -133,9 +142,9 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
     start, end = window.start.date(), window.end.date()
     scoped = frame[(frame["period_start"] >= start) & (frame["period_start"] < end)]
     with engine.connect() as conn:
-        alarms = {(s["series_key"], s["period_start"]): dict(s) for s in conn.execute(
-            select(signals).where(signals.c.alarm.is_(True), signals.c.period_start >= start,
-                                  signals.c.period_start < end)).mappings()}
+        scored = {(s["series_key"], s["period_start"]): dict(s) for s in conn.execute(
+            select(signals).where(signals.c.period_start >= start, signals.c.period_start < end)).mappings()}
+        alarms = {key: sig for key, sig in scored.items() if sig["alarm"]}
         assessed = {r["incident_id"]: dict(r) for r in conn.execute(select(incident_assessments)).mappings()}
         inc = {r["incident_id"]: dict(r) for r in conn.execute(
             select(incidents.c.incident_id, incidents.c.corroboration, incidents.c.reliability,
@@ -164,6 +173,8 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
     for key in sorted(members):
         series, week = key
         facts, evidence = _facts(key, members[key], alarms.get(key), assessed, inc)
+        if key in scored and key not in alarms:
+            evidence.insert(0, _signal_reason(scored[key]))
         if not rules.triggered(facts):
             continue
         if rules.suppressed(series):
