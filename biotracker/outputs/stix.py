@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,22 @@ IDENTITY = stix2.v21.Identity(
     id=stix_id("identity", "biotracker"), name="Biotracker", identity_class="system",
     created=_EPOCH, modified=_EPOCH, object_marking_refs=[TLP2_IDS[Tlp.CLEAR]],
 )
+
+
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def language_tag(value: str | None) -> str | None:
+    """An RFC 5646 tag for STIX ``lang``: the value if it is one, else looked up by name ("English" -> "en")."""
+    if not value:
+        return None
+    if _LANGUAGE_TAG.match(value):
+        return value
+    try:
+        language = pycountry.languages.lookup(value)
+    except LookupError:
+        return None
+    return getattr(language, "alpha_2", None) or getattr(language, "alpha_3", None)
 
 
 def alpha2(iso3: str) -> str | None:
@@ -141,7 +158,7 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
         objects.append(stix2.v21.Report(
             id=stix_id("report", rep.report_id), name=rep.title, published=published, created=published,
             modified=published, report_types=["threat-report"], object_refs=refs or [IDENTITY.id],
-            description=rep.summary or None, lang=rep.language or "en", external_references=[ext],
+            description=rep.summary or None, lang=language_tag(rep.language), external_references=[ext],
             **_common(item)))
 
     for item in delivery.of_kind("alert"):

@@ -40,7 +40,8 @@ def populate(engine) -> None:
     rep = [
         _report("who_don", "DON500", "Cholera - Nigeria", "cholera", "NGA", t, "CLEAR", "https://www.who.int/emergencies/disease-outbreak-news/item/2024-DON500"),
         _report("who_don", "DON501", "Cholera - Nigeria (update)", "cholera", "NGA", t, "CLEAR", "javascript:alert(1)"),
-        _report("who_don", "DON502", "Anthrax - France <script>alert('x')</script>", "anthrax", "FRA", t, "AMBER", "https://example.org/fra"),
+        {**_report("who_don", "DON502", "Anthrax - France <script>alert('x')</script>", "anthrax", "FRA", t, "AMBER",
+                   "https://example.org/fra"), "language": "English"},  # a language name, as some feeds give it
         _report("police_intake", "PI-1", LE_MARKER, "avian influenza", "DEU", t, "CLEAR", "https://intake.police.example/PI-1"),
     ]
     inc = [

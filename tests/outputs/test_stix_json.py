@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from biotracker.outputs.audience import INTERNAL, Audience
 from biotracker.outputs.jsonexport import export_json
 from biotracker.outputs.records import load_output_data
-from biotracker.outputs.stix import TLP2_EXTENSION, TLP2_IDS, export_stix
+from biotracker.outputs.stix import TLP2_EXTENSION, TLP2_IDS, export_stix, language_tag
 from biotracker.schema import Tlp
 from tests.outputs.sample_store import KINDS, LE_MARKER
 
@@ -43,6 +43,10 @@ def test_stix_bundle_validates_and_marks_every_object_with_tlp2(store, tmp_path)
     le_incident = next(o for o in by_type["incident"] if o["name"] == LE_MARKER)
     assert le_incident["object_marking_refs"] == [TLP2_IDS[Tlp.AMBER_STRICT]]
     assert result.marking == Tlp.AMBER_STRICT
+
+
+def test_report_languages_become_rfc5646_tags_or_are_left_out():
+    assert [language_tag(v) for v in ("en", "fr-CA", "English", "Klingonish", None)] == ["en", "fr-CA", "en", None, None]
 
 
 def test_stix_export_is_reproducible_and_filtered(store, tmp_path):
