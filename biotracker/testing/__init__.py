@@ -1,0 +1,1 @@
+"""Test kits shipped with Biotracker: the connector conformance checks and fixture transports."""
