@@ -155,7 +155,7 @@ def main() -> None:
     figures = {
         "reports": len(records), "incidents": len(result), "corroborated_incidents": int(corroborated),
         "duplicates": result.stats.get("duplicates", 0),
-        "links": {k: v for k, v in result.stats.items() if k.endswith(("_links", "_refused"))},
+        "links": {k: v for k, v in result.stats.items() if k.endswith(("_links", "_refused", "_cuts"))},
         "largest_incident": int(sizes_a.max()) if len(sizes_a) else 0,
         "median_incident_size": float(np.median(sizes_a)) if len(sizes_a) else 0.0,
         "seconds": {"cluster": round(t_cluster, 1), "clusters_with_reasons": round(t_explain, 1),

@@ -60,6 +60,8 @@ class IncidentSummary:
     #: links refused because they would join different known agents or countries
     refused: int = 0
     detached: int = 0
+    #: links not made because the incident would have spanned more than ``max_span_days``
+    span_cuts: int = 0
     links: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -204,6 +206,7 @@ def build_incidents(engine: Engine, window: Window | None = None, config: Cluste
     summary.removed = len(stale)
     summary.refused = sum(v for k, v in stats.items() if k.endswith("_refused"))
     summary.detached = len(detached & set(by_id))
+    summary.span_cuts = stats.get("span_cuts", 0)
     summary.links = {k.removesuffix("_links"): v for k, v in sorted(stats.items()) if k.endswith("_links")}
     log.info("incidents: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed)",
              summary.reports, summary.incidents, summary.merged, summary.duplicates, summary.corroborated,

@@ -31,7 +31,7 @@ from enum import Enum
 
 import numpy as np
 
-from biotracker.incidents.dedup import MinHasher, band_keys, canonical_url, content_text, similarity
+from biotracker.incidents.dedup import MinHasher, canonical_url, content_text, similarity
 from biotracker.incidents.reliability import SOURCE_TIERS, SourceTier, best_tier, combined_reliability, tier_of
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -62,8 +62,8 @@ class ReportRecord:
 @dataclass(frozen=True)
 class ClusterConfig:
     gap_days: float = 14.0
-    #: longest an incident may last from its first report (None: no limit); a season-long
-    #: epizootic becomes a sequence of incidents rather than one
+    #: longest an incident may last from its first to its last report (None: no limit); a
+    #: season-long epizootic becomes a sequence of incidents rather than one
     max_span_days: float | None = 90.0
     near_duplicate_threshold: float = 0.7
     num_perm: int = 64
@@ -186,12 +186,18 @@ class ClusterResult:
 
 
 class _Components:
-    """Union-find that refuses merges of components with different known agents or countries."""
+    """Union-find over record indices (the root of a component is its smallest index, its seed)
+    that refuses merges of components with different known agents or countries ("conflict"), or
+    whose reports together would span more than ``span`` seconds ("span")."""
 
-    def __init__(self, agent: list[int], country: list[int]) -> None:
+    def __init__(self, agent: list[int], country: list[int], at: list[int] | None = None,
+                 span: int | None = None) -> None:
         self.up = list(range(len(agent)))
         self.agent = agent
         self.country = country
+        self.lo = at
+        self.hi = list(at) if at is not None else None
+        self.span = span
 
     def find(self, x: int) -> int:
         up = self.up
@@ -200,19 +206,29 @@ class _Components:
             x = up[x]
         return x
 
-    def union(self, a: int, b: int, constrained: bool = True) -> bool | None:
-        """True if merged, None if already together, False if refused."""
+    def union(self, a: int, b: int, constrained: bool = True) -> bool | str | None:
+        """True if merged, None if already together, "conflict" or "span" if refused."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
-        ga, gb, ca, cb = self.agent[ra], self.agent[rb], self.country[ra], self.country[rb]
-        if constrained and ((ga >= 0 and gb >= 0 and ga != gb) or (ca >= 0 and cb >= 0 and ca != cb)):
-            return False
         if rb < ra:
-            ra, rb, ga, gb, ca, cb = rb, ra, gb, ga, cb, ca
+            ra, rb = rb, ra
+        ga, gb, ca, cb = self.agent[ra], self.agent[rb], self.country[ra], self.country[rb]
+        if constrained:
+            if (ga >= 0 and gb >= 0 and ga != gb) or (ca >= 0 and cb >= 0 and ca != cb):
+                return "conflict"
+            if self.span is not None and self.lo is not None and self.hi is not None:
+                ha, hb = self.hi[ra], self.hi[rb]
+                hi = hb if ha == _NO_TIME else ha if hb == _NO_TIME else max(ha, hb)
+                if hi != _NO_TIME and hi - min(self.lo[ra], self.lo[rb]) > self.span:
+                    return "span"
         self.up[rb] = ra
         self.agent[ra] = ga if ga >= 0 else gb
         self.country[ra] = ca if ca >= 0 else cb
+        if self.lo is not None and self.hi is not None:
+            self.lo[ra] = min(self.lo[ra], self.lo[rb])
+            hi_a, hi_b = self.hi[ra], self.hi[rb]
+            self.hi[ra] = hi_b if hi_a == _NO_TIME else hi_a if hi_b == _NO_TIME else max(hi_a, hi_b)
         return True
 
 
@@ -228,23 +244,6 @@ def _seconds(at: dt.datetime | None) -> int:
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.timezone.utc)
     return int((at - _EPOCH).total_seconds())
-
-
-def _cap_span(chain: np.ndarray, at: np.ndarray, span: int) -> np.ndarray:
-    """Break chains so that no incident lasts longer than ``span`` seconds from its first report:
-    the report that would exceed it starts a new incident (a sweep in time order, so the cut
-    points depend only on the reports, not on the order they arrived in)."""
-    out = chain.copy()
-    flags = chain.tolist()
-    times = at.tolist()
-    start = times[0] if times else 0
-    for i, linked in enumerate(flags):
-        if not linked:
-            start = times[i + 1]
-        elif times[i + 1] - start > span:
-            out[i] = False
-            start = times[i + 1]
-    return out
 
 
 def _key64(text: str | None) -> int:
@@ -344,47 +343,51 @@ def cluster_reports(
         first = first[1:]
     del url_key, content_key, unique_content
 
-    # same event: same agent and country, consecutive reports within the gap, span capped -------
+    # same event: same agent and country, consecutive reports within the gap ----------------
     keyed = np.flatnonzero((agent >= 0) & (country >= 0) & timed & ~is_detached)
     key = agent[keyed] * (int(country.max()) + 2) + country[keyed]
     order = keyed[np.argsort(key, kind="stable")]  # time order kept inside each key
     skey = agent[order] * (int(country.max()) + 2) + country[order]
     step = np.diff(at[order])
-    chain = (skey[1:] == skey[:-1]) & (step <= gap)
-    if config.max_span_days is not None:
-        chain = _cap_span(chain, at[order], int(config.max_span_days * 86400))
-    chain = np.flatnonzero(chain)
+    chain = np.flatnonzero((skey[1:] == skey[:-1]) & (step <= gap))
     event_edges = (order[chain], order[chain + 1], step[chain] / 86400)
     del keyed, key, order, skey, step, chain
 
     # near duplicates: MinHash LSH over unique contents, across sources, within the gap ---------
-    sig, has = MinHasher(config.num_perm).signatures(_Texts(recs, first))
+    sig, bk, has = MinHasher(config.num_perm).sketch(_Texts(recs, first), config.bands)
     eligible = np.flatnonzero((content >= 0) & timed & ~is_detached)
     eligible = eligible[has[content[eligible]]]
-    bk = band_keys(sig, config.bands)
-    pairs: list[np.ndarray] = []
+    # similar pairs as one int64 each (left * n + right, left < right), deduplicated per band
+    pairs = np.zeros(0, dtype=np.int64)
     for b in range(config.bands):
         k = bk[content[eligible], b]
         o = eligible[np.argsort(k, kind="stable")]
         ko = bk[content[o], b]
+        found = [pairs]
         for back in range(1, config.bucket_lookback + 1):
             left, right = o[:-back], o[back:]
             ok = (ko[:-back] == ko[back:]) & (source[left] != source[right]) & (at[right] - at[left] <= gap)
             if ok.any():
-                pairs.append(np.stack([left[ok], right[ok]], axis=1))
+                lo, hi = np.minimum(left[ok], right[ok]), np.maximum(left[ok], right[ok])
+                similar = similarity(sig, content[lo], content[hi]) >= config.near_duplicate_threshold - 1e-9
+                found.append(lo[similar] * n + hi[similar])  # verified at once: few pairs are kept
+        pairs = np.unique(np.concatenate(found))
     del bk, eligible
     near_edges = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    if pairs:
-        uv = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
-        sim = similarity(sig, content[uv[:, 0]], content[uv[:, 1]])
+    if len(pairs):
+        u, v = pairs // n, pairs % n
+        del pairs
+        sim = similarity(sig, content[u], content[v])
         keep = sim >= config.near_duplicate_threshold - 1e-9
-        uv, sim = uv[keep], sim[keep]
-        o = np.lexsort((uv[:, 1], uv[:, 0], -sim))
-        near_edges = (uv[o, 0], uv[o, 1], sim[o].astype(np.float64).round(4))
-    del sig, pairs
+        u, v, sim = u[keep], v[keep], sim[keep]
+        o = np.lexsort((v, u, -sim))
+        near_edges = (u[o], v[o], sim[o].astype(np.float64).round(4))
+    del sig
 
     # components, in rule order ---------------------------------------------------------------
-    comps = _Components(agent.tolist(), country.tolist())
+    span = int(config.max_span_days * 86400) if config.max_span_days is not None else None
+    comps = _Components(agent.tolist(), country.tolist(), at.tolist(), span)
+    stats["span_cuts"] = 0
     acc_a, acc_b, acc_code, acc_detail = array("q"), array("q"), array("b"), array("f")
     for kind, (us, vs, ds) in ((LinkKind.SAME_URL, url_edges), (LinkKind.SAME_CONTENT, content_edges),
                                (LinkKind.NEAR_DUPLICATE, near_edges), (LinkKind.SAME_EVENT, event_edges)):
@@ -396,14 +399,16 @@ def cluster_reports(
                 if is_detached[a] or is_detached[b]:
                     continue
                 done = comps.union(a, b)
-                if done:
+                if done is True:
                     acc_a.append(a)
                     acc_b.append(b)
                     acc_code.append(code)
                     acc_detail.append(d)
                     merged += 1
-                elif done is False:
+                elif done == "conflict":
                     refused += 1
+                elif done == "span":
+                    stats["span_cuts"] += 1
         stats[f"{kind.value}_links"] = merged
         stats[f"{kind.value}_refused"] = refused
     del url_edges, content_edges, near_edges, event_edges
@@ -411,6 +416,9 @@ def cluster_reports(
     e_b = np.frombuffer(acc_b, dtype=np.int64) if len(acc_b) else np.zeros(0, np.int64)
     e_code = np.frombuffer(acc_code, dtype=np.int8) if len(acc_code) else np.zeros(0, np.int8)
     e_detail = np.frombuffer(acc_detail, dtype=np.float32) if len(acc_detail) else np.zeros(0, np.float32)
+
+    root = np.fromiter((comps.find(i) for i in range(n)), dtype=np.int64, count=n)
+    del comps
 
     # duplicate groups (exact or near), each headed by its earliest report -------------------------
     dups = _Components([-1] * n, [-1] * n)
@@ -423,8 +431,6 @@ def cluster_reports(
     stats["duplicates"] = int((duplicate_of >= 0).sum())
     del dups
 
-    root = np.fromiter((comps.find(i) for i in range(n)), dtype=np.int64, count=n)
-    del comps
     seeds = np.flatnonzero(root == np.arange(n))  # union keeps the smallest index as root = seed
     label = np.searchsorted(seeds, root)
 
@@ -441,13 +447,14 @@ def cluster_reports(
         o = np.lexsort((other, ends))
         ends, other, eidx = ends[o], other[o], eidx[o]
         start = np.searchsorted(ends, np.arange(n + 1))
-        other_l, eidx_l, start_l = other.tolist(), eidx.tolist(), start.tolist()
+        del ends, o
+        other_l, eidx_l, start_l = memoryview(other), memoryview(eidx), memoryview(start)
         seen = np.zeros(n, dtype=bool)
-        for s in seeds.tolist():
-            if start_l[s] == start_l[s + 1]:
+        for seed in seeds.tolist():
+            if start_l[seed] == start_l[seed + 1]:
                 continue
-            seen[s] = True
-            queue = deque([s])
+            seen[seed] = True
+            queue = deque([seed])
             while queue:
                 u = queue.popleft()
                 for p in range(start_l[u], start_l[u + 1]):

@@ -107,6 +107,23 @@ class MinHasher:
             has[rows] = True
         return sig, has
 
+    def sketch(self, texts: Sequence[str], bands: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Compact signatures for a million texts: the low 16 bits of each MinHash value (equal
+        values stay equal; unequal ones collide with probability 1/65536, a negligible bias on the
+        estimated similarity), 32-bit LSH band keys from the full values, and the has-words mask."""
+        n = len(texts)
+        sig = np.zeros((n, self.num_perm), dtype=np.uint16)
+        keys = np.zeros((n, bands), dtype=np.uint32)
+        has = np.zeros(n, dtype=bool)
+        step = max(1, self.batch_shingles // 8)
+        for s in range(0, n, step):
+            part, part_has = self.signatures(_Slice(texts, s, min(n, s + step)))
+            sig[s:s + len(part)] = part.astype(np.uint16)
+            k = band_keys(part, bands)
+            keys[s:s + len(part)] = (k ^ (k >> np.uint64(32))).astype(np.uint32)
+            has[s:s + len(part)] = part_has
+        return sig, keys, has
+
     def _minhash(self, uni: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Signatures of records whose unigram hashes are concatenated in ``uni`` (``lengths`` each)."""
         ends = np.cumsum(lengths)
@@ -129,6 +146,17 @@ class MinHasher:
             shingles[bi_pos] = bi
         hashed = (self.a[:, None] * shingles[None, :] + self.b[:, None]) >> np.uint64(32)
         return np.minimum.reduceat(hashed, rec_start, axis=1).T.astype(np.uint32)
+
+
+class _Slice(Sequence[str]):
+    def __init__(self, items: Sequence[str], start: int, stop: int) -> None:
+        self.items, self.start, self.stop = items, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        return self.items[self.start + i]
 
 
 def band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
