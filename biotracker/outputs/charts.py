@@ -29,6 +29,8 @@ class Country:
     name: str
     regions: frozenset[str]
     path: str
+    #: Centre of the bounding box of its largest polygon, in map coordinates: where its marker goes.
+    centre: tuple[float, float]
 
 
 def country_code(properties: Mapping[str, object]) -> str:
@@ -59,7 +61,10 @@ def countries() -> dict[str, Country]:
         path = "".join(_ring_path(ring) for poly in polygons for ring in poly)
         code = country_code(props)
         regions = frozenset(str(props[k]) for k in ("CONTINENT", "REGION_UN", "SUBREGION") if props.get(k))
-        found[code] = Country(code, str(props.get("NAME") or code), regions, path)
+        largest = max((poly[0] for poly in polygons), key=len)
+        xs, ys = zip(*(_project(lon, lat) for lon, lat, *_ in largest), strict=True)
+        centre = (round((min(xs) + max(xs)) / 2, 1), round((min(ys) + max(ys)) / 2, 1))
+        found[code] = Country(code, str(props.get("NAME") or code), regions, path, centre)
     return found
 
 
@@ -89,6 +94,11 @@ def world_map_svg(highlight: Mapping[str, int], *, title: str = "Alerts by count
         else:
             parts.append(f'<path class="country" data-iso3="{code}" d="{c.path}" fill="#d5d8dc" '
                          f'stroke="#ffffff" stroke-width="0.3"/>')
+    for code in sorted(c for c in highlight if c in shapes):  # markers keep small countries visible
+        x, y = shapes[code].centre
+        parts.append(f'<circle class="alert-marker" data-iso3="{code}" cx="{x:g}" cy="{y:g}" r="4" fill="#c0392b" '
+                     f'stroke="#ffffff" stroke-width="1"><title>{escape(shapes[code].name)}: {highlight[code]} '
+                     f"alert(s)</title></circle>")
     parts.append("</svg>")
     return Markup("".join(parts))
 

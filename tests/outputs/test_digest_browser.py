@@ -35,6 +35,7 @@ window.addEventListener('load', () => {
     map: map ? box(map) : null,
     countries: document.querySelectorAll('svg#alert-map path.country').length,
     alert_countries: [...document.querySelectorAll('svg#alert-map path.alert-country')].map(p => [p.dataset.iso3, ...box(p)]),
+    markers: [...document.querySelectorAll('svg#alert-map circle.alert-marker')].map(c => [c.dataset.iso3, ...box(c)]),
     sparklines: [...document.querySelectorAll('svg.sparkline')].map(s => {
       const line = s.querySelector('polyline.observed');
       return line ? [line.getTotalLength(), s.getBoundingClientRect().width] : [0, 0];
@@ -84,6 +85,7 @@ def test_digest_renders_in_chromium_with_map_and_sparklines(store, tmp_path):
     assert report["countries"] == 177
     drawn = {iso: (w, h) for iso, w, h in report["alert_countries"]}
     assert set(drawn) == {"NGA", "FRA", "DEU"} and all(w > 5 and h > 5 for w, h in drawn.values())
+    assert sorted(iso for iso, w, h in report["markers"] if w == h == 8) == ["DEU", "FRA", "NGA"]
     assert len(report["sparklines"]) == 3 and all(length > 20 and width > 100 for length, width in report["sparklines"])
 
     # The screenshot shows the highlighted countries: alert red (#c0392b at some opacity) is on screen.
