@@ -56,3 +56,14 @@ def test_ranking_a_subset_without_storing_touches_nothing(store, tmp_path):
     ranked = rank_alerts(engine, tmp_path, some, store=False)
     assert sorted(r.alert_id for r in ranked) == some
     assert _features(engine) == before
+
+
+def test_scores_are_stored_on_sqlite_and_postgresql(demo_copy, tmp_path):
+    from biotracker.db.engine import open_store
+
+    engine = open_store(demo_copy)
+    ranked = rank_alerts(engine, tmp_path / "no-models")
+    stored = _features(engine)
+    assert ranked and all(stored[r.alert_id]["relevance"] == r.score for r in ranked)
+    assert rank_alerts(engine, tmp_path / "no-models") == ranked  # re-running changes nothing
+    assert _features(engine) == stored
