@@ -81,8 +81,9 @@ def list_models(
         console.print(f"no relevance models in {folder}; alerts are ranked by the rule score. "
                       "Train one with `biotracker models train` once analysts have labelled alerts.")
         return
-    table = Table(title=f"relevance models in {folder}")
-    for col in ("model", "trained at", "labels", "CV precision", "CV recall", "CV P@20 (rules)", "usable"):
+    table = Table(title=f"relevance models in {folder}", caption="P, R, P@20: cross-validated; (rules): rule score")
+    table.add_column("model", no_wrap=True)
+    for col in ("trained", "labels", "P", "R", "P@20 (rules)", "usable"):
         table.add_column(col)
     in_use = next((card.model_id for card, _, problem in found if card and problem is None), None)
     for card, path, problem in found:
@@ -91,7 +92,7 @@ def list_models(
             continue
         cv = card.cross_validation
         usable = "in use" if card.model_id == in_use else ("yes" if problem is None else f"no: {problem}")
-        table.add_row(card.model_id, card.trained_at, str(card.labels["total"]), f"{cv['precision']:.2f}",
+        table.add_row(card.model_id, card.trained_at[:10], str(card.labels["total"]), f"{cv['precision']:.2f}",
                       f"{cv['recall']:.2f}", f"{cv['precision_at_k']:.2f} ({cv['rule_precision_at_k']:.2f})", usable)
     console.print(table)
 

@@ -96,6 +96,8 @@ class ModelCard:
             f"| recall | {cv['recall']:.3f} | |",
             f"| precision@{cv['k']} | {cv['precision_at_k']:.3f} | {cv['rule_precision_at_k']:.3f} |",
             f"| average precision | {cv['average_precision']:.3f} | {cv['rule_average_precision']:.3f} |",
+            *([f"", f"Only {self.labels['total']} labels, not more than k = {cv['k']}: precision@{cv['k']} is "
+                "just the share of relevant labels for both."] if self.labels["total"] <= cv["k"] else []),
             "",
             "## Features",
             "",
