@@ -10,6 +10,7 @@ audiences, whatever its declared marking. Every output (digest, email, CAP, STIX
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,23 @@ from biotracker.schema import Alert, AlertTier, Incident, Report, SourceKind, Tl
 
 #: The least restrictive marking a law-enforcement intake record can carry in any output.
 LAW_ENFORCEMENT_FLOOR = Tlp.AMBER_STRICT
+#: Analysts' notes are internal working text: shared no wider than TLP:AMBER (and never wider than their alert).
+ANALYST_NOTE_TLP = Tlp.AMBER
+
+
+@dataclass(frozen=True)
+class AnalystNote:
+    """What an analyst wrote about an alert: a status change with its note, or relevance feedback."""
+
+    note_id: str
+    alert_id: str
+    actor: str
+    at: dt.datetime
+    text: str
+    what: str  # "status new -> triaged" or "feedback: relevant"
+    disease: str | None = None
+    country_iso3: str | None = None
+    tlp: Tlp = ANALYST_NOTE_TLP
 
 AUDIENCE_KINDS = ("law_enforcement", "public_health", "partner", "public")
 
@@ -33,7 +51,7 @@ class Item:
     any of them is a law-enforcement intake channel.
     """
 
-    record: Alert | Incident | Report
+    record: Alert | Incident | Report | AnalystNote
     sources: frozenset[str] = frozenset()
     law_enforcement: bool = False
     #: Markings of the records this one was built from (an incident's reports, an alert's incidents).
@@ -57,6 +75,8 @@ class Item:
             return r.alert_id
         if isinstance(r, Incident):
             return r.incident_id
+        if isinstance(r, AnalystNote):
+            return r.note_id
         return r.report_id
 
 

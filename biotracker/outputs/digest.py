@@ -161,6 +161,7 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
                                                      f"{alert.country_iso3 or 'unknown country'}"),
             "spark_text": text_sparkline(points),
             "links": [_link(u) for u in alert.source_urls],
+            "notes": [n.record for n in delivery.of_kind("analystnote") if n.record.alert_id == alert.alert_id],  # type: ignore[union-attr]
         })
     countries = Counter(a.country_iso3 for a in alerts if a.country_iso3)
     # Which law-enforcement intake channels exist is itself not for wider audiences.
@@ -186,7 +187,9 @@ def render_digest(
     """The digest of ``data`` for ``audience``: pure, so tests can render any mix of records."""
     window = digest_window(day, lookback_days)
     in_window = [i for i in data.alerts if window.start.date() <= i.record.period_start < window.end.date()]  # type: ignore[union-attr]
-    delivery = deliverable(in_window, audience, regions_of=regions_of(), apply_preferences=apply_preferences)
+    ids = {i.key for i in in_window}
+    notes = [n for n in data.notes if n.record.alert_id in ids]  # type: ignore[union-attr]
+    delivery = deliverable([*in_window, *notes], audience, regions_of=regions_of(), apply_preferences=apply_preferences)
     context = digest_context(data, delivery, day, window.start.date())
     return RenderedDigest(day=day, html=_env.get_template("digest.html.j2").render(**context),
                           text=_env.get_template("digest.txt.j2").render(**context), delivery=delivery)

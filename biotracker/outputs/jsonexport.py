@@ -1,4 +1,4 @@
-"""JSON export of alerts and incidents for other tools: one document, records as in the schema.
+"""JSON export of alerts, incidents and analysts' notes for other tools: one document, records as in the schema.
 
 Each record's ``tlp`` is the marking the audience filter enforced (its declared marking, raised to
 what it was built from and, for law-enforcement intake, to AMBER+STRICT); the document's ``tlp`` is
@@ -24,9 +24,15 @@ def _record(item: Item) -> dict:
     return {**item.record.model_dump(mode="json"), "tlp": item.tlp.value}
 
 
+def _note(item: Item) -> dict:
+    n = item.record
+    return {"note_id": n.note_id, "alert_id": n.alert_id, "actor": n.actor, "at": n.at.isoformat(),  # type: ignore[union-attr]
+            "what": n.what, "text": n.text, "tlp": item.tlp.value}  # type: ignore[union-attr]
+
+
 def json_document(data: OutputData, audience: Audience) -> tuple[Delivery[Item], dict]:
     """The export document for ``audience`` (pure)."""
-    delivery = deliverable([*data.alerts, *data.incidents], audience, regions_of=regions_of())
+    delivery = deliverable([*data.alerts, *data.incidents, *data.notes], audience, regions_of=regions_of())
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -35,6 +41,7 @@ def json_document(data: OutputData, audience: Audience) -> tuple[Delivery[Item],
         "audience": {"name": audience.name, "clearance": audience.clearance.value, "kind": audience.kind},
         "alerts": [_record(i) for i in sorted(delivery.of_kind("alert"), key=lambda i: i.key)],
         "incidents": [_record(i) for i in sorted(delivery.of_kind("incident"), key=lambda i: i.key)],
+        "notes": [_note(i) for i in delivery.of_kind("analystnote")],
     }
     return delivery, document
 

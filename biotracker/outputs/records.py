@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
-from biotracker.db.tables import alerts, incident_reports, incidents, reports, signals
+from biotracker.db.tables import alert_events, alert_feedback, alerts, incident_reports, incidents, reports, signals
 from biotracker.incidents.series import week_start
-from biotracker.outputs.audience import Item, registered_source_kinds
+from biotracker.outputs.audience import AnalystNote, Item, registered_source_kinds
 from biotracker.schema import Alert, Incident, Report, SourceKind, Window, as_utc, most_restrictive
 
 
@@ -43,6 +43,8 @@ class OutputData:
     alerts: list[Item] = field(default_factory=list)
     incidents: list[Item] = field(default_factory=list)
     reports: list[Item] = field(default_factory=list)
+    #: Analysts' notes on the alerts (status changes with a note, relevance feedback), oldest first.
+    notes: list[Item] = field(default_factory=list)
     #: Scored weekly series by series key, oldest first, and the signal each alert points to.
     series: dict[str, list[SeriesPoint]] = field(default_factory=dict)
     signal_series: dict[str, str] = field(default_factory=dict)
@@ -53,7 +55,10 @@ class OutputData:
 
     @property
     def items(self) -> list[Item]:
-        return [*self.alerts, *self.incidents, *self.reports]
+        return [*self.alerts, *self.incidents, *self.reports, *self.notes]
+
+    def notes_of(self, alert_id: str) -> list[Item]:
+        return [n for n in self.notes if n.record.alert_id == alert_id]  # type: ignore[union-attr]
 
     def scored_series(self, alert: Alert) -> list[SeriesPoint]:
         """The detector's series behind the alert's signal, up to the alert's week (empty without a signal)."""
@@ -108,6 +113,13 @@ def load_output_data(
             select(signals.c.signal_id, signals.c.series_key, signals.c.period_start, signals.c.observed,
                    signals.c.expected, signals.c.upperbound, signals.c.alarm, signals.c.method)
             .order_by(signals.c.series_key, signals.c.period_start, signals.c.method)).mappings()]
+        alert_ids = [r["alert_id"] for r in alert_rows]
+        event_rows = [_row(r) for r in conn.execute(
+            select(alert_events).where(alert_events.c.alert_id.in_(alert_ids), alert_events.c.note != "")
+            .order_by(alert_events.c.at, alert_events.c.event_id)).mappings()] if alert_ids else []
+        feedback_rows = [_row(r) for r in conn.execute(
+            select(alert_feedback).where(alert_feedback.c.alert_id.in_(alert_ids))
+            .order_by(alert_feedback.c.at, alert_feedback.c.feedback_id)).mappings()] if alert_ids else []
 
     def is_le(source: str) -> bool:
         return kinds.get(source) == SourceKind.LAW_ENFORCEMENT
@@ -164,6 +176,24 @@ def load_output_data(
                                 inherited=most_restrictive(o.tlp for o in origin)))
         wanted |= set(behind)
 
+    alert_by_id = {i.key: i for i in alert_items}
+    notes = []
+    for row in event_rows:
+        notes.append((row["at"], f"event:{row['event_id']}", row["alert_id"], row["actor"], row["note"],
+                      f"status {row['from_status']} -> {row['to_status']}"))
+    for row in feedback_rows:
+        notes.append((row["at"], f"feedback:{row['feedback_id']}", row["alert_id"], row["actor"], row["note"],
+                      f"feedback: {row['label']}"))
+    note_items = []
+    for at, note_id, alert_id, actor, text, what in sorted(notes, key=lambda n: (n[0], n[1])):
+        parent = alert_by_id[alert_id]
+        alert_record: Alert = parent.record  # type: ignore[assignment]
+        note = AnalystNote(note_id=note_id, alert_id=alert_id, actor=actor, at=at, text=text, what=what,
+                           disease=alert_record.disease, country_iso3=alert_record.country_iso3)
+        # A note is as restricted as its alert (and everything behind it), and never below ANALYST_NOTE_TLP.
+        note_items.append(Item(record=note, sources=parent.sources, law_enforcement=parent.law_enforcement,
+                               inherited=parent.tlp))
+
     def in_window(item: Item) -> bool:
         seen = item.record.first_seen_at  # type: ignore[union-attr]
         return window is None or (seen is not None and as_utc(seen) in window)
@@ -184,7 +214,7 @@ def load_output_data(
     at = health_at or (window.end if window is not None else None)
     health = source_health_rows(engine, at, kinds) if at is not None else []
     return OutputData(alerts=alert_items, incidents=chosen, reports=[report_items[r] for r in chosen_reports if r in report_items],
-                      series=dict(series), signal_series=signal_series, report_weeks=dict(report_weeks),
+                      notes=note_items, series=dict(series), signal_series=signal_series, report_weeks=dict(report_weeks),
                       health=health, source_kinds=kinds)
 
 

@@ -6,7 +6,8 @@ definitions it uses. Identifiers are UUIDv5 of Biotracker's stable keys, so expo
 twice yields the same objects.
 
 Alerts become ``note`` objects ("why this is an alert": reasons, tier, week) attached to their
-incident. Analyst-written notes are not in the schema yet; when they are, they belong here too.
+incident; what analysts wrote about an alert (a status change with a note, relevance feedback)
+becomes a ``note`` by that analyst, attached to the alert's note.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pycountry
 import stix2
 
-from biotracker.outputs.audience import Audience, Delivery, Item, deliverable
+from biotracker.outputs.audience import AnalystNote, Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.schema import Alert, Incident, Report, Tlp, as_utc
@@ -174,6 +175,16 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
             content="\n".join(alert.reasons), authors=["Biotracker alert rules"],
             object_refs=refs or [IDENTITY.id], labels=[f"tier:{alert.tier.value}", f"status:{alert.status.value}"],
             **_common(item)))
+
+    note_refs = {i.key: stix_id("note", i.key) for i in delivery.of_kind("alert")}
+    for item in delivery.of_kind("analystnote"):
+        note: AnalystNote = item.record  # type: ignore[assignment]
+        at = as_utc(note.at)
+        refs = [note_refs[note.alert_id]] if note.alert_id in note_refs else [IDENTITY.id]
+        objects.append(stix2.v21.Note(
+            id=stix_id("note", note.note_id), created=at, modified=at,
+            abstract=f"Analyst note on alert {note.alert_id} ({note.what})"[:500], content=note.text or note.what,
+            authors=[note.actor], object_refs=refs, labels=["analyst-note"], **_common(item)))
 
     used = sorted({m for o in objects for m in getattr(o, "object_marking_refs", [])})
     markings = [tlp_marking(t) for t, mid in TLP2_IDS.items() if mid in used]

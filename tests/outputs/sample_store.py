@@ -3,7 +3,8 @@
 Three series: cholera in Nigeria (a statistical alarm, CLEAR, two WHO reports), anthrax in France
 (first report in 52 weeks, AMBER) and avian influenza in Germany, which came in through a
 law-enforcement intake channel ("police_intake", declared CLEAR by mistake) and must never reach a
-wider audience.
+wider audience. Analysts wrote a note on the cholera alert (status change) and on the German one
+(feedback); a status change without a note is not a note.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 
 from biotracker.config import load_settings
 from biotracker.db.engine import open_store
-from biotracker.db.tables import alerts, incident_reports, incidents, raw_payloads, reports, signals, source_health
+from biotracker.db.tables import alert_events, alert_feedback, alerts, incident_reports, incidents, raw_payloads, reports, signals, source_health
 from biotracker.db.upsert import upsert
 from biotracker.schema import SourceKind, as_utc
 
@@ -21,6 +22,8 @@ WEEK = dt.date(2024, 6, 10)
 KINDS = {"who_don": SourceKind.PUBLIC_HEALTH, "hpai_outbreaks": SourceKind.VETERINARY,
          "police_intake": SourceKind.LAW_ENFORCEMENT}
 LE_MARKER = "Warehouse-7 suspicious powder"
+NOTE_NGA = "Asked the regional lab for <b>typing</b> results"
+NOTE_DEU = "Matches the open warehouse inquiry"
 
 
 def _report(source: str, sid: str, title: str, disease: str, iso3: str, when: dt.datetime, tlp: str, url: str) -> dict:
@@ -89,6 +92,12 @@ def populate(engine) -> None:
             "http_status": 200, "size": 10, "content_type": "application/json", "normalised_version": 1}
            for i, (src, when) in enumerate([("who_don", as_utc(dt.datetime(2024, 6, 16, 23))),
                                             ("police_intake", as_utc(dt.datetime(2024, 6, 10)))], start=1)]
+    events = [{"event_id": "ev-1", "alert_id": "alert-nga", "at": as_utc(dt.datetime(2024, 6, 12, 10)),
+               "actor": "analyst.jones", "from_status": "new", "to_status": "triaged", "note": NOTE_NGA},
+              {"event_id": "ev-2", "alert_id": "alert-nga", "at": as_utc(dt.datetime(2024, 6, 12, 11)),
+               "actor": "analyst.jones", "from_status": "triaged", "to_status": "new", "note": ""}]
+    feedback = [{"feedback_id": "fb-1", "alert_id": "alert-deu", "label": "relevant", "note": NOTE_DEU,
+                 "actor": "det.sgt.meyer", "at": as_utc(dt.datetime(2024, 6, 13, 9))}]
     with engine.begin() as conn:
         upsert(conn, raw_payloads, raw)
         upsert(conn, reports, rep)
@@ -97,3 +106,5 @@ def populate(engine) -> None:
         upsert(conn, signals, sig)
         upsert(conn, alerts, al)
         upsert(conn, source_health, health)
+        upsert(conn, alert_events, events)
+        upsert(conn, alert_feedback, feedback)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.outputs.sample_store import DAY, KINDS, LE_MARKER
+from tests.outputs.sample_store import DAY, KINDS, LE_MARKER, NOTE_DEU
 
 from biotracker.outputs.audience import INTERNAL, Audience
 from biotracker.outputs.charts import country_code, countries
@@ -103,3 +103,16 @@ def test_empty_period_says_so(store):
     files = build_digest(engine, settings, DAY.replace(year=2020), source_kinds=KINDS)
     assert files.alerts == 0 and files.tlp == Tlp.CLEAR
     assert "No alerts in this period." in files.html.read_text()
+
+
+def test_analyst_notes_are_shown_to_audiences_cleared_for_them_only(store):
+    _, engine = store
+    data = load_output_data(engine, None, source_kinds=KINDS)
+    internal = render_digest(data, INTERNAL, DAY, 7)
+    assert "analyst.jones (status new -&gt; triaged): Asked the regional lab for &lt;b&gt;typing&lt;/b&gt; results" in internal.html
+    assert NOTE_DEU in internal.text and "det.sgt.meyer (feedback: relevant)" in internal.text
+    # Notes are internal working text: TLP:AMBER at least, even on a CLEAR alert.
+    amber = render_digest(data, Audience("health", Tlp.AMBER, "public_health"), DAY, 7)
+    assert "regional lab" in amber.text and NOTE_DEU not in amber.text and amber.tlp == Tlp.AMBER
+    green = render_digest(data, Audience("partner", Tlp.GREEN, "partner"), DAY, 7)
+    assert "regional lab" not in green.text and "Analyst notes" not in green.html and green.tlp == Tlp.CLEAR

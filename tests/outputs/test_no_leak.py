@@ -30,7 +30,7 @@ from sqlalchemy import delete
 
 from biotracker.config import load_settings
 from biotracker.db.engine import open_store
-from biotracker.db.tables import alerts, incident_reports, incidents, reports, signals
+from biotracker.db.tables import alert_events, alert_feedback, alerts, incident_reports, incidents, reports, signals
 from biotracker.db.upsert import upsert
 from biotracker.outputs.audience import AUDIENCE_KINDS, Audience
 from biotracker.outputs.cap import cap_messages
@@ -49,23 +49,25 @@ SOURCES = {"who_don": SourceKind.PUBLIC_HEALTH, "hpai_outbreaks": SourceKind.VET
            "police_intake": SourceKind.LAW_ENFORCEMENT}
 DISEASES = ["cholera", "anthrax", "plague"]
 COUNTRIES = ["NGA", "FRA", "DEU", "BRA"]
-MARKER = re.compile(r"(?:RPT|INC|ALR)-\d{3}X")
+MARKER = re.compile(r"(?:RPT|INC|ALR|NOTE)-\d{3}X")
 TLP_BY_ID = {v: k for k, v in TLP2_IDS.items()}
-STATS = {"examples": 0, "audiences": 0, "renders": 0, "markers_checked": 0, "leaks": 0}
+STATS = {"examples": 0, "audiences": 0, "renders": 0, "markers_checked": 0, "leaks": 0,
+         "markers_by_kind": {"RPT": 0, "INC": 0, "ALR": 0, "NOTE": 0}, "withheld_checks": 0}
 
 tlps = st.sampled_from(list(Tlp))
 report_st = st.fixed_dictionaries({"tlp": tlps, "source": st.sampled_from(sorted(SOURCES)),
                                    "disease": st.sampled_from(DISEASES), "country": st.sampled_from(COUNTRIES)})
 incident_st = st.fixed_dictionaries({"tlp": tlps, "reports": st.lists(report_st, min_size=1, max_size=3)})
 alert_st = st.fixed_dictionaries({"tlp": tlps, "tier": st.sampled_from(list(AlertTier)),
-                                  "status": st.sampled_from(list(AlertStatus)), "has_alert": st.booleans()})
+                                  "status": st.sampled_from(list(AlertStatus)), "has_alert": st.booleans(),
+                                  "note": st.sampled_from([None, "event", "feedback"])})
 audience_st = st.builds(
     lambda i, clearance, kind, topics, regions, tier, email_: Audience(
         name=f"sub{i}", clearance=clearance, kind=kind, topics=frozenset(topics), regions=frozenset(regions),
         min_tier=tier, email=email_),
     st.integers(0, 999), tlps, st.sampled_from(AUDIENCE_KINDS),
-    st.lists(st.sampled_from(DISEASES), max_size=2, unique=True),
-    st.lists(st.sampled_from([*COUNTRIES, "Africa", "Europe"]), max_size=2, unique=True),
+    st.one_of(st.just([]), st.lists(st.sampled_from(DISEASES), max_size=2, unique=True)),
+    st.one_of(st.just([]), st.lists(st.sampled_from([*COUNTRIES, "Africa", "Europe"]), max_size=2, unique=True)),
     st.sampled_from(list(AlertTier)), st.just("sub@agency.example"),
 )
 
@@ -86,7 +88,7 @@ def figures():
 def _store(engine, world) -> dict[str, tuple[Tlp, bool]]:
     """Write the random world; return marker -> (level, law_enforcement) by the rule in the docstring."""
     truth: dict[str, tuple[Tlp, bool]] = {}
-    rep_rows, inc_rows, link_rows, alert_rows = [], [], [], []
+    rep_rows, inc_rows, link_rows, alert_rows, event_rows, feedback_rows = [], [], [], [], [], []
     t = as_utc(dt.datetime(2024, 6, 11, 12))
     n = 0
     for k, (inc, al) in enumerate(world):
@@ -122,14 +124,28 @@ def _store(engine, world) -> dict[str, tuple[Tlp, bool]]:
                                "headline": f"alert {marker}", "tier": al["tier"].value, "reasons": [f"why {marker}"],
                                "status": al["status"].value, "tlp": al["tlp"].value, "country_iso3": first["country"],
                                "disease": first["disease"], "source_urls": urls})
+            if al["note"]:
+                note = f"NOTE-{k:03d}X"
+                # Analysts' notes: never below TLP:AMBER, never below their alert.
+                truth[note] = (max([Tlp.AMBER, truth[marker][0]], key=lambda m: m.rank), le_any)
+                if al["note"] == "event":
+                    event_rows.append({"event_id": note, "alert_id": marker, "at": t, "actor": "analyst",
+                                       "from_status": "new", "to_status": al["status"].value, "note": f"saw {note}"})
+                else:
+                    feedback_rows.append({"feedback_id": note, "alert_id": marker, "label": "relevant",
+                                          "note": f"saw {note}", "actor": "analyst", "at": t})
     with engine.begin() as conn:
-        for table in (alerts, signals, incident_reports, incidents, reports):
+        for table in (alert_events, alert_feedback, alerts, signals, incident_reports, incidents, reports):
             conn.execute(delete(table))
         upsert(conn, reports, rep_rows)
         upsert(conn, incidents, inc_rows)
         upsert(conn, incident_reports, link_rows)
         if alert_rows:
             upsert(conn, alerts, alert_rows)
+        if event_rows:
+            upsert(conn, alert_events, event_rows)
+        if feedback_rows:
+            upsert(conn, alert_feedback, feedback_rows)
     return truth
 
 
@@ -139,6 +155,7 @@ def _check(truth, audience: Audience, text: str, marking: Tlp, where: str) -> No
     for marker in set(MARKER.findall(text)):
         level, le = truth[marker]
         STATS["markers_checked"] += 1
+        STATS["markers_by_kind"][marker.split("-")[0]] += 1
         allowed = audience.clearance.allows(level) and (audience.law_enforcement or not le)
         if not allowed or marking.rank < level.rank:
             STATS["leaks"] += 1
@@ -146,7 +163,7 @@ def _check(truth, audience: Audience, text: str, marking: Tlp, where: str) -> No
         assert marking.rank >= level.rank, f"{where}: {marker} needs {level} but the output is marked {marking}"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(world=st.lists(st.tuples(incident_st, alert_st), min_size=1, max_size=6),
        audiences=st.lists(audience_st, min_size=1, max_size=3))
@@ -156,6 +173,9 @@ def test_no_output_leaks_to_an_audience_not_cleared_for_it(engine, figures, worl
     STATS["examples"] += 1
     for audience in audiences:
         STATS["audiences"] += 1
+        # Pairs of (audience, record) the rule forbids: every check below then proves the record absent.
+        STATS["withheld_checks"] += sum(not (audience.clearance.allows(level) and (audience.law_enforcement or not le))
+                                        for level, le in truth.values())
         digest = render_digest(data, audience, DAY, 7)
         _check(truth, audience, digest.html, digest.tlp, "digest html")
         _check(truth, audience, digest.text, digest.tlp, "digest text")
@@ -183,6 +203,6 @@ def test_no_output_leaks_to_an_audience_not_cleared_for_it(engine, figures, worl
 
         _, document = json_document(data, audience)
         _check(truth, audience, json.dumps(document), Tlp(document["tlp"]), "JSON")
-        for record in [*document["alerts"], *document["incidents"]]:
+        for record in [*document["alerts"], *document["incidents"], *document["notes"]]:
             _check(truth, audience, json.dumps(record), Tlp(record["tlp"]), "JSON record")
         STATS["renders"] += 6

@@ -33,7 +33,10 @@ def test_stix_bundle_validates_and_marks_every_object_with_tlp2(store, tmp_path)
     by_type: dict[str, list[dict]] = {}
     for obj in bundle["objects"]:
         by_type.setdefault(obj["type"], []).append(obj)
-    assert len(by_type["incident"]) == 4 and len(by_type["report"]) == 4 and len(by_type["note"]) == 3
+    assert len(by_type["incident"]) == 4 and len(by_type["report"]) == 4
+    analyst = [o for o in by_type["note"] if "analyst-note" in o.get("labels", [])]
+    assert len(by_type["note"]) == 3 + 2 and sorted(a for o in analyst for a in o["authors"]) == ["analyst.jones", "det.sgt.meyer"]
+    assert {o["object_marking_refs"][0] for o in analyst} == {TLP2_IDS[Tlp.AMBER], TLP2_IDS[Tlp.AMBER_STRICT]}
     assert {o["country"] for o in by_type["location"]} == {"NG", "FR", "DE"}
     definitions = {o["id"]: o for o in by_type["marking-definition"]}
     for obj in bundle["objects"]:
@@ -68,10 +71,13 @@ def test_json_export_holds_alerts_and_incidents_with_enforced_markings(store, tm
     assert doc["format"] == "biotracker-export" and doc["tlp"] == "AMBER+STRICT"
     assert [a["alert_id"] for a in doc["alerts"]] == ["alert-deu", "alert-fra", "alert-nga"]
     assert len(doc["incidents"]) == 4
+    assert [(n["alert_id"], n["actor"], n["tlp"]) for n in doc["notes"]] == [
+        ("alert-nga", "analyst.jones", "AMBER"), ("alert-deu", "det.sgt.meyer", "AMBER+STRICT")]
     deu = next(a for a in doc["alerts"] if a["alert_id"] == "alert-deu")
     assert deu["tlp"] == "AMBER+STRICT"  # declared CLEAR, but it came in through law-enforcement intake
     public = json.loads(export_json(data, Audience("p", Tlp.CLEAR, "public"), tmp_path / "p.json").path.read_text())
     assert [a["alert_id"] for a in public["alerts"]] == ["alert-nga"] and public["tlp"] == "CLEAR"
+    assert public["notes"] == []
 
 
 def test_export_commands_write_cap_stix_and_json(store, tmp_path, monkeypatch):
