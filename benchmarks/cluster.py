@@ -1,6 +1,6 @@
 """Time and peak memory of clustering a million reports into incidents (target: < 5 min, < 1 GB).
 
-    python benchmarks/cluster.py [--reports 1000000] [--seed 7]
+    python benchmarks/cluster.py [--reports 1000000] [--seed 7] [--store N]
 
 The reports are resampled from real ones: every report the recorded feeds in tests/fixtures/feeds
 normalise to (WHO DON, ProMED, ReliefWeb, EMPRES-i, the HPAI outbreak tables, ...) plus the CGHSS
@@ -15,7 +15,8 @@ Real reports are normalised in a child process, so the extractor's memory is not
 wall time of ``cluster_reports`` (exact and near duplicate detection, chaining, components,
 explanations), of turning the result into ``Cluster`` objects with their reasons, and the process's
 peak resident memory (``ru_maxrss``) after building the input and after clustering. The peak
-includes the million input records themselves.
+includes the million input records themselves. With ``--store N`` it also times the stage
+itself (``build_incidents``: read, cluster, replace, write) on a SQLite store of N of the reports.
 """
 
 from __future__ import annotations
@@ -117,10 +118,50 @@ def resample(base: list[tuple], n: int, seed: int) -> list[ReportRecord]:
     return records
 
 
+def store_run(records: list[ReportRecord], n: int) -> dict:
+    """Time ``build_incidents`` on a SQLite store holding the first ``n`` records: a full build, a
+    second (idempotent) one, and a windowed one for the last week."""
+    import tempfile
+
+    from biotracker.config import load_settings
+    from biotracker.db.engine import make_engine, migrate
+    from biotracker.db.tables import reports
+    from biotracker.db.upsert import upsert
+    from biotracker.incidents.build import build_incidents
+    from biotracker.schema import Window
+
+    home = tempfile.mkdtemp(prefix="bt-cluster-bench-")
+    engine = make_engine(load_settings({}, home=home, database_url=f"sqlite:///{home}/bt.db"))
+    migrate(engine)
+    rows = ({"report_id": r.report_id, "source": r.source, "source_id": r.report_id.split(":", 1)[1],
+             "url": r.url, "title": r.title, "summary": "", "text": r.text, "published_at": r.at,
+             "observed_at": r.at, "pathogen": r.agent, "disease": r.agent, "country_iso3": r.country_iso3,
+             "language": "en", "tlp": "CLEAR", "evidence": {}} for r in records[:n])
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        upsert(conn, reports, rows)
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    first = build_incidents(engine)
+    t_full = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_incidents(engine)
+    t_again = time.perf_counter() - t0
+    last = max(r.at for r in records[:n])
+    t0 = time.perf_counter()
+    windowed = build_incidents(engine, Window(last - dt.timedelta(days=7), last + dt.timedelta(seconds=1)))
+    t_window = time.perf_counter() - t0
+    return {"reports": n, "incidents": first.incidents, "seconds": {
+        "load_reports": round(t_load, 1), "build_full": round(t_full, 1), "build_again": round(t_again, 1),
+        "build_last_week": round(t_window, 1)}, "last_week_scope_reports": windowed.reports}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--store", type=int, default=0, metavar="N",
+                        help="also time build_incidents on a SQLite store with the first N reports")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -165,6 +206,9 @@ def main() -> None:
         "target": "< 300 s, < 1024 MB",
     }
     print(json.dumps(figures, indent=2))
+    if args.store:
+        del result
+        print("store:", json.dumps(store_run(records, args.store), indent=2))
 
 
 if __name__ == "__main__":
