@@ -140,6 +140,19 @@ def agent_flags(disease: str | None) -> list[str]:
     return [f"{agent.name}: {f}" for f in flags]
 
 
+def assessment_lines(assessment: dict | None) -> list[str]:
+    """The risk lens's findings on the alert's incident, in words: unusual features, indicators, cues."""
+    if not assessment:
+        return []
+    lines = [f"unusual: {u.get('flag', '').replace('_', ' ')} — {u.get('evidence', '')}"
+             for u in assessment.get("unusual") or []]
+    lines += [f"indicator {i.get('number')}: {i.get('indicator', '')} — {i.get('evidence', '')}"
+              for i in assessment.get("indicators") or []]
+    lines += [f"cue ({c.get('category', '')}): “{c.get('text', '')}” in “{c.get('sentence', '')}”"
+              for c in assessment.get("cues") or []]
+    return lines
+
+
 def _link(url: str) -> dict[str, object]:
     return {"url": url, "safe": bool(_SAFE_LINK.match(url))}
 
@@ -160,6 +173,7 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
             "sparkline": sparkline_svg(points, label=f"weekly incidents, {alert.disease or 'unknown'} in "
                                                      f"{alert.country_iso3 or 'unknown country'}"),
             "spark_text": text_sparkline(points),
+            "evidence": assessment_lines(data.assessments.get(alert.incident_id or "")),
             "links": [_link(u) for u in alert.source_urls],
             "notes": [n.record for n in delivery.of_kind("analystnote") if n.record.alert_id == alert.alert_id],  # type: ignore[union-attr]
         })

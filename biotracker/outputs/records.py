@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
-from biotracker.db.tables import alert_events, alert_feedback, alerts, incident_reports, incidents, reports, signals
+from biotracker.db.tables import (
+    alert_events,
+    alert_feedback,
+    alerts,
+    incident_assessments,
+    incident_reports,
+    incidents,
+    reports,
+    signals,
+)
 from biotracker.incidents.series import week_start
 from biotracker.outputs.audience import AnalystNote, Item, registered_source_kinds
 from biotracker.schema import Alert, Incident, Report, SourceKind, Window, as_utc, most_restrictive
@@ -51,6 +60,8 @@ class OutputData:
     #: Every report (all times) by (disease, country): its week and item, to count series per audience.
     report_weeks: dict[Topic, list[tuple[dt.date, Item]]] = field(default_factory=dict)
     health: list[dict] = field(default_factory=list)
+    #: Risk-lens assessment of the alerts' incidents (unusual flags, Radosavljevic indicators, cues).
+    assessments: dict[str, dict] = field(default_factory=dict)
     source_kinds: Mapping[str, SourceKind] = field(default_factory=dict)
 
     @property
@@ -117,6 +128,9 @@ def load_output_data(
         event_rows = [_row(r) for r in conn.execute(
             select(alert_events).where(alert_events.c.alert_id.in_(alert_ids), alert_events.c.note != "")
             .order_by(alert_events.c.at, alert_events.c.event_id)).mappings()] if alert_ids else []
+        alert_incidents = sorted({r["incident_id"] for r in alert_rows if r.get("incident_id")})
+        assessments = {r["incident_id"]: _row(r) for r in conn.execute(
+            select(incident_assessments).where(incident_assessments.c.incident_id.in_(alert_incidents))).mappings()}
         feedback_rows = [_row(r) for r in conn.execute(
             select(alert_feedback).where(alert_feedback.c.alert_id.in_(alert_ids))
             .order_by(alert_feedback.c.at, alert_feedback.c.feedback_id)).mappings()] if alert_ids else []
@@ -215,7 +229,7 @@ def load_output_data(
     health = source_health_rows(engine, at, kinds) if at is not None else []
     return OutputData(alerts=alert_items, incidents=chosen, reports=[report_items[r] for r in chosen_reports if r in report_items],
                       notes=note_items, series=dict(series), signal_series=signal_series, report_weeks=dict(report_weeks),
-                      health=health, source_kinds=kinds)
+                      health=health, assessments=assessments, source_kinds=kinds)
 
 
 def topic_of(alert: Alert) -> Topic:

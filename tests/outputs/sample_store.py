@@ -13,7 +13,18 @@ import datetime as dt
 
 from biotracker.config import load_settings
 from biotracker.db.engine import open_store
-from biotracker.db.tables import alert_events, alert_feedback, alerts, incident_reports, incidents, raw_payloads, reports, signals, source_health
+from biotracker.db.tables import (
+    alert_events,
+    alert_feedback,
+    alerts,
+    incident_assessments,
+    incident_reports,
+    incidents,
+    raw_payloads,
+    reports,
+    signals,
+    source_health,
+)
 from biotracker.db.upsert import upsert
 from biotracker.schema import SourceKind, as_utc
 
@@ -98,6 +109,13 @@ def populate(engine) -> None:
                "actor": "analyst.jones", "from_status": "triaged", "to_status": "new", "note": ""}]
     feedback = [{"feedback_id": "fb-1", "alert_id": "alert-deu", "label": "relevant", "note": NOTE_DEU,
                  "actor": "det.sgt.meyer", "at": as_utc(dt.datetime(2024, 6, 13, 9))}]
+    assessment = [{"incident_id": "inc-fra-1", "agent_key": "bacillus_anthracis", "agent_id": "NCBITaxon:1392",
+                   "agent_name": "Bacillus anthracis", "agent_flags": {}, "indicator_total": 1, "verdict": "natural",
+                   "unusual": [{"flag": "unusual_host", "evidence": "anthrax in a <i>zoo</i> animal"}],
+                   "indicators": [{"number": 11, "indicator": "Disease seen in the region for the first time",
+                                   "evidence": "first occurrence"}],
+                   "cues": [{"category": "lab", "text": "laboratory", "sentence": "traced to a laboratory", "report_id": "who_don:DON502"}],
+                   "rule_score": 1.0}]
     with engine.begin() as conn:
         upsert(conn, raw_payloads, raw)
         upsert(conn, reports, rep)
@@ -108,3 +126,4 @@ def populate(engine) -> None:
         upsert(conn, source_health, health)
         upsert(conn, alert_events, events)
         upsert(conn, alert_feedback, feedback)
+        upsert(conn, incident_assessments, assessment)

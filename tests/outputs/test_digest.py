@@ -29,6 +29,10 @@ def test_internal_digest_ranks_explains_and_marks(store):
     # "Why": observed vs expected and threshold from the scored series, plus the rule's reasons.
     assert "Observed 2 incident(s) this week; expected 0.50, threshold 1.60" in html
     assert "first report of cholera in NGA in the last 52 weeks" in html
+    # Indicators and cues found by the risk lens on the alert's incident (escaped like everything else).
+    assert "unusual: unusual host — anthrax in a &lt;i&gt;zoo&lt;/i&gt; animal" in html
+    assert "indicator 11: Disease seen in the region for the first time — first occurrence" in text
+    assert "cue (lab): “laboratory” in “traced to a laboratory”" in text
     # Agent flags from the risk lens.
     assert "Bacillus anthracis: select agent (OVERLAP), Tier 1" in html
     assert "Vibrio cholerae: CDC bioterrorism category B" in text
