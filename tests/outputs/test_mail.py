@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
+import json
 import socket
 import ssl
 from dataclasses import replace
@@ -197,3 +198,26 @@ def test_publish_day_stores_everything_and_mails_each_subscriber_what_it_may_rea
     assert LE_MARKER in delivered["desk@police.example"]
     assert LE_MARKER not in delivered["list@public.example"] and "Anthrax" not in delivered["list@public.example"]
     assert "[TLP:CLEAR]" in delivered["list@public.example"] and "[TLP:AMBER+STRICT]" in delivered["desk@police.example"]
+
+
+def test_mail_commands_store_then_send_the_outbox(store, smtp_server, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from biotracker.cli.main import app
+
+    settings, _ = store
+    subs = tmp_path / "subs.toml"
+    subs.write_text('[[subscriber]]\nname = "desk"\nkind = "public_health"\nclearance = "AMBER"\n'
+                    'email = "desk@health.example"\n')
+    box = Mailbox()
+    server = smtp_server(box)
+    for key, value in {"HOME": settings.home, "SUBSCRIBERS_FILE": subs, "SMTP_HOST": "127.0.0.1",
+                       "SMTP_PORT": server.port, "SMTP_RETRY_DELAY_S": 0}.items():
+        monkeypatch.setenv(f"BIOTRACKER_{key}", str(value))
+    runner = CliRunner()
+    stored = runner.invoke(app, ["mail", "digests", "--day", DAY.isoformat(), "--dry-run", "--json"])
+    assert stored.exit_code == 0, stored.output
+    assert list(json.loads(stored.output)["queued"]) == ["desk"] and box.messages == []
+    sent = runner.invoke(app, ["mail", "send-outbox", "--json"])
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output)["sent"] == 1 and [m[0] for m in box.messages] == [["desk@health.example"]]
