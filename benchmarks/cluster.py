@@ -168,14 +168,16 @@ def main() -> None:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         base = pool.submit(_real_reports).result()
     t_base = time.perf_counter() - t0
-    print(f"real reports: {len(base):,} from {len({b[0] for b in base})} sources ({t_base:.1f} s, child process)")
+    sources = len({b[0] for b in base})
+    print(f"real reports: {len(base):,} from {sources} sources ({t_base:.1f} s, child process)")
 
     t0 = time.perf_counter()
     records = resample(base, args.reports, args.seed)
     del base
     t_input = time.perf_counter() - t0
     rss_input = rss_mb()
-    print(f"resampled: {len(records):,} reports ({t_input:.1f} s); peak RSS with the input built: {rss_input:,.0f} MB")
+    print(f"resampled: {len(records):,} reports ({t_input:.1f} s); "
+          f"peak RSS with the input built: {rss_input:,.0f} MB")
 
     t0 = time.perf_counter()
     result = cluster_reports(records, ClusterConfig())

@@ -60,7 +60,7 @@ def build(as_json: bool = typer.Option(False, "--json", help="Print the summary 
 
 @incidents_app.command("show")
 def show(
-    incident_id: str = typer.Argument(..., help="Incident id (inc-…), or a report id to show its incident."),
+    incident_id: str = typer.Argument(..., help="Incident id (inc-…), or a report id: shows its incident."),
     as_json: bool = typer.Option(False, "--json", help="Print the members as JSON."),
 ) -> None:
     """List an incident's reports with the link that brought each one in."""
@@ -121,7 +121,8 @@ def _remaining(engine, incident_id: str, report_id: str) -> str:  # type: ignore
     from biotracker.db.tables import incidents
 
     with engine.connect() as conn:
-        exists = conn.execute(select(incidents.c.incident_id).where(incidents.c.incident_id == incident_id)).first()
+        query = select(incidents.c.incident_id).where(incidents.c.incident_id == incident_id)
+        exists = conn.execute(query).first()
     return incident_id if exists else "other incident(s) (the split report was its seed)"
 
 

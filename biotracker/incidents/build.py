@@ -41,9 +41,9 @@ __all__ = ["IncidentSummary", "build_incidents", "detach_report", "incident_id_f
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
-_COLUMNS = (reports.c.report_id, reports.c.source, reports.c.url, reports.c.title, reports.c.summary,
-            reports.c.text, reports.c.published_at, reports.c.observed_at, reports.c.disease, reports.c.pathogen,
-            reports.c.host, reports.c.country_iso3, reports.c.cases, reports.c.deaths, reports.c.tlp, reports.c.evidence)
+_COLUMNS = tuple(reports.c[name] for name in (
+    "report_id", "source", "url", "title", "summary", "text", "published_at", "observed_at", "disease",
+    "pathogen", "host", "country_iso3", "cases", "deaths", "tlp", "evidence"))
 
 
 @dataclass
@@ -69,7 +69,8 @@ class IncidentSummary:
         return asdict(self)
 
 
-def agent_key(pathogen: str | None, disease: str | None, evidence: Mapping[str, Any] | None = None) -> str | None:
+def agent_key(pathogen: str | None, disease: str | None,
+              evidence: Mapping[str, Any] | None = None) -> str | None:
     """What "the same agent" means, case-folded: the extractor's agent name (one vocabulary for every
     source: EMPRES-i's "H5N8 HPAI" and the HPAI tables' "Influenza A virus (H5N8)" agree there), else
     the report's pathogen, else its disease."""
@@ -88,7 +89,8 @@ def report_record(row: Mapping[str, Any]) -> ReportRecord:
     return ReportRecord(
         report_id=row["report_id"], source=row["source"], at=_event_time(row), title=row["title"],
         text=" ".join(t for t in (row["summary"], row["text"]) if t), url=row["url"],
-        agent=agent_key(row["pathogen"], row["disease"], row.get("evidence")), country_iso3=row["country_iso3"])
+        agent=agent_key(row["pathogen"], row["disease"], row.get("evidence")),
+        country_iso3=row["country_iso3"])
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
@@ -117,7 +119,8 @@ def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> t
         touched.update(conn.execute(select(incident_reports.c.incident_id)
                                     .where(incident_reports.c.report_id.in_(ids))).scalars())
     for ids in _chunks(sorted(touched)):
-        members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+        members = select(*_COLUMNS).join(incident_reports,
+                                         incident_reports.c.report_id == reports.c.report_id)
         for r in conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings():
             scope.setdefault(r["report_id"], dict(r))
     return list(scope.values()), touched
@@ -133,7 +136,8 @@ def _tiers() -> dict[str, SourceTier]:
         return source_tiers({})
 
 
-def incident_row(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], tiers: Mapping[str, SourceTier]) -> dict:
+def incident_row(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]],
+                 tiers: Mapping[str, SourceTier]) -> dict:
     """The incident's fields: descriptive ones from its most reliable, earliest report that has them."""
     members = [rows[r] for r in cluster.report_ids]  # (time, id) order
     lead = sorted(members, key=lambda r: -(tiers.get(r["source"]) or tier_of(r["source"])).weight)  # stable
@@ -185,7 +189,8 @@ def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
     conn.execute(stmt, rows)
 
 
-def build_incidents(engine: Engine, window: Window | None = None, config: ClusterConfig = ClusterConfig()) -> IncidentSummary:
+def build_incidents(engine: Engine, window: Window | None = None,
+                    config: ClusterConfig = ClusterConfig()) -> IncidentSummary:
     """Cluster the reports published in ``window`` (all reports when None) and their neighbourhood
     into incidents, replacing the incidents those reports belonged to."""
     summary = IncidentSummary()
@@ -251,7 +256,8 @@ def incident_members(engine: Engine, incident_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(incident_reports.c.report_id, incident_reports.c.link, incident_reports.c.linked_to,
-                   incident_reports.c.reason, incident_reports.c.duplicate_of, reports.c.source, reports.c.title,
+                   incident_reports.c.reason, incident_reports.c.duplicate_of, reports.c.source,
+                   reports.c.title,
                    reports.c.url, func.coalesce(reports.c.observed_at, reports.c.published_at).label("at"))
             .join(reports, reports.c.report_id == incident_reports.c.report_id)
             .where(incident_reports.c.incident_id == incident_id)

@@ -32,7 +32,13 @@ from enum import Enum
 import numpy as np
 
 from biotracker.incidents.dedup import MinHasher, canonical_url, content_text, similarity
-from biotracker.incidents.reliability import SOURCE_TIERS, SourceTier, best_tier, combined_reliability, tier_of
+from biotracker.incidents.reliability import (
+    SOURCE_TIERS,
+    SourceTier,
+    best_tier,
+    combined_reliability,
+    tier_of,
+)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NO_TIME = np.iinfo(np.int64).max // 4
@@ -150,8 +156,9 @@ class ClusterResult:
         seed = members[0]
         links = tuple(self._link(i) for i in members)
         sources = sorted({recs[i].source for i in members})
+        dup = self.duplicate_of
         independent = sorted({recs[i].source for i in members
-                              if self.duplicate_of[i] < 0 or recs[self.duplicate_of[i]].source == recs[i].source})
+                              if dup[i] < 0 or recs[dup[i]].source == recs[i].source})
         tiers = [self.tiers.get(s) or tier_of(s) for s in independent]
         best = best_tier(tiers)
         return Cluster(
@@ -171,16 +178,19 @@ class ClusterResult:
         if kind is LinkKind.SEED:
             reason = "earliest report of the incident; the incident id is derived from it"
         elif kind is LinkKind.DETACHED:
-            reason = "kept apart by an analyst override (biotracker incidents split); links to other reports ignored"
+            reason = ("kept apart by an analyst override (biotracker incidents split); "
+                      "links to other reports ignored")
         elif kind is LinkKind.SAME_URL:
             reason = f"exact duplicate of {other.report_id}: same canonical URL {canonical_url(recs[i].url)}"
         elif kind is LinkKind.SAME_CONTENT:
-            reason = f"exact duplicate of {other.report_id}: same title and text, {self.detail[i]:.1f} days apart"
+            reason = (f"exact duplicate of {other.report_id}: same title and text, "
+                      f"{self.detail[i]:.1f} days apart")
         elif kind is LinkKind.NEAR_DUPLICATE:
             reason = (f"near-duplicate of {other.report_id} ({other.source}): estimated word-shingle Jaccard "
                       f"{self.detail[i]:.2f} >= {self.config.near_duplicate_threshold:.2f}")
         else:
-            reason = (f"same agent ({recs[i].agent}) and country ({recs[i].country_iso3}) as {other.report_id}, "
+            reason = (f"same agent ({recs[i].agent}) and country ({recs[i].country_iso3}) "
+                      f"as {other.report_id}, "
                       f"{self.detail[i]:.1f} days apart (<= {g:g})")
         return Link(recs[i].report_id, kind, other.report_id if other else None, reason, dup)
 

@@ -163,7 +163,8 @@ def band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
     """One uint64 key per record and band (``(n, bands)``); equal rows of a band give equal keys."""
     n, perms = sig.shape
     rows = perms // bands
-    mult = np.random.default_rng(7).integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    odd = np.random.default_rng(7).integers(1, 2**63, size=rows, dtype=np.uint64)
+    mult = odd * np.uint64(2) + np.uint64(1)
     keys = np.zeros((n, bands), dtype=np.uint64)
     for b in range(bands):
         block = sig[:, b * rows:(b + 1) * rows].astype(np.uint64)
