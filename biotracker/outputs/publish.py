@@ -8,7 +8,6 @@ digest stored (and queued in the outbox when it has an address), so nothing is l
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

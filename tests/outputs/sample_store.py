@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from biotracker.config import load_settings
-from biotracker.db.engine import open_store
 from biotracker.db.tables import (
     alert_events,
     alert_feedback,
