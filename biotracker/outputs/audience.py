@@ -165,6 +165,9 @@ def deliverable(
             withheld += 1
         elif not apply_preferences or audience.wants(item, regions_of):
             kept.append(item)
+    # A note travels with its alert: none about an alert this audience does not get.
+    alert_ids = {i.key for i in kept if isinstance(i.record, Alert)}
+    kept = [i for i in kept if not isinstance(i.record, AnalystNote) or i.record.alert_id in alert_ids]
     marking = most_restrictive((i.tlp for i in kept), default=Tlp.CLEAR)
     return Delivery(audience=audience, items=tuple(kept), marking=marking, withheld=withheld)
 

@@ -10,6 +10,7 @@ import pytest
 from biotracker.errors import ConfigError
 from biotracker.outputs.audience import (
     INTERNAL,
+    AnalystNote,
     LAW_ENFORCEMENT_FLOOR,
     Audience,
     Item,
@@ -98,3 +99,14 @@ def test_bad_subscriber_files_fail_with_a_clear_message(tmp_path, body, message)
     path.write_text(body)
     with pytest.raises(ConfigError, match=message):
         load_subscribers(path)
+
+
+def test_a_note_travels_with_its_alert_only():
+    a = alert("a1", Tlp.CLEAR, AlertTier.LOW)
+    note = AnalystNote(note_id="n1", alert_id="a1", actor="x", at=dt.datetime(2024, 6, 12, tzinfo=dt.timezone.utc),
+                       text="t", what="feedback: relevant")
+    items = [Item(a), Item(note, inherited=Tlp.CLEAR)]
+    everything = deliverable(items, Audience("amber", Tlp.AMBER, "partner"))
+    assert [i.key for i in everything.items] == ["a1", "n1"] and everything.marking == Tlp.AMBER
+    high_only = deliverable(items, Audience("amber-high", Tlp.AMBER, "partner", min_tier=AlertTier.HIGH))
+    assert high_only.items == () and high_only.marking == Tlp.CLEAR
