@@ -25,6 +25,7 @@ from pathlib import Path
 
 from biotracker.config import Settings
 from biotracker.errors import ConfigError, PublishError
+from biotracker.outputs.audience import Audience
 from biotracker.outputs.digest import RenderedDigest
 from biotracker.schema import as_utc
 
@@ -56,6 +57,11 @@ def _safe(name: str) -> str:
 
 def mail_dir(settings: Settings) -> Path:
     return settings.out_dir / "mail"
+
+
+def message_name(day: dt.date, audience: Audience) -> str:
+    """File stem of a subscriber's digest message for ``day`` (outbox and sent/)."""
+    return _safe(f"digest-{day.isoformat()}-{audience.name}")
 
 
 def store_message(msg: EmailMessage, settings: Settings, name: str) -> Path:
@@ -152,5 +158,5 @@ def mail_digest(rendered: RenderedDigest, settings: Settings, *, sent_at: dt.dat
                 sleep: Callable[[float], None] = time.sleep) -> Path:
     """Compose, store, then send one subscriber's digest; returns where the sent message is kept."""
     msg = compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=sent_at)
-    stored = store_message(msg, settings, f"digest-{rendered.day.isoformat()}-{rendered.delivery.audience.name}")
+    stored = store_message(msg, settings, message_name(rendered.day, rendered.delivery.audience))
     return send_stored(stored, settings, sleep=sleep)

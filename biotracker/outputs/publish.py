@@ -20,7 +20,7 @@ from biotracker.outputs.audience import INTERNAL, Audience, SubscriberBook, load
 from biotracker.outputs.cap import export_cap
 from biotracker.outputs.digest import DigestFiles, build_digest, build_subscriber_digest
 from biotracker.outputs.jsonexport import export_json
-from biotracker.outputs.mail import compose_digest_email, send_stored, store_message
+from biotracker.outputs.mail import compose_digest_email, mail_dir, message_name, send_stored, store_message
 from biotracker.outputs.records import load_output_data
 from biotracker.outputs.stix import export_stix
 from biotracker.schema import SourceKind, Window, as_utc
@@ -81,13 +81,15 @@ def publish_day(
     send: bool = True,
     sent_at: dt.datetime | None = None,
     source_kinds: Mapping[str, SourceKind] | None = None,
+    resend: bool = False,
 ) -> PublishResult:
     """Digest + exports for the analysts, then each subscriber's digest: stored, then mailed.
 
     ``sent_at`` (default: midnight UTC of ``day``) dates the emails and CAP updates, so a re-run is
     reproducible. Mail failures are collected in ``failed`` (messages stay in the outbox); they do
     not stop other subscribers. Raises :class:`PublishError` at the end if any send failed, so the
-    task is retried while every file is already written.
+    task is retried while every file is already written; a digest already sent for ``day`` is not
+    sent again unless ``resend``.
     """
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
     moment = as_utc(sent_at or day)
@@ -105,8 +107,12 @@ def publish_day(
         result.subscriber_digests[audience.name] = files
         if not audience.email:
             continue
+        already = mail_dir(settings) / "sent" / f"{message_name(day, audience)}.eml"
+        if already.exists() and not resend:  # a re-run (e.g. an Airflow retry) does not mail twice
+            result.mailed[audience.name] = str(already)
+            continue
         stored = store_message(compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=moment), settings,
-                               f"digest-{day.isoformat()}-{audience.name}")
+                               message_name(day, audience))
         if not (send and settings.smtp_host):
             result.queued[audience.name] = str(stored)
             continue

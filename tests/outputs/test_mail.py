@@ -198,6 +198,9 @@ def test_publish_day_stores_everything_and_mails_each_subscriber_what_it_may_rea
     assert LE_MARKER in delivered["desk@police.example"]
     assert LE_MARKER not in delivered["list@public.example"] and "Anthrax" not in delivered["list@public.example"]
     assert "[TLP:CLEAR]" in delivered["list@public.example"] and "[TLP:AMBER+STRICT]" in delivered["desk@police.example"]
+    # Running the day again (an Airflow retry) rewrites the files but mails nobody twice.
+    again = publish_day(engine, s, DAY, subscribers=book, source_kinds=KINDS, sent_at=SENT_AT)
+    assert set(again.mailed) == {"police", "bulletin"} and len(box.messages) == 2
 
 
 def test_mail_commands_store_then_send_the_outbox(store, smtp_server, tmp_path, monkeypatch):
