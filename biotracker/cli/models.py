@@ -15,8 +15,9 @@ from rich.table import Table
 console = Console()
 models_app = typer.Typer(
     help=(
-        "The relevance model: trained on `biotracker feedback` labels, saved with skops and a model card under "
-        "models/ (BIOTRACKER_MODELS_DIR); the newest card-validated model ranks alerts, else the rule score."
+        "The relevance model: trained on `biotracker feedback` labels, saved with skops and a model card "
+        "under models/ (BIOTRACKER_MODELS_DIR); the newest card-validated model ranks alerts, else the rule "
+        "score."
     ),
     no_args_is_help=True,
 )
@@ -55,8 +56,9 @@ def train(
     cv = card.cross_validation
     console.print(f"saved {folder / card.artefact} ({card.labels['total']} labels: {card.labels['relevant']} "
                   f"relevant, {card.labels['not_relevant']} not)")
-    console.print(f"cross-validated ({cv['folds']}-fold): precision {cv['precision']:.2f}, recall {cv['recall']:.2f}, "
-                  f"precision@{cv['k']} {cv['precision_at_k']:.2f} (rule score {cv['rule_precision_at_k']:.2f})")
+    console.print(f"cross-validated ({cv['folds']}-fold): precision {cv['precision']:.2f}, "
+                  f"recall {cv['recall']:.2f}, precision@{cv['k']} {cv['precision_at_k']:.2f} "
+                  f"(rule score {cv['rule_precision_at_k']:.2f})")
     console.print(f"card: {folder / (card.model_id + '.card.md')}")
     if rank:
         ranked = rank_alerts(engine, folder)
@@ -74,14 +76,16 @@ def list_models(
     _settings, folder = _settings_and_dir(models_dir)
     found = survey(folder)
     if as_json:
-        print(json.dumps([{"card": path.name, "valid": problem is None, "problem": problem,
-                           "model": asdict(card) if card else None} for card, path, problem in found], indent=2))
+        rows = [{"card": path.name, "valid": problem is None, "problem": problem,
+                 "model": asdict(card) if card else None} for card, path, problem in found]
+        print(json.dumps(rows, indent=2))
         return
     if not found:
         console.print(f"no relevance models in {folder}; alerts are ranked by the rule score. "
                       "Train one with `biotracker models train` once analysts have labelled alerts.")
         return
-    table = Table(title=f"relevance models in {folder}", caption="P, R, P@20: cross-validated; (rules): rule score")
+    table = Table(title=f"relevance models in {folder}",
+                  caption="P, R, P@20: cross-validated; (rules): rule score")
     table.add_column("model", no_wrap=True)
     for col in ("trained", "labels", "P", "R", "P@20 (rules)", "usable"):
         table.add_column(col)
@@ -92,8 +96,9 @@ def list_models(
             continue
         cv = card.cross_validation
         usable = "in use" if card.model_id == in_use else ("yes" if problem is None else f"no: {problem}")
-        table.add_row(card.model_id, card.trained_at[:10], str(card.labels["total"]), f"{cv['precision']:.2f}",
-                      f"{cv['recall']:.2f}", f"{cv['precision_at_k']:.2f} ({cv['rule_precision_at_k']:.2f})", usable)
+        table.add_row(card.model_id, card.trained_at[:10], str(card.labels["total"]),
+                      f"{cv['precision']:.2f}", f"{cv['recall']:.2f}",
+                      f"{cv['precision_at_k']:.2f} ({cv['rule_precision_at_k']:.2f})", usable)
     console.print(table)
 
 
@@ -118,12 +123,15 @@ def show(
     except InvalidModel as exc:
         problem = str(exc)
     if as_json:
-        print(json.dumps({"valid": problem is None, "problem": problem, "model": asdict(card) if card else None},
-                         indent=2))
+        data = {"valid": problem is None, "problem": problem, "model": asdict(card) if card else None}
+        print(json.dumps(data, indent=2))
         return
     if card is not None:
         print(card.to_markdown())
-    console.print("[green]valid: would be loaded[/green]" if problem is None else f"[red]not usable: {problem}[/red]")
+    if problem is None:
+        console.print("[green]valid: would be loaded[/green]")
+    else:
+        console.print(f"[red]not usable: {problem}[/red]")
 
 
 def register(app: typer.Typer) -> None:

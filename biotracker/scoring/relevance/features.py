@@ -50,7 +50,10 @@ def _token(value: object) -> str:
 
 
 def alert_features(alert: Mapping[str, Any], assessment: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The model's view of one alert (``alert``: an ``alerts`` row; ``assessment``: its incident's lens row)."""
+    """The model's view of one alert.
+
+    ``alert`` is an ``alerts`` row; ``assessment`` its incident's ``incident_assessments`` row.
+    """
     facts = alert.get("features") or {}
     assessment = assessment or {}
     agent = assessment.get("agent_flags") or {}
@@ -81,7 +84,8 @@ def alert_features(alert: Mapping[str, Any], assessment: Mapping[str, Any] | Non
     tags += [f"flag:{f}" for f in sorted(unusual)] + [f"cue:{c}" for c in cue_kinds]
     row["tags"] = " ".join(tags)
     reasons = alert.get("reasons") or []
-    row["text"] = " \n".join([str(alert.get("headline") or ""), str(alert.get("disease") or ""), *map(str, reasons)])
+    text = [str(alert.get("headline") or ""), str(alert.get("disease") or ""), *map(str, reasons)]
+    row["text"] = " \n".join(text)
     return row
 
 
@@ -92,8 +96,8 @@ def load_alert_frame(engine: Engine, alert_ids: Iterable[str] | None = None) -> 
         rows = [dict(r) for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()
                 if wanted is None or r["alert_id"] in wanted]
         incident_ids = {r["incident_id"] for r in rows if r["incident_id"]}
-        assessed = {r["incident_id"]: dict(r) for r in conn.execute(
-            select(incident_assessments).where(incident_assessments.c.incident_id.in_(incident_ids))).mappings()}
+        lens = select(incident_assessments).where(incident_assessments.c.incident_id.in_(incident_ids))
+        assessed = {r["incident_id"]: dict(r) for r in conn.execute(lens).mappings()}
     records = [alert_features(r, assessed.get(r["incident_id"])) | {"alert_id": r["alert_id"]} for r in rows]
     columns = ["alert_id", *NUMERIC, "tags", "text"]
     return pd.DataFrame(records, columns=columns).set_index("alert_id")

@@ -18,7 +18,13 @@ from sklearn.pipeline import Pipeline
 
 from biotracker.errors import BiotrackerError
 from biotracker.scoring.relevance.features import FEATURE_VERSION
-from biotracker.scoring.relevance.train import CARD_SCHEMA, MODEL_NAME, ModelCard, file_sha256, library_versions
+from biotracker.scoring.relevance.train import (
+    CARD_SCHEMA,
+    MODEL_NAME,
+    ModelCard,
+    file_sha256,
+    library_versions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +67,15 @@ def _minor(version: str) -> str:
 def validate_card(card: ModelCard, models_dir: Path) -> Path:
     """The artefact path if ``card`` vouches for it under the running libraries; raises ``InvalidModel``."""
     if card.card_schema != CARD_SCHEMA:
-        raise InvalidModel(f"{card.model_id}: card schema {card.card_schema}, expected {CARD_SCHEMA}; retrain")
+        raise InvalidModel(f"{card.model_id}: card schema {card.card_schema}, expected {CARD_SCHEMA}; "
+                           "retrain")
     if card.features.get("version") != FEATURE_VERSION:
-        raise InvalidModel(f"{card.model_id}: feature version {card.features.get('version')}, the code builds "
-                           f"version {FEATURE_VERSION}; retrain with `biotracker models train`")
+        raise InvalidModel(f"{card.model_id}: feature version {card.features.get('version')}, the code "
+                           f"builds version {FEATURE_VERSION}; retrain with `biotracker models train`")
     path = models_dir / card.artefact
     if path.name != card.artefact or path.suffix != ".skops":
-        raise InvalidModel(f"{card.model_id}: artefact {card.artefact!r} is not a .skops file in {models_dir}; "
-                           "only skops artefacts are loaded (never pickle)")
+        raise InvalidModel(f"{card.model_id}: artefact {card.artefact!r} is not a .skops file in "
+                           f"{models_dir}; only skops artefacts are loaded (never pickle)")
     if not path.is_file():
         raise InvalidModel(f"{card.model_id}: artefact {path} is missing; retrain or restore it")
     actual = file_sha256(path)
@@ -76,14 +83,12 @@ def validate_card(card: ModelCard, models_dir: Path) -> Path:
         raise InvalidModel(f"{card.model_id}: {path.name} has sha256 {actual[:12]}…, the card says "
                            f"{card.sha256[:12]}…; the file changed after training. Retrain or restore it")
     running = library_versions()
-    for name in EXACT_VERSIONS:
-        if card.library_versions.get(name) != running[name]:
-            raise InvalidModel(f"{card.model_id}: saved with {name} {card.library_versions.get(name)}, running "
-                               f"{running[name]}; retrain with `biotracker models train`")
-    for name in MINOR_VERSIONS:
-        if _minor(card.library_versions.get(name, "")) != _minor(running[name]):
-            raise InvalidModel(f"{card.model_id}: saved with {name} {card.library_versions.get(name)}, running "
-                               f"{running[name]}; retrain with `biotracker models train`")
+    for name in (*EXACT_VERSIONS, *MINOR_VERSIONS):
+        saved = card.library_versions.get(name, "")
+        same = saved == running[name] if name in EXACT_VERSIONS else _minor(saved) == _minor(running[name])
+        if not same:
+            raise InvalidModel(f"{card.model_id}: saved with {name} {saved}, running {running[name]}; "
+                               "retrain with `biotracker models train`")
     return path
 
 
@@ -97,8 +102,8 @@ def load_artefact(path: Path) -> Pipeline:
         raise InvalidModel(f"{path.name}: not a readable skops file ({exc}); retrain") from exc
     refused = sorted(set(untrusted) - ALLOWED_TYPES)
     if refused:
-        raise InvalidModel(f"{path.name}: contains types that are not on the allow-list: {refused}; refusing to "
-                           "load it. Retrain with `biotracker models train`")
+        raise InvalidModel(f"{path.name}: contains types that are not on the allow-list: {refused}; "
+                           "refusing to load it. Retrain with `biotracker models train`")
     pipeline = sio.load(path, trusted=sorted(untrusted))
     if not isinstance(pipeline, Pipeline):
         raise InvalidModel(f"{path.name}: holds a {type(pipeline).__name__}, not a scikit-learn Pipeline")

@@ -74,7 +74,9 @@ class ModelCard:
         return cls(**data)
 
     def to_markdown(self) -> str:
-        cv = self.cross_validation
+        cv, window, features = self.cross_validation, self.data_window, self.features
+        few_labels = ["", f"Only {self.labels['total']} labels, not more than k = {cv['k']}: "
+                          f"precision@{cv['k']} is just the share of relevant labels for both."]
         lines = [
             f"# Model card: {self.model_id}",
             "",
@@ -82,8 +84,8 @@ class ModelCard:
             "",
             f"- artefact: `{self.artefact}` (skops; sha256 `{self.sha256}`)",
             f"- trained at: {self.trained_at}",
-            f"- data window (label times): {self.data_window.get('labels_from')} to {self.data_window.get('labels_to')}",
-            f"- alert weeks covered: {self.data_window.get('alerts_from')} to {self.data_window.get('alerts_to')}",
+            f"- data window (label times): {window.get('labels_from')} to {window.get('labels_to')}",
+            f"- alert weeks covered: {window.get('alerts_from')} to {window.get('alerts_to')}",
             f"- labels: {self.labels['total']} ({self.labels['relevant']} relevant, "
             f"{self.labels['not_relevant']} not relevant)",
             f"- estimator: {self.estimator}",
@@ -96,13 +98,12 @@ class ModelCard:
             f"| recall | {cv['recall']:.3f} | |",
             f"| precision@{cv['k']} | {cv['precision_at_k']:.3f} | {cv['rule_precision_at_k']:.3f} |",
             f"| average precision | {cv['average_precision']:.3f} | {cv['rule_average_precision']:.3f} |",
-            *([f"", f"Only {self.labels['total']} labels, not more than k = {cv['k']}: precision@{cv['k']} is "
-                "just the share of relevant labels for both."] if self.labels["total"] <= cv["k"] else []),
+            *(few_labels if self.labels["total"] <= cv["k"] else []),
             "",
             "## Features",
             "",
-            f"Feature version {self.features['version']}: {len(self.features['numeric'])} numeric facts "
-            f"({', '.join(self.features['numeric'])}); tags ({self.features['tags']}); text ({self.features['text']}).",
+            f"Feature version {features['version']}: {len(features['numeric'])} numeric facts "
+            f"({', '.join(features['numeric'])}); tags ({features['tags']}); text ({features['text']}).",
             "",
             "## Library versions",
             "",
@@ -132,7 +133,8 @@ def load_labels(engine: Engine, window: Window | None = None) -> pd.DataFrame:
     return rows.sort_values("alert_id").reset_index(drop=True)
 
 
-def precision_at_k(scores: np.ndarray, y: np.ndarray, k: int = TOP_K, tie_break: np.ndarray | None = None) -> float:
+def precision_at_k(scores: np.ndarray, y: np.ndarray, k: int = TOP_K,
+                   tie_break: np.ndarray | None = None) -> float:
     """Share of relevant alerts among the ``k`` highest scores (all of them when fewer than ``k``).
 
     Ties are broken by ``tie_break`` (higher first), then by position, so the figure is deterministic.
@@ -177,8 +179,8 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, folds: int = CV_FOLDS, k:
 
 
 def _data_hash(labels: pd.DataFrame) -> str:
-    text = f"features v{FEATURE_VERSION}\n" + "\n".join(f"{a}\t{lab}" for a, lab in zip(labels["alert_id"],
-                                                                                       labels["label"], strict=True))
+    pairs = zip(labels["alert_id"], labels["label"], strict=True)
+    text = f"features v{FEATURE_VERSION}\n" + "\n".join(f"{a}\t{lab}" for a, lab in pairs)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -207,8 +209,8 @@ def train_relevance_model(engine: Engine, models_dir: Path, window: Window | Non
     counts = np.bincount(y, minlength=2)
     if len(y) < MIN_LABELS or counts.min() < MIN_PER_CLASS:
         raise NotEnoughLabels(
-            f"{len(y)} labelled alert(s) ({counts[1]} relevant, {counts[0]} not relevant); the relevance model "
-            f"needs at least {MIN_LABELS} with {MIN_PER_CLASS} of each class. Label alerts with "
+            f"{len(y)} labelled alert(s) ({counts[1]} relevant, {counts[0]} not relevant); the relevance "
+            f"model needs at least {MIN_LABELS} with {MIN_PER_CLASS} of each class. Label alerts with "
             "`biotracker feedback ALERT_ID relevant|not-relevant`; until then the rule score ranks."
         )
     assert frame is not None
