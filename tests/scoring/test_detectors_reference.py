@@ -18,7 +18,12 @@ from biotracker.scoring.detectors import detect
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "surveillance"
 MANIFEST = pd.read_csv(FIXTURES / "manifest.csv")
-EXTRA = json.loads((FIXTURES / "extra_r_cases" / "cases.json").read_text())
+EXTRA = [dict(c, folder="extra_r_cases") for c in json.loads((FIXTURES / "extra_r_cases" / "cases.json").read_text())]
+RANDOM = [
+    dict(c, folder="random_r_cases")
+    for c in json.loads((FIXTURES / "random_r_cases" / "cases.json").read_text())
+    if not c["r_error"]
+]
 
 
 def _input(series: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -73,9 +78,10 @@ def test_shared_reference_case(series: str, algorithm: str, r_function: str) -> 
             _assert_matches_r(got, want[column].to_numpy(dtype=float), integer=False, what=column)
 
 
-@pytest.mark.parametrize("case", EXTRA, ids=[c["id"] for c in EXTRA])
+@pytest.mark.parametrize("case", EXTRA + RANDOM, ids=[c["id"] for c in EXTRA + RANDOM])
 def test_extra_r_case(case: dict) -> None:
-    want = pd.read_csv(FIXTURES / "extra_r_cases" / f"{case['id']}.csv")
+    """Settings beyond the shared cases: chosen (extra_r_cases) and random (random_r_cases)."""
+    want = pd.read_csv(FIXTURES / case["folder"] / f"{case['id']}.csv")
     observed, dates = _input(case["series"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
