@@ -25,6 +25,8 @@ from biotracker.normalise.run import NormaliseSummary, normalise_pending
 from biotracker.outputs.digest import DigestFiles, build_digest
 from biotracker.schema import Window, as_utc
 from biotracker.scoring.lens import LensSummary, assess_incidents
+from biotracker.scoring.relevance import rank_alerts
+from biotracker.scoring.relevance.tasks import models_dir
 from biotracker.scoring.score import ScoreSummary, score_window
 
 log = logging.getLogger(__name__)
@@ -94,5 +96,6 @@ def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = ut
     scoring = score_window(engine, scored)
     lens = assess_incidents(engine)
     alerted = derive_alerts(engine, scored)
+    rank_alerts(engine, models_dir(settings))
     digest = build_digest(engine, settings, day, lookback_days=DEMO_LOOKBACK_DAYS)
     return DemoResult(ingest, normalised, incidents, scoring, lens, alerted, digest, row_counts(engine))

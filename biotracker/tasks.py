@@ -74,9 +74,15 @@ def score_signals(start: str, end: str) -> dict[str, object]:
     settings = load_settings()
     engine = open_store(settings)
     window = Window.parse(start, end)
+    from biotracker.scoring.relevance import rank_alerts
+    from biotracker.scoring.relevance.tasks import models_dir
+
     scoring = score_window(engine, window).summary()
     lens = assess_incidents(engine).summary()
-    return {"scoring": scoring, "lens": lens, "alerts": derive_alerts(engine, window).summary()}
+    alerted = derive_alerts(engine, window).summary()
+    ranked = rank_alerts(engine, models_dir(settings))
+    sources = sorted({r.source for r in ranked})
+    return {"scoring": scoring, "lens": lens, "alerts": alerted, "ranked_by": sources}
 
 
 def publish_digest(day: str, lookback_days: int | None = None) -> dict[str, object]:

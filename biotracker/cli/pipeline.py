@@ -142,6 +142,10 @@ def score(start: Optional[str] = START, end: Optional[str] = END) -> None:
     s = score_window(engine, window)
     assess_incidents(engine)
     a = derive_alerts(engine, window)
+    from biotracker.scoring.relevance import rank_alerts
+    from biotracker.scoring.relevance.tasks import models_dir
+
+    rank_alerts(engine, models_dir(settings))
     console.print(f"{s.series} series, {s.signals} signals, {s.alarms} alarms; {a.alerts} alerts {a.by_tier}")
 
 
