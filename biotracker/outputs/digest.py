@@ -252,5 +252,9 @@ def build_subscriber_digest(
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
     data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
     rendered = render_digest(data, audience, day, lookback)
-    safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", audience.name)
-    return rendered, write_digest(rendered, settings.out_dir / "digests", suffix=f"-{safe_name}")
+    return rendered, write_digest(rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}")
+
+
+def safe_name(name: str) -> str:
+    """A subscriber name as a file-name part."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

@@ -18,10 +18,10 @@ from biotracker.config import Settings
 from biotracker.errors import PublishError
 from biotracker.outputs.audience import INTERNAL, Audience, SubscriberBook, load_subscribers, registered_source_kinds
 from biotracker.outputs.cap import export_cap
-from biotracker.outputs.digest import DigestFiles, build_digest, build_subscriber_digest
+from biotracker.outputs.digest import DigestFiles, digest_window, render_digest, safe_name, write_digest
 from biotracker.outputs.jsonexport import export_json
 from biotracker.outputs.mail import compose_digest_email, mail_dir, message_name, send_stored, store_message
-from biotracker.outputs.records import load_output_data
+from biotracker.outputs.records import OutputData, load_output_data
 from biotracker.outputs.stix import export_stix
 from biotracker.schema import SourceKind, Window, as_utc
 
@@ -44,8 +44,12 @@ def export_all(engine: Engine, settings: Settings, audience: Audience = INTERNAL
                out_dir: Path | None = None, source_kinds: Mapping[str, SourceKind] | None = None,
                sent_at: dt.datetime | None = None) -> ExportResult:
     """CAP messages (``cap/``), the STIX bundle (``stix-bundle.json``) and the JSON export (``export.json``)."""
-    out = out_dir or settings.out_dir
     data = load_output_data(engine, window, source_kinds=source_kinds)
+    return write_exports(data, settings, audience, out_dir or settings.out_dir, sent_at=sent_at)
+
+
+def write_exports(data: OutputData, settings: Settings, audience: Audience, out: Path, *,
+                  sent_at: dt.datetime | None = None) -> ExportResult:
     cap = export_cap(data, audience, out / "cap", sender=settings.mail_from, sent_at=sent_at)
     stix = export_stix(data, audience, out / "stix-bundle.json")
     js = export_json(data, audience, out / "export.json")
@@ -61,6 +65,7 @@ class PublishResult:
     digest: DigestFiles
     exports: ExportResult
     subscriber_digests: dict[str, DigestFiles] = field(default_factory=dict)
+    subscriber_exports: dict[str, ExportResult] = field(default_factory=dict)
     mailed: dict[str, str] = field(default_factory=dict)
     queued: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -68,6 +73,7 @@ class PublishResult:
     def summary(self) -> dict[str, object]:
         return {"digest": self.digest.summary(), "exports": self.exports.summary(),
                 "subscribers": {k: v.summary() for k, v in self.subscriber_digests.items()},
+                "subscriber_exports": {k: v.summary() for k, v in self.subscriber_exports.items()},
                 "mailed": self.mailed, "queued": self.queued, "failed": self.failed}
 
 
@@ -83,7 +89,11 @@ def publish_day(
     source_kinds: Mapping[str, SourceKind] | None = None,
     resend: bool = False,
 ) -> PublishResult:
-    """Digest + exports for the analysts, then each subscriber's digest: stored, then mailed.
+    """Digest + exports for the analysts, then each subscriber's digest (stored, then mailed) and exports.
+
+    Files: ``digest-<day>.html|.txt`` and ``exports-<day>/`` (cap/, stix-bundle.json, export.json)
+    for the analysts; ``digests/digest-<day>-<name>.*`` and ``exports-<day>/subscribers/<name>/``
+    per subscriber, each holding only what that subscriber may receive.
 
     ``sent_at`` (default: midnight UTC of ``day``) dates the emails and CAP updates, so a re-run is
     reproducible. Mail failures are collected in ``failed`` (messages stay in the outbox); they do
@@ -94,17 +104,20 @@ def publish_day(
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
     moment = as_utc(sent_at or day)
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    digest = build_digest(engine, settings, day, lookback_days=lookback, source_kinds=kinds)
-    window = Window(as_utc(day - dt.timedelta(days=lookback)), as_utc(day))
-    exports = export_all(engine, settings, window=window, out_dir=settings.out_dir / f"exports-{day.isoformat()}",
-                         source_kinds=kinds, sent_at=moment)
+    data = load_output_data(engine, digest_window(day, lookback), source_kinds=kinds)  # read once, filter per audience
+    digest = write_digest(render_digest(data, INTERNAL, day, lookback), settings.out_dir)
+    day_dir = settings.out_dir / f"exports-{day.isoformat()}"
+    exports = write_exports(data, settings, INTERNAL, day_dir, sent_at=moment)
     result = PublishResult(digest=digest, exports=exports)
     if subscribers is None and settings.subscribers_file is not None:
         subscribers = load_subscribers(settings.subscribers_file)
     for audience in (subscribers.subscribers if subscribers else ()):
-        rendered, files = build_subscriber_digest(engine, settings, day, audience, lookback_days=lookback,
-                                                  source_kinds=kinds)
-        result.subscriber_digests[audience.name] = files
+        rendered = render_digest(data, audience, day, lookback)
+        result.subscriber_digests[audience.name] = write_digest(rendered, settings.out_dir / "digests",
+                                                                suffix=f"-{safe_name(audience.name)}")
+        # What partner systems ingest: the subscriber's own CAP messages and bundles.
+        result.subscriber_exports[audience.name] = write_exports(
+            data, settings, audience, day_dir / "subscribers" / safe_name(audience.name), sent_at=moment)
         if not audience.email:
             continue
         already = mail_dir(settings) / "sent" / f"{message_name(day, audience)}.eml"

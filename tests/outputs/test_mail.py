@@ -10,6 +10,7 @@ import json
 import socket
 import ssl
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -194,6 +195,12 @@ def test_publish_day_stores_everything_and_mails_each_subscriber_what_it_may_rea
     assert set(result.mailed) == {"police", "bulletin"} and result.failed == {}
     assert result.digest.alerts == 3 and result.exports.cap_messages == 3 and result.exports.json_alerts == 3
     assert result.subscriber_digests["archive"].html.exists()
+    bulletin = result.subscriber_exports["bulletin"]
+    assert bulletin.cap_messages == 1 and bulletin.tlp == {"cap": "CLEAR", "stix": "CLEAR", "json": "CLEAR"}
+    assert result.subscriber_exports["police"].cap_messages == 3
+    bulletin_files = Path(bulletin.paths["json"]).parent
+    assert bulletin_files == s.out_dir / "exports-2024-06-17" / "subscribers" / "bulletin"
+    assert not any(LE_MARKER in p.read_text() for p in bulletin_files.rglob("*") if p.is_file())
     delivered = {rcpt[0]: raw.decode("utf-8", "replace") for rcpt, raw in box.messages}
     assert LE_MARKER in delivered["desk@police.example"]
     assert LE_MARKER not in delivered["list@public.example"] and "Anthrax" not in delivered["list@public.example"]
