@@ -189,6 +189,7 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
         "tiers": {t.value: sum(a.tier == t for a in alerts) for t in AlertTier},
         "map": world_map_svg(dict(countries), title=f"{len(alerts)} alert(s) in {len(countries)} country(ies)"),
         "unmapped": unmapped(countries),
+        "countries": sorted(countries.items(), key=lambda kv: (-kv[1], kv[0])),
         "health": health,
         "health_counts": Counter(h["status"] for h in health),
         "silent_after": SILENT_AFTER_CADENCES,

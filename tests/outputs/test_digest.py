@@ -51,13 +51,16 @@ def test_digest_draws_a_map_of_alert_countries_and_a_sparkline_per_alert(store):
     assert html.count('<path class="country') == len(countries()) == 177
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="sparkline"') == 3
     # No external resources: nothing to fetch when the analyst opens it offline.
-    assert not re.search(r'(src|href)="(?!https://www\.who\.int|https://example\.org|https://intake\.police)', html)
+    assert not re.search(r'(src|href)="(?!#|https://www\.who\.int|https://example\.org|https://intake\.police)', html)
+    # A summary table links to each alert's section.
+    assert [f'href="#{a}"' in html for a in ("alert-deu", "alert-nga", "alert-fra")] == [True, True, True]
 
 
 def test_source_summary_says_fresh_silent_failing_as_of_the_digest_day(store):
     settings, engine = store
     text = build_digest(engine, settings, DAY, source_kinds=KINDS).text.read_text()
     assert re.search(r"SOURCES: 1 fresh, 1 silent, 1 failing, \d+ never fetched", text)
+    assert "Countries: DEU (1), FRA (1), NGA (1)" in text
     assert "hpai_outbreaks [failing]" in text and "who_don [fresh]" in text and "police_intake [silent]" in text
 
 
