@@ -85,12 +85,41 @@ def _event_time(row: Mapping[str, Any]) -> dt.datetime | None:
     return as_utc(value) if value is not None else None
 
 
+#: Characters of summary and body a record keeps: the start of a story is what relays copy, and a
+#: million full WHO DON bodies would not fit in memory. Exact duplicates are judged on the title
+#: and this much text.
+TEXT_CHARS = 4000
+#: What ``incident_row`` needs of each report once its record is made (no text, no evidence).
+_KEPT = ("report_id", "source", "title", "published_at", "observed_at", "disease", "pathogen", "host",
+         "country_iso3", "cases", "deaths", "tlp")
+
+
 def report_record(row: Mapping[str, Any]) -> ReportRecord:
     return ReportRecord(
         report_id=row["report_id"], source=row["source"], at=_event_time(row), title=row["title"],
-        text=" ".join(t for t in (row["summary"], row["text"]) if t), url=row["url"],
+        text=" ".join(t for t in (row["summary"], row["text"]) if t)[:TEXT_CHARS], url=row["url"],
         agent=agent_key(row["pathogen"], row["disease"], row.get("evidence")),
         country_iso3=row["country_iso3"])
+
+
+class _Scope:
+    """Reports being re-clustered: a record and a slim row each, made as rows stream in."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, ReportRecord] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> list[dt.datetime]:
+        times = []
+        for row in rows:
+            rid = row["report_id"]
+            if rid not in self.records:
+                record = report_record(row)
+                self.records[rid] = record
+                self.rows[rid] = {k: row[k] for k in _KEPT}
+                if record.at is not None:
+                    times.append(record.at)
+        return times
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
@@ -98,32 +127,28 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
         yield values[i:i + _CHUNK]
 
 
-def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> tuple[list[dict], set[str]]:
-    """Report rows to re-cluster and the ids of the incidents they belonged to."""
+def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> tuple[_Scope, set[str]]:
+    """Reports to re-cluster and the ids of the incidents they belonged to."""
+    scope = _Scope()
     if window is None:
-        rows = [dict(r) for r in conn.execute(select(*_COLUMNS)).mappings()]
-        touched = set(conn.execute(select(incidents.c.incident_id)).scalars())
-        return rows, touched
-    new = conn.execute(select(*_COLUMNS).where(reports.c.published_at >= window.start,
-                                               reports.c.published_at < window.end)).mappings().all()
-    if not new:
-        return [], set()
-    times = [t for t in (_event_time(r) for r in new) if t is not None]
-    scope: dict[str, dict] = {r["report_id"]: dict(r) for r in new}
+        scope.add(conn.execute(select(*_COLUMNS).execution_options(yield_per=5000)).mappings())
+        return scope, set(conn.execute(select(incidents.c.incident_id)).scalars())
+    times = scope.add(conn.execute(select(*_COLUMNS).where(reports.c.published_at >= window.start,
+                                                           reports.c.published_at < window.end)).mappings())
+    if not scope.records:
+        return scope, set()
     if times:
         event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
         near = select(*_COLUMNS).where(event_at >= min(times) - gap, event_at <= max(times) + gap)
-        scope.update((r["report_id"], dict(r)) for r in conn.execute(near).mappings())
+        scope.add(conn.execute(near.execution_options(yield_per=5000)).mappings())
     touched: set[str] = set()
-    for ids in _chunks(sorted(scope)):
+    for ids in _chunks(sorted(scope.records)):
         touched.update(conn.execute(select(incident_reports.c.incident_id)
                                     .where(incident_reports.c.report_id.in_(ids))).scalars())
+    members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
     for ids in _chunks(sorted(touched)):
-        members = select(*_COLUMNS).join(incident_reports,
-                                         incident_reports.c.report_id == reports.c.report_id)
-        for r in conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings():
-            scope.setdefault(r["report_id"], dict(r))
-    return list(scope.values()), touched
+        scope.add(conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings())
+    return scope, touched
 
 
 def _tiers() -> dict[str, SourceTier]:
@@ -196,11 +221,12 @@ def build_incidents(engine: Engine, window: Window | None = None,
     summary = IncidentSummary()
     tiers = _tiers()
     with engine.begin() as conn:
-        rows, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days))
+        scope, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days))
         detached = set(conn.execute(select(incident_overrides.c.report_id)
                                     .where(incident_overrides.c.action == "detach")).scalars())
-        result: ClusterResult = cluster_reports([report_record(r) for r in rows], config, detached, tiers)
-        by_id = {r["report_id"]: r for r in rows}
+        result: ClusterResult = cluster_reports(list(scope.records.values()), config, detached, tiers)
+        by_id = scope.rows
+        del scope
         incident_rows, links = [], []
         for cluster in result.clusters():
             incident_rows.append(incident_row(cluster, by_id, tiers))
@@ -218,9 +244,9 @@ def build_incidents(engine: Engine, window: Window | None = None,
         if links:
             conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
     stats = result.stats
-    summary.reports = len(rows)
+    summary.reports = len(by_id)
     summary.incidents = len(incident_rows)
-    summary.merged = len(rows) - len(incident_rows)
+    summary.merged = len(by_id) - len(incident_rows)
     summary.duplicates = stats.get("duplicates", 0)
     summary.corroborated = sum(1 for r in incident_rows if (r["corroboration"] or 0) >= 2)
     summary.removed = len(stale)
