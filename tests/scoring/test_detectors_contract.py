@@ -82,3 +82,14 @@ def test_detector_class_follows_fit_score_contract() -> None:
     np.testing.assert_array_equal(new_weeks.t, np.arange(301, 311))
     np.testing.assert_array_equal(new_weeks.upperbound, direct.upperbound)
     np.testing.assert_array_equal(new_weeks.alarm, direct.alarm)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_score_above_one_means_beyond_the_bound(method: str) -> None:
+    observed = _two_series()
+    result = detect(method, observed, None, CONTROLS[method], (270, 312))
+    assert result.score.shape == result.alarm.shape
+    if method == "cusum":
+        np.testing.assert_array_equal(result.score >= 1, result.alarm == 1)
+    elif method != "farringtonFlexible":  # R's nbPlugin score is on a log scale (its quirk)
+        np.testing.assert_array_equal(result.score > 1, result.alarm == 1)

@@ -45,6 +45,21 @@ class DetectionResult:
     alarm: np.ndarray
     control: Any
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    observed: np.ndarray | None = None
+
+    @property
+    def score(self) -> np.ndarray:
+        """How far past the bound each week is; > 1 means beyond the bound.
+
+        R's own score where R defines one (farringtonFlexible, including its log-scale quirk
+        for nbPlugin), S_t / h for cusum, else (y - expected) / (upperbound - expected).
+        """
+        if "score" in self.extra:
+            return self.extra["score"]
+        if "cusum" in self.extra:
+            return self.extra["cusum"] / self.control.h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (self.observed - self.expected) / (self.upperbound - self.expected)
 
     @property
     def r_defines_expected(self) -> bool:
@@ -130,6 +145,7 @@ def detect(
         alarm=res["alarm"],
         control=cfg,
         extra={k: v for k, v in res.items() if k not in core},
+        observed=observed[:, np.asarray(points) - 1],
     )
 
 
