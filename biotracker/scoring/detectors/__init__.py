@@ -21,6 +21,8 @@ API for the pipeline::
     result.upperbound  # (n_series, n_eval) float, NaN where R gives NA
     result.expected    # (n_series, n_eval) float, NaN where missing
     result.alarm       # (n_series, n_eval) 0.0 / 1.0, NaN where R gives NA (never 0 for missing)
+    result.score       # (n_series, n_eval) > 1 = beyond the bound (R's score for farringtonFlexible)
+    result.observed    # (n_series, n_eval) the counts of the evaluated weeks
     result.extra       # method diagnostics: score, pvalue, phi, trend, mean (Farrington), cusum
 
 All series of one call share one time axis (same dates); group series by axis before calling.
