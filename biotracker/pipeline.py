@@ -22,7 +22,8 @@ from biotracker.incidents.series import week_start
 from biotracker.ingest.registry import list_connectors
 from biotracker.ingest.run import Clock, FetchSummary, fetch_to_raw, open_http, utc_now
 from biotracker.normalise.run import NormaliseSummary, normalise_pending
-from biotracker.outputs.digest import DigestFiles, build_digest
+from biotracker.outputs.digest import DigestFiles
+from biotracker.outputs.publish import PublishResult, publish_day
 from biotracker.schema import Window, as_utc
 from biotracker.scoring.lens import LensSummary, assess_incidents
 from biotracker.scoring.relevance import rank_alerts
@@ -76,8 +77,12 @@ class DemoResult:
     scoring: ScoreSummary
     lens: LensSummary
     alerts: AlertSummary
-    digest: DigestFiles
+    published: PublishResult
     row_counts: dict[str, int]
+
+    @property
+    def digest(self) -> DigestFiles:
+        return self.published.digest
 
 
 def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = utc_now) -> DemoResult:
@@ -97,5 +102,5 @@ def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = ut
     lens = assess_incidents(engine)
     alerted = derive_alerts(engine, scored)
     rank_alerts(engine, models_dir(settings))
-    digest = build_digest(engine, settings, day, lookback_days=DEMO_LOOKBACK_DAYS)
-    return DemoResult(ingest, normalised, incidents, scoring, lens, alerted, digest, row_counts(engine))
+    published = publish_day(engine, settings, day, lookback_days=DEMO_LOOKBACK_DAYS, send=False)
+    return DemoResult(ingest, normalised, incidents, scoring, lens, alerted, published, row_counts(engine))

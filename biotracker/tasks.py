@@ -86,9 +86,9 @@ def score_signals(start: str, end: str) -> dict[str, object]:
 
 
 def publish_digest(day: str, lookback_days: int | None = None) -> dict[str, object]:
-    """Write the digest for ``day`` (the alerts of the days before it)."""
-    from biotracker.outputs.digest import build_digest
+    """Digest, exports (CAP, STIX, JSON) and subscriber emails for ``day``; a re-run sends nothing twice."""
+    from biotracker.outputs.publish import publish_day
 
     settings = load_settings()
-    files = build_digest(open_store(settings), settings, dt.date.fromisoformat(day), lookback_days=lookback_days)
-    return files.summary()
+    result = publish_day(open_store(settings), settings, dt.date.fromisoformat(day), lookback_days=lookback_days)
+    return result.summary()

@@ -62,6 +62,7 @@ def demo(
         result = run_demo(settings, as_of=day)
     if as_json:
         print(json.dumps({"row_counts": result.row_counts, "digest": result.digest.summary(),
+                          "exports": result.published.exports.summary(),
                           "failed_sources": result.ingest.failed}, indent=2))
         return
     steps = Table(title="Biotracker demo", show_lines=False)
@@ -81,6 +82,9 @@ def demo(
                   f"{lens.flagged} with unusualness flags, {lens.with_cues} with cues")
     steps.add_row("alerts", f"{result.alerts.alerts} alerts {result.alerts.by_tier}")
     steps.add_row("digest", f"{result.digest.alerts} alerts listed, {result.digest.tlp}")
+    ex = result.published.exports
+    steps.add_row("exports", f"{ex.cap_messages} CAP messages, STIX bundle of {sum(ex.stix_objects.values())} "
+                  f"objects, JSON with {ex.json_alerts} alerts and {ex.json_incidents} incidents")
     console.print(steps)
     counts = Table(title="Rows per table")
     counts.add_column("table")
@@ -88,6 +92,7 @@ def demo(
     for table, rows in result.row_counts.items():
         counts.add_row(table, str(rows))
     console.print(counts)
+    console.print(f"Exports: {', '.join(ex.paths.values())}")
     console.print(f"Digest: {result.digest.html}")
     console.print(f"        {result.digest.text}")
 

@@ -78,9 +78,12 @@ class RenderedDigest:
         return f"[{self.tlp}] Biotracker digest {self.day.isoformat()}: {n} alert{'s' if n != 1 else ''}"
 
 
-def rank_key(alert: Alert) -> tuple[int, int, int, str]:
-    """Most urgent tier first, then more reasons, then the most recent week."""
-    return (alert.tier.rank, -len(alert.reasons), -alert.period_start.toordinal(), alert.alert_id)
+def rank_key(alert: Alert) -> tuple[int, float, int, int, str]:
+    """Most urgent tier first, then law-enforcement relevance (the relevance model's score, or the
+    rule score from agent flags, unusualness, cues and indicators), then more reasons, then recency."""
+    relevance = float((alert.features or {}).get("relevance") or 0.0)
+    last = alert.last_period or alert.period_start
+    return (alert.tier.rank, -relevance, -len(alert.reasons), -last.toordinal(), alert.alert_id)
 
 
 def digest_window(day: dt.date, lookback_days: int) -> Window:
