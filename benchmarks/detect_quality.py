@@ -41,12 +41,29 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from biotracker.scoring.detectors import detect  # noqa: E402
+from biotracker.scoring.detectors import detect
 
-NOUFAILY = dict(reweight=True, weightsThreshold=2.58, trend=True, pThresholdTrend=1, limit54=[5, 4],
-                powertrans="2/3", noPeriods=10, pastWeeksNotIncluded=26, thresholdMethod="nbPlugin")
-FARRINGTON_ORIG = dict(reweight=True, weightsThreshold=1, trend=True, pThresholdTrend=0.05, limit54=[5, 4],
-                       powertrans="2/3", noPeriods=1, thresholdMethod="delta")
+NOUFAILY = {
+    "reweight": True,
+    "weightsThreshold": 2.58,
+    "trend": True,
+    "pThresholdTrend": 1,
+    "limit54": [5, 4],
+    "powertrans": "2/3",
+    "noPeriods": 10,
+    "pastWeeksNotIncluded": 26,
+    "thresholdMethod": "nbPlugin",
+}
+FARRINGTON_ORIG = {
+    "reweight": True,
+    "weightsThreshold": 1,
+    "trend": True,
+    "pThresholdTrend": 0.05,
+    "limit54": [5, 4],
+    "powertrans": "2/3",
+    "noPeriods": 1,
+    "thresholdMethod": "delta",
+}
 ALPHAS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2]
 
 
@@ -70,7 +87,14 @@ def load_rki(folder: Path) -> Dataset:
         obs.append(frame["observed"].to_numpy(dtype=float))
         lab.append(frame["state"].to_numpy(dtype=int))
     width = min(len(o) for o in obs)
-    return Dataset("RKI (b=1)", np.array([o[:width] for o in obs]), np.array([x[:width] for x in lab]), ids, 1, (56, width))
+    return Dataset(
+        "RKI (b=1)",
+        np.array([o[:width] for o in obs]),
+        np.array([x[:width] for x in lab]),
+        ids,
+        1,
+        (56, width),
+    )
 
 
 def load_synthetic(folder: Path) -> Dataset:
@@ -81,7 +105,14 @@ def load_synthetic(folder: Path) -> Dataset:
         obs.append(series["observed"].to_numpy(dtype=float))
         lab.append(pd.read_csv(truth)["outbreak"].to_numpy(dtype=int))
     width = min(len(o) for o in obs)
-    return Dataset("synthetic (b=5)", np.array([o[:width] for o in obs]), np.array([x[:width] for x in lab]), ids, 5, (313, width))
+    return Dataset(
+        "synthetic (b=5)",
+        np.array([o[:width] for o in obs]),
+        np.array([x[:width] for x in lab]),
+        ids,
+        5,
+        (313, width),
+    )
 
 
 def simulate(n_series: int = 300, seed: int = 20251123) -> Dataset:
@@ -108,8 +139,14 @@ def simulate(n_series: int = 300, seed: int = 20251123) -> Dataset:
         label[weeks - 1] = 1
         obs.append(y)
         lab.append(label)
-    return Dataset(f"simulated (b=5, {n_series} series, seed {seed})", np.array(obs), np.array(lab),
-                   [f"sim{i:03d}" for i in range(n_series)], 5, (264, 315))
+    return Dataset(
+        f"simulated (b=5, {n_series} series, seed {seed})",
+        np.array(obs),
+        np.array(lab),
+        [f"sim{i:03d}" for i in range(n_series)],
+        5,
+        (264, 315),
+    )
 
 
 def run(ds: Dataset, method: str, control: dict) -> np.ndarray:
@@ -148,11 +185,14 @@ def score(ds: Dataset, alarm: np.ndarray) -> dict[str, float]:
 
 
 def methods(ds: Dataset, alpha: float | None = None) -> dict[str, tuple[str, dict]]:
-    ff = dict(b=ds.b, w=3)
+    ff = {"b": ds.b, "w": 3}
     a = {} if alpha is None else {"alpha": alpha}
     return {
         "Noufaily (ffFlexible nbPlugin)": ("farringtonFlexible", {**ff, **NOUFAILY, "alpha": 0.05, **a}),
-        "Farrington (ffFlexible delta)": ("farringtonFlexible", {**ff, **FARRINGTON_ORIG, "pastWeeksNotIncluded": 3, "alpha": 0.05, **a}),
+        "Farrington (ffFlexible delta)": (
+            "farringtonFlexible",
+            {**ff, **FARRINGTON_ORIG, "pastWeeksNotIncluded": 3, "alpha": 0.05, **a},
+        ),
         "farrington() (old)": ("farrington", {**ff, "alpha": 0.05, **a}),
         "EARS C1": ("earsC", {"method": "C1", "alpha": 0.001, **a}),
         "EARS C2": ("earsC", {"method": "C2", "alpha": 0.001, **a}),
@@ -164,8 +204,10 @@ def methods(ds: Dataset, alpha: float | None = None) -> dict[str, tuple[str, dic
 def table(rows: list[tuple[str, dict]]) -> None:
     print(f"  {'method':<42} {'POD':>12} {'FAR':>7} {'alarms':>7} {'mean delay (wk)':>16}")
     for name, m in rows:
-        print(f"  {name:<42} {m['detected']:>3}/{m['outbreaks']:<3} {m['pod']:>5.2f} {m['far']:>7.3f} "
-              f"{m.get('alarms', 0):>7} {m['delay']:>16.2f}")
+        print(
+            f"  {name:<42} {m['detected']:>3}/{m['outbreaks']:<3} {m['pod']:>5.2f} {m['far']:>7.3f} "
+            f"{m.get('alarms', 0):>7} {m['delay']:>16.2f}"
+        )
 
 
 def evaluate(ds: Dataset) -> None:
@@ -187,7 +229,9 @@ def noufaily_runs(ds: Dataset, alphas: list[float]) -> dict[float, object]:
     ff = dict(b=ds.b, w=3, **NOUFAILY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {a: detect("farringtonFlexible", ds.observed, None, {**ff, "alpha": a}, ds.range_) for a in alphas}
+        return {
+            a: detect("farringtonFlexible", ds.observed, None, {**ff, "alpha": a}, ds.range_) for a in alphas
+        }
 
 
 def excess_z(ds: Dataset, result, weeks: int) -> np.ndarray:
@@ -236,12 +280,25 @@ def matched_comparison(ds: Dataset, holdout: Dataset | None = None) -> None:
     """Best POD of each rule at FAR <= FAR(Noufaily, alpha=0.05); optionally re-scored on hold-out."""
     grids = combinations(ds)
     target = score(ds, grids["Noufaily alone"][(0.05,)])["far"]
-    print(f"\nMatched false-alarm rate: FAR <= {target:.3f} (Noufaily, alpha=0.05); parameters tuned on these series")
+    print(
+        f"\nMatched false-alarm rate: FAR <= {target:.3f} (Noufaily, alpha=0.05); parameters tuned on these series"
+    )
     rows, chosen = [], {}
     for name, grid in grids.items():
         best = best_at(ds, grid, target)
         if best is None:
-            rows.append((f"{name}: no setting reaches this FAR", {"outbreaks": 0, "detected": 0, "pod": float('nan'), "far": float('nan'), "delay": float('nan')}))
+            rows.append(
+                (
+                    f"{name}: no setting reaches this FAR",
+                    {
+                        "outbreaks": 0,
+                        "detected": 0,
+                        "pod": float("nan"),
+                        "far": float("nan"),
+                        "delay": float("nan"),
+                    },
+                )
+            )
             continue
         chosen[name] = best[0]
         rows.append((f"{name} {best[0]}", best[1]))
@@ -263,7 +320,9 @@ def main() -> None:
     shared = REPO.parent / "shared"
     parser.add_argument("--rki", type=Path, default=shared / "data" / "series" / "rki_surveillance_pkg")
     parser.add_argument("--synthetic", type=Path, default=REPO / "tests" / "fixtures" / "surveillance")
-    parser.add_argument("--simulate", type=int, default=300, help="also score N simulated labelled series (0: skip)")
+    parser.add_argument(
+        "--simulate", type=int, default=300, help="also score N simulated labelled series (0: skip)"
+    )
     args = parser.parse_args()
     parser_sim = args.simulate
     for loader, folder in ((load_rki, args.rki), (load_synthetic, args.synthetic)):

@@ -36,31 +36,79 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from biotracker.scoring.detectors import detect  # noqa: E402
+from biotracker.scoring.detectors import detect
 
 RANGE = (264, 315)
 
 #: name -> (R function, control list); identical to the timing README and the reference fixtures.
 CASES: dict[str, tuple[str, dict]] = {
-    "ff_noufaily": ("farringtonFlexible", dict(
-        b=5, w=3, reweight=True, weightsThreshold=2.58, glmWarnings=False, alpha=0.05, trend=True,
-        pThresholdTrend=1, limit54=[5, 4], powertrans="2/3", populationOffset=False, noPeriods=10,
-        pastWeeksNotIncluded=26, thresholdMethod="nbPlugin")),
-    "ff_farrington": ("farringtonFlexible", dict(
-        b=5, w=3, reweight=True, weightsThreshold=1, glmWarnings=False, alpha=0.05, trend=True,
-        pThresholdTrend=0.05, limit54=[5, 4], powertrans="2/3", populationOffset=False, noPeriods=1,
-        pastWeeksNotIncluded=3, thresholdMethod="delta")),
-    "farrington": ("farrington", dict(
-        b=5, w=3, reweight=True, alpha=0.05, trend=True, limit54=[5, 4], powertrans="2/3",
-        fitFun="algo.farrington.fitGLM.fast")),
-    "earsC1": ("earsC", dict(method="C1", baseline=7, minSigma=0, alpha=0.001)),
-    "earsC2": ("earsC", dict(method="C2", baseline=7, minSigma=0, alpha=0.001)),
-    "earsC3": ("earsC", dict(method="C3", baseline=7, minSigma=0, alpha=0.001)),
-    "cusum": ("cusum", dict(k=1.04, h=2.26, m=None, trans="standard")),
+    "ff_noufaily": (
+        "farringtonFlexible",
+        {
+            "b": 5,
+            "w": 3,
+            "reweight": True,
+            "weightsThreshold": 2.58,
+            "glmWarnings": False,
+            "alpha": 0.05,
+            "trend": True,
+            "pThresholdTrend": 1,
+            "limit54": [5, 4],
+            "powertrans": "2/3",
+            "populationOffset": False,
+            "noPeriods": 10,
+            "pastWeeksNotIncluded": 26,
+            "thresholdMethod": "nbPlugin",
+        },
+    ),
+    "ff_farrington": (
+        "farringtonFlexible",
+        {
+            "b": 5,
+            "w": 3,
+            "reweight": True,
+            "weightsThreshold": 1,
+            "glmWarnings": False,
+            "alpha": 0.05,
+            "trend": True,
+            "pThresholdTrend": 0.05,
+            "limit54": [5, 4],
+            "powertrans": "2/3",
+            "populationOffset": False,
+            "noPeriods": 1,
+            "pastWeeksNotIncluded": 3,
+            "thresholdMethod": "delta",
+        },
+    ),
+    "farrington": (
+        "farrington",
+        {
+            "b": 5,
+            "w": 3,
+            "reweight": True,
+            "alpha": 0.05,
+            "trend": True,
+            "limit54": [5, 4],
+            "powertrans": "2/3",
+            "fitFun": "algo.farrington.fitGLM.fast",
+        },
+    ),
+    "earsC1": ("earsC", {"method": "C1", "baseline": 7, "minSigma": 0, "alpha": 0.001}),
+    "earsC2": ("earsC", {"method": "C2", "baseline": 7, "minSigma": 0, "alpha": 0.001}),
+    "earsC3": ("earsC", {"method": "C3", "baseline": 7, "minSigma": 0, "alpha": 0.001}),
+    "cusum": ("cusum", {"k": 1.04, "h": 2.26, "m": None, "trans": "standard"}),
 }
 
 #: Speed targets of issue 5 (multiples of R's speed).
-TARGET = {"ff_noufaily": 50, "ff_farrington": 50, "farrington": 50, "earsC1": 100, "earsC2": 100, "earsC3": 100, "cusum": 100}
+TARGET = {
+    "ff_noufaily": 50,
+    "ff_farrington": 50,
+    "farrington": 50,
+    "earsC1": 100,
+    "earsC2": 100,
+    "earsC3": 100,
+    "cusum": 100,
+}
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(surveillance))
@@ -98,8 +146,12 @@ def r_available() -> bool:
     """True when Rscript exists and can load surveillance (the product itself never needs R)."""
     if shutil.which("Rscript") is None:
         return False
-    probe = subprocess.run(["Rscript", "-e", "suppressPackageStartupMessages(library(surveillance))"],
-                           capture_output=True, timeout=120)
+    probe = subprocess.run(
+        ["Rscript", "-e", "suppressPackageStartupMessages(library(surveillance))"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -111,7 +163,9 @@ def load(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     return list(wide.index), wide.to_numpy(dtype=float), dates
 
 
-def run_python(observed: np.ndarray, dates: np.ndarray, methods: list[str], repeat: int = 1) -> dict[str, tuple[float, object]]:
+def run_python(
+    observed: np.ndarray, dates: np.ndarray, methods: list[str], repeat: int = 1
+) -> dict[str, tuple[float, object]]:
     """Best wall time of ``repeat`` runs per method (as ``timeit`` reports), and the result."""
     out = {}
     for name in methods:
@@ -130,8 +184,12 @@ def run_python(observed: np.ndarray, dates: np.ndarray, methods: list[str], repe
 def run_r(path: Path, methods: list[str], workdir: Path) -> dict[str, tuple[float, pd.DataFrame]]:
     script = workdir / "timing.R"
     script.write_text(R_SCRIPT.replace("RANGE_START", str(RANGE[0])).replace("RANGE_END", str(RANGE[1])))
-    proc = subprocess.run(["Rscript", str(script), str(path), str(workdir), ",".join(methods)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["Rscript", str(script), str(path), str(workdir), ",".join(methods)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"R failed: {proc.stderr[-2000:]}")
     out = {}
@@ -155,8 +213,15 @@ def agreement(result, ids: list[str], r_frame: pd.DataFrame) -> tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("timing_dir", nargs="?", type=Path, default=REPO.parent / "shared" / "reference" / "surveillance_timing")
-    parser.add_argument("--sizes", nargs="+", type=int, default=[200, 1000], help="input_<N>.csv files to run")
+    parser.add_argument(
+        "timing_dir",
+        nargs="?",
+        type=Path,
+        default=REPO.parent / "shared" / "reference" / "surveillance_timing",
+    )
+    parser.add_argument(
+        "--sizes", nargs="+", type=int, default=[200, 1000], help="input_<N>.csv files to run"
+    )
     parser.add_argument("--r-sizes", nargs="+", type=int, default=[200], help="sizes on which R is timed too")
     parser.add_argument("--methods", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-r", action="store_true", help="skip R even if it is installed")
@@ -165,9 +230,13 @@ def main() -> None:
 
     have_r = not args.no_r and r_available()
     print(f"timing inputs: {args.timing_dir}")
-    print(f"R surveillance: {'found, timed on sizes ' + str(args.r_sizes) if have_r else 'not used (Python figures only)'}")
-    print(f"evaluated weeks per series: {RANGE[1] - RANGE[0] + 1} (range {RANGE[0]}:{RANGE[1]}); "
-          f"Python: best of {args.repeat} runs, R: one run (wall-clock seconds of the algorithm call)")
+    print(
+        f"R surveillance: {'found, timed on sizes ' + str(args.r_sizes) if have_r else 'not used (Python figures only)'}"
+    )
+    print(
+        f"evaluated weeks per series: {RANGE[1] - RANGE[0] + 1} (range {RANGE[0]}:{RANGE[1]}); "
+        f"Python: best of {args.repeat} runs, R: one run (wall-clock seconds of the algorithm call)"
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start\n")
     header = f"{'size':>5} {'method':<14} {'python s':>9} {'series-weeks/s':>15}"
     if have_r:
@@ -193,8 +262,10 @@ def main() -> None:
                 r_seconds, r_frame = r_res[name]
                 same_alarm, same_ub = agreement(result, ids, r_frame)
                 ratio = r_seconds / seconds
-                line += (f" {r_seconds:>9.2f} {cells / r_seconds:>9,.0f} {ratio:>8.0f}x {TARGET[name]:>6}x"
-                         f" {same_alarm:>8.2f}% {same_ub:>8.2f}%")
+                line += (
+                    f" {r_seconds:>9.2f} {cells / r_seconds:>9,.0f} {ratio:>8.0f}x {TARGET[name]:>6}x"
+                    f" {same_alarm:>8.2f}% {same_ub:>8.2f}%"
+                )
             print(line, flush=True)
 
 

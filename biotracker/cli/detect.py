@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -23,9 +22,15 @@ console = Console(stderr=True)
 def detect_command(
     method: str = typer.Option(..., "--method", help="farringtonFlexible, farrington, earsC or cusum."),
     input_csv: Path = typer.Option(..., "--input", help="CSV: t, date, year, week, observed [, series_id]."),
-    control_json: Path = typer.Option(..., "--control", help="R control list as a JSON object, plus \"range\": [start, end]."),
-    output_csv: Path = typer.Option(..., "--output", help="Where to write t [, series_id], upperbound, alarm [, expected]."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw observed, upper bound and alarms (first series) to this PNG."),
+    control_json: Path = typer.Option(
+        ..., "--control", help='R control list as a JSON object, plus "range": [start, end].'
+    ),
+    output_csv: Path = typer.Option(
+        ..., "--output", help="Where to write t [, series_id], upperbound, alarm [, expected]."
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also draw observed, upper bound and alarms (first series) to this PNG."
+    ),
 ) -> None:
     """Score weekly counts for aberrations with R surveillance's algorithms (identical alarms)."""
     from biotracker.scoring.detectors import detect
@@ -39,7 +44,7 @@ def detect_command(
         except json.JSONDecodeError as exc:
             raise ConfigError(f"control file {control_json} is not valid JSON: {exc}") from exc
         if not isinstance(control, dict):
-            raise ConfigError("the control file must hold a JSON object, e.g. {\"b\": 5, \"range\": [264, 312]}")
+            raise ConfigError('the control file must hold a JSON object, e.g. {"b": 5, "range": [264, 312]}')
         batches = read_input(input_csv)
         frames = []
         first = None
@@ -59,8 +64,13 @@ def detect_command(
             pos = result.t - 1
             title = f"{method}" + (f" — {batch.series_ids[0]}" if batch.series_ids else "")
             plot_detection(
-                plot, result.t, batch.observed[0, pos], result.upperbound[0], result.alarm[0],
-                title=title, dates=None if batch.dates is None else batch.dates[pos],
+                plot,
+                result.t,
+                batch.observed[0, pos],
+                result.upperbound[0],
+                result.alarm[0],
+                title=title,
+                dates=None if batch.dates is None else batch.dates[pos],
             )
     except BiotrackerError as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from pathlib import Path
 
 from biotracker.scoring.detectors import METHODS, detect
 

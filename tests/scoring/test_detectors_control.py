@@ -51,7 +51,9 @@ def test_match_arg_prefixes_are_accepted_like_r() -> None:
         ("noufaily", {}, "unknown detection method"),
     ],
 )
-def test_bad_control_lists_fail_with_a_message_naming_the_entry(method: str, control: dict, fragment: str) -> None:
+def test_bad_control_lists_fail_with_a_message_naming_the_entry(
+    method: str, control: dict, fragment: str
+) -> None:
     with pytest.raises(ConfigError, match=fragment):
         parse_control(method, control)
 

@@ -18,7 +18,10 @@ from biotracker.scoring.detectors import detect
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "surveillance"
 MANIFEST = pd.read_csv(FIXTURES / "manifest.csv")
-EXTRA = [dict(c, folder="extra_r_cases") for c in json.loads((FIXTURES / "extra_r_cases" / "cases.json").read_text())]
+EXTRA = [
+    dict(c, folder="extra_r_cases")
+    for c in json.loads((FIXTURES / "extra_r_cases" / "cases.json").read_text())
+]
 RANDOM = [
     dict(c, folder="random_r_cases")
     for c in json.loads((FIXTURES / "random_r_cases" / "cases.json").read_text())
@@ -28,7 +31,11 @@ RANDOM = [
 
 def _input(series: str) -> tuple[np.ndarray, np.ndarray | None]:
     frame = pd.read_csv(FIXTURES / series / "input.csv")
-    dates = None if frame["date"].isna().all() else pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")
+    dates = (
+        None
+        if frame["date"].isna().all()
+        else pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")
+    )
     return frame["observed"].to_numpy(dtype=float)[None, :], dates
 
 
@@ -38,7 +45,9 @@ def _assert_matches_r(got: np.ndarray, want: np.ndarray, *, integer: bool, what:
     if integer:
         np.testing.assert_array_equal(got[both], want[both], err_msg=f"{what}: integer values differ from R")
     else:
-        np.testing.assert_allclose(got[both], want[both], rtol=1e-6, atol=1e-12, err_msg=f"{what} differs from R")
+        np.testing.assert_allclose(
+            got[both], want[both], rtol=1e-6, atol=1e-12, err_msg=f"{what} differs from R"
+        )
 
 
 def _integer_bounds(r_function: str, control: dict) -> bool:
@@ -58,20 +67,34 @@ def test_shared_reference_case(series: str, algorithm: str, r_function: str) -> 
     observed, dates = _input(series)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = detect(r_function, observed, dates, sidecar["control_passed"], (sidecar["range_start"], sidecar["range_end"]))
+        result = detect(
+            r_function,
+            observed,
+            dates,
+            sidecar["control_passed"],
+            (sidecar["range_start"], sidecar["range_end"]),
+        )
     np.testing.assert_array_equal(result.t, want["t"].to_numpy())
     integer = _integer_bounds(r_function, sidecar["control_passed"])
-    _assert_matches_r(result.upperbound[0], want["upperbound"].to_numpy(dtype=float), integer=integer, what="upperbound")
+    _assert_matches_r(
+        result.upperbound[0], want["upperbound"].to_numpy(dtype=float), integer=integer, what="upperbound"
+    )
     _assert_matches_r(result.alarm[0], want["alarm"].to_numpy(dtype=float), integer=True, what="alarm")
     if "expected" in want:
-        _assert_matches_r(result.expected[0], want["expected"].to_numpy(dtype=float), integer=False, what="expected")
+        _assert_matches_r(
+            result.expected[0], want["expected"].to_numpy(dtype=float), integer=False, what="expected"
+        )
     if "cusum" in want:
-        _assert_matches_r(result.extra["cusum"][0], want["cusum"].to_numpy(dtype=float), integer=False, what="cusum")
+        _assert_matches_r(
+            result.extra["cusum"][0], want["cusum"].to_numpy(dtype=float), integer=False, what="cusum"
+        )
     if "trend" in want:
         got_trend = result.extra["trend"][0]
         want_trend = want["trend"].to_numpy(dtype=float)
         keep = ~np.isnan(want_trend)
-        np.testing.assert_array_equal(got_trend[keep], want_trend[keep], err_msg="trend decision differs from R")
+        np.testing.assert_array_equal(
+            got_trend[keep], want_trend[keep], err_msg="trend decision differs from R"
+        )
     for column in ("phi", "score", "pvalue"):  # farringtonFlexible diagnostics
         if column in want:
             got = result.extra[column][0]
@@ -87,10 +110,14 @@ def test_extra_r_case(case: dict) -> None:
         warnings.simplefilter("ignore")
         result = detect(case["fun"], observed, dates, case["control"], tuple(case["range"]))
     integer = _integer_bounds(case["fun"], case["control"])
-    _assert_matches_r(result.upperbound[0], want["upperbound"].to_numpy(dtype=float), integer=integer, what="upperbound")
+    _assert_matches_r(
+        result.upperbound[0], want["upperbound"].to_numpy(dtype=float), integer=integer, what="upperbound"
+    )
     _assert_matches_r(result.alarm[0], want["alarm"].to_numpy(dtype=float), integer=True, what="alarm")
     if "expected" in want:
-        _assert_matches_r(result.expected[0], want["expected"].to_numpy(dtype=float), integer=False, what="expected")
+        _assert_matches_r(
+            result.expected[0], want["expected"].to_numpy(dtype=float), integer=False, what="expected"
+        )
 
 
 def test_many_series_at_once_equal_one_at_a_time() -> None:

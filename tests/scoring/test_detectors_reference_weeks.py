@@ -37,7 +37,11 @@ def test_29_february_goes_back_to_1_march_like_rs_seq_by_year() -> None:
     """R: seq(as.Date("2016-02-29"), by = "-1 year", length.out = 5) gives 2015-03-01 … 2012-02-29."""
     day = dt.date(2016, 2, 29)
     assert [_years_back(day, i) for i in range(5)] == [
-        day, dt.date(2015, 3, 1), dt.date(2014, 3, 1), dt.date(2013, 3, 1), dt.date(2012, 2, 29)
+        day,
+        dt.date(2015, 3, 1),
+        dt.date(2014, 3, 1),
+        dt.date(2013, 3, 1),
+        dt.date(2012, 2, 29),
     ]
 
 

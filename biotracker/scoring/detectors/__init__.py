@@ -42,4 +42,4 @@ from biotracker.scoring.detectors.api import DetectionResult, detect
 from biotracker.scoring.detectors.control import METHODS, parse_control
 from biotracker.scoring.detectors.detector import SurveillanceDetector
 
-__all__ = ["DetectionResult", "METHODS", "SurveillanceDetector", "detect", "parse_control"]
+__all__ = ["METHODS", "DetectionResult", "SurveillanceDetector", "detect", "parse_control"]

@@ -8,8 +8,9 @@ result: one row per series, one column per evaluated week.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -76,9 +77,11 @@ def _points(method: str, range_: Any, n_weeks: int, control: Any) -> list[int]:
         elif isinstance(control, EarsControl):
             start = control.baseline + {"C1": 1, "C2": 3, "C3": 5}[control.method]
         else:
-            raise ConfigError("cusum needs a range: give range_=(start, end) or \"range\": [start, end]")
+            raise ConfigError('cusum needs a range: give range_=(start, end) or "range": [start, end]')
         if start > n_weeks:
-            raise ConfigError(f"{method}: the default range starts at t={start}, beyond the {n_weeks} weeks given")
+            raise ConfigError(
+                f"{method}: the default range starts at t={start}, beyond the {n_weeks} weeks given"
+            )
         return list(range(start, n_weeks + 1))
     parsed = parse_range(list(range_), n_weeks)
     if isinstance(parsed, tuple):
@@ -163,4 +166,4 @@ def _warn_short(method: str, observed: np.ndarray, points: list[int]) -> None:
         )
 
 
-__all__ = ["DetectionResult", "METHODS", "detect"]
+__all__ = ["METHODS", "DetectionResult", "detect"]

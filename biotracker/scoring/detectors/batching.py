@@ -8,7 +8,7 @@ variants. Each group's rows are (week, series) pairs, processed in chunks to bou
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Hashable, Iterator
+from collections.abc import Hashable, Iterator
 
 import numpy as np
 

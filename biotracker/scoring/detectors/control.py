@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from biotracker.errors import ConfigError
 
@@ -173,7 +174,7 @@ def parse_control(method: str, control: Mapping[str, Any] | None) -> Control:
     if method not in METHODS:
         raise ConfigError(f"unknown detection method {method!r}; use one of {', '.join(METHODS)}")
     if control is not None and not isinstance(control, Mapping):
-        raise ConfigError("the control list must be a JSON object (R named list), e.g. {\"b\": 5, \"w\": 3}")
+        raise ConfigError('the control list must be a JSON object (R named list), e.g. {"b": 5, "w": 3}')
     given = _given(control or {})
     if method == "earsC":
         return _ears(given)
@@ -225,7 +226,9 @@ _POWERTRANS = ("2/3", "1/2", "none")
 def _powertrans(value: Any) -> str:
     value = _scalar("powertrans", value)
     if value not in _POWERTRANS:
-        raise ConfigError(f"control entry 'powertrans' must be one of {', '.join(_POWERTRANS)}; got {value!r}")
+        raise ConfigError(
+            f"control entry 'powertrans' must be one of {', '.join(_POWERTRANS)}; got {value!r}"
+        )
     return str(value)
 
 
@@ -234,7 +237,7 @@ def _farrington(given: Mapping[str, Any]) -> FarringtonControl:
     fit_fun = given.get("fitFun", "algo.farrington.fitGLM.fast")
     if _scalar("fitFun", fit_fun) not in ("algo.farrington.fitGLM.fast", "algo.farrington.fitGLM"):
         raise ConfigError(
-            f"farrington fitFun={fit_fun!r} is not supported; use \"algo.farrington.fitGLM.fast\" "
+            f'farrington fitFun={fit_fun!r} is not supported; use "algo.farrington.fitGLM.fast" '
             "(populationOffset fits are available through farringtonFlexible)"
         )
     return FarringtonControl(
@@ -253,16 +256,31 @@ def _farrington_flexible(given: Mapping[str, Any]) -> FarringtonFlexibleControl:
         "farringtonFlexible",
         given,
         {
-            "b", "w", "reweight", "weightsThreshold", "alpha", "trend", "pThresholdTrend", "limit54",
-            "powertrans", "populationOffset", "noPeriods", "pastWeeksNotIncluded", "thresholdMethod",
+            "b",
+            "w",
+            "reweight",
+            "weightsThreshold",
+            "alpha",
+            "trend",
+            "pThresholdTrend",
+            "limit54",
+            "powertrans",
+            "populationOffset",
+            "noPeriods",
+            "pastWeeksNotIncluded",
+            "thresholdMethod",
         },
     )
     fit_fun = given.get("fitFun", "algo.farrington.fitGLM.flexible")
     if _scalar("fitFun", fit_fun) != "algo.farrington.fitGLM.flexible":
-        raise ConfigError(f"farringtonFlexible fitFun must be \"algo.farrington.fitGLM.flexible\", got {fit_fun!r}")
-    threshold = _choice("thresholdMethod", given.get("thresholdMethod", "delta"), ("delta", "nbPlugin", "muan"))
+        raise ConfigError(
+            f'farringtonFlexible fitFun must be "algo.farrington.fitGLM.flexible", got {fit_fun!r}'
+        )
+    threshold = _choice(
+        "thresholdMethod", given.get("thresholdMethod", "delta"), ("delta", "nbPlugin", "muan")
+    )
     if threshold == "muan":
-        raise ConfigError("thresholdMethod \"muan\" is not implemented; use \"delta\" or \"nbPlugin\"")
+        raise ConfigError('thresholdMethod "muan" is not implemented; use "delta" or "nbPlugin"')
     past = given.get("pastWeeksNotIncluded")
     return FarringtonFlexibleControl(
         b=_integer("b", given.get("b", 5), minimum=1),

@@ -27,12 +27,19 @@ def _standardise(x: np.ndarray, m: np.ndarray, trans: str, alpha: float) -> np.n
     return x  # "none"
 
 
-def _upper(m: np.ndarray, c_prev: np.ndarray, c_now: np.ndarray, h: float, k: float, trans: str, alpha: float) -> np.ndarray:
+def _upper(
+    m: np.ndarray, c_prev: np.ndarray, c_now: np.ndarray, h: float, k: float, trans: str, alpha: float
+) -> np.ndarray:
     if trans == "standard":
         return np.ceil(np.sqrt(m) * (h + k - c_prev) + m)
     if trans == "rossi":
-        return (2 * h * m**0.5 + 2 * k * m**0.5 - 2 * c_prev * m**0.5 + 5 * m
-                - 2 * (4 * m**2 + 2 * m**1.5 * h + 2 * m**1.5 * k - 2 * m**1.5 * c_prev) ** 0.5)
+        return (
+            2 * h * m**0.5
+            + 2 * k * m**0.5
+            - 2 * c_prev * m**0.5
+            + 5 * m
+            - 2 * (4 * m**2 + 2 * m**1.5 * h + 2 * m**1.5 * k - 2 * m**1.5 * c_prev) ** 0.5
+        )
     if trans == "anscombe":
         base = (2 / 3) * m ** (1 / 6) * (h + k - c_prev) + m ** (2 / 3)
         return np.where(base < 0, 0.0, np.abs(base) ** 1.5)
@@ -55,7 +62,9 @@ def run(observed: np.ndarray, points: list[int], control: CusumControl) -> dict[
     else:
         m_val = np.asarray(control.m, dtype=float)
         if m_val.ndim and m_val.size != len(pts):
-            raise ConfigError(f"cusum m has {m_val.size} values but the range has {len(pts)} weeks; give one m or one per week")
+            raise ConfigError(
+                f"cusum m has {m_val.size} values but the range has {len(pts)} weeks; give one m or one per week"
+            )
         m = np.broadcast_to(m_val, (S, len(pts)))
     x = observed[:, pts - 1]
     with np.errstate(divide="ignore", invalid="ignore"):

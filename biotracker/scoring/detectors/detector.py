@@ -8,7 +8,8 @@ ending in ``_``, and ``score`` for the newest weeks.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,14 +31,18 @@ class SurveillanceDetector:
         self.freq = freq
         self.config: Control = parse_control(method, {k: v for k, v in self.control.items() if k != "range"})
 
-    def fit(self, history: np.ndarray, dates: np.ndarray | None = None) -> "SurveillanceDetector":
+    def fit(self, history: np.ndarray, dates: np.ndarray | None = None) -> SurveillanceDetector:
         """Remember the counts (series x weeks) and, for dated series, the week dates."""
         self.history_ = np.array(history, dtype=float, ndmin=2, copy=True)
         self.dates_ = None if dates is None else np.asarray(dates, dtype="datetime64[D]").copy()
         return self
 
-    def score(self, series: np.ndarray | None = None, at: tuple[int, int] | None = None,
-              dates: np.ndarray | None = None) -> DetectionResult:
+    def score(
+        self,
+        series: np.ndarray | None = None,
+        at: tuple[int, int] | None = None,
+        dates: np.ndarray | None = None,
+    ) -> DetectionResult:
         """Score new weeks ``series`` (appended to the history) or, without them, the weeks ``at``.
 
         ``at`` is 1-based and inclusive over history + new weeks; by default the new weeks (or the

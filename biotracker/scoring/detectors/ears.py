@@ -16,9 +16,13 @@ from biotracker.errors import ConfigError
 from biotracker.scoring.detectors.control import EarsControl
 
 
-def _baseline_stats(observed: np.ndarray, points: np.ndarray, baseline: int, lag: int) -> tuple[np.ndarray, np.ndarray]:
+def _baseline_stats(
+    observed: np.ndarray, points: np.ndarray, baseline: int, lag: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sample sd of y[t-lag-baseline+1 .. t-lag] for each t in ``points`` (1-based)."""
-    windows = sliding_window_view(observed, baseline, axis=1)  # windows[:, j] = y[j .. j+baseline-1] (0-based)
+    windows = sliding_window_view(
+        observed, baseline, axis=1
+    )  # windows[:, j] = y[j .. j+baseline-1] (0-based)
     start = points - lag - baseline  # 0-based first week of each baseline
     ref = windows[:, start, :]
     return ref.mean(axis=2), ref.std(axis=2, ddof=1)

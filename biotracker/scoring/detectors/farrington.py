@@ -23,7 +23,9 @@ from biotracker.scoring.detectors.thresholds import delta_upper
 _EPS = np.finfo(float).eps
 
 
-def run(observed: np.ndarray, dates: list | None, points: list[int], control: FarringtonControl, freq: int = 52) -> dict[str, np.ndarray]:
+def run(
+    observed: np.ndarray, dates: list | None, points: list[int], control: FarringtonControl, freq: int = 52
+) -> dict[str, np.ndarray]:
     """Evaluate ``points`` (1-based weeks) for every row of ``observed`` (series x weeks)."""
     S = observed.shape[0]
     K = len(points)
@@ -32,7 +34,7 @@ def run(observed: np.ndarray, dates: list | None, points: list[int], control: Fa
     keys = [tuple((idx + 1 - k).tolist()) for idx, k in zip(index, points)]
     z = stats.norm.ppf(1 - control.alpha / 2)
     lim_cases, lim_weeks = control.limit54
-    kwargs = dict(reweight=control.reweight, weights_threshold=1.0, prior_weights_quirk=False)
+    kwargs = {"reweight": control.reweight, "weights_threshold": 1.0, "prior_weights_quirk": False}
     for group in group_weeks(keys):
         rel = np.array(keys[group[0]], dtype=float)  # wtime - k
         centre = rel.mean() if rel.size else 0.0
@@ -73,7 +75,9 @@ def run(observed: np.ndarray, dates: list | None, points: list[int], control: Fa
             upper = delta_upper(mu0, se * mu0, phi, z, control.powertrans)
             k_idx = ks[wpos] - 1
             yk = observed[spos, k_idx]
-            recent = np.stack([observed[spos, np.maximum(k_idx - j, 0)] for j in range(lim_weeks)], axis=1).sum(axis=1)
+            recent = np.stack(
+                [observed[spos, np.maximum(k_idx - j, 0)] for j in range(lim_weeks)], axis=1
+            ).sum(axis=1)
             enough = recent >= lim_cases
             with np.errstate(divide="ignore", invalid="ignore"):
                 x = np.where(enough, (yk - mu0) / (upper - mu0), 0.0)

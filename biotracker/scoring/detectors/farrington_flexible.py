@@ -22,7 +22,9 @@ from biotracker.scoring.detectors.thresholds import delta_upper, nb_plugin_upper
 _EPS = np.finfo(float).eps
 
 
-def _glm_designs(design: FlexibleDesign, factors: bool, no_periods: int) -> tuple[Design, Design, int, float, np.ndarray]:
+def _glm_designs(
+    design: FlexibleDesign, factors: bool, no_periods: int
+) -> tuple[Design, Design, int, float, np.ndarray]:
     """Trend and no-trend designs, the level code of the prediction and the scaled time there.
 
     Seasonal blocks become one indicator per level (same column space as R's intercept +
@@ -57,11 +59,19 @@ def run(
     """Evaluate ``points`` (1-based weeks) for every row of ``observed`` (series x weeks)."""
     S = observed.shape[0]
     K = len(points)
-    out = {name: np.full((S, K), np.nan) for name in ("upperbound", "expected", "alarm", "score", "pvalue", "phi", "trend", "mean")}
+    out = {
+        name: np.full((S, K), np.nan)
+        for name in ("upperbound", "expected", "alarm", "score", "pvalue", "phi", "trend", "mean")
+    }
     designs = [
         flexible_design(
-            k, dates, b=control.b, w=control.w, no_periods=control.noPeriods,
-            past_weeks_not_included=control.past_weeks_not_included, freq=freq,
+            k,
+            dates,
+            b=control.b,
+            w=control.w,
+            no_periods=control.noPeriods,
+            past_weeks_not_included=control.past_weeks_not_included,
+            freq=freq,
         )
         for k in points
     ]
@@ -73,7 +83,9 @@ def run(
         design = designs[group[0]]
         trend_design, flat_design, level0, t0, order = _glm_designs(design, factors, control.noPeriods)
         if level0 < 0:
-            raise ConfigError(f"farringtonFlexible at t={points[group[0]]}: no reference window left to predict from")
+            raise ConfigError(
+                f"farringtonFlexible at t={points[group[0]]}: no reference window left to predict from"
+            )
         idx = np.stack([designs[g].index[order] for g in group])  # (Kg, n), grouped by level
         ks = np.array([points[g] for g in group])
         for wpos, spos in row_chunks(len(group), S):
@@ -103,8 +115,14 @@ def run(
             exp_ = np.where(good & ~np.isnan(upper), fit_value, np.nan)
             g_pos = np.array(group)[wpos]
             for name, val in (
-                ("upperbound", ub), ("expected", exp_), ("alarm", alarm), ("score", score),
-                ("pvalue", pval), ("phi", phi), ("trend", do_trend.astype(float)), ("mean", mu0),
+                ("upperbound", ub),
+                ("expected", exp_),
+                ("alarm", alarm),
+                ("score", score),
+                ("pvalue", pval),
+                ("phi", phi),
+                ("trend", do_trend.astype(float)),
+                ("mean", mu0),
             ):
                 out[name][spos, g_pos] = np.where(ok, val, np.nan)
     return out
@@ -140,9 +158,11 @@ def _fit_and_predict(trend_design, flat_design, level0, t0, y, valid, offset, of
     """
     B = y.shape[0]
     off0v = np.zeros(B) if off0 is None else off0
-    kwargs = dict(
-        reweight=control.reweight, weights_threshold=control.weightsThreshold, prior_weights_quirk=True,
-    )
+    kwargs = {
+        "reweight": control.reweight,
+        "weights_threshold": control.weightsThreshold,
+        "prior_weights_quirk": True,
+    }
     eta0 = np.full(B, np.nan)
     se_eta0 = np.full(B, np.nan)
     phi = np.full(B, np.nan)
@@ -162,7 +182,9 @@ def _fit_and_predict(trend_design, flat_design, level0, t0, y, valid, offset, of
     ok = do_trend.copy()
     rest = np.flatnonzero(~do_trend)
     if rest.size:
-        nt = fit_farrington_model(flat_design, y[rest], valid[rest], None if offset is None else offset[rest], **kwargs)
+        nt = fit_farrington_model(
+            flat_design, y[rest], valid[rest], None if offset is None else offset[rest], **kwargs
+        )
         eta0[rest] = nt.glm.predict_link(level0, None) + off0v[rest]
         se_eta0[rest] = linear_predictor_se(nt.glm, level0, None, nt.dispersion)
         phi[rest] = nt.phi

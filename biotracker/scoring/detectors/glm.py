@@ -105,7 +105,9 @@ class GlmFit:
         return 1.0 / self.s
 
 
-def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: np.ndarray | None = None) -> GlmFit:
+def fit_quasipoisson(
+    design: Design, y: np.ndarray, prior: np.ndarray, offset: np.ndarray | None = None
+) -> GlmFit:
     """Fit the design for every row of ``y`` at once, exactly as R's ``glm.fit`` would.
 
     ``y`` and ``prior`` are (B, n), ``prior`` zero where an observation is missing (its ``y`` is
@@ -170,7 +172,12 @@ def fit_quasipoisson(design: Design, y: np.ndarray, prior: np.ndarray, offset: n
         finish = done if iteration < MAXIT - 1 else np.ones_like(done)
         if finish.any():
             r = rows[finish]
-            level_coef[r], mu_out[r], w2_last[r], d_last[r] = beta_l[finish], mu[finish], w2[finish], d[finish]
+            level_coef[r], mu_out[r], w2_last[r], d_last[r] = (
+                beta_l[finish],
+                mu[finish],
+                w2[finish],
+                d[finish],
+            )
             if t is not None:
                 time_coef[r], u_last[r], s_last[r] = beta_t[finish], u[finish], s[finish]
             converged[rows[done]] = True

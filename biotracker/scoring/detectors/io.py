@@ -35,7 +35,9 @@ def read_input(path: Path) -> list[SeriesBatch]:
         raise ConfigError(f"input file {path} does not exist") from exc
     missing = {"t", "observed"} - set(frame.columns)
     if missing:
-        raise ConfigError(f"input {path} lacks column(s) {sorted(missing)}; expected t, date, year, week, observed")
+        raise ConfigError(
+            f"input {path} lacks column(s) {sorted(missing)}; expected t, date, year, week, observed"
+        )
     if "series_id" not in frame.columns:
         return [_batch(frame, None)]
     batches: dict[tuple, list[tuple[str, pd.DataFrame]]] = {}

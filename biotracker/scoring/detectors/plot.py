@@ -38,8 +38,13 @@ def plot_detection(
     ub = np.append(upperbound, upperbound[-1] if len(upperbound) else np.nan)
     ax.step(edges, ub, where="post", color="blue", linewidth=1.5, label="Threshold")
     hit = np.nan_to_num(alarm, nan=0.0) == 1
-    top = max(np.nanmax(observed) if observed.size else 1.0, np.nanmax(upperbound) if np.isfinite(upperbound).any() else 0.0)
-    ax.plot(x[hit], np.full(hit.sum(), -0.04 * top), "^", color="red", markersize=7, label="Alarm", clip_on=False)
+    top = max(
+        np.nanmax(observed) if observed.size else 1.0,
+        np.nanmax(upperbound) if np.isfinite(upperbound).any() else 0.0,
+    )
+    ax.plot(
+        x[hit], np.full(hit.sum(), -0.04 * top), "^", color="red", markersize=7, label="Alarm", clip_on=False
+    )
     ax.set_ylim(bottom=-0.08 * top)
     ax.set_xlabel("time" if dates is None else "week")
     ax.set_ylabel("No. infected")

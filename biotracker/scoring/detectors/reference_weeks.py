@@ -150,7 +150,9 @@ def flexible_design(
     return FlexibleDesign(index=index, level=factors[index].astype(int), wtime=wtime, wtime0=wtime0)
 
 
-def farrington_reference_index(k: int, dates: list[dt.date] | None, *, b: int, w: int, freq: int = 52) -> np.ndarray:
+def farrington_reference_index(
+    k: int, dates: list[dt.date] | None, *, b: int, w: int, freq: int = 52
+) -> np.ndarray:
     """0-based positions of the old ``farrington()``'s b windows of 2w+1 weeks (missing ones dropped).
 
     Week-indexed: t - 52 i ± w, positions < 1 dropped. Dated: ``refvalIdxByDate``: each window

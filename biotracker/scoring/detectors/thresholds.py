@@ -24,7 +24,9 @@ def power_se(mu0: np.ndarray, tau: np.ndarray, powertrans: str) -> tuple[np.ndar
     return np.sqrt(4.0 / 9.0 * mu0 ** (1.0 / 3.0) * tau), 2.0 / 3.0
 
 
-def delta_upper(mu0: np.ndarray, se_mu0: np.ndarray, phi: np.ndarray, z: float, powertrans: str) -> np.ndarray:
+def delta_upper(
+    mu0: np.ndarray, se_mu0: np.ndarray, phi: np.ndarray, z: float, powertrans: str
+) -> np.ndarray:
     """Farrington's bound ``(mu0^e + z * se)^(1/e)`` with ``tau = phi + se(mu0)^2 / mu0``.
 
     R sorts the two ends (lower, upper) and takes the second; the upper end is always
