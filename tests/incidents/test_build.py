@@ -34,7 +34,8 @@ def tables(engine) -> dict[str, list[tuple]]:
 
 def relay_of(row: dict, source: str, days: int) -> dict:
     """An aggregator item pointing at the same document a day or two later (the usual duplicate)."""
-    return row | {"report_id": f"{source}:{row['source_id']}", "source": source, "title": row["title"] + " - News",
+    return row | {"report_id": f"{source}:{row['source_id']}", "source": source,
+                  "title": row["title"] + " - News",
                   "published_at": row["published_at"] + dt.timedelta(days=days),
                   "observed_at": None, "country_iso3": None, "tlp": "GREEN", "evidence": {}}
 
@@ -52,9 +53,11 @@ def test_building_twice_gives_identical_incidents(database_url, tmp_path, real_r
     assert first.incidents < first.reports and first.duplicates >= 1
     with engine.connect() as conn:
         linked = conn.execute(select(func.count(func.distinct(incident_reports.c.report_id)))).scalar_one()
-        relay = conn.execute(select(incident_reports).where(incident_reports.c.report_id == "google_news:2024-DON536")
-                             ).mappings().one()
-        inc = conn.execute(select(incidents).where(incidents.c.incident_id == relay["incident_id"])).mappings().one()
+        relay_id = "google_news:2024-DON536"
+        relay = conn.execute(select(incident_reports)
+                             .where(incident_reports.c.report_id == relay_id)).mappings().one()
+        inc = conn.execute(select(incidents)
+                           .where(incidents.c.incident_id == relay["incident_id"])).mappings().one()
     assert linked == len(rows)  # every report in exactly one incident
     assert relay["link"] == "same_url" and relay["duplicate_of"] == "who_don:2024-DON536"
     assert inc["report_count"] >= 2 and inc["corroboration"] == 1 and inc["tlp"] == "GREEN"
@@ -66,7 +69,8 @@ def test_a_new_report_updates_its_incident_instead_of_adding_one(database_url, t
                   key=lambda r: (r["published_at"], r["report_id"]))
     # the latest outbreak with an earlier one of the same agent and country less than a week before it
     late, earlier = next((b, a) for b in reversed(hpai) for a in hpai
-                         if a is not b and (a["pathogen"], a["country_iso3"]) == (b["pathogen"], b["country_iso3"])
+                         if a is not b and a["pathogen"] == b["pathogen"]
+                         and a["country_iso3"] == b["country_iso3"]
                          and dt.timedelta(0) <= b["published_at"] - a["published_at"] < dt.timedelta(days=7))
     engine = store(database_url, tmp_path, [r for r in hpai if r is not late])
     build_incidents(engine)
@@ -108,7 +112,8 @@ def test_windowed_builds_in_time_order_agree_with_one_full_build(database_url, t
     assert tables(engine) == windowed
 
 
-def test_detaching_a_report_is_respected_by_reruns_and_undone_by_reattaching(database_url, tmp_path, real_report_rows):
+def test_detaching_a_report_is_respected_by_reruns_and_undone_by_reattaching(database_url, tmp_path,
+                                                                              real_report_rows):
     engine = store(database_url, tmp_path, real_report_rows)
     build_incidents(engine)
     original = tables(engine)
@@ -148,16 +153,17 @@ def test_cli_split_show_and_join(tmp_path, real_report_rows):
     assert why[member.report_id].startswith("same agent")
     wrong = runner.invoke(app, ["incidents", "split", "inc-nothing", member.report_id], env=env)
     assert wrong.exit_code == 1 and "not in incident" in wrong.output
-    split = runner.invoke(app, ["incidents", "split", member.incident_id, member.report_id, "--note", "t"], env=env)
+    split = runner.invoke(app, ["incidents", "split", member.incident_id, member.report_id, "--note", "t"],
+                          env=env)
     assert split.exit_code == 0, split.output
+    where = incident_reports.c.report_id == member.report_id
     with engine.connect() as conn:
-        assert conn.execute(select(incident_reports.c.link)
-                            .where(incident_reports.c.report_id == member.report_id)).scalar_one() == "detached"
+        assert conn.execute(select(incident_reports.c.link).where(where)).scalar_one() == "detached"
     joined = runner.invoke(app, ["incidents", "join", member.report_id], env=env)
     assert joined.exit_code == 0, joined.output
     with engine.connect() as conn:
-        assert conn.execute(select(incident_reports.c.incident_id)
-                            .where(incident_reports.c.report_id == member.report_id)).scalar_one() == member.incident_id
+        now_in = conn.execute(select(incident_reports.c.incident_id).where(where)).scalar_one()
+    assert now_in == member.incident_id
     assert runner.invoke(app, ["incidents", "join", member.report_id], env=env).exit_code == 1
 
 
