@@ -24,7 +24,7 @@ from biotracker.outputs.audience import INTERNAL, Audience, Delivery, Item, deli
 from biotracker.outputs.charts import regions_of, sparkline_svg, unmapped, world_map_svg
 from biotracker.ingest.health import SILENT_AFTER_CADENCES
 from biotracker.outputs.records import OutputData, SeriesPoint, load_output_data, topic_of
-from biotracker.schema import Alert, AlertTier, SourceKind, Tlp, Window, as_utc
+from biotracker.schema import Alert, AlertTier, Report, SourceKind, Tlp, Window, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,33 @@ def assessment_lines(assessment: dict | None) -> list[str]:
     return lines
 
 
+def extraction_lines(reports: list[Report], limit: int = 3) -> list[str]:
+    """What the extractor read in the alert's reports, each value with where it was found."""
+    lines = []
+    for report in reports[:limit]:
+        found = (report.evidence or {}).get("extraction") or {}
+        parts = []
+        for d in found.get("diseases", [])[:2]:
+            ev = d.get("evidence") or {}
+            parts.append(f"disease {d.get('name')} ({d.get('id') or 'no id'}; agent {d.get('agent_id') or 'n/a'}) "
+                         f"from {ev.get('field')} [{', '.join(str(x) for x in ev.get('span', []))}] “{ev.get('text')}”")
+        seen: set[tuple] = set()
+        for p in found.get("places", []):
+            ev = p.get("evidence") or {}
+            where = (p.get("iso3"), p.get("admin_area"))
+            if p.get("role") != "passing" and where not in seen and len(seen) < 3:
+                seen.add(where)
+                parts.append(f"place {p.get('iso3')}{' / ' + p['admin_area'] if p.get('admin_area') else ''} "
+                             f"({p.get('role')}) from {ev.get('field')} “{ev.get('text')}”")
+        for name in ("cases", "deaths"):
+            ev = found.get(f"{name}_evidence")
+            if found.get(name) is not None and ev:
+                parts.append(f"{name} {found[name]} from {ev.get('field')} “{ev.get('text')}”")
+        if parts:
+            lines.append(f"{report.title[:120]}: " + "; ".join(parts))
+    return lines
+
+
 def _link(url: str) -> dict[str, object]:
     return {"url": url, "safe": bool(_SAFE_LINK.match(url))}
 
@@ -177,6 +204,7 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
                                                      f"{alert.country_iso3 or 'unknown country'}"),
             "spark_text": text_sparkline(points),
             "evidence": assessment_lines(data.assessments.get(alert.incident_id or "")),
+            "extracted": extraction_lines([r for r in delivery.records("report") if r.url in set(alert.source_urls)]),
             "links": [_link(u) for u in alert.source_urls],
             "notes": [n.record for n in delivery.of_kind("analystnote") if n.record.alert_id == alert.alert_id],  # type: ignore[union-attr]
         })
@@ -207,7 +235,11 @@ def render_digest(
     in_window = [i for i in data.alerts if window.start.date() <= i.record.period_start < window.end.date()]  # type: ignore[union-attr]
     ids = {i.key for i in in_window}
     notes = [n for n in data.notes if n.record.alert_id in ids]  # type: ignore[union-attr]
-    delivery = deliverable([*in_window, *notes], audience, regions_of=regions_of(), apply_preferences=apply_preferences)
+    # The alerts' reports, for "what the reports say": filtered like everything else.
+    urls = {u for i in in_window for u in i.record.source_urls}  # type: ignore[union-attr]
+    cited = [r for r in data.reports if r.record.url in urls]  # type: ignore[union-attr]
+    delivery = deliverable([*in_window, *notes, *cited], audience, regions_of=regions_of(),
+                           apply_preferences=apply_preferences)
     context = digest_context(data, delivery, day, window.start.date())
     return RenderedDigest(day=day, html=_env.get_template("digest.html.j2").render(**context),
                           text=_env.get_template("digest.txt.j2").render(**context), delivery=delivery)
