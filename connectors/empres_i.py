@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import CsvConnector
 from biotracker.ingest.dates import parse_when
@@ -26,19 +27,6 @@ def _count(value: Any, column: str) -> int | None:
         raise RecordError(f"{column} {text!r} is not a number") from None
     if number < 0:
         raise RecordError(f"{column} is negative ({number})")
-    return number
-
-
-def _coordinate(value: Any, low: float, high: float, column: str) -> float | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise RecordError(f"{column} {text!r} is not a number") from None
-    if not low <= number <= high:
-        raise RecordError(f"{column} {number} is outside [{low}, {high}]")
     return number
 
 
@@ -83,8 +71,8 @@ class EmpresI(CsvConnector):
             host=host or None,
             country_iso3=country_iso3(country),
             admin_area=str(record.get("admin1") or "").strip() or None,
-            lat=_coordinate(record.get("latitude"), -90, 90, "latitude"),
-            lon=_coordinate(record.get("longitude"), -180, 180, "longitude"),
+            lat=parse_coordinate(record.get("latitude"), LATITUDE, "latitude"),
+            lon=parse_coordinate(record.get("longitude"), LONGITUDE, "longitude"),
             cases=_count(record.get("sumCases"), "sumCases"),
             deaths=_count(record.get("sumDeaths"), "sumDeaths"),
             language="en",

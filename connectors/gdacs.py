@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
 from biotracker.ingest.html_text import html_to_text
 from biotracker.ingest.rss import RssConnector
@@ -16,14 +17,6 @@ from biotracker.schema import Report, SourceKind, Tlp
 
 #: GDACS event types kept, with the name used in report titles.
 HAZARDS = {"FL": "flood", "TC": "tropical cyclone", "DR": "drought"}
-
-
-def _coordinate(value: Any, low: float, high: float) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if low <= number <= high else None
 
 
 class Gdacs(RssConnector):
@@ -60,8 +53,8 @@ class Gdacs(RssConnector):
             published_at=when,
             observed_at=when,
             country_iso3=iso3 if len(iso3) == 3 and iso3.isalpha() else None,
-            lat=_coordinate(record.get("geo_lat"), -90, 90),
-            lon=_coordinate(record.get("geo_long"), -180, 180),
+            lat=parse_coordinate(record.get("geo_lat"), LATITUDE, "geo:lat", strict=False),
+            lon=parse_coordinate(record.get("geo_long"), LONGITUDE, "geo:long", strict=False),
             language="en",
             tlp=self.tlp,
             evidence={

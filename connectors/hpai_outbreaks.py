@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import BadRecord, CsvConnector
 from biotracker.normalise.geo import country_iso3
@@ -57,13 +58,6 @@ def _count(text: str, column: str) -> int:
     if value < 0:
         raise RecordError(f"{column} is negative ({value})")
     return value
-
-
-def _coord(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _iso3(name: str) -> str:
@@ -144,8 +138,8 @@ class HpaiOutbreaks(CsvConnector):
             pathogen=f"Influenza A virus ({strain})",
             host=host,
             country_iso3=_iso3(r["Country"]),
-            lat=_coord(r["Lat"]),
-            lon=_coord(r["Long"]),
+            lat=parse_coordinate(r["Lat"], LATITUDE, "Lat", strict=False),
+            lon=parse_coordinate(r["Long"], LONGITUDE, "Long", strict=False),
             evidence={"outbreaks": outbreaks},
         )
 
@@ -170,8 +164,8 @@ class HpaiOutbreaks(CsvConnector):
             pathogen=f"Influenza A virus ({strain})",
             host=host,
             country_iso3=iso,
-            lat=_coord(r["Lat"]),
-            lon=_coord(r["Long"]),
+            lat=parse_coordinate(r["Lat"], LATITUDE, "Lat", strict=False),
+            lon=parse_coordinate(r["Long"], LONGITUDE, "Long", strict=False),
             evidence={"outbreaks": outbreaks},
         )
 
@@ -215,8 +209,8 @@ class HpaiOutbreaks(CsvConnector):
             pathogen="Influenza A virus (H5N1)",
             host="human",
             country_iso3=_iso3(r["Country"]),
-            lat=_coord(r["Lat"]),
-            lon=_coord(r["Long"]),
+            lat=parse_coordinate(r["Lat"], LATITUDE, "Lat", strict=False),
+            lon=parse_coordinate(r["Long"], LONGITUDE, "Long", strict=False),
             cases=cases,
             deaths=deaths,
         )

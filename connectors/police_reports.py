@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
 from biotracker.ingest.dates import parse_when
 from biotracker.ingest.dropfolder import DropFolderConnector
@@ -34,19 +35,6 @@ from biotracker.schema import Report, SourceKind, Tlp
 
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,120}$")
-
-
-def _coordinate(value: Any, low: float, high: float, column: str) -> float | None:
-    text = str(value if value is not None else "").strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise RecordError(f"{column} {text!r} is not a number") from None
-    if not low <= number <= high:
-        raise RecordError(f"{column} {number} is outside [{low}, {high}]")
-    return number
 
 
 class PoliceReports(DropFolderConnector):
@@ -98,8 +86,8 @@ class PoliceReports(DropFolderConnector):
             observed_at=when,
             country_iso3=iso3,
             admin_area=html_to_text(str(record.get("admin_area") or "")) or None,
-            lat=_coordinate(record.get("lat"), -90, 90, "lat"),
-            lon=_coordinate(record.get("lon"), -180, 180, "lon"),
+            lat=parse_coordinate(record.get("lat"), LATITUDE, "lat"),
+            lon=parse_coordinate(record.get("lon"), LONGITUDE, "lon"),
             language="en",
             tlp=marking,
             evidence={"agency": html_to_text(str(record["agency"])),

@@ -1,0 +1,34 @@
+"""Latitude/longitude from feed fields: one reader, strict or lenient, for every connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from biotracker.errors import RecordError
+
+LATITUDE = (-90.0, 90.0)
+LONGITUDE = (-180.0, 180.0)
+
+
+def parse_coordinate(value: Any, bounds: tuple[float, float], column: str, *, strict: bool = True) -> float | None:
+    """The number in ``value`` if it lies within ``bounds``; blank gives None.
+
+    Strict (validated sources such as law-enforcement intake): an unreadable or out-of-range value is
+    a ``RecordError``, so the item is quarantined with the reason. Lenient (context feeds, tables
+    that write "NA"): such a value gives None and the rest of the item is kept.
+    """
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    low, high = bounds
+    try:
+        number = float(text)
+    except ValueError:
+        if strict:
+            raise RecordError(f"{column} {text!r} is not a number") from None
+        return None
+    if not low <= number <= high:
+        if strict:
+            raise RecordError(f"{column} {number} is outside [{low:g}, {high:g}]")
+        return None
+    return number
