@@ -7,6 +7,7 @@ automaton and misfires on ordinary words when applied to whole texts.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,19 @@ class FuzzyMatcher:
         self._choices = list(self._refs)
         self._min_len = min_len
         self._cutoff = cutoff
+        self._by_length: dict[int, list[str]] = {}
+
+    def _candidates(self, length: int) -> list[str]:
+        """Choices whose length allows a ratio of at least the cutoff (in their original order).
+
+        fuzz.ratio is at most 200·min(L, M)/(L + M), so a term of length M can reach cutoff c only if
+        L·c/(200 − c) ≤ M ≤ L·(200 − c)/c. Skipping the others gives the same answers, several times faster.
+        """
+        if length not in self._by_length:
+            c = self._cutoff
+            low, high = math.floor(length * c / (200 - c)), math.ceil(length * (200 - c) / c)
+            self._by_length[length] = [t for t in self._choices if low <= len(t) <= high]
+        return self._by_length[length]
 
     def best(self, text: str, blocked: list[tuple[int, int]], max_words: int = 4,
              capitalised_only: bool = False) -> FuzzyHit | None:
@@ -57,7 +71,7 @@ class FuzzyMatcher:
                     break
                 if end - start < self._min_len or not any(unknown[i:j + 1]):
                     continue
-                found = process.extractOne(folded[start:end], self._choices, scorer=fuzz.ratio,
+                found = process.extractOne(folded[start:end], self._candidates(end - start), scorer=fuzz.ratio,
                                            score_cutoff=self._cutoff)
                 if found and (best is None or found[1] > best.score):
                     best = FuzzyHit(self._refs[found[0]], start, end, found[1])
