@@ -9,25 +9,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import CsvConnector
 from biotracker.ingest.dates import parse_when
 from biotracker.normalise.geo import country_iso3
 from biotracker.schema import Report, SourceKind, Tlp
-
-
-def _count(value: Any, column: str) -> int | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        number = int(float(text))
-    except ValueError:
-        raise RecordError(f"{column} {text!r} is not a number") from None
-    if number < 0:
-        raise RecordError(f"{column} is negative ({number})")
-    return number
 
 
 class EmpresI(CsvConnector):
@@ -73,10 +60,10 @@ class EmpresI(CsvConnector):
             admin_area=str(record.get("admin1") or "").strip() or None,
             lat=parse_coordinate(record.get("latitude"), LATITUDE, "latitude"),
             lon=parse_coordinate(record.get("longitude"), LONGITUDE, "longitude"),
-            cases=_count(record.get("sumCases"), "sumCases"),
-            deaths=_count(record.get("sumDeaths"), "sumDeaths"),
+            cases=parse_count(record.get("sumCases"), "sumCases"),
+            deaths=parse_count(record.get("sumDeaths"), "sumDeaths"),
             language="en",
             tlp=self.tlp,
             evidence={"status": record.get("status"), "reporting_source": record.get("source"),
-                      "at_risk": _count(record.get("sumAtRisk"), "sumAtRisk")},
+                      "at_risk": parse_count(record.get("sumAtRisk"), "sumAtRisk")},
         )

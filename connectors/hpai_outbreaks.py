@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import BadRecord, CsvConnector
 from biotracker.normalise.geo import country_iso3
@@ -48,16 +48,6 @@ def _date(text: str, column: str) -> dt.datetime:
         return as_utc(dt.date.fromisoformat(text.strip()))
     except ValueError:
         raise RecordError(f"{column} {text!r} is not an ISO date (YYYY-MM-DD)") from None
-
-
-def _count(text: str, column: str) -> int:
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise RecordError(f"{column} {text!r} is not a number") from None
-    if value < 0:
-        raise RecordError(f"{column} is negative ({value})")
-    return value
 
 
 def _iso3(name: str) -> str:
@@ -123,7 +113,7 @@ class HpaiOutbreaks(CsvConnector):
                       disease="Avian influenza", **fields)
 
     def _europe(self, key: str, r: dict[str, Any]) -> Report | None:
-        outbreaks = _count(r["Outbreaks"], "Outbreaks")
+        outbreaks = parse_count(r["Outbreaks"], "Outbreaks", required=True)
         if outbreaks == 0:
             return None
         when = _date(r["Confirmed date"], "Confirmed date")
@@ -144,7 +134,7 @@ class HpaiOutbreaks(CsvConnector):
         )
 
     def _woah_period(self, key: str, r: dict[str, Any]) -> Report | None:
-        outbreaks = _count(r["New outbreaks"], "New outbreaks")
+        outbreaks = parse_count(r["New outbreaks"], "New outbreaks", required=True)
         if outbreaks == 0:
             return None
         end = _date(r["End date collected"], "End date collected")
@@ -191,11 +181,11 @@ class HpaiOutbreaks(CsvConnector):
         )
 
     def _human_cases(self, key: str, r: dict[str, Any]) -> Report | None:
-        cases = _count(r["Cases"], "Cases")
-        deaths = _count(r["Deaths"], "Deaths")
+        cases = parse_count(r["Cases"], "Cases", required=True)
+        deaths = parse_count(r["Deaths"], "Deaths", required=True)
         if cases == 0 and deaths == 0:
             return None
-        year = _count(r["Year"], "Year")
+        year = parse_count(r["Year"], "Year", required=True)
         if not 1990 <= year <= 2100:
             raise RecordError(f"Year {year} is outside 1990-2100")
         # The table is yearly: the report stands at the year's last day, when the count is complete.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from biotracker.ingest.coordinates import LATITUDE, LONGITUDE, parse_coordinate
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
 from biotracker.ingest.dates import parse_when
 from biotracker.ingest.dropfolder import DropFolderConnector

@@ -81,7 +81,7 @@ def _agent_reason(name: str, flags: dict[str, Any]) -> str | None:
     return f"agent {name}: " + "; ".join(parts) if parts else None
 
 
-def _facts(key: tuple[str, dt.date], members: list[str], alarm: dict | None, assessed: dict[str, dict],
+def _facts(members: list[str], alarm: dict | None, assessed: dict[str, dict],
            inc: dict[str, dict]) -> tuple[dict[str, Any], list[str]]:
     """Facts the tier rules test, and the evidence sentences behind them."""
     evidence: list[str] = []
@@ -172,7 +172,7 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
     out: dict[str, dict[str, Any]] = {}
     for key in sorted(members):
         series, week = key
-        facts, evidence = _facts(key, members[key], alarms.get(key), assessed, inc)
+        facts, evidence = _facts(members[key], alarms.get(key), assessed, inc)
         if key in scored and key not in alarms:
             evidence.insert(0, _signal_reason(scored[key]))
         if not rules.triggered(facts):

@@ -1,4 +1,4 @@
-"""Latitude/longitude from feed fields: one reader, strict or lenient, for every connector."""
+"""Numbers from feed fields (counts, latitude/longitude): one reader each, shared by every connector."""
 
 from __future__ import annotations
 
@@ -31,4 +31,21 @@ def parse_coordinate(value: Any, bounds: tuple[float, float], column: str, *, st
         if strict:
             raise RecordError(f"{column} {number} is outside [{low:g}, {high:g}]")
         return None
+    return number
+
+
+def parse_count(value: Any, column: str, *, required: bool = False) -> int | None:
+    """A non-negative whole number ("12", "12.0"); blank gives None unless ``required``.
+
+    Anything else is a ``RecordError`` naming the column, so the item is quarantined with the reason.
+    """
+    text = str(value if value is not None else "").strip()
+    if not text and not required:
+        return None
+    try:
+        number = int(float(text))
+    except ValueError:
+        raise RecordError(f"{column} {text!r} is not a number") from None
+    if number < 0:
+        raise RecordError(f"{column} is negative ({number})")
     return number
