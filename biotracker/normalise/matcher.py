@@ -21,7 +21,8 @@ class Entry:
     """What a dictionary term means: ``category`` (disease/country/admin/city/host) and ``ref``.
 
     ``case`` constrains the original (unfolded) text: ``"any"``; ``"capitalised"`` (first letter
-    upper case, used for place names such as "Turkey" vs "turkey"); ``"not_lower"`` (acronyms
+    upper case, used for place names such as "Turkey" vs "turkey"; a term the dictionary itself
+    writes in lower case, such as "occupied Palestinian territory", also matches as written); ``"not_lower"`` (acronyms
     such as "EVD", "Hib" that are ordinary words or noise in lower case); ``"exact"``.
     """
 
@@ -43,7 +44,7 @@ def _case_ok(entry: Entry, original: str) -> bool:
     if entry.case == "any":
         return True
     if entry.case == "capitalised":
-        return original[:1].isupper() or original[:1].isdigit()
+        return original[:1].isupper() or original[:1].isdigit() or original == entry.term
     if entry.case == "not_lower":
         return not original.islower()
     return original == entry.term

@@ -73,7 +73,8 @@ def test_syndromes_are_their_own_class() -> None:
 def test_disease_names_that_contain_places_are_diseases_not_places() -> None:
     ex = extract("Crimean-Congo haemorrhagic fever (CCHF) in Mauritania")
     assert [d.key for d in ex.diseases] == ["cchf"] and ex.countries == ("MRT",)
-    assert extract("Middle East respiratory syndrome coronavirus (MERS-CoV) - update").countries == ()
+    mers = extract("Middle East respiratory syndrome coronavirus (MERS-CoV) - update")
+    assert [p.role for p in mers.places] == ["inferred"]  # "Middle East" is not read as a place
 
 
 def test_misspelt_disease_names_are_found_by_the_fuzzy_pass_and_flagged() -> None:

@@ -105,3 +105,21 @@ def test_lower_case_turkey_is_a_bird_not_a_country() -> None:
     ex = extract("Avian influenza in turkeys on a farm in Poland")
     assert ex.countries == ("POL",)
     assert [h.host for h in ex.hosts] == ["poultry"]
+
+
+def test_a_dictionary_name_written_in_lower_case_matches_as_written() -> None:
+    assert extract("Cholera in occupied Palestinian territory").countries == ("PSE",)
+
+
+def test_former_and_un_era_country_names_resolve_to_todays_codes() -> None:
+    assert extract("Cholera in Libyan Arab Jamahiriya").countries == ("LBY",)
+    assert extract("Cholera in Kampuchea").countries == ("KHM",)
+    assert extract("Yellow fever in Upper Volta").countries == ("BFA",)
+
+
+def test_an_unplaced_mers_report_is_inferred_to_concern_saudi_arabia_with_evidence() -> None:
+    ex = extract("Middle East respiratory syndrome coronavirus (MERS-CoV) - update")
+    [place] = ex.places
+    assert (ex.countries, place.role) == (("SAU",), "inferred")
+    assert place.evidence.text.startswith("Middle East respiratory syndrome")
+    assert extract("MERS-CoV in the Republic of Korea").countries == ("KOR",)
