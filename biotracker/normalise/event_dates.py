@@ -1,4 +1,6 @@
-"""Dates of events named in report text ("on 3 May 2024", "since 12 March", "in June 2023").
+"""Dates of events named in report text ("on 3 May 2024", "since 12 March", "in June 2023"), in
+English and in French, Spanish and Portuguese ("le 13 octobre 2020", "du 1er janvier",
+"el 2 de diciembre de 2019", "em 14 de março de 2020").
 
 Dates without a year take the year of publication, or the previous year when that would put
 the event more than three months after publication (a date just after publication is a plan,
@@ -25,19 +27,35 @@ _MONTHS = {
     )
     for m in names
 }
+#: French, Spanish and Portuguese month names (accents optional where reports drop them).
+_ROMANCE_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [("janvier", "enero", "janeiro"), ("février", "fevrier", "febrero", "fevereiro"),
+         ("mars", "marzo", "março"), ("avril", "abril"), ("mai", "mayo", "maio"),
+         ("juin", "junio", "junho"), ("juillet", "julio", "julho"), ("août", "aout", "agosto"),
+         ("septembre", "septiembre", "setiembre", "setembro"), ("octobre", "octubre", "outubro"),
+         ("novembre", "noviembre", "novembro"), ("décembre", "decembre", "diciembre", "dezembro")],
+        start=1,
+    )
+    for m in names
+}
 _MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_RMON = "|".join(sorted(_ROMANCE_MONTHS, key=len, reverse=True))
 _DATE_RE = re.compile(
     rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MON})\.?(?:,?\s+(?P<y1>(?:19|20)\d{{2}}))?"
     rf"|(?P<m2>{_MON})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>(?:19|20)\d{{2}}))?"
     rf"|(?P<m3>{_MON})\.?\s+(?P<y3>(?:19|20)\d{{2}})"
-    rf"|(?P<iso>(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}))\b",
+    rf"|(?P<iso>(?:19|20)\d{{2}}-\d{{2}}-\d{{2}})"
+    rf"|(?P<d4>\d{{1,2}})(?:er|º|°)?\s+(?:de\s+)?(?P<m4>{_RMON})(?:\s+(?:de\s+)?(?P<y4>(?:19|20)\d{{2}}))?"
+    rf"|(?P<m5>{_RMON})\s+(?:de\s+)?(?P<y5>(?:19|20)\d{{2}}))(?!\w)",
     re.IGNORECASE,
 )
 
 
 #: The pattern is tried only where a day/year number or a month name starts (fast on long texts).
 _DAY_OR_YEAR = re.compile(r"(?<![\w.,:/-])\d")
-_MONTH_WORDS = tuple(sorted(_MONTHS, key=len, reverse=True))
+_MONTH_WORDS = tuple(sorted([*_MONTHS, *_ROMANCE_MONTHS], key=len, reverse=True))
 
 
 @dataclass(frozen=True)
@@ -87,8 +105,12 @@ def extract_event_dates(field: str, text: str, published: dt.date | None) -> lis
                 value, precision = dt.date.fromisoformat(g["iso"]), "day"
             except ValueError:
                 continue
-        elif g["m3"]:
-            value, precision = _resolve(g["y3"], _MONTHS[g["m3"].lower()], 1, published), "month"
+        elif g["m3"] or g["m5"]:
+            month = _MONTHS[g["m3"].lower()] if g["m3"] else _ROMANCE_MONTHS[g["m5"].lower()]
+            value, precision = _resolve(g["y3"] or g["y5"], month, 1, published), "month"
+        elif g["d4"]:
+            value = _resolve(g["y4"], _ROMANCE_MONTHS[g["m4"].lower()], int(g["d4"]), published)
+            precision = "day"
         else:
             day, mon, year = (g["d1"], g["m1"], g["y1"]) if g["d1"] else (g["d2"], g["m2"], g["y2"])
             if g["m2"] and g["m2"].lower() == "may" and not year:
