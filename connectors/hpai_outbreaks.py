@@ -43,6 +43,12 @@ def _strain(text: str) -> str:
     return text or "not typed"
 
 
+def _host(classification: str) -> str:
+    """The project's host class for a WOAH classification ("Farm" -> poultry); unknown ones as written."""
+    value = classification.strip().lower()
+    return _HOSTS.get(value, value)
+
+
 def _date(text: str, column: str) -> dt.datetime:
     try:
         return as_utc(dt.date.fromisoformat(text.strip()))
@@ -118,7 +124,7 @@ class HpaiOutbreaks(CsvConnector):
             return None
         when = _date(r["Confirmed date"], "Confirmed date")
         strain = _strain(r["HPAI strain"])
-        host = _HOSTS.get(r["WOAH Classification"].strip().lower(), r["WOAH Classification"].strip().lower())
+        host = _host(r["WOAH Classification"])
         return self._report(
             key,
             url=f"{_BASE}/Europe/europe-outbreaks.csv",
@@ -139,7 +145,7 @@ class HpaiOutbreaks(CsvConnector):
             return None
         end = _date(r["End date collected"], "End date collected")
         strain = _strain(r["HPAI strain"])
-        host = _HOSTS.get(r["WOAH Classification"].strip().lower(), r["WOAH Classification"].strip().lower())
+        host = _host(r["WOAH Classification"])
         # Some rows swap the ISO and numeric code columns ("704","VNM"): take whichever is alphabetic.
         codes = [r["ISO code"].strip().upper(), r["Country code"].strip().upper()]
         iso = next((c for c in codes if len(c) == 3 and c.isalpha()), None) or _iso3(r["Country"])
