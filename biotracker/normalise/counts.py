@@ -72,6 +72,8 @@ class Language:
     #: Before the number (same sentence): the figure is a total / is not the event's count.
     total_before: re.Pattern[str]
     not_event_before: re.Pattern[str]
+    #: The phrase itself is an increment: "3 new cases", "3 nouveaux cas".
+    increment: re.Pattern[str]
     #: Right after the phrase: "03 cas supplémentaires" (an increment), "27 540 cas ... au total".
     not_event_after: re.Pattern[str] | None = None
     total_after: re.Pattern[str] | None = None
@@ -94,6 +96,7 @@ ENGLISH = Language(
     total_before=re.compile(r"(total|cumulative|overall|in\s+all|to\s+date|as\s+of|bringing)", re.IGNORECASE),
     not_event_before=re.compile(r"(new|additional|weekly|per\s+(?:day|week|month)|capacity|treatment\s+of|"
                                 r"enough\s+for|adequate\s+for|supplies|doses)\W*$", re.IGNORECASE),
+    increment=re.compile(rf"{NUMBER}\s+(?:new|additional)\b", re.IGNORECASE),
 )
 
 ROMANCE = Language(
@@ -115,6 +118,7 @@ ROMANCE = Language(
                             r"(?:^|\W)(?:au|al|hasta\s+el|até)\s+\d{1,2}(?:er)?\s)", re.IGNORECASE),
     not_event_before=re.compile(r"(nouveaux|nouvelles|nuevos|nuevas|novos|novas|par\s+semaine|por\s+semana|"
                                 r"doses|dosis)\W*$", re.IGNORECASE),
+    increment=re.compile(rf"{ROMANCE_NUMBER}\s+(?:nouveaux|nouvelles|nuevos|nuevas|novos|novas)\b", re.IGNORECASE),
     not_event_after=re.compile(r"^\s+(?:\w+\s+){0,1}(?:supplémentaires|additionnels|adicionales|adicionais|"
                                r"nouveaux|nuevos|novos)\b", re.IGNORECASE),
     total_after=re.compile(r"\b(?:au\s+total|en\s+total|no\s+total|en\s+tout|cumulés|acumulados)\b",
@@ -163,7 +167,6 @@ def _matches(forward: re.Pattern[str], reverse: re.Pattern[str], text: str,
 def _candidates(lang: Language, matches: list[re.Match[str]], text: str, field: str,
                 fatal_excluded: bool) -> list[Count]:
     out: list[Count] = []
-    number = ROMANCE_NUMBER if lang.romance_numbers else NUMBER
     for m in matches:
         group = next(g for g in ("num", "num3") if g in m.groupdict() and m.group(g))
         raw = m.group(group)
@@ -181,9 +184,7 @@ def _candidates(lang: Language, matches: list[re.Match[str]], text: str, field: 
         sentence_start = max(before.rfind(". "), before.rfind("\n"))
         before = before[sentence_start + 1:] if sentence_start >= 0 else before
         after = text[m.end():m.end() + 40]
-        if (lang.not_event_before.search(before)
-                or re.match(rf"{number}\s+(?:new|additional|nouveaux|nouvelles|nuevos|nuevas|novos|novas)\b",
-                            phrase, re.IGNORECASE)
+        if (lang.not_event_before.search(before) or lang.increment.match(phrase)
                 or (lang.not_event_after and lang.not_event_after.match(after))):
             continue
         is_total = bool(lang.total_before.search(before) or lang.total_before.search(phrase)

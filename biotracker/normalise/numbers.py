@@ -72,7 +72,6 @@ NUMBER = rf"(?:{_DIGITS}|(?:(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}))*))"
 #: A number in digits or in French/Spanish/Portuguese words.
 ROMANCE_NUMBER = (rf"(?:{_DIGITS}|(?:(?:{_ROMANCE_WORD})(?:(?:[\s-]+(?:(?:et|y|e)[\s-]+)?)"
                   rf"(?:{_ROMANCE_WORD}))*))(?![\w-])")
-NUMBER_RE = re.compile(rf"\b{NUMBER}\b", re.IGNORECASE)
 _NUMBER_AT = re.compile(NUMBER, re.IGNORECASE)
 _ROMANCE_NUMBER_AT = re.compile(ROMANCE_NUMBER, re.IGNORECASE)
 
