@@ -111,7 +111,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     if config_file:
         path = Path(config_file)
         if not path.is_file():
-            raise ConfigError(f"BIOTRACKER_CONFIG points to {path}, which does not exist; create it or unset the variable")
+            raise ConfigError(
+                f"BIOTRACKER_CONFIG points to {path}, which does not exist; create it or unset the variable"
+            )
         try:
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as exc:

@@ -46,7 +46,11 @@ class IngestResult:
 
 
 def ingest_sources(
-    settings: Settings, engine: Engine, window: Window, sources: list[str] | None = None, clock: Clock = utc_now
+    settings: Settings,
+    engine: Engine,
+    window: Window,
+    sources: list[str] | None = None,
+    clock: Clock = utc_now,
 ) -> IngestResult:
     """Fetch every named source (default: all); a failing source is recorded and skipped."""
     result = IngestResult()
@@ -93,7 +97,9 @@ def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = ut
         settings = replace(settings, replay_dir=BUNDLED_RECORDINGS)
     engine = open_store(settings)
     end = as_utc(as_of) if as_of else as_utc(dt.date.today() + dt.timedelta(days=1))
-    ingest = ingest_sources(settings, engine, Window(DEMO_START, max(end, DEMO_START + dt.timedelta(days=1))), clock=clock)
+    ingest = ingest_sources(
+        settings, engine, Window(DEMO_START, max(end, DEMO_START + dt.timedelta(days=1))), clock=clock
+    )
     normalised = normalise_pending(settings, engine)
     day = as_of or latest_week_end(engine) or dt.date.today()
     incidents = build_incidents(engine, Window(DEMO_START, as_utc(day)))

@@ -27,7 +27,7 @@ def resolve_window(
     ``default_days`` before its end.
     """
     params = params or {}
-    end = as_utc(params["end"]) if params.get("end") else as_utc(interval_end or dt.datetime.now(dt.timezone.utc))
+    end = as_utc(params["end"]) if params.get("end") else as_utc(interval_end or dt.datetime.now(dt.UTC))
     if params.get("start"):
         start = as_utc(params["start"])
     elif interval_start is not None and as_utc(interval_start) < end:
@@ -45,7 +45,8 @@ def list_sources() -> list[str]:
 
 def fetch_to_raw(source: str, start: str, end: str) -> dict[str, object]:
     """Fetch one feed for ``[start, end)`` into the raw archive (replaying if BIOTRACKER_REPLAY_DIR)."""
-    from biotracker.ingest.run import fetch_to_raw as fetch, open_http
+    from biotracker.ingest.run import fetch_to_raw as fetch
+    from biotracker.ingest.run import open_http
 
     settings = load_settings()
     engine = open_store(settings)
@@ -90,5 +91,7 @@ def publish_digest(day: str, lookback_days: int | None = None) -> dict[str, obje
     from biotracker.outputs.publish import publish_day
 
     settings = load_settings()
-    result = publish_day(open_store(settings), settings, dt.date.fromisoformat(day), lookback_days=lookback_days)
+    result = publish_day(
+        open_store(settings), settings, dt.date.fromisoformat(day), lookback_days=lookback_days
+    )
     return result.summary()

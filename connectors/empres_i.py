@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import CsvConnector
 from biotracker.ingest.dates import parse_when
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.normalise.geo import country_iso3
 from biotracker.schema import Report, SourceKind, Tlp
 
@@ -43,8 +43,11 @@ class EmpresI(CsvConnector):
         species = str(record.get("speciesDescription") or "").strip()
         host = species.split(",", 1)[-1].strip() if species else None
         serotype = str(record.get("serotypes") or "").strip()
-        place = ", ".join(p for p in (str(record.get("localityName") or "").strip(),
-                                      str(record.get("admin1") or "").strip()) if p)
+        place = ", ".join(
+            p
+            for p in (str(record.get("localityName") or "").strip(), str(record.get("admin1") or "").strip())
+            if p
+        )
         title = f"{disease}{f' ({serotype})' if serotype else ''} in {species or 'animals'}, {place or country}, {country}"
         return Report(
             source=self.name,
@@ -64,6 +67,9 @@ class EmpresI(CsvConnector):
             deaths=parse_count(record.get("sumDeaths"), "sumDeaths"),
             language="en",
             tlp=self.tlp,
-            evidence={"status": record.get("status"), "reporting_source": record.get("source"),
-                      "at_risk": parse_count(record.get("sumAtRisk"), "sumAtRisk")},
+            evidence={
+                "status": record.get("status"),
+                "reporting_source": record.get("source"),
+                "at_risk": parse_count(record.get("sumAtRisk"), "sumAtRisk"),
+            },
         )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.ingest.html_text import html_to_text
 from biotracker.ingest.rss import RssConnector
 from biotracker.schema import Report, SourceKind, Tlp

@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import BadRecord, CsvConnector
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.normalise.geo import country_iso3
 from biotracker.schema import Report, SourceKind, Tlp, as_utc
 
@@ -95,7 +95,9 @@ class HpaiOutbreaks(CsvConnector):
             if table is None:
                 table = next((t for col, t in _TABLES.items() if col in item), None)
                 if table is None:
-                    raise RecordError(f"unknown HPAI table with columns {sorted(item)[:8]}; update the connector")
+                    raise RecordError(
+                        f"unknown HPAI table with columns {sorted(item)[:8]}; update the connector"
+                    )
             values = [table] + [str(v) for k, v in item.items() if k != "_line"]
             digest = hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:16]
             seen[digest] = seen.get(digest, 0) + 1  # identical rows stay distinct, in file order
@@ -115,8 +117,9 @@ class HpaiOutbreaks(CsvConnector):
         raise RecordError(f"record has no known _table ({table!r})")
 
     def _report(self, key: str, **fields: Any) -> Report:
-        return Report(source=self.name, source_id=key, language="en", tlp=self.tlp,
-                      disease="Avian influenza", **fields)
+        return Report(
+            source=self.name, source_id=key, language="en", tlp=self.tlp, disease="Avian influenza", **fields
+        )
 
     def _europe(self, key: str, r: dict[str, Any]) -> Report | None:
         outbreaks = parse_count(r["Outbreaks"], "Outbreaks", required=True)

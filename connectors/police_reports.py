@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.errors import RecordError
 from biotracker.ingest.dates import parse_when
 from biotracker.ingest.dropfolder import DropFolderConnector
+from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.ingest.html_text import html_to_text
 from biotracker.normalise.geo import country_iso3
 from biotracker.schema import Report, SourceKind, Tlp
@@ -70,12 +70,18 @@ class PoliceReports(DropFolderConnector):
             except ValueError as exc:
                 raise RecordError(str(exc)) from None
             if marking.rank < self.widest_marking.rank:
-                raise RecordError(f"police reports may not be marked wider than {self.widest_marking}; "
-                                  f"got {marking}: correct the file")
+                raise RecordError(
+                    f"police reports may not be marked wider than {self.widest_marking}; "
+                    f"got {marking}: correct the file"
+                )
         country = str(record.get("country") or "").strip()
-        iso3 = country.upper() if _ISO3.match(country.upper()) else (country_iso3(country) if country else None)
+        iso3 = (
+            country.upper() if _ISO3.match(country.upper()) else (country_iso3(country) if country else None)
+        )
         if country and iso3 is None:
-            raise RecordError(f"country {country!r} is neither an ISO 3166 alpha-3 code nor a known country name")
+            raise RecordError(
+                f"country {country!r} is neither an ISO 3166 alpha-3 code nor a known country name"
+            )
         return Report(
             source=self.name,
             source_id=reference,
@@ -90,6 +96,8 @@ class PoliceReports(DropFolderConnector):
             lon=parse_coordinate(record.get("lon"), LONGITUDE, "lon"),
             language="en",
             tlp=marking,
-            evidence={"agency": html_to_text(str(record["agency"])),
-                      "suspected_agent": html_to_text(str(record.get("suspected_agent") or "")) or None},
+            evidence={
+                "agency": html_to_text(str(record["agency"])),
+                "suspected_agent": html_to_text(str(record.get("suspected_agent") or "")) or None,
+            },
         )

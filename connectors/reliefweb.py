@@ -18,8 +18,12 @@ from biotracker.schema import Report, SourceKind, Tlp, as_utc
 
 _GLIDE = re.compile(r"^(?P<type>[A-Z]{2})-(?P<year>\d{4})-(?P<seq>\d{6})-(?P<iso3>[A-Z]{3})$")
 _MONTH = re.compile(r"-\s*(?P<month>[A-Z][a-z]{2})\s+(?P<year>\d{4})\s*$")
-_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                                      "Dec"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1
+    )
+}
 
 
 class Reliefweb(JsonApiConnector):

@@ -29,8 +29,10 @@ class UsdaAphis(CsvConnector):
     primary_key = ("_key",)
     cursor_field = "Date Detected"
     tlp = Tlp.CLEAR
-    terms = "https://www.aphis.usda.gov/livestock-poultry-disease/avian/avian-influenza/hpai-detections/mammals " \
-            "(US government work, public domain)"
+    terms = (
+        "https://www.aphis.usda.gov/livestock-poultry-disease/avian/avian-influenza/hpai-detections/mammals "
+        "(US government work, public domain)"
+    )
     cadence = "@daily"
     required_fields: ClassVar[tuple[str, ...]] = _COLUMNS + ("_key",)
 
@@ -40,7 +42,9 @@ class UsdaAphis(CsvConnector):
             if isinstance(item, BadRecord):
                 yield item
                 continue
-            digest = hashlib.sha256("\x1f".join(str(item.get(c, "")) for c in _COLUMNS).encode()).hexdigest()[:16]
+            digest = hashlib.sha256("\x1f".join(str(item.get(c, "")) for c in _COLUMNS).encode()).hexdigest()[
+                :16
+            ]
             seen[digest] = seen.get(digest, 0) + 1
             yield item | {"_key": f"{digest}:{seen[digest]}"}
 

@@ -42,7 +42,9 @@ class WhoDon(JsonApiConnector):
         don_id = self.record_id(record)
         summary = html_to_text(record.get("Summary")) or html_to_text(record.get("Overview"))
         body = "\n\n".join(
-            part for part in (html_to_text(record.get(k)) for k in ("Overview", "Epidemiology", "Assessment")) if part
+            part
+            for part in (html_to_text(record.get(k)) for k in ("Overview", "Epidemiology", "Assessment"))
+            if part
         )
         published = self.cursor(record)
         return Report(

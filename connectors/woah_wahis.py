@@ -42,7 +42,10 @@ class WoahWahis(JsonApiConnector):
             "sortColName": "",
             "sortColOrder": "DESC",
             "reportFilters": {
-                "reportDate": {"startDate": window.start.date().isoformat(), "endDate": window.end.date().isoformat()},
+                "reportDate": {
+                    "startDate": window.start.date().isoformat(),
+                    "endDate": window.end.date().isoformat(),
+                },
             },
             "languageChanged": False,
         }
@@ -71,5 +74,9 @@ class WoahWahis(JsonApiConnector):
             country_iso3=country_iso3(country),
             language="en",
             tlp=self.tlp,
-            evidence={"event_id": record.get("eventId"), "reason": reason or None, "report_type": report_type or None},
+            evidence={
+                "event_id": record.get("eventId"),
+                "reason": reason or None,
+                "report_type": report_type or None,
+            },
         )

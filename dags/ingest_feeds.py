@@ -6,7 +6,6 @@ still land. Window: the run's data interval, or ``params.start``/``params.end``.
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
-
 from biotracker_assets import DEFAULT_ARGS, RAW_PAYLOADS
 
 

@@ -5,7 +5,6 @@ Runs whenever new raw payloads land (asset-triggered).
 
 import pendulum
 from airflow.sdk import dag, task
-
 from biotracker_assets import DEFAULT_ARGS, RAW_PAYLOADS, REPORTS
 
 

@@ -5,7 +5,6 @@ Asset-triggered by new alerts; ``params.day`` and ``params.lookback_days`` overr
 
 import pendulum
 from airflow.sdk import Param, dag, task
-
 from biotracker_assets import ALERTS, DEFAULT_ARGS, DIGEST
 
 
@@ -17,12 +16,16 @@ from biotracker_assets import ALERTS, DEFAULT_ARGS, DIGEST
     tags=["biotracker", "publish"],
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
-    params={"day": Param(None, type=["null", "string"]), "lookback_days": Param(None, type=["null", "integer"])},
+    params={
+        "day": Param(None, type=["null", "string"]),
+        "lookback_days": Param(None, type=["null", "integer"]),
+    },
 )
 def publish_digest():
     @task(outlets=[DIGEST])
     def publish_digest(params=None, data_interval_end=None) -> dict:
-        from biotracker.tasks import publish_digest as run, resolve_window
+        from biotracker.tasks import publish_digest as run
+        from biotracker.tasks import resolve_window
 
         day = params.get("day") or resolve_window(None, None, data_interval_end, 1).end.date().isoformat()
         return run(day, params.get("lookback_days"))

@@ -8,7 +8,6 @@ docs/RELEVANCE.md.
 
 import pendulum
 from airflow.sdk import dag, task
-
 from biotracker_assets import DEFAULT_ARGS
 
 

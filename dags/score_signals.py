@@ -6,7 +6,6 @@ before the run.
 
 import pendulum
 from airflow.sdk import Param, dag, task
-
 from biotracker_assets import ALERTS, DEFAULT_ARGS, REPORTS
 
 
@@ -23,7 +22,8 @@ from biotracker_assets import ALERTS, DEFAULT_ARGS, REPORTS
 def score_signals():
     @task(outlets=[ALERTS])
     def score_window(params=None, data_interval_start=None, data_interval_end=None) -> dict:
-        from biotracker.tasks import resolve_window, score_signals as run
+        from biotracker.tasks import resolve_window
+        from biotracker.tasks import score_signals as run
 
         w = resolve_window(params, data_interval_start, data_interval_end, default_days=56)
         return run(w.start.isoformat(), w.end.isoformat())

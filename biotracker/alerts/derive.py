@@ -27,8 +27,16 @@ from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, Window, most_r
 log = logging.getLogger(__name__)
 
 MAX_LINKS = 10
-INTENT_CUES = {"theft_diversion", "smuggling_seizure", "arrest", "toxin_production", "suspicious_powder_hoax",
-               "claim_threat", "agroterrorism", "confined_cluster"}
+INTENT_CUES = {
+    "theft_diversion",
+    "smuggling_seizure",
+    "arrest",
+    "toxin_production",
+    "suspicious_powder_hoax",
+    "claim_threat",
+    "agroterrorism",
+    "confined_cluster",
+}
 LAB_CUES = {"laboratory", "lab_acquired_infection", "escape_release"}
 SEPARATE_FLAGS = {"statistical_alarm", "first_occurrence"}
 
@@ -61,11 +69,18 @@ def _alarm_reason(sig: dict) -> str:
 
 def _signal_reason(sig: dict) -> str:
     """The week's count against its detector, also when it did not alarm: analysts want the context."""
-    bound = "not computable (baseline too short or sparse)" if sig["upperbound"] is None else f"{sig['upperbound']:.2f}"
+    bound = (
+        "not computable (baseline too short or sparse)"
+        if sig["upperbound"] is None
+        else f"{sig['upperbound']:.2f}"
+    )
     expected = "n/a" if sig["expected"] is None else f"{sig['expected']:.2f}"
     base = sig["details"].get("baseline")
-    return (f"week of {sig['period_start']} ({sig['method']}): {sig['observed']} report(s), expected {expected}, upper bound {bound}"
-            + (f"; baseline {base}" if base else "") + "; no statistical alarm")
+    return (
+        f"week of {sig['period_start']} ({sig['method']}): {sig['observed']} report(s), expected {expected}, upper bound {bound}"
+        + (f"; baseline {base}" if base else "")
+        + "; no statistical alarm"
+    )
 
 
 def _agent_reason(name: str, flags: dict[str, Any]) -> str | None:
@@ -81,8 +96,9 @@ def _agent_reason(name: str, flags: dict[str, Any]) -> str | None:
     return f"agent {name}: " + "; ".join(parts) if parts else None
 
 
-def _facts(members: list[str], alarm: dict | None, assessed: dict[str, dict],
-           inc: dict[str, dict]) -> tuple[dict[str, Any], list[str]]:
+def _facts(
+    members: list[str], alarm: dict | None, assessed: dict[str, dict], inc: dict[str, dict]
+) -> tuple[dict[str, Any], list[str]]:
     """Facts the tier rules test, and the evidence sentences behind them."""
     evidence: list[str] = []
     rows = [assessed[i] for i in members if i in assessed]
@@ -142,17 +158,34 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
     start, end = window.start.date(), window.end.date()
     scoped = frame[(frame["period_start"] >= start) & (frame["period_start"] < end)]
     with engine.connect() as conn:
-        scored = {(s["series_key"], s["period_start"]): dict(s) for s in conn.execute(
-            select(signals).where(signals.c.period_start >= start, signals.c.period_start < end)).mappings()}
+        scored = {
+            (s["series_key"], s["period_start"]): dict(s)
+            for s in conn.execute(
+                select(signals).where(signals.c.period_start >= start, signals.c.period_start < end)
+            ).mappings()
+        }
         alarms = {key: sig for key, sig in scored.items() if sig["alarm"]}
         assessed = {r["incident_id"]: dict(r) for r in conn.execute(select(incident_assessments)).mappings()}
-        inc = {r["incident_id"]: dict(r) for r in conn.execute(
-            select(incidents.c.incident_id, incidents.c.corroboration, incidents.c.reliability,
-                   incidents.c.source_tier)).mappings()}
+        inc = {
+            r["incident_id"]: dict(r)
+            for r in conn.execute(
+                select(
+                    incidents.c.incident_id,
+                    incidents.c.corroboration,
+                    incidents.c.reliability,
+                    incidents.c.source_tier,
+                )
+            ).mappings()
+        }
         existing = [dict(r) for r in conn.execute(select(alerts)).mappings()]
-        links = {r.report_id: (r.url, r.title, r.tlp) for r in conn.execute(
-            select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp)
-            .where(reports.c.report_id.in_(list(scoped["report_id"]))))}
+        links = {
+            r.report_id: (r.url, r.title, r.tlp)
+            for r in conn.execute(
+                select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp).where(
+                    reports.c.report_id.in_(list(scoped["report_id"]))
+                )
+            )
+        }
     episodes: dict[str, list[dict]] = defaultdict(list)
     for row in existing:
         series = (row.get("features") or {}).get("series_key")
@@ -189,7 +222,11 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
         reasons += [f"rule “{r.name}”: {r.text}" for r in holding[1:] if r.when]
         reasons += evidence
         previous = out.get(alert_id) or episode
-        headline = sources[0][1] if len(members[key]) == 1 and sources else f"{len(report_ids[key])} {disease or 'unspecified-agent'} report(s) in {country or 'an unknown country'}"
+        headline = (
+            sources[0][1]
+            if len(members[key]) == 1 and sources
+            else f"{len(report_ids[key])} {disease or 'unspecified-agent'} report(s) in {country or 'an unknown country'}"
+        )
         candidate = {
             "alert_id": alert_id,
             "incident_id": members[key][0] if members[key] else None,
@@ -223,8 +260,14 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
     with engine.begin() as conn:
         upsert(conn, alerts, list(out.values()))
     summary.alerts = len(out)
-    log.info("alerts: %d in %s (%s; %d folded into earlier alerts, %d suppressed)",
-             summary.alerts, window, summary.by_tier, summary.folded, summary.suppressed)
+    log.info(
+        "alerts: %d in %s (%s; %d folded into earlier alerts, %d suppressed)",
+        summary.alerts,
+        window,
+        summary.by_tier,
+        summary.folded,
+        summary.suppressed,
+    )
     return summary
 
 

@@ -40,8 +40,9 @@ def _event_id(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def set_status(engine: Engine, alert_id: str, status: AlertStatus, actor: str, at: dt.datetime,
-               note: str = "") -> AlertStatus:
+def set_status(
+    engine: Engine, alert_id: str, status: AlertStatus, actor: str, at: dt.datetime, note: str = ""
+) -> AlertStatus:
     """Move ``alert_id`` to ``status``; returns the previous status. Raises on a disallowed move."""
     with engine.begin() as conn:
         row = conn.execute(select(alerts.c.status).where(alerts.c.alert_id == alert_id)).first()
@@ -51,23 +52,42 @@ def set_status(engine: Engine, alert_id: str, status: AlertStatus, actor: str, a
         if status not in TRANSITIONS[current]:
             allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
             raise TransitionError(f"alert {alert_id} is {current.value}; it can move to: {allowed}")
-        conn.execute(update(alerts).where(alerts.c.alert_id == alert_id)
-                     .values(status=status.value, status_by=actor, status_at=at))
-        upsert(conn, alert_events, [{
-            "event_id": _event_id(alert_id, at.isoformat(), actor, status.value),
-            "alert_id": alert_id, "at": at, "actor": actor, "from_status": current.value,
-            "to_status": status.value, "note": note,
-        }])
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.alert_id == alert_id)
+            .values(status=status.value, status_by=actor, status_at=at)
+        )
+        upsert(
+            conn,
+            alert_events,
+            [
+                {
+                    "event_id": _event_id(alert_id, at.isoformat(), actor, status.value),
+                    "alert_id": alert_id,
+                    "at": at,
+                    "actor": actor,
+                    "from_status": current.value,
+                    "to_status": status.value,
+                    "note": note,
+                }
+            ],
+        )
     return current
 
 
 def history(engine: Engine, alert_id: str) -> list[dict]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(alert_events).where(alert_events.c.alert_id == alert_id).order_by(alert_events.c.at)).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                select(alert_events).where(alert_events.c.alert_id == alert_id).order_by(alert_events.c.at)
+            ).mappings()
+        ]
 
 
-def record_feedback(engine: Engine, alert_id: str, label: str, actor: str, at: dt.datetime, note: str = "") -> str:
+def record_feedback(
+    engine: Engine, alert_id: str, label: str, actor: str, at: dt.datetime, note: str = ""
+) -> str:
     """Store an analyst's relevance label; the latest label per (alert, actor) is the one that counts."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
@@ -75,6 +95,18 @@ def record_feedback(engine: Engine, alert_id: str, label: str, actor: str, at: d
         if conn.execute(select(alerts.c.alert_id).where(alerts.c.alert_id == alert_id)).first() is None:
             raise AlertNotFound(f"no alert {alert_id!r}; list alerts with `biotracker alerts list`")
         feedback_id = _event_id(alert_id, actor)
-        upsert(conn, alert_feedback, [{"feedback_id": feedback_id, "alert_id": alert_id, "label": label,
-                                       "note": note, "actor": actor, "at": at}])
+        upsert(
+            conn,
+            alert_feedback,
+            [
+                {
+                    "feedback_id": feedback_id,
+                    "alert_id": alert_id,
+                    "label": label,
+                    "note": note,
+                    "actor": actor,
+                    "at": at,
+                }
+            ],
+        )
     return feedback_id

@@ -15,9 +15,25 @@ from biotracker.schema import AlertTier
 
 RULES_FILE = Path(__file__).with_name("tiers.toml")
 _CONDITION = re.compile(r"^(?P<fact>[a-z_0-9]+)(?:>=(?P<n>\d+(?:\.\d+)?))?$")
-FACTS = {"alarm", "novel", "signal", "select_agent", "tier1", "cdc_a", "eradicated", "australia_group",
-         "law_enforcement", "unusual", "intent_cues", "lab_cues", "cues", "indicators", "corroboration",
-         "reliability", "reports"}
+FACTS = {
+    "alarm",
+    "novel",
+    "signal",
+    "select_agent",
+    "tier1",
+    "cdc_a",
+    "eradicated",
+    "australia_group",
+    "law_enforcement",
+    "unusual",
+    "intent_cues",
+    "lab_cues",
+    "cues",
+    "indicators",
+    "corroboration",
+    "reliability",
+    "reports",
+}
 
 
 @dataclass(frozen=True)
@@ -55,20 +71,26 @@ class RuleBook:
         return any(c.holds(facts) for c in self.triggers)
 
     def suppressed(self, series_key: str) -> str | None:
-        return next((reason for pattern, reason in self.suppress if fnmatch.fnmatchcase(series_key, pattern)), None)
+        return next(
+            (reason for pattern, reason in self.suppress if fnmatch.fnmatchcase(series_key, pattern)), None
+        )
 
     def decide(self, facts: dict[str, Any]) -> tuple[Rule, list[Rule]]:
         """(the rule that sets the tier, every rule that holds), in file order."""
         holding = [r for r in self.rules if r.holds(facts)]
         if not holding:
-            raise ConfigError(f"no tier rule holds for {facts}; end {RULES_FILE} with a rule whose `when` is empty")
+            raise ConfigError(
+                f"no tier rule holds for {facts}; end {RULES_FILE} with a rule whose `when` is empty"
+            )
         return holding[0], holding
 
 
 def _condition(text: str, where: str) -> Condition:
     match = _CONDITION.match(text.strip())
     if not match or match["fact"] not in FACTS:
-        raise ConfigError(f"{where}: condition {text!r} is not 'fact' or 'fact>=N' with a fact among {sorted(FACTS)}")
+        raise ConfigError(
+            f"{where}: condition {text!r} is not 'fact' or 'fact>=N' with a fact among {sorted(FACTS)}"
+        )
     return Condition(match["fact"], float(match["n"]) if match["n"] else None)
 
 
@@ -85,8 +107,14 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
             tier = AlertTier(entry["tier"])
         except (KeyError, ValueError):
             raise ConfigError(f"{where}: tier must be one of {[t.value for t in AlertTier]}") from None
-        rules.append(Rule(entry["name"], tier, tuple(_condition(c, where) for c in entry.get("when", [])),
-                          entry.get("text", entry["name"])))
+        rules.append(
+            Rule(
+                entry["name"],
+                tier,
+                tuple(_condition(c, where) for c in entry.get("when", [])),
+                entry.get("text", entry["name"]),
+            )
+        )
     return RuleBook(
         rules=tuple(rules),
         triggers=tuple(_condition(c, f"{path.name} triggers") for c in doc.get("triggers", [])),

@@ -71,7 +71,9 @@ def list_agents(
 
 @agents_app.command("show")
 def show_agent(
-    name: str = typer.Argument(..., help="Name, synonym or identifier, e.g. 'anthrax', 'FMDV', 'NCBITaxon:1392'."),
+    name: str = typer.Argument(
+        ..., help="Name, synonym or identifier, e.g. 'anthrax', 'FMDV', 'NCBITaxon:1392'."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the agent as a JSON object."),
 ) -> None:
     """Show one agent: every flag, the list version behind it, and the citations."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 console = Console()
-alerts_app = typer.Typer(help="List, inspect and triage alerts (lifecycle: new → triaged → escalated/dismissed → closed).",
-                         no_args_is_help=True)
+alerts_app = typer.Typer(
+    help="List, inspect and triage alerts (lifecycle: new → triaged → escalated/dismissed → closed).",
+    no_args_is_help=True,
+)
 
 
 def _engine():
@@ -23,7 +24,7 @@ def _engine():
     return open_store(load_settings())
 
 
-def _rows(status: Optional[str], tier: Optional[str], limit: int) -> list[dict]:
+def _rows(status: str | None, tier: str | None, limit: int) -> list[dict]:
     from sqlalchemy import select
 
     from biotracker.db.tables import alerts
@@ -43,8 +44,10 @@ def _rows(status: Optional[str], tier: Optional[str], limit: int) -> list[dict]:
 
 @alerts_app.command("list")
 def list_alerts(
-    status: Optional[str] = typer.Option(None, help="Only this status (new, triaged, escalated, dismissed, closed)."),
-    tier: Optional[str] = typer.Option(None, help="Only this tier (critical, high, medium, low)."),
+    status: str | None = typer.Option(
+        None, help="Only this status (new, triaged, escalated, dismissed, closed)."
+    ),
+    tier: str | None = typer.Option(None, help="Only this tier (critical, high, medium, low)."),
     limit: int = typer.Option(50, help="At most this many, most urgent and most recent first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -57,9 +60,19 @@ def list_alerts(
     for col in ("alert", "tier", "status", "weeks", "country", "disease", "headline", "TLP"):
         table.add_column(col)
     for r in rows:
-        weeks = f"{r['period_start']}" + (f"…{r['last_period']}" if r["last_period"] and r["last_period"] != r["period_start"] else "")
-        table.add_row(r["alert_id"], r["tier"], r["status"], weeks, r["country_iso3"] or "", r["disease"] or "",
-                      r["headline"][:70], r["tlp"])
+        weeks = f"{r['period_start']}" + (
+            f"…{r['last_period']}" if r["last_period"] and r["last_period"] != r["period_start"] else ""
+        )
+        table.add_row(
+            r["alert_id"],
+            r["tier"],
+            r["status"],
+            weeks,
+            r["country_iso3"] or "",
+            r["disease"] or "",
+            r["headline"][:70],
+            r["tlp"],
+        )
     console.print(table)
 
 
@@ -82,8 +95,10 @@ def show(alert_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
         print(json.dumps(data, default=str, indent=2))
         return
     console.print(f"[bold]{data['headline']}[/bold]  ({data['alert_id']})")
-    console.print(f"tier {data['tier']} · status {data['status']} · {data['tlp']} · week {data['period_start']}"
-                  + (f" to {data['last_period']}" if data["last_period"] else ""))
+    console.print(
+        f"tier {data['tier']} · status {data['status']} · {data['tlp']} · week {data['period_start']}"
+        + (f" to {data['last_period']}" if data["last_period"] else "")
+    )
     console.print("Why:")
     for reason in data["reasons"]:
         console.print(f"  - {reason}")
@@ -91,7 +106,9 @@ def show(alert_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
     for url in data["source_urls"]:
         console.print(f"  - {url}")
     for event in data["history"]:
-        console.print(f"{event['at']}: {event['actor']} {event['from_status']} → {event['to_status']} {event['note']}")
+        console.print(
+            f"{event['at']}: {event['actor']} {event['from_status']} → {event['to_status']} {event['note']}"
+        )
 
 
 @alerts_app.command("set-status")
@@ -110,7 +127,9 @@ def set_status_cmd(
     except ValueError:
         raise typer.BadParameter(f"status must be one of {[s.value for s in AlertStatus]}") from None
     try:
-        before = set_status(_engine(), alert_id, target, actor or getpass.getuser(), dt.datetime.now(dt.timezone.utc), note)
+        before = set_status(
+            _engine(), alert_id, target, actor or getpass.getuser(), dt.datetime.now(dt.UTC), note
+        )
     except (AlertNotFound, TransitionError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
@@ -129,7 +148,7 @@ def feedback(
     if label not in LABELS:
         raise typer.BadParameter(f"label must be one of {LABELS}")
     try:
-        record_feedback(_engine(), alert_id, label, actor or getpass.getuser(), dt.datetime.now(dt.timezone.utc), note)
+        record_feedback(_engine(), alert_id, label, actor or getpass.getuser(), dt.datetime.now(dt.UTC), note)
     except AlertNotFound as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,8 +15,10 @@ from biotracker.config import BUNDLED_RECORDINGS
 from biotracker.errors import BiotrackerError
 
 console = Console()
-connectors_app = typer.Typer(help="Feed connectors: list them, scaffold a new one, check it, re-record its fixture.",
-                             no_args_is_help=True)
+connectors_app = typer.Typer(
+    help="Feed connectors: list them, scaffold a new one, check it, re-record its fixture.",
+    no_args_is_help=True,
+)
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
@@ -47,14 +48,27 @@ def connector_rows(recordings: Path = BUNDLED_RECORDINGS) -> list[dict[str, obje
             fmt = "custom"
         try:
             cassette = read_cassette(recordings / name)
-            provenance, recording = " ".join(str(cassette["provenance"]).split()), cassette.get("recording", "")
+            provenance, recording = (
+                " ".join(str(cassette["provenance"]).split()),
+                cassette.get("recording", ""),
+            )
         except BiotrackerError as exc:
             provenance, recording = f"MISSING: {exc}", "missing"
-        rows.append({
-            "name": name, "title": cls.title, "kind": cls.kind.value, "url": cls.url, "tlp": str(cls.tlp),
-            "cadence": cls.cadence, "format": fmt, "origin": cls.origin, "fetch": cls.fetch_kind,
-            "recording": recording, "fixture_provenance": provenance,
-        })
+        rows.append(
+            {
+                "name": name,
+                "title": cls.title,
+                "kind": cls.kind.value,
+                "url": cls.url,
+                "tlp": str(cls.tlp),
+                "cadence": cls.cadence,
+                "format": fmt,
+                "origin": cls.origin,
+                "fetch": cls.fetch_kind,
+                "recording": recording,
+                "fixture_provenance": provenance,
+            }
+        )
     return rows
 
 
@@ -73,12 +87,21 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print a JSON list 
         table.add_column(col)
     for r in rows:
         style = "green" if str(r["recording"]).startswith("real") else "yellow"
-        table.add_row(str(r["name"]), str(r["kind"]), str(r["format"]), str(r["origin"]), str(r["tlp"]),
-                      str(r["cadence"]), f"[{style}]{escape(str(r['recording']))}[/{style}]")
+        table.add_row(
+            str(r["name"]),
+            str(r["kind"]),
+            str(r["format"]),
+            str(r["origin"]),
+            str(r["tlp"]),
+            str(r["cadence"]),
+            f"[{style}]{escape(str(r['recording']))}[/{style}]",
+        )
     console.print(table)
     real = sum(1 for r in rows if str(r["recording"]).startswith("real"))
-    console.print(f"{real} of {len(rows)} replay real recordings; the others are constructed from documentation. "
-                  "Full provenance: `biotracker connectors list --json`.")
+    console.print(
+        f"{real} of {len(rows)} replay real recordings; the others are constructed from documentation. "
+        "Full provenance: `biotracker connectors list --json`."
+    )
 
 
 @connectors_app.command("new")
@@ -86,9 +109,13 @@ def new(
     name: str = typer.Argument(..., help="snake_case connector name (also the module / entry name)."),
     fmt: str = typer.Option(..., "--format", help="rss | json | csv"),
     url: str = typer.Option("https://example.org/feed", help="The feed's address."),
-    kind: str = typer.Option("public_health", help="public_health | veterinary | osint | law_enforcement | context"),
-    title: Optional[str] = typer.Option(None, help="Human title (default: from the name)."),
-    module: bool = typer.Option(False, "--module", help="Write a Python module instead of a declarative entry."),
+    kind: str = typer.Option(
+        "public_health", help="public_health | veterinary | osint | law_enforcement | context"
+    ),
+    title: str | None = typer.Option(None, help="Human title (default: from the name)."),
+    module: bool = typer.Option(
+        False, "--module", help="Write a Python module instead of a declarative entry."
+    ),
 ) -> None:
     """Scaffold a connector: a feeds.yaml entry (rss/json) or a module (csv), plus its fixture folder."""
     from biotracker.config import REPO_DIR
@@ -98,22 +125,36 @@ def new(
 
     try:
         SourceKind(kind)
-        result = scaffold_connector(name, fmt, connectors_dir=REPO_DIR / "connectors", recordings=BUNDLED_RECORDINGS,
-                                    url=url, kind=kind, title=title, module=module, known=set(connector_classes()))
+        result = scaffold_connector(
+            name,
+            fmt,
+            connectors_dir=REPO_DIR / "connectors",
+            recordings=BUNDLED_RECORDINGS,
+            url=url,
+            kind=kind,
+            title=title,
+            module=module,
+            known=set(connector_classes()),
+        )
     except (BiotrackerError, ValueError) as exc:
         _fail(exc)
     for path in result.created:
         console.print(f"wrote {path}")
-    console.print("Next: replace the placeholder payload with a real one (or `biotracker connectors record "
-                  f"{name}`), fill in provenance and terms, then `biotracker connectors check {name} --update-snapshot`.")
+    console.print(
+        "Next: replace the placeholder payload with a real one (or `biotracker connectors record "
+        f"{name}`), fill in provenance and terms, then `biotracker connectors check {name} --update-snapshot`."
+    )
 
 
 @connectors_app.command("check")
 def check(
     name: str = typer.Argument(..., help="Connector name."),
-    update_snapshot: bool = typer.Option(False, "--update-snapshot", help="Rewrite expected.json from the recording "
-                                         "first (review the diff before committing)."),
-    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only this check (repeatable)."),
+    update_snapshot: bool = typer.Option(
+        False,
+        "--update-snapshot",
+        help="Rewrite expected.json from the recording first (review the diff before committing).",
+    ),
+    only: list[str] | None = typer.Option(None, "--only", help="Run only this check (repeatable)."),
 ) -> None:
     """Run the conformance kit for one connector against its recorded fixture, with readable output."""
     import tempfile
@@ -146,7 +187,7 @@ def check(
 def record(
     name: str = typer.Argument(..., help="Connector name."),
     days: int = typer.Option(7, help="Record the window of the last DAYS days."),
-    out: Optional[Path] = typer.Option(None, help=f"Folder to write (default: {BUNDLED_RECORDINGS}/NAME)."),
+    out: Path | None = typer.Option(None, help=f"Folder to write (default: {BUNDLED_RECORDINGS}/NAME)."),
 ) -> None:
     """Re-record a connector's fixture from the live service (needs internet; replaces the recording)."""
     from biotracker.config import load_settings
@@ -158,8 +199,13 @@ def record(
     try:
         settings = load_settings()
         with HttpClient(settings) as client:
-            path = record_fixture(name, client, out or BUNDLED_RECORDINGS / name,
-                                  Window(now - dt.timedelta(days=days), now), now)
+            path = record_fixture(
+                name,
+                client,
+                out or BUNDLED_RECORDINGS / name,
+                Window(now - dt.timedelta(days=days), now),
+                now,
+            )
     except BiotrackerError as exc:
         _fail(exc, 1)
     console.print(f"recorded: {path}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -23,7 +22,7 @@ console = Console()
 export_app = typer.Typer(
     name="export",
     help="Export alerts and incidents for other systems: CAP 1.2 messages, a STIX 2.1 bundle, or JSON. "
-         "Only what the audience is cleared for is written, marked with its most restrictive TLP.",
+    "Only what the audience is cleared for is written, marked with its most restrictive TLP.",
     no_args_is_help=True,
 )
 mail_app = typer.Typer(
@@ -33,9 +32,15 @@ mail_app = typer.Typer(
 )
 
 SUBSCRIBER = typer.Option(None, "--subscriber", help="Export for this profile of the subscribers file.")
-CLEARANCE = typer.Option(None, "--clearance", help="Export for an audience cleared for this TLP "
-                                                   "(CLEAR, GREEN, AMBER, AMBER+STRICT, RED; non-law-enforcement).")
-SINCE = typer.Option(None, help="Only alerts of weeks starting on or after this ISO date (and incidents first seen since).")
+CLEARANCE = typer.Option(
+    None,
+    "--clearance",
+    help="Export for an audience cleared for this TLP "
+    "(CLEAR, GREEN, AMBER, AMBER+STRICT, RED; non-law-enforcement).",
+)
+SINCE = typer.Option(
+    None, help="Only alerts of weeks starting on or after this ISO date (and incidents first seen since)."
+)
 UNTIL = typer.Option(None, help="Only alerts of weeks starting before this ISO date (exclusive).")
 AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 
@@ -52,7 +57,7 @@ def _settings() -> Settings:
         raise _fail(exc) from exc
 
 
-def _audience(settings: Settings, subscriber: Optional[str], clearance: Optional[str]):
+def _audience(settings: Settings, subscriber: str | None, clearance: str | None):
     from biotracker.outputs.audience import INTERNAL, Audience, load_subscribers
     from biotracker.schema import Tlp
 
@@ -61,16 +66,20 @@ def _audience(settings: Settings, subscriber: Optional[str], clearance: Optional
             raise typer.BadParameter("give --subscriber or --clearance, not both")
         if subscriber:
             if settings.subscribers_file is None:
-                raise BiotrackerError("--subscriber needs BIOTRACKER_SUBSCRIBERS_FILE (see config/subscribers.example.toml)")
+                raise BiotrackerError(
+                    "--subscriber needs BIOTRACKER_SUBSCRIBERS_FILE (see config/subscribers.example.toml)"
+                )
             return load_subscribers(settings.subscribers_file).get(subscriber)
         if clearance:
-            return Audience(name=f"cleared-{Tlp.parse(clearance).value}", clearance=Tlp.parse(clearance), kind="partner")
+            return Audience(
+                name=f"cleared-{Tlp.parse(clearance).value}", clearance=Tlp.parse(clearance), kind="partner"
+            )
     except (BiotrackerError, ValueError) as exc:
         raise _fail(exc) from exc
     return INTERNAL
 
 
-def _data(settings: Settings, since: Optional[str], until: Optional[str]):
+def _data(settings: Settings, since: str | None, until: str | None):
     from biotracker.db.engine import open_store
     from biotracker.outputs.records import load_output_data
     from biotracker.schema import Window, as_utc
@@ -96,9 +105,14 @@ def _report(summary: dict, as_json: bool, line: str) -> None:
 
 @export_app.command("cap")
 def export_cap_command(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for the messages (default: var/out/cap)."),
-    subscriber: Optional[str] = SUBSCRIBER, clearance: Optional[str] = CLEARANCE,
-    since: Optional[str] = SINCE, until: Optional[str] = UNTIL, as_json: bool = AS_JSON,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Folder for the messages (default: var/out/cap)."
+    ),
+    subscriber: str | None = SUBSCRIBER,
+    clearance: str | None = CLEARANCE,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    as_json: bool = AS_JSON,
 ) -> None:
     """One CAP 1.2 message per alert (<alert_id>.cap.xml), each validated against the OASIS XSD, and MANIFEST.json."""
     from biotracker.outputs.cap import export_cap
@@ -106,36 +120,61 @@ def export_cap_command(
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
     try:
-        result = export_cap(_data(settings, since, until), audience, output or settings.out_dir / "cap",
-                            sender=settings.mail_from, sent_at=dt.datetime.now(dt.timezone.utc))
+        result = export_cap(
+            _data(settings, since, until),
+            audience,
+            output or settings.out_dir / "cap",
+            sender=settings.mail_from,
+            sent_at=dt.datetime.now(dt.UTC),
+        )
     except BiotrackerError as exc:
         raise _fail(exc) from exc
-    _report(result.summary(), as_json, f"{len(result.files)} CAP message(s) for {audience.name} in "
-                                       f"{result.directory} ({result.marking}; {result.withheld} withheld)")
+    _report(
+        result.summary(),
+        as_json,
+        f"{len(result.files)} CAP message(s) for {audience.name} in "
+        f"{result.directory} ({result.marking}; {result.withheld} withheld)",
+    )
 
 
 @export_app.command("stix")
 def export_stix_command(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Bundle file (default: var/out/stix-bundle.json)."),
-    subscriber: Optional[str] = SUBSCRIBER, clearance: Optional[str] = CLEARANCE,
-    since: Optional[str] = SINCE, until: Optional[str] = UNTIL, as_json: bool = AS_JSON,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Bundle file (default: var/out/stix-bundle.json)."
+    ),
+    subscriber: str | None = SUBSCRIBER,
+    clearance: str | None = CLEARANCE,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    as_json: bool = AS_JSON,
 ) -> None:
     """A STIX 2.1 bundle: incidents, reports, locations and alert notes, each with its TLP 2.0 marking definition."""
     from biotracker.outputs.stix import export_stix
 
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
-    result = export_stix(_data(settings, since, until), audience, output or settings.out_dir / "stix-bundle.json")
+    result = export_stix(
+        _data(settings, since, until), audience, output or settings.out_dir / "stix-bundle.json"
+    )
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.objects.items()))
-    _report(result.summary(), as_json, f"STIX bundle for {audience.name}: {counts} -> {result.path} "
-                                       f"({result.marking}; {result.withheld} withheld)")
+    _report(
+        result.summary(),
+        as_json,
+        f"STIX bundle for {audience.name}: {counts} -> {result.path} "
+        f"({result.marking}; {result.withheld} withheld)",
+    )
 
 
 @export_app.command("json")
 def export_json_command(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON file (default: var/out/export.json)."),
-    subscriber: Optional[str] = SUBSCRIBER, clearance: Optional[str] = CLEARANCE,
-    since: Optional[str] = SINCE, until: Optional[str] = UNTIL, as_json: bool = AS_JSON,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="JSON file (default: var/out/export.json)."
+    ),
+    subscriber: str | None = SUBSCRIBER,
+    clearance: str | None = CLEARANCE,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    as_json: bool = AS_JSON,
 ) -> None:
     """Alerts and incidents as one JSON document (schema v1 fields, each with its enforced TLP)."""
     from biotracker.outputs.jsonexport import export_json
@@ -143,13 +182,17 @@ def export_json_command(
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
     result = export_json(_data(settings, since, until), audience, output or settings.out_dir / "export.json")
-    _report(result.summary(), as_json, f"{result.alerts} alert(s), {result.incidents} incident(s) for {audience.name} "
-                                       f"-> {result.path} ({result.marking}; {result.withheld} withheld)")
+    _report(
+        result.summary(),
+        as_json,
+        f"{result.alerts} alert(s), {result.incidents} incident(s) for {audience.name} "
+        f"-> {result.path} ({result.marking}; {result.withheld} withheld)",
+    )
 
 
 @mail_app.command("digests")
 def mail_digests_command(
-    day: Optional[str] = typer.Option(None, help="Digest day (ISO date). Default: today."),
+    day: str | None = typer.Option(None, help="Digest day (ISO date). Default: today."),
     dry_run: bool = typer.Option(False, help="Store the messages in the outbox without sending them."),
     as_json: bool = AS_JSON,
 ) -> None:
@@ -160,16 +203,29 @@ def mail_digests_command(
 
     settings = _settings()
     if settings.subscribers_file is None:
-        raise _fail(BiotrackerError("set BIOTRACKER_SUBSCRIBERS_FILE to a subscribers TOML file "
-                                    "(see config/subscribers.example.toml)"))
+        raise _fail(
+            BiotrackerError(
+                "set BIOTRACKER_SUBSCRIBERS_FILE to a subscribers TOML file "
+                "(see config/subscribers.example.toml)"
+            )
+        )
     try:
-        result = publish_day(open_store(settings), settings, dt.date.fromisoformat(day) if day else dt.date.today(),
-                             subscribers=load_subscribers(settings.subscribers_file), send=not dry_run,
-                             sent_at=dt.datetime.now(dt.timezone.utc))
+        result = publish_day(
+            open_store(settings),
+            settings,
+            dt.date.fromisoformat(day) if day else dt.date.today(),
+            subscribers=load_subscribers(settings.subscribers_file),
+            send=not dry_run,
+            sent_at=dt.datetime.now(dt.UTC),
+        )
     except BiotrackerError as exc:
         raise _fail(exc) from exc
-    _report(result.summary(), as_json, f"mailed {len(result.mailed)}, queued {len(result.queued)}, "
-                                       f"stored digests {len(result.subscriber_digests)}")
+    _report(
+        result.summary(),
+        as_json,
+        f"mailed {len(result.mailed)}, queued {len(result.queued)}, "
+        f"stored digests {len(result.subscriber_digests)}",
+    )
 
 
 @mail_app.command("send-outbox")

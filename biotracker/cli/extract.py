@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import typer
 
@@ -67,18 +68,39 @@ def extract_lines(lines: TextIO) -> Iterator[tuple[dict[str, Any], str | None]]:
             yield extract_line(line), None
         except RecordError as err:
             message = f"line {number}: {err}"
-            yield {"id": getattr(err, "report_id", None), "diseases": [], "countries": [], "cases": None,
-                   "deaths": None, "error": message}, message
+            yield (
+                {
+                    "id": getattr(err, "report_id", None),
+                    "diseases": [],
+                    "countries": [],
+                    "cases": None,
+                    "deaths": None,
+                    "error": message,
+                },
+                message,
+            )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("extract")
     def extract_command(
-        input_path: Path = typer.Option(..., "--input", exists=True, dir_okay=False, readable=True,
-                                        help="JSON lines: id, title, text (may be empty), optional published (ISO date)."),
-        output_path: Path = typer.Option(..., "--output", dir_okay=False,
-                                         help="JSON lines out: id, diseases, countries, cases, deaths (+ evidence)."),
-        strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any input line was unreadable."),
+        input_path: Path = typer.Option(
+            ...,
+            "--input",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSON lines: id, title, text (may be empty), optional published (ISO date).",
+        ),
+        output_path: Path = typer.Option(
+            ...,
+            "--output",
+            dir_okay=False,
+            help="JSON lines out: id, diseases, countries, cases, deaths (+ evidence).",
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Exit with status 1 if any input line was unreadable."
+        ),
     ) -> None:
         """Extract diseases, agents, countries, hosts, case and death counts from reports."""
         errors: list[str] = []

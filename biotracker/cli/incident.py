@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,7 +15,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 def incident(
     incident_id: str,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    plot: Optional[Path] = typer.Option(None, help="Also draw the weekly series with its bounds to this PNG."),
+    plot: Path | None = typer.Option(None, help="Also draw the weekly series with its bounds to this PNG."),
 ) -> None:
     """Agent flags, unusualness flags, indicator score and verdict, cues with their sentences, the series,
     the reports (with why each was merged) and the alerts — every claim with its evidence."""
@@ -36,17 +35,23 @@ def incident(
         return
     inc, a = page["incident"], page["assessment"] or {}
     console.rule(f"[bold]{inc['title']}[/bold]")
-    console.print(f"{inc['incident_id']} · {inc['disease'] or 'unknown disease'} · {inc['country_iso3'] or '?'} · "
-                  f"host {inc['host'] or '?'} · first seen {inc['first_seen_at']} · {inc['tlp']} · "
-                  f"{inc.get('report_count') or len(page['reports'])} report(s), corroboration {inc.get('corroboration')}")
-    console.print(f"\n[bold]Agent[/bold]: {a.get('agent_name') or 'not in the agents table'} {a.get('agent_id') or ''}")
+    console.print(
+        f"{inc['incident_id']} · {inc['disease'] or 'unknown disease'} · {inc['country_iso3'] or '?'} · "
+        f"host {inc['host'] or '?'} · first seen {inc['first_seen_at']} · {inc['tlp']} · "
+        f"{inc.get('report_count') or len(page['reports'])} report(s), corroboration {inc.get('corroboration')}"
+    )
+    console.print(
+        f"\n[bold]Agent[/bold]: {a.get('agent_name') or 'not in the agents table'} {a.get('agent_id') or ''}"
+    )
     for flag, value in (a.get("agent_flags") or {}).items():
         if value:
             console.print(f"  - {flag}: {value}")
     console.print("\n[bold]Unusualness[/bold]")
     for f in a.get("unusual") or [{"flag": "none", "evidence": "no flag holds"}]:
         console.print(f"  - {f['flag']}: {f['evidence']}")
-    console.print(f"\n[bold]Radosavljević & Belojević[/bold]: {a.get('indicator_total', 0)} of 14 — {a.get('verdict')}")
+    console.print(
+        f"\n[bold]Radosavljević & Belojević[/bold]: {a.get('indicator_total', 0)} of 14 — {a.get('verdict')}"
+    )
     for ind in a.get("indicators") or []:
         console.print(f"  - {ind['number']}. {ind['indicator']}: {ind['evidence']}")
     console.print("\n[bold]Cues[/bold]")
@@ -58,13 +63,19 @@ def incident(
         weeks = page["series"]["weeks"]
         top = max(w["observed"] for w in weeks) or 1
         line = "".join(BARS[round(w["observed"] / top * 8)] for w in weeks)
-        console.print(f"\n[bold]Series[/bold] {page['series']['series_key']} ({weeks[0]['week']} to {weeks[-1]['week']}): {line}")
+        console.print(
+            f"\n[bold]Series[/bold] {page['series']['series_key']} ({weeks[0]['week']} to {weeks[-1]['week']}): {line}"
+        )
         for w in weeks[-4:]:
-            console.print(f"  {w['week']}: observed {w['observed']}, upper bound {w['upperbound']}, alarm {w['alarm']}"
-                          + (f" ({w['method']})" if w["method"] else ""))
+            console.print(
+                f"  {w['week']}: observed {w['observed']}, upper bound {w['upperbound']}, alarm {w['alarm']}"
+                + (f" ({w['method']})" if w["method"] else "")
+            )
     console.print("\n[bold]Reports[/bold]")
     for r in page["reports"]:
-        console.print(f"  - {r['published_at']} {r['source']}: {r['title']} {r['url'] or ''}\n    {r.get('reason') or ''}")
+        console.print(
+            f"  - {r['published_at']} {r['source']}: {r['title']} {r['url'] or ''}\n    {r.get('reason') or ''}"
+        )
     console.print("\n[bold]Alerts[/bold]")
     for al in page["alerts"]:
         console.print(f"  - {al['alert_id']} {al['tier']} {al['status']}: {al['headline']}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -40,8 +41,9 @@ def _incident_of(engine, report_id: str) -> str | None:  # type: ignore[no-untyp
     from biotracker.db.tables import incident_reports
 
     with engine.connect() as conn:
-        return conn.execute(select(incident_reports.c.incident_id)
-                            .where(incident_reports.c.report_id == report_id)).scalar_one_or_none()
+        return conn.execute(
+            select(incident_reports.c.incident_id).where(incident_reports.c.report_id == report_id)
+        ).scalar_one_or_none()
 
 
 @incidents_app.command("build")
@@ -53,9 +55,11 @@ def build(as_json: bool = typer.Option(False, "--json", help="Print the summary 
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    console.print(f"{summary['reports']} reports -> {summary['incidents']} incidents "
-                  f"({summary['merged']} merged, {summary['duplicates']} duplicates, "
-                  f"{summary['corroborated']} corroborated by 2+ independent sources)")
+    console.print(
+        f"{summary['reports']} reports -> {summary['incidents']} incidents "
+        f"({summary['merged']} merged, {summary['duplicates']} duplicates, "
+        f"{summary['corroborated']} corroborated by 2+ independent sources)"
+    )
 
 
 @incidents_app.command("show")
@@ -82,8 +86,10 @@ def show(
         print(json.dumps({"incident": dict(row), "reports": members}, indent=2, default=str))
         return
     console.print(f"[bold]{incident_id}[/bold] {row['title']}")
-    console.print(f"{row['report_count']} reports, corroboration {row['corroboration']} "
-                  f"(independent sources), reliability {row['reliability']}, best tier {row['source_tier']}")
+    console.print(
+        f"{row['report_count']} reports, corroboration {row['corroboration']} "
+        f"(independent sources), reliability {row['reliability']}, best tier {row['source_tier']}"
+    )
     table = Table()
     for name in ("report", "source", "when", "link", "why"):
         table.add_column(name)
@@ -106,13 +112,17 @@ def split(
     current = _incident_of(engine, report_id)
     if current != incident_id:
         where = f"it is in {current}" if current else "it is in no incident"
-        console.print(f"[red]report {report_id} is not in incident {incident_id}[/red] ({where}); "
-                      "check with `biotracker incidents show`")
+        console.print(
+            f"[red]report {report_id} is not in incident {incident_id}[/red] ({where}); "
+            "check with `biotracker incidents show`"
+        )
         raise typer.Exit(1)
-    detach_report(engine, report_id, note, dt.datetime.now(dt.timezone.utc))
+    detach_report(engine, report_id, note, dt.datetime.now(dt.UTC))
     build_incidents(engine)
-    console.print(f"{report_id} detached: now in {_incident_of(engine, report_id)}; "
-                  f"the rest of {incident_id} is in {_remaining(engine, incident_id, report_id)}")
+    console.print(
+        f"{report_id} detached: now in {_incident_of(engine, report_id)}; "
+        f"the rest of {incident_id} is in {_remaining(engine, incident_id, report_id)}"
+    )
 
 
 def _remaining(engine, incident_id: str, report_id: str) -> str:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -23,7 +22,7 @@ models_app = typer.Typer(
 )
 
 
-def _settings_and_dir(models_dir: Optional[Path]):
+def _settings_and_dir(models_dir: Path | None):
     from biotracker.config import load_settings
     from biotracker.scoring.relevance.tasks import models_dir as default_dir
 
@@ -33,9 +32,9 @@ def _settings_and_dir(models_dir: Optional[Path]):
 
 @models_app.command("train")
 def train(
-    start: Optional[str] = typer.Option(None, help="Only labels given on or after this UTC date/time."),
-    end: Optional[str] = typer.Option(None, help="Only labels given before this UTC date/time."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where to save (default: models/)."),
+    start: str | None = typer.Option(None, help="Only labels given on or after this UTC date/time."),
+    end: str | None = typer.Option(None, help="Only labels given before this UTC date/time."),
+    models_dir: Path | None = typer.Option(None, "--models-dir", help="Where to save (default: models/)."),
     rank: bool = typer.Option(True, help="Then re-rank every alert and store its relevance score."),
 ) -> None:
     """Train on the labels, cross-validate, save the skops artefact and its model card."""
@@ -49,16 +48,20 @@ def train(
     if start or end:
         window = Window(as_utc(start or "1970-01-01"), as_utc(end) if end else as_utc("9999-01-01"))
     try:
-        card = train_relevance_model(engine, folder, window, at=dt.datetime.now(dt.timezone.utc))
+        card = train_relevance_model(engine, folder, window, at=dt.datetime.now(dt.UTC))
     except NotEnoughLabels as exc:
         console.print(f"[yellow]{exc}[/yellow]")
         raise typer.Exit(1) from exc
     cv = card.cross_validation
-    console.print(f"saved {folder / card.artefact} ({card.labels['total']} labels: {card.labels['relevant']} "
-                  f"relevant, {card.labels['not_relevant']} not)")
-    console.print(f"cross-validated ({cv['folds']}-fold): precision {cv['precision']:.2f}, "
-                  f"recall {cv['recall']:.2f}, precision@{cv['k']} {cv['precision_at_k']:.2f} "
-                  f"(rule score {cv['rule_precision_at_k']:.2f})")
+    console.print(
+        f"saved {folder / card.artefact} ({card.labels['total']} labels: {card.labels['relevant']} "
+        f"relevant, {card.labels['not_relevant']} not)"
+    )
+    console.print(
+        f"cross-validated ({cv['folds']}-fold): precision {cv['precision']:.2f}, "
+        f"recall {cv['recall']:.2f}, precision@{cv['k']} {cv['precision_at_k']:.2f} "
+        f"(rule score {cv['rule_precision_at_k']:.2f})"
+    )
     console.print(f"card: {folder / (card.model_id + '.card.md')}")
     if rank:
         ranked = rank_alerts(engine, folder)
@@ -67,7 +70,7 @@ def train(
 
 @models_app.command("list")
 def list_models(
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where to look (default: models/)."),
+    models_dir: Path | None = typer.Option(None, "--models-dir", help="Where to look (default: models/)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Every relevance model card, newest first, and whether it would be loaded (and if not, why)."""
@@ -76,16 +79,26 @@ def list_models(
     _settings, folder = _settings_and_dir(models_dir)
     found = survey(folder)
     if as_json:
-        rows = [{"card": path.name, "valid": problem is None, "problem": problem,
-                 "model": asdict(card) if card else None} for card, path, problem in found]
+        rows = [
+            {
+                "card": path.name,
+                "valid": problem is None,
+                "problem": problem,
+                "model": asdict(card) if card else None,
+            }
+            for card, path, problem in found
+        ]
         print(json.dumps(rows, indent=2))
         return
     if not found:
-        console.print(f"no relevance models in {folder}; alerts are ranked by the rule score. "
-                      "Train one with `biotracker models train` once analysts have labelled alerts.")
+        console.print(
+            f"no relevance models in {folder}; alerts are ranked by the rule score. "
+            "Train one with `biotracker models train` once analysts have labelled alerts."
+        )
         return
-    table = Table(title=f"relevance models in {folder}",
-                  caption="P, R, P@20: cross-validated; (rules): rule score")
+    table = Table(
+        title=f"relevance models in {folder}", caption="P, R, P@20: cross-validated; (rules): rule score"
+    )
     table.add_column("model", no_wrap=True)
     for col in ("trained", "labels", "P", "R", "P@20 (rules)", "usable"):
         table.add_column(col)
@@ -96,16 +109,22 @@ def list_models(
             continue
         cv = card.cross_validation
         usable = "in use" if card.model_id == in_use else ("yes" if problem is None else f"no: {problem}")
-        table.add_row(card.model_id, card.trained_at[:10], str(card.labels["total"]),
-                      f"{cv['precision']:.2f}", f"{cv['recall']:.2f}",
-                      f"{cv['precision_at_k']:.2f} ({cv['rule_precision_at_k']:.2f})", usable)
+        table.add_row(
+            card.model_id,
+            card.trained_at[:10],
+            str(card.labels["total"]),
+            f"{cv['precision']:.2f}",
+            f"{cv['recall']:.2f}",
+            f"{cv['precision_at_k']:.2f} ({cv['rule_precision_at_k']:.2f})",
+            usable,
+        )
     console.print(table)
 
 
 @models_app.command("show")
 def show(
     model_id: str = typer.Argument(..., help="A model id from `biotracker models list` (relevance-…)."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where to look (default: models/)."),
+    models_dir: Path | None = typer.Option(None, "--models-dir", help="Where to look (default: models/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the card as JSON."),
 ) -> None:
     """A model's card (markdown) and whether it passes validation."""

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +18,7 @@ from biotracker.errors import BiotrackerError
 console = Console()
 
 
-def _settings(replay: Optional[Path] = None) -> Settings:
+def _settings(replay: Path | None = None) -> Settings:
     try:
         settings = load_settings()
     except BiotrackerError as exc:
@@ -28,7 +27,7 @@ def _settings(replay: Optional[Path] = None) -> Settings:
     return replace(settings, replay_dir=replay) if replay else settings
 
 
-def _window(start: Optional[str], end: Optional[str], default_days: int):
+def _window(start: str | None, end: str | None, default_days: int):
     from biotracker.schema import Window, as_utc
 
     end_at = as_utc(end) if end else as_utc(dt.date.today() + dt.timedelta(days=1))
@@ -41,12 +40,17 @@ def _window(start: Optional[str], end: Optional[str], default_days: int):
 
 START = typer.Option(None, help="Window start (ISO date/time, UTC, inclusive).")
 END = typer.Option(None, help="Window end (ISO date/time, UTC, exclusive). Default: tomorrow.")
-REPLAY = typer.Option(None, help="Replay recordings from this folder instead of fetching live "
-                                 f"(the bundled ones are in {BUNDLED_RECORDINGS}).")
+REPLAY = typer.Option(
+    None,
+    help="Replay recordings from this folder instead of fetching live "
+    f"(the bundled ones are in {BUNDLED_RECORDINGS}).",
+)
 
 
 def demo(
-    as_of: Optional[str] = typer.Option(None, help="Digest day (ISO date). Default: the Monday after the newest report."),
+    as_of: str | None = typer.Option(
+        None, help="Digest day (ISO date). Default: the Monday after the newest report."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run the whole chain on the bundled recorded real feeds (SQLite under var/) and write the digest.
@@ -61,9 +65,17 @@ def demo(
     with console.status("running the pipeline on the bundled recordings…"):
         result = run_demo(settings, as_of=day)
     if as_json:
-        print(json.dumps({"row_counts": result.row_counts, "digest": result.digest.summary(),
-                          "exports": result.published.exports.summary(),
-                          "failed_sources": result.ingest.failed}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "row_counts": result.row_counts,
+                    "digest": result.digest.summary(),
+                    "exports": result.published.exports.summary(),
+                    "failed_sources": result.ingest.failed,
+                },
+                indent=2,
+            )
+        )
         return
     steps = Table(title="Biotracker demo", show_lines=False)
     steps.add_column("stage")
@@ -73,18 +85,27 @@ def demo(
     for source, error in result.ingest.failed.items():
         steps.add_row(f"ingest {source}", f"[red]FAILED[/red]: {error}")
     n = result.normalise
-    steps.add_row("normalise", f"{n.reports} reports from {n.payloads} payload(s), {n.skipped} skipped, {n.quarantined} quarantined")
+    steps.add_row(
+        "normalise",
+        f"{n.reports} reports from {n.payloads} payload(s), {n.skipped} skipped, {n.quarantined} quarantined",
+    )
     steps.add_row("incidents", f"{result.incidents.incidents} incidents")
     s = result.scoring
     steps.add_row("score", f"{s.series} series, {s.signals} signals, {s.alarms} alarms")
     lens = result.lens
-    steps.add_row("risk lens", f"{lens.incidents} incidents assessed: {lens.with_agent} with a listed agent, "
-                  f"{lens.flagged} with unusualness flags, {lens.with_cues} with cues")
+    steps.add_row(
+        "risk lens",
+        f"{lens.incidents} incidents assessed: {lens.with_agent} with a listed agent, "
+        f"{lens.flagged} with unusualness flags, {lens.with_cues} with cues",
+    )
     steps.add_row("alerts", f"{result.alerts.alerts} alerts {result.alerts.by_tier}")
     steps.add_row("digest", f"{result.digest.alerts} alerts listed, {result.digest.tlp}")
     ex = result.published.exports
-    steps.add_row("exports", f"{ex.cap_messages} CAP messages, STIX bundle of {sum(ex.stix_objects.values())} "
-                  f"objects, JSON with {ex.json_alerts} alerts and {ex.json_incidents} incidents")
+    steps.add_row(
+        "exports",
+        f"{ex.cap_messages} CAP messages, STIX bundle of {sum(ex.stix_objects.values())} "
+        f"objects, JSON with {ex.json_alerts} alerts and {ex.json_incidents} incidents",
+    )
     console.print(steps)
     counts = Table(title="Rows per table")
     counts.add_column("table")
@@ -98,10 +119,12 @@ def demo(
 
 
 def ingest(
-    source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="Connector name (repeatable). Default: all."),
-    start: Optional[str] = START,
-    end: Optional[str] = END,
-    replay: Optional[Path] = REPLAY,
+    source: list[str] | None = typer.Option(
+        None, "--source", "-s", help="Connector name (repeatable). Default: all."
+    ),
+    start: str | None = START,
+    end: str | None = END,
+    replay: Path | None = REPLAY,
 ) -> None:
     """Fetch feeds for a window into the raw archive (var/raw); a failing feed does not stop the others."""
     from biotracker.db.engine import open_store
@@ -118,8 +141,10 @@ def ingest(
 
 
 def normalise(
-    source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="Only payloads of this connector."),
-    reprocess: bool = typer.Option(False, help="Normalise every archived payload again, not only pending ones."),
+    source: list[str] | None = typer.Option(None, "--source", "-s", help="Only payloads of this connector."),
+    reprocess: bool = typer.Option(
+        False, help="Normalise every archived payload again, not only pending ones."
+    ),
 ) -> None:
     """Parse archived payloads into reports (failures go to quarantine) and group them into incidents."""
     from biotracker.db.engine import open_store
@@ -130,11 +155,13 @@ def normalise(
     engine = open_store(settings)
     summary = normalise_pending(settings, engine, source, reprocess)
     built = build_incidents(engine)
-    console.print(f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
-                  f"{summary.quarantined} quarantined; {built.incidents} incidents")
+    console.print(
+        f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
+        f"{summary.quarantined} quarantined; {built.incidents} incidents"
+    )
 
 
-def score(start: Optional[str] = START, end: Optional[str] = END) -> None:
+def score(start: str | None = START, end: str | None = END) -> None:
     """Score weekly series (methods.toml), assess incidents (risk lens) and derive alerts for the window."""
     from biotracker.alerts.derive import derive_alerts
     from biotracker.db.engine import open_store
@@ -155,16 +182,22 @@ def score(start: Optional[str] = START, end: Optional[str] = END) -> None:
 
 
 def digest(
-    day: Optional[str] = typer.Option(None, help="Digest day (ISO date). Default: today."),
-    lookback_days: Optional[int] = typer.Option(None, help="Days of alerts before the day (default from settings: 7)."),
+    day: str | None = typer.Option(None, help="Digest day (ISO date). Default: today."),
+    lookback_days: int | None = typer.Option(
+        None, help="Days of alerts before the day (default from settings: 7)."
+    ),
 ) -> None:
     """Write var/out/digest-YYYY-MM-DD.html and .txt: ranked alerts with reasons and source links."""
     from biotracker.db.engine import open_store
     from biotracker.outputs.digest import build_digest
 
     settings = _settings()
-    files = build_digest(open_store(settings), settings, dt.date.fromisoformat(day) if day else dt.date.today(),
-                         lookback_days=lookback_days)
+    files = build_digest(
+        open_store(settings),
+        settings,
+        dt.date.fromisoformat(day) if day else dt.date.today(),
+        lookback_days=lookback_days,
+    )
     console.print(f"{files.alerts} alerts ({files.tlp})")
     console.print(str(files.html))
     console.print(str(files.text))
@@ -192,14 +225,30 @@ def status(
         print(json.dumps([s.as_json() for s in statuses], indent=2))
         return
     table = Table(title="Source health")
-    for col in ("source", "state", "freshness", "last success", "last failure", "items", "quarantined", "failures"):
+    for col in (
+        "source",
+        "state",
+        "freshness",
+        "last success",
+        "last failure",
+        "items",
+        "quarantined",
+        "failures",
+    ):
         table.add_column(col)
     colours = {"ok": "green", "silent": "yellow", "failing": "red", "never fetched": "dim"}
     for s in statuses:
         failure = f"{s.last_failure_at:%Y-%m-%d %H:%M}: {s.last_error}" if s.last_failure_at else "—"
-        table.add_row(s.source, f"[{colours[s.state]}]{s.state}[/{colours[s.state]}]", describe_age(s.freshness),
-                      f"{s.last_success_at:%Y-%m-%d %H:%M}" if s.last_success_at else "never",
-                      escape(failure), str(s.items), str(s.quarantined), str(s.failures))
+        table.add_row(
+            s.source,
+            f"[{colours[s.state]}]{s.state}[/{colours[s.state]}]",
+            describe_age(s.freshness),
+            f"{s.last_success_at:%Y-%m-%d %H:%M}" if s.last_success_at else "never",
+            escape(failure),
+            str(s.items),
+            str(s.quarantined),
+            str(s.failures),
+        )
     console.print(table)
     if page:
         console.print(f"Ops page: {page}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, select, func
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
 
 from biotracker.config import REPO_DIR, Settings
 from biotracker.db.tables import ALL_TABLES

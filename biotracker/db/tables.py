@@ -37,12 +37,13 @@ class UtcDateTime(TypeDecorator):
     def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
         if value is not None and value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: every stored time must be timezone-aware UTC")
-        return value.astimezone(dt.timezone.utc) if value is not None else None
+        return value.astimezone(dt.UTC) if value is not None else None
 
     def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
         if value is None:
             return None
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
 
 raw_payloads = Table(
     "raw_payloads",
@@ -115,13 +116,19 @@ incidents = Table(
     Column("report_count", Integer, comment="reports in the incident"),
     Column("corroboration", Integer, comment="distinct independent sources"),
     Column("reliability", Float, comment="noisy-OR of the independent sources' tier weights"),
-    Column("source_tier", String(32), comment="best source tier: official, law_enforcement, moderated, media, context"),
+    Column(
+        "source_tier",
+        String(32),
+        comment="best source tier: official, law_enforcement, moderated, media, context",
+    ),
 )
 
 incident_reports = Table(
     "incident_reports",
     metadata,
-    Column("incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("report_id", String(300), ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
     # 0002 clustering: why the report is in the incident (the link that brought it in)
     Column("link", String(32), comment="seed, same_url, same_content, near_duplicate, same_event, detached"),
@@ -181,7 +188,9 @@ alert_events = Table(
     "alert_events",
     metadata,
     Column("event_id", String(64), primary_key=True),
-    Column("alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("at", UtcDateTime(), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("from_status", String(16), nullable=False),
@@ -193,7 +202,9 @@ alert_feedback = Table(
     "alert_feedback",
     metadata,
     Column("feedback_id", String(64), primary_key=True),
-    Column("alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("label", String(16), nullable=False, comment="relevant | not-relevant"),
     Column("note", Text, nullable=False, default=""),
     Column("actor", String(200), nullable=False),
@@ -203,7 +214,9 @@ alert_feedback = Table(
 incident_assessments = Table(
     "incident_assessments",
     metadata,
-    Column("incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "incident_id", String(64), ForeignKey("incidents.incident_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("agent_key", String(100)),
     Column("agent_id", String(64)),
     Column("agent_name", String(200)),
@@ -212,7 +225,13 @@ incident_assessments = Table(
     Column("cues", JSON, nullable=False, default=list, comment="[{category, text, sentence, report_id}]"),
     Column("indicator_total", Integer, nullable=False, default=0),
     Column("verdict", String(80)),
-    Column("indicators", JSON, nullable=False, default=list, comment="fired Radosavljevic indicators with evidence"),
+    Column(
+        "indicators",
+        JSON,
+        nullable=False,
+        default=list,
+        comment="fired Radosavljevic indicators with evidence",
+    ),
     Column("rule_score", Float, nullable=False, default=0.0),
 )
 
@@ -231,5 +250,17 @@ source_health = Table(
 )
 
 #: Tables in dependency order (parents first), for snapshots and row counts.
-ALL_TABLES = [raw_payloads, quarantine, reports, incidents, incident_reports, incident_overrides,
-              incident_assessments, signals, alerts, alert_events, alert_feedback, source_health]
+ALL_TABLES = [
+    raw_payloads,
+    quarantine,
+    reports,
+    incidents,
+    incident_reports,
+    incident_overrides,
+    incident_assessments,
+    signals,
+    alerts,
+    alert_events,
+    alert_feedback,
+    source_health,
+]

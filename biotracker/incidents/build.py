@@ -41,9 +41,27 @@ __all__ = ["IncidentSummary", "build_incidents", "detach_report", "incident_id_f
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
-_COLUMNS = tuple(reports.c[name] for name in (
-    "report_id", "source", "url", "title", "summary", "text", "published_at", "observed_at", "disease",
-    "pathogen", "host", "country_iso3", "cases", "deaths", "tlp", "evidence"))
+_COLUMNS = tuple(
+    reports.c[name]
+    for name in (
+        "report_id",
+        "source",
+        "url",
+        "title",
+        "summary",
+        "text",
+        "published_at",
+        "observed_at",
+        "disease",
+        "pathogen",
+        "host",
+        "country_iso3",
+        "cases",
+        "deaths",
+        "tlp",
+        "evidence",
+    )
+)
 
 
 @dataclass
@@ -69,8 +87,9 @@ class IncidentSummary:
         return asdict(self)
 
 
-def agent_key(pathogen: str | None, disease: str | None,
-              evidence: Mapping[str, Any] | None = None) -> str | None:
+def agent_key(
+    pathogen: str | None, disease: str | None, evidence: Mapping[str, Any] | None = None
+) -> str | None:
     """What "the same agent" means, case-folded: the extractor's agent name (one vocabulary for every
     source: EMPRES-i's "H5N8 HPAI" and the HPAI tables' "Influenza A virus (H5N8)" agree there), else
     the report's pathogen, else its disease."""
@@ -90,16 +109,33 @@ def _event_time(row: Mapping[str, Any]) -> dt.datetime | None:
 #: and this much text.
 TEXT_CHARS = 4000
 #: What ``incident_row`` needs of each report once its record is made (no text, no evidence).
-_KEPT = ("report_id", "source", "title", "published_at", "observed_at", "disease", "pathogen", "host",
-         "country_iso3", "cases", "deaths", "tlp")
+_KEPT = (
+    "report_id",
+    "source",
+    "title",
+    "published_at",
+    "observed_at",
+    "disease",
+    "pathogen",
+    "host",
+    "country_iso3",
+    "cases",
+    "deaths",
+    "tlp",
+)
 
 
 def report_record(row: Mapping[str, Any]) -> ReportRecord:
     return ReportRecord(
-        report_id=row["report_id"], source=row["source"], at=_event_time(row), title=row["title"],
-        text=" ".join(t for t in (row["summary"], row["text"]) if t)[:TEXT_CHARS], url=row["url"],
+        report_id=row["report_id"],
+        source=row["source"],
+        at=_event_time(row),
+        title=row["title"],
+        text=" ".join(t for t in (row["summary"], row["text"]) if t)[:TEXT_CHARS],
+        url=row["url"],
         agent=agent_key(row["pathogen"], row["disease"], row.get("evidence")),
-        country_iso3=row["country_iso3"])
+        country_iso3=row["country_iso3"],
+    )
 
 
 class _Scope:
@@ -124,7 +160,7 @@ class _Scope:
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(values), _CHUNK):
-        yield values[i:i + _CHUNK]
+        yield values[i : i + _CHUNK]
 
 
 def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> tuple[_Scope, set[str]]:
@@ -133,8 +169,13 @@ def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> t
     if window is None:
         scope.add(conn.execute(select(*_COLUMNS).execution_options(yield_per=5000)).mappings())
         return scope, set(conn.execute(select(incidents.c.incident_id)).scalars())
-    times = scope.add(conn.execute(select(*_COLUMNS).where(reports.c.published_at >= window.start,
-                                                           reports.c.published_at < window.end)).mappings())
+    times = scope.add(
+        conn.execute(
+            select(*_COLUMNS).where(
+                reports.c.published_at >= window.start, reports.c.published_at < window.end
+            )
+        ).mappings()
+    )
     if not scope.records:
         return scope, set()
     if times:
@@ -143,8 +184,11 @@ def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> t
         scope.add(conn.execute(near.execution_options(yield_per=5000)).mappings())
     touched: set[str] = set()
     for ids in _chunks(sorted(scope.records)):
-        touched.update(conn.execute(select(incident_reports.c.incident_id)
-                                    .where(incident_reports.c.report_id.in_(ids))).scalars())
+        touched.update(
+            conn.execute(
+                select(incident_reports.c.incident_id).where(incident_reports.c.report_id.in_(ids))
+            ).scalars()
+        )
     members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
     for ids in _chunks(sorted(touched)):
         scope.add(conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings())
@@ -161,8 +205,9 @@ def _tiers() -> dict[str, SourceTier]:
         return source_tiers({})
 
 
-def incident_row(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]],
-                 tiers: Mapping[str, SourceTier]) -> dict:
+def incident_row(
+    cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], tiers: Mapping[str, SourceTier]
+) -> dict:
     """The incident's fields: descriptive ones from its most reliable, earliest report that has them."""
     members = [rows[r] for r in cluster.report_ids]  # (time, id) order
     lead = sorted(members, key=lambda r: -(tiers.get(r["source"]) or tier_of(r["source"])).weight)  # stable
@@ -196,9 +241,17 @@ def incident_row(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]],
 
 
 def _link_rows(cluster: Cluster) -> list[dict]:
-    return [{"incident_id": cluster.incident_id, "report_id": link.report_id, "link": link.kind.value,
-             "linked_to": link.linked_to, "reason": link.reason, "duplicate_of": link.duplicate_of}
-            for link in cluster.links]
+    return [
+        {
+            "incident_id": cluster.incident_id,
+            "report_id": link.report_id,
+            "link": link.kind.value,
+            "linked_to": link.linked_to,
+            "reason": link.reason,
+            "duplicate_of": link.duplicate_of,
+        }
+        for link in cluster.links
+    ]
 
 
 def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
@@ -209,21 +262,26 @@ def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
     stmt = insert(table)
     keys = [c.name for c in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    )
     conn.execute(stmt, rows)
 
 
-def build_incidents(engine: Engine, window: Window | None = None,
-                    config: ClusterConfig = ClusterConfig()) -> IncidentSummary:
+def build_incidents(
+    engine: Engine, window: Window | None = None, config: ClusterConfig = ClusterConfig()
+) -> IncidentSummary:
     """Cluster the reports published in ``window`` (all reports when None) and their neighbourhood
     into incidents, replacing the incidents those reports belonged to."""
     summary = IncidentSummary()
     tiers = _tiers()
     with engine.begin() as conn:
         scope, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days))
-        detached = set(conn.execute(select(incident_overrides.c.report_id)
-                                    .where(incident_overrides.c.action == "detach")).scalars())
+        detached = set(
+            conn.execute(
+                select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
+            ).scalars()
+        )
         result: ClusterResult = cluster_reports(list(scope.records.values()), config, detached, tiers)
         by_id = scope.rows
         del scope
@@ -254,9 +312,15 @@ def build_incidents(engine: Engine, window: Window | None = None,
     summary.detached = len(detached & set(by_id))
     summary.span_cuts = stats.get("span_cuts", 0)
     summary.links = {k.removesuffix("_links"): v for k, v in sorted(stats.items()) if k.endswith("_links")}
-    log.info("incidents: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed)",
-             summary.reports, summary.incidents, summary.merged, summary.duplicates, summary.corroborated,
-             summary.removed)
+    log.info(
+        "incidents: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed)",
+        summary.reports,
+        summary.incidents,
+        summary.merged,
+        summary.duplicates,
+        summary.corroborated,
+        summary.removed,
+    )
     return summary
 
 
@@ -266,8 +330,11 @@ def detach_report(engine: Engine, report_id: str, note: str = "", at: dt.datetim
     with engine.begin() as conn:
         if conn.execute(select(reports.c.report_id).where(reports.c.report_id == report_id)).first() is None:
             raise KeyError(report_id)
-        upsert(conn, incident_overrides, [{"report_id": report_id, "action": "detach", "note": note,
-                                           "created_at": at}])
+        upsert(
+            conn,
+            incident_overrides,
+            [{"report_id": report_id, "action": "detach", "note": note, "created_at": at}],
+        )
 
 
 def reattach_report(engine: Engine, report_id: str) -> bool:
@@ -280,13 +347,23 @@ def reattach_report(engine: Engine, report_id: str) -> bool:
 def incident_members(engine: Engine, incident_id: str) -> list[dict[str, Any]]:
     """The incident's reports with the link that brought each in, in event-time order."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(incident_reports.c.report_id, incident_reports.c.link, incident_reports.c.linked_to,
-                   incident_reports.c.reason, incident_reports.c.duplicate_of, reports.c.source,
-                   reports.c.title,
-                   reports.c.url, func.coalesce(reports.c.observed_at, reports.c.published_at).label("at"))
-            .join(reports, reports.c.report_id == incident_reports.c.report_id)
-            .where(incident_reports.c.incident_id == incident_id)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(
+                    incident_reports.c.report_id,
+                    incident_reports.c.link,
+                    incident_reports.c.linked_to,
+                    incident_reports.c.reason,
+                    incident_reports.c.duplicate_of,
+                    reports.c.source,
+                    reports.c.title,
+                    reports.c.url,
+                    func.coalesce(reports.c.observed_at, reports.c.published_at).label("at"),
+                )
+                .join(reports, reports.c.report_id == incident_reports.c.report_id)
+                .where(incident_reports.c.incident_id == incident_id)
+            )
+            .mappings()
+            .all()
+        )
     return sorted((dict(r) for r in rows), key=lambda r: (str(r["at"]), r["report_id"]))
-

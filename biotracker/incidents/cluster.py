@@ -40,7 +40,7 @@ from biotracker.incidents.reliability import (
     tier_of,
 )
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NO_TIME = np.iinfo(np.int64).max // 4
 
 
@@ -157,15 +157,21 @@ class ClusterResult:
         links = tuple(self._link(i) for i in members)
         sources = sorted({recs[i].source for i in members})
         dup = self.duplicate_of
-        independent = sorted({recs[i].source for i in members
-                              if dup[i] < 0 or recs[dup[i]].source == recs[i].source})
+        independent = sorted(
+            {recs[i].source for i in members if dup[i] < 0 or recs[dup[i]].source == recs[i].source}
+        )
         tiers = [self.tiers.get(s) or tier_of(s) for s in independent]
         best = best_tier(tiers)
         return Cluster(
-            incident_id=incident_id_for(recs[seed].report_id), seed=recs[seed].report_id,
-            report_ids=tuple(recs[i].report_id for i in members), links=links, sources=tuple(sources),
-            independent_sources=tuple(independent), reliability=combined_reliability(t.weight for t in tiers),
-            tier=best.name if best else None)
+            incident_id=incident_id_for(recs[seed].report_id),
+            seed=recs[seed].report_id,
+            report_ids=tuple(recs[i].report_id for i in members),
+            links=links,
+            sources=tuple(sources),
+            independent_sources=tuple(independent),
+            reliability=combined_reliability(t.weight for t in tiers),
+            tier=best.name if best else None,
+        )
 
     def _link(self, i: int) -> Link:
         recs = self.records
@@ -178,20 +184,27 @@ class ClusterResult:
         if kind is LinkKind.SEED:
             reason = "earliest report of the incident; the incident id is derived from it"
         elif kind is LinkKind.DETACHED:
-            reason = ("kept apart by an analyst override (biotracker incidents split); "
-                      "links to other reports ignored")
+            reason = (
+                "kept apart by an analyst override (biotracker incidents split); "
+                "links to other reports ignored"
+            )
         elif kind is LinkKind.SAME_URL:
             reason = f"exact duplicate of {other.report_id}: same canonical URL {canonical_url(recs[i].url)}"
         elif kind is LinkKind.SAME_CONTENT:
-            reason = (f"exact duplicate of {other.report_id}: same title and text, "
-                      f"{self.detail[i]:.1f} days apart")
+            reason = (
+                f"exact duplicate of {other.report_id}: same title and text, {self.detail[i]:.1f} days apart"
+            )
         elif kind is LinkKind.NEAR_DUPLICATE:
-            reason = (f"near-duplicate of {other.report_id} ({other.source}): estimated word-shingle Jaccard "
-                      f"{self.detail[i]:.2f} >= {self.config.near_duplicate_threshold:.2f}")
+            reason = (
+                f"near-duplicate of {other.report_id} ({other.source}): estimated word-shingle Jaccard "
+                f"{self.detail[i]:.2f} >= {self.config.near_duplicate_threshold:.2f}"
+            )
         else:
-            reason = (f"same agent ({recs[i].agent}) and country ({recs[i].country_iso3}) "
-                      f"as {other.report_id}, "
-                      f"{self.detail[i]:.1f} days apart (<= {g:g})")
+            reason = (
+                f"same agent ({recs[i].agent}) and country ({recs[i].country_iso3}) "
+                f"as {other.report_id}, "
+                f"{self.detail[i]:.1f} days apart (<= {g:g})"
+            )
         return Link(recs[i].report_id, kind, other.report_id if other else None, reason, dup)
 
 
@@ -200,8 +213,9 @@ class _Components:
     that refuses merges of components with different known agents or countries ("conflict"), or
     whose reports together would span more than ``span`` seconds ("span")."""
 
-    def __init__(self, agent: list[int], country: list[int], at: list[int] | None = None,
-                 span: int | None = None) -> None:
+    def __init__(
+        self, agent: list[int], country: list[int], at: list[int] | None = None, span: int | None = None
+    ) -> None:
         self.up = list(range(len(agent)))
         self.agent = agent
         self.country = country
@@ -244,15 +258,18 @@ class _Components:
 
 def _codes(values: Sequence[object | None]) -> np.ndarray:
     table: dict[object, int] = {}
-    return np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values),
-                       dtype=np.int64, count=len(values))
+    return np.fromiter(
+        (-1 if v is None else table.setdefault(v, len(table)) for v in values),
+        dtype=np.int64,
+        count=len(values),
+    )
 
 
 def _seconds(at: dt.datetime | None) -> int:
     if at is None:
         return _NO_TIME
     if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.timezone.utc)
+        at = at.replace(tzinfo=dt.UTC)
     return int((at - _EPOCH).total_seconds())
 
 
@@ -263,8 +280,9 @@ def _key64(text: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") or 1
 
 
-def _duplicate_edges(key: np.ndarray, source: np.ndarray, at: np.ndarray,
-                     gap: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _duplicate_edges(
+    key: np.ndarray, source: np.ndarray, at: np.ndarray, gap: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Edges between reports sharing ``key`` (0 = none), each to the previous one in time order.
 
     A key several reports of one source share is a listing, table page or template, not one
@@ -326,8 +344,18 @@ def cluster_reports(
     n = len(recs)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return ClusterResult([], config, empty, empty, empty.astype(np.int8), empty.astype(np.float32), empty,
-                             empty, dict(tiers) if tiers is not None else dict(SOURCE_TIERS), {"reports": 0})
+        return ClusterResult(
+            [],
+            config,
+            empty,
+            empty,
+            empty.astype(np.int8),
+            empty.astype(np.float32),
+            empty,
+            empty,
+            dict(tiers) if tiers is not None else dict(SOURCE_TIERS),
+            {"reports": 0},
+        )
     if len({r.report_id for r in recs}) != n:
         raise ValueError("report ids must be unique; the same report was passed twice")
     at = np.fromiter((_seconds(r.at) for r in recs), dtype=np.int64, count=n)
@@ -399,13 +427,18 @@ def cluster_reports(
     comps = _Components(agent.tolist(), country.tolist(), at.tolist(), span)
     stats["span_cuts"] = 0
     acc_a, acc_b, acc_code, acc_detail = array("q"), array("q"), array("b"), array("f")
-    for kind, (us, vs, ds) in ((LinkKind.SAME_URL, url_edges), (LinkKind.SAME_CONTENT, content_edges),
-                               (LinkKind.NEAR_DUPLICATE, near_edges), (LinkKind.SAME_EVENT, event_edges)):
+    for kind, (us, vs, ds) in (
+        (LinkKind.SAME_URL, url_edges),
+        (LinkKind.SAME_CONTENT, content_edges),
+        (LinkKind.NEAR_DUPLICATE, near_edges),
+        (LinkKind.SAME_EVENT, event_edges),
+    ):
         code = _CODE[kind]
         merged = refused = 0
         for s0 in range(0, len(us), 100_000):
-            for a, b, d in zip(us[s0:s0 + 100_000].tolist(), vs[s0:s0 + 100_000].tolist(),
-                               ds[s0:s0 + 100_000].tolist()):
+            for a, b, d in zip(
+                us[s0 : s0 + 100_000].tolist(), vs[s0 : s0 + 100_000].tolist(), ds[s0 : s0 + 100_000].tolist()
+            ):
                 if is_detached[a] or is_detached[b]:
                     continue
                 done = comps.union(a, b)
@@ -477,5 +510,15 @@ def cluster_reports(
                         queue.append(v)
     stats["reports"] = n
     stats["incidents"] = len(seeds)
-    return ClusterResult(recs, config, label, parent, kind_arr, detail, duplicate_of, seeds,
-                         dict(tiers) if tiers is not None else dict(SOURCE_TIERS), stats)
+    return ClusterResult(
+        recs,
+        config,
+        label,
+        parent,
+        kind_arr,
+        detail,
+        duplicate_of,
+        seeds,
+        dict(tiers) if tiers is not None else dict(SOURCE_TIERS),
+        stats,
+    )

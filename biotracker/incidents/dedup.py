@@ -118,10 +118,10 @@ class MinHasher:
         step = max(1, self.batch_shingles // 8)
         for s in range(0, n, step):
             part, part_has = self.signatures(_Slice(texts, s, min(n, s + step)))
-            sig[s:s + len(part)] = part.astype(np.uint16)
+            sig[s : s + len(part)] = part.astype(np.uint16)
             k = band_keys(part, bands)
-            keys[s:s + len(part)] = (k ^ (k >> np.uint64(32))).astype(np.uint32)
-            has[s:s + len(part)] = part_has
+            keys[s : s + len(part)] = (k ^ (k >> np.uint64(32))).astype(np.uint32)
+            has[s : s + len(part)] = part_has
         return sig, keys, has
 
     def _minhash(self, uni: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -167,7 +167,7 @@ def band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
     mult = odd * np.uint64(2) + np.uint64(1)
     keys = np.zeros((n, bands), dtype=np.uint64)
     for b in range(bands):
-        block = sig[:, b * rows:(b + 1) * rows].astype(np.uint64)
+        block = sig[:, b * rows : (b + 1) * rows].astype(np.uint64)
         keys[:, b] = (block * mult[None, :]).sum(axis=1, dtype=np.uint64) ^ np.uint64(b)
     return keys
 
@@ -176,5 +176,5 @@ def similarity(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int 
     """Estimated Jaccard similarity (share of equal MinHash values) of row pairs."""
     out = np.empty(len(left), dtype=np.float32)
     for s in range(0, len(left), chunk):
-        out[s:s + chunk] = (sig[left[s:s + chunk]] == sig[right[s:s + chunk]]).mean(axis=1)
+        out[s : s + chunk] = (sig[left[s : s + chunk]] == sig[right[s : s + chunk]]).mean(axis=1)
     return out

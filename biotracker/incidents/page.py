@@ -25,18 +25,47 @@ class IncidentNotFound(BiotrackerError, LookupError):
 
 def incident_page(engine: Engine, incident_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        incident = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()
+        incident = (
+            conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()
+        )
         if incident is None:
-            raise IncidentNotFound(f"no incident {incident_id!r}; find ids with `biotracker alerts show ALERT_ID --json`")
-        members = [dict(r) for r in conn.execute(
-            select(reports.c.report_id, reports.c.source, reports.c.title, reports.c.url, reports.c.published_at,
-                   reports.c.tlp, incident_reports.c.link, incident_reports.c.reason, incident_reports.c.duplicate_of)
-            .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
-            .where(incident_reports.c.incident_id == incident_id).order_by(reports.c.published_at)).mappings()]
-        assessment = conn.execute(select(incident_assessments)
-                                  .where(incident_assessments.c.incident_id == incident_id)).mappings().first()
-        linked = [dict(r._mapping) for r in conn.execute(select(alerts.c.alert_id, alerts.c.tier, alerts.c.status,
-                                                       alerts.c.features, alerts.c.headline))]
+            raise IncidentNotFound(
+                f"no incident {incident_id!r}; find ids with `biotracker alerts show ALERT_ID --json`"
+            )
+        members = [
+            dict(r)
+            for r in conn.execute(
+                select(
+                    reports.c.report_id,
+                    reports.c.source,
+                    reports.c.title,
+                    reports.c.url,
+                    reports.c.published_at,
+                    reports.c.tlp,
+                    incident_reports.c.link,
+                    incident_reports.c.reason,
+                    incident_reports.c.duplicate_of,
+                )
+                .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+                .where(incident_reports.c.incident_id == incident_id)
+                .order_by(reports.c.published_at)
+            ).mappings()
+        ]
+        assessment = (
+            conn.execute(
+                select(incident_assessments).where(incident_assessments.c.incident_id == incident_id)
+            )
+            .mappings()
+            .first()
+        )
+        linked = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(
+                    alerts.c.alert_id, alerts.c.tier, alerts.c.status, alerts.c.features, alerts.c.headline
+                )
+            )
+        ]
     frame = load_incident_frame(engine)
     rows = frame[frame["incident_id"] == incident_id]
     series: dict[str, Any] = {}
@@ -46,15 +75,27 @@ def incident_page(engine: Engine, incident_id: str) -> dict[str, Any]:
         counts = weekly_counts(frame[frame["series_key"] == key], last + dt.timedelta(days=7))[key]
         counts = counts.iloc[-SERIES_WEEKS:]
         with engine.connect() as conn:
-            bounds = {s.period_start: s for s in conn.execute(
-                select(signals.c.period_start, signals.c.upperbound, signals.c.alarm, signals.c.method)
-                .where(signals.c.series_key == key))}
-        series = {"series_key": key, "weeks": [
-            {"week": w.date().isoformat(), "observed": int(n),
-             "upperbound": bounds[w.date()].upperbound if w.date() in bounds else None,
-             "alarm": bounds[w.date()].alarm if w.date() in bounds else None,
-             "method": bounds[w.date()].method if w.date() in bounds else None}
-            for w, n in counts.items()]}
+            bounds = {
+                s.period_start: s
+                for s in conn.execute(
+                    select(
+                        signals.c.period_start, signals.c.upperbound, signals.c.alarm, signals.c.method
+                    ).where(signals.c.series_key == key)
+                )
+            }
+        series = {
+            "series_key": key,
+            "weeks": [
+                {
+                    "week": w.date().isoformat(),
+                    "observed": int(n),
+                    "upperbound": bounds[w.date()].upperbound if w.date() in bounds else None,
+                    "alarm": bounds[w.date()].alarm if w.date() in bounds else None,
+                    "method": bounds[w.date()].method if w.date() in bounds else None,
+                }
+                for w, n in counts.items()
+            ],
+        }
     keys = {series.get("series_key")}
     return {
         "incident": dict(incident),

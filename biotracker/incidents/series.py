@@ -43,8 +43,14 @@ def load_incident_frame(engine: Engine) -> pd.DataFrame:
     seen_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(reports.c.report_id, incident_reports.c.incident_id, reports.c.disease, reports.c.country_iso3,
-                   reports.c.host, seen_at.label("seen_at"))
+            select(
+                reports.c.report_id,
+                incident_reports.c.incident_id,
+                reports.c.disease,
+                reports.c.country_iso3,
+                reports.c.host,
+                seen_at.label("seen_at"),
+            )
             .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
             .where(seen_at.is_not(None), incident_reports.c.duplicate_of.is_(None))
         ).all()
@@ -52,8 +58,10 @@ def load_incident_frame(engine: Engine) -> pd.DataFrame:
     if frame.empty:
         return frame.assign(series_key=pd.Series(dtype=str), period_start=pd.Series(dtype=object))
     frame = frame.astype(object).where(frame.notna(), None)  # SQL NULL stays None, not NaN
-    frame["series_key"] = [series_key(d, c, h) for d, c, h in
-                           zip(frame["disease"], frame["country_iso3"], frame["host"], strict=True)]
+    frame["series_key"] = [
+        series_key(d, c, h)
+        for d, c, h in zip(frame["disease"], frame["country_iso3"], frame["host"], strict=True)
+    ]
     frame["period_start"] = [week_start(pd.Timestamp(t).to_pydatetime()) for t in frame["seen_at"]]
     return frame.sort_values(["series_key", "period_start", "report_id"]).reset_index(drop=True)
 
@@ -64,6 +72,8 @@ def weekly_counts(frame: pd.DataFrame, end: dt.date) -> pd.DataFrame:
         return pd.DataFrame()
     counts = frame.groupby(["period_start", "series_key"]).size().unstack("series_key", fill_value=0)
     first = min(counts.index)
-    weeks = pd.date_range(pd.Timestamp(first), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D")
+    weeks = pd.date_range(
+        pd.Timestamp(first), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D"
+    )
     counts.index = pd.to_datetime(counts.index)
     return counts.reindex(weeks, fill_value=0).astype(int)

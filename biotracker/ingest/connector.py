@@ -97,7 +97,9 @@ class Connector:
     # --- testing hook -------------------------------------------------------------------------
     def malform(self, body: bytes) -> bytes:
         """``body`` with exactly one item made unreadable (the conformance kit's malformed-item check)."""
-        raise NotImplementedError(f"{type(self).__name__} has no malform(); its format base should provide one")
+        raise NotImplementedError(
+            f"{type(self).__name__} has no malform(); its format base should provide one"
+        )
 
 
 def decode_text(body: bytes, encoding: str = "utf-8-sig") -> str:
@@ -137,11 +139,15 @@ class JsonApiConnector(Connector):
         try:
             doc = json.loads(decode_text(body))
         except json.JSONDecodeError as exc:
-            raise RecordError(f"payload is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                              "a truncated download or an HTML error page looks like this") from exc
+            raise RecordError(
+                f"payload is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                "a truncated download or an HTML error page looks like this"
+            ) from exc
         if not isinstance(dig(doc, self.items_key), list):
-            raise RecordError(f"payload has no list under {self.items_key!r}: the API changed shape "
-                              "(re-record the fixture and update the connector)")
+            raise RecordError(
+                f"payload has no list under {self.items_key!r}: the API changed shape "
+                "(re-record the fixture and update the connector)"
+            )
         return doc
 
     def items(self, doc: Any) -> list[Any]:
@@ -153,7 +159,9 @@ class JsonApiConnector(Connector):
             if isinstance(item, dict):
                 yield item
             else:
-                yield BadRecord(f"item {index}", f"item is a {type(item).__name__}, not an object", repr(item)[:500])
+                yield BadRecord(
+                    f"item {index}", f"item is a {type(item).__name__}, not an object", repr(item)[:500]
+                )
 
     def next_url(self, body: bytes, url: str, window: Window) -> str | None:
         if not self.next_link_key:

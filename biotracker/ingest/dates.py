@@ -38,8 +38,10 @@ def parse_when(value: object, *, field: str = "date", day_first: bool = True) ->
         return None
     when = _parse_text(text, day_first)
     if when is None:
-        raise RecordError(f"{field} {text[:60]!r} is not a date this project can read (ISO 8601, RFC 822, "
-                          "YYYYMMDDTHHMMSSZ, YYYY/MM/DD or DD/MM/YYYY)")
+        raise RecordError(
+            f"{field} {text[:60]!r} is not a date this project can read (ISO 8601, RFC 822, "
+            "YYYYMMDDTHHMMSSZ, YYYY/MM/DD or DD/MM/YYYY)"
+        )
     return _plausible(when, field, text)
 
 
@@ -78,16 +80,22 @@ def _parse_text(text: str, day_first: bool) -> dt.datetime | None:
 
 def _plausible(when: dt.datetime, field: str, raw: object) -> dt.datetime:
     if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
-        raise RecordError(f"{field} {str(raw)[:60]!r} is outside {EARLIEST_YEAR}-{LATEST_YEAR}: not a plausible date")
+        raise RecordError(
+            f"{field} {str(raw)[:60]!r} is outside {EARLIEST_YEAR}-{LATEST_YEAR}: not a plausible date"
+        )
     return when
 
 
-def not_after(when: dt.datetime | None, limit: dt.datetime | None, *, field: str, slack_hours: int = 24) -> None:
+def not_after(
+    when: dt.datetime | None, limit: dt.datetime | None, *, field: str, slack_hours: int = 24
+) -> None:
     """Reject a date later than the payload's own build date (plus slack for time zones).
 
     ``to_report`` must not read the clock, so "in the future" is judged against a date the
     payload itself carries (an RSS channel's ``lastBuildDate``, an API's response time).
     """
     if when is not None and limit is not None and when > limit + dt.timedelta(hours=slack_hours):
-        raise RecordError(f"{field} {when.isoformat()} is after the payload was built ({limit.isoformat()}): "
-                          "a date in the future")
+        raise RecordError(
+            f"{field} {when.isoformat()} is after the payload was built ({limit.isoformat()}): "
+            "a date in the future"
+        )

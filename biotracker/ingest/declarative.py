@@ -124,7 +124,9 @@ class DeclarativeJson(_DeclarativeMixin, JsonApiConnector):
         if not title:
             raise RecordError(f"item has no {fields.title!r}")
         when = parse_when(dig(record, fields.published), field=fields.published or "published")
-        language = str(dig(record, fields.language) or self.language)[:8] if fields.language else self.language
+        language = (
+            str(dig(record, fields.language) or self.language)[:8] if fields.language else self.language
+        )
         url = dig(record, fields.url) if fields.url else None
         return Report(
             source=self.name,
@@ -187,7 +189,9 @@ def load_entries(path: Path) -> list[FeedEntry]:
         try:
             entries.append(FeedEntry.model_validate(item))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"{path}: feed {label!r} is invalid: {problems}") from exc
     names = [e.name for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -43,13 +43,17 @@ def drop_folder_for(settings: Settings, name: str, replay_subfolder: str | None 
 def read_drop_folder(folder: Path, patterns: tuple[str, ...], max_bytes: int) -> Iterator[DroppedFile]:
     """Files matching ``patterns`` in ``folder``, oldest name first; an oversized file is refused."""
     if not folder.is_dir():
-        raise FatalFetchError(f"drop folder {folder} does not exist: create it or set BIOTRACKER_DROPFOLDER_DIR")
+        raise FatalFetchError(
+            f"drop folder {folder} does not exist: create it or set BIOTRACKER_DROPFOLDER_DIR"
+        )
     paths = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
     for path in paths:
         size = path.stat().st_size
         if size > max_bytes:
-            raise FatalFetchError(f"{path} is {size} bytes, over the {max_bytes}-byte cap; split the file or raise "
-                                  "BIOTRACKER_HTTP_MAX_BYTES")
+            raise FatalFetchError(
+                f"{path} is {size} bytes, over the {max_bytes}-byte cap; split the file or raise "
+                "BIOTRACKER_HTTP_MAX_BYTES"
+            )
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         yield DroppedFile(path=path, body=path.read_bytes(), content_type=content_type)
 
@@ -81,16 +85,22 @@ class DropFolderConnector(CsvConnector):
         try:
             doc = json.loads(decode_text(body))
         except json.JSONDecodeError as exc:
-            raise RecordError(f"file is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                              "was it copied before the sender finished writing it?") from exc
+            raise RecordError(
+                f"file is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                "was it copied before the sender finished writing it?"
+            ) from exc
         items = doc.get(self.items_key) if isinstance(doc, dict) else doc
         if not isinstance(items, list):
-            raise RecordError(f"JSON file must be a list of reports or an object with a {self.items_key!r} list")
+            raise RecordError(
+                f"JSON file must be a list of reports or an object with a {self.items_key!r} list"
+            )
         for index, item in enumerate(items):
             if isinstance(item, dict):
                 yield item | {"_line": f"item {index}"}
             else:
-                yield BadRecord(f"item {index}", f"item is a {type(item).__name__}, not an object", repr(item)[:500])
+                yield BadRecord(
+                    f"item {index}", f"item is a {type(item).__name__}, not an object", repr(item)[:500]
+                )
 
     def malform(self, body: bytes) -> bytes:
         if not self.is_json(body):

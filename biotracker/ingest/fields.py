@@ -10,7 +10,9 @@ LATITUDE = (-90.0, 90.0)
 LONGITUDE = (-180.0, 180.0)
 
 
-def parse_coordinate(value: Any, bounds: tuple[float, float], column: str, *, strict: bool = True) -> float | None:
+def parse_coordinate(
+    value: Any, bounds: tuple[float, float], column: str, *, strict: bool = True
+) -> float | None:
     """The number in ``value`` if it lies within ``bounds``; blank gives None.
 
     Strict (validated sources such as law-enforcement intake): an unreadable or out-of-range value is

@@ -72,8 +72,13 @@ def source_statuses(engine: Engine, at: dt.datetime) -> list[SourceStatus]:
     classes = connector_classes()
     with engine.connect() as conn:
         health = {r["source"]: dict(r) for r in conn.execute(select(source_health)).mappings()}
-        newest = dict(conn.execute(select(raw_payloads.c.source, func.max(raw_payloads.c.fetched_at))
-                                   .group_by(raw_payloads.c.source)).all())
+        newest = dict(
+            conn.execute(
+                select(raw_payloads.c.source, func.max(raw_payloads.c.fetched_at)).group_by(
+                    raw_payloads.c.source
+                )
+            ).all()
+        )
     statuses = []
     for source in sorted(set(classes) | set(health)):
         cls = classes.get(source)
@@ -91,22 +96,24 @@ def source_statuses(engine: Engine, at: dt.datetime) -> list[SourceStatus]:
             state = "silent"
         else:
             state = "ok"
-        statuses.append(SourceStatus(
-            source=source,
-            title=cls.title if cls else "(no longer registered)",
-            kind=cls.kind.value if cls else "",
-            tlp=str(cls.tlp) if cls else "",
-            cadence=cadence,
-            state=state,
-            last_fetch_at=_aware(row.get("last_fetch_at")),
-            last_success_at=last_success,
-            last_failure_at=last_failure,
-            last_error=row.get("last_error"),
-            last_new_payload_at=last_new,
-            freshness=freshness,
-            payloads=int(row.get("payloads") or 0),
-            items=int(row.get("items") or 0),
-            quarantined=int(row.get("quarantined") or 0),
-            failures=int(row.get("failures") or 0),
-        ))
+        statuses.append(
+            SourceStatus(
+                source=source,
+                title=cls.title if cls else "(no longer registered)",
+                kind=cls.kind.value if cls else "",
+                tlp=str(cls.tlp) if cls else "",
+                cadence=cadence,
+                state=state,
+                last_fetch_at=_aware(row.get("last_fetch_at")),
+                last_success_at=last_success,
+                last_failure_at=last_failure,
+                last_error=row.get("last_error"),
+                last_new_payload_at=last_new,
+                freshness=freshness,
+                payloads=int(row.get("payloads") or 0),
+                items=int(row.get("items") or 0),
+                quarantined=int(row.get("quarantined") or 0),
+                failures=int(row.get("failures") or 0),
+            )
+        )
     return statuses

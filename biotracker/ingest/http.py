@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -124,7 +125,7 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "HttpClient":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -160,8 +161,12 @@ class HttpClient:
                     raise
                 delay = exc.retry_after
                 if delay is None:
-                    delay = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt) * (0.5 + self._jitter() / 2)
-                log.warning("retrying %s in %.1fs (attempt %d of %d): %s", url, delay, attempt + 1, self.retries, exc)
+                    delay = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt) * (
+                        0.5 + self._jitter() / 2
+                    )
+                log.warning(
+                    "retrying %s in %.1fs (attempt %d of %d): %s", url, delay, attempt + 1, self.retries, exc
+                )
                 self._sleep(min(delay, self.backoff_cap_s))
                 attempt += 1
 

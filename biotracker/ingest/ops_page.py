@@ -21,7 +21,10 @@ def render_ops_page(engine: Engine, at: dt.datetime) -> str:
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
     env.filters["age"] = describe_age
     statuses = source_statuses(engine, at)
-    counts = {state: sum(1 for s in statuses if s.state == state) for state in ("ok", "silent", "failing", "never fetched")}
+    counts = {
+        state: sum(1 for s in statuses if s.state == state)
+        for state in ("ok", "silent", "failing", "never fetched")
+    }
     return env.get_template("ops.html.j2").render(statuses=statuses, at=as_utc(at), counts=counts)
 
 

@@ -18,8 +18,14 @@ from biotracker.ingest.http import HttpClient
 from biotracker.ingest.registry import get_connector
 from biotracker.schema import Window
 
-_EXTENSIONS = {"application/json": ".json", "text/csv": ".csv", "application/rss+xml": ".xml",
-               "application/atom+xml": ".xml", "application/xml": ".xml", "text/xml": ".xml"}
+_EXTENSIONS = {
+    "application/json": ".json",
+    "text/csv": ".csv",
+    "application/rss+xml": ".xml",
+    "application/atom+xml": ".xml",
+    "application/xml": ".xml",
+    "text/xml": ".xml",
+}
 
 
 def _extension(content_type: str | None) -> str:
@@ -27,12 +33,16 @@ def _extension(content_type: str | None) -> str:
     return _EXTENSIONS.get(kind) or mimetypes.guess_extension(kind) or ".bin"
 
 
-def record_fixture(name: str, client: HttpClient, folder: Path, window: Window, recorded_at: dt.datetime) -> Path:
+def record_fixture(
+    name: str, client: HttpClient, folder: Path, window: Window, recorded_at: dt.datetime
+) -> Path:
     """Fetch ``name`` live for ``window`` into ``folder``; return the cassette path."""
     connector = get_connector(name)
     if connector.fetch_kind != "http":
-        raise ConfigError(f"{name} reads a drop folder: record it by copying sample files (with permission) into "
-                          f"{folder}/drop and describing them in cassette.yaml")
+        raise ConfigError(
+            f"{name} reads a drop folder: record it by copying sample files (with permission) into "
+            f"{folder}/drop and describing them in cassette.yaml"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     interactions = []
     for url in connector.start_urls(window):
@@ -41,13 +51,19 @@ def record_fixture(name: str, client: HttpClient, folder: Path, window: Window, 
             response = client.get(next_url, json_body=connector.request_json(next_url, window))
             body_file = f"page{len(interactions) + 1}{_extension(response.content_type)}"
             (folder / body_file).write_bytes(response.body)
-            interactions.append({"url": next_url, "status": response.status,
-                                 "content_type": response.content_type, "body_file": body_file})
+            interactions.append(
+                {
+                    "url": next_url,
+                    "status": response.status,
+                    "content_type": response.content_type,
+                    "body_file": body_file,
+                }
+            )
             next_url = connector.next_url(response.body, next_url, window)
     cassette = {
         "provenance": f"Recorded from the live service by `biotracker connectors record {name}` on "
-                      f"{recorded_at:%Y-%m-%d %H:%M} UTC for the window {window}; content under the terms in "
-                      f"the connector's `terms` ({connector.terms}).",
+        f"{recorded_at:%Y-%m-%d %H:%M} UTC for the window {window}; content under the terms in "
+        f"the connector's `terms` ({connector.terms}).",
         "recording": "real",
         "interactions": interactions,
     }

@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
@@ -54,7 +55,9 @@ def read_cassette(folder: Path) -> dict:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path} is missing: record the connector with `biotracker connectors record`") from None
+        raise ConfigError(
+            f"{path} is missing: record the connector with `biotracker connectors record`"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(doc, dict) or not str(doc.get("provenance", "")).strip():
@@ -67,7 +70,11 @@ def load_cassette(folder: Path) -> tuple[str, list[Interaction]]:
     doc = read_cassette(folder)
     interactions = []
     for entry in doc.get("interactions", []):
-        body = (folder / entry["body_file"]).read_bytes() if "body_file" in entry else entry.get("body", "").encode()
+        body = (
+            (folder / entry["body_file"]).read_bytes()
+            if "body_file" in entry
+            else entry.get("body", "").encode()
+        )
         interactions.append(
             Interaction(
                 url=entry["url"],
@@ -92,7 +99,7 @@ class ReplayServer:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_recordings(cls, recordings: Path, names: list[str] | None = None) -> "ReplayServer":
+    def from_recordings(cls, recordings: Path, names: list[str] | None = None) -> ReplayServer:
         server = cls()
         for folder in sorted(p for p in recordings.iterdir() if (p / "cassette.yaml").exists()):
             if names is None or folder.name in names:
@@ -120,11 +127,11 @@ class ReplayServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "ReplayServer":
+    def __enter__(self) -> Self:
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 scheme, _, rest = self.path.lstrip("/").partition("/")
                 item = replay._answer(f"{scheme}://{rest}")
                 if item.status == 200 and _not_modified(item.headers, self.headers):
@@ -142,7 +149,7 @@ class ReplayServer:
                 self.end_headers()
                 self.wfile.write(item.body)
 
-            def do_POST(self) -> None:  # noqa: N802 (search APIs that take their filters as JSON)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 self.do_GET()
@@ -152,7 +159,9 @@ class ReplayServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="replay-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="replay-server", daemon=True
+        )
         self._thread.start()
         log.info("replaying recordings at %s", self.base_url)
         return self

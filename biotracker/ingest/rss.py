@@ -78,13 +78,17 @@ class RssConnector(Connector):
     def parse_feed(self, body: bytes) -> feedparser.FeedParserDict:
         root = guard_xml(body)
         if root is not None and root not in _FEED_ROOTS:
-            raise RecordError(f"payload is XML but not a feed (root element <{root}>): the address now serves "
-                              "something else; check the connector's url")
+            raise RecordError(
+                f"payload is XML but not a feed (root element <{root}>): the address now serves "
+                "something else; check the connector's url"
+            )
         parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
         if not parsed.get("version") and not parsed.entries:
             head = body[:200].decode("utf-8", "replace").strip().lower()
             what = "an HTML page" if "<html" in head or "<!doctype html" in head else "not RSS/Atom"
-            raise RecordError(f"payload is {what}: no feed could be read (wrong content type or an error page)")
+            raise RecordError(
+                f"payload is {what}: no feed could be read (wrong content type or an error page)"
+            )
         return parsed
 
     def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
@@ -94,8 +98,12 @@ class RssConnector(Connector):
         feed_built = _struct_to_iso(built)
         for index, entry in enumerate(parsed.entries):
             record = {str(k): _plain(v) for k, v in entry.items() if not k.endswith(("_parsed", "_detail"))}
-            record["published"] = _struct_to_iso(dict.get(entry, "published_parsed")) or dict.get(entry, "published") \
-                or _struct_to_iso(dict.get(entry, "updated_parsed")) or dict.get(entry, "updated")
+            record["published"] = (
+                _struct_to_iso(dict.get(entry, "published_parsed"))
+                or dict.get(entry, "published")
+                or _struct_to_iso(dict.get(entry, "updated_parsed"))
+                or dict.get(entry, "updated")
+            )
             record["id"] = entry.get("id") or entry.get("link")
             record["_feed_built"] = feed_built
             record["_index"] = index
@@ -110,8 +118,11 @@ class RssConnector(Connector):
                     body[-300:].decode("utf-8", "replace"),
                 )
             else:
-                yield BadRecord("payload", f"feed declares the wrong character encoding ({exc}); items were "
-                                           "decoded with a fallback and may contain wrong characters")
+                yield BadRecord(
+                    "payload",
+                    f"feed declares the wrong character encoding ({exc}); items were "
+                    "decoded with a fallback and may contain wrong characters",
+                )
 
     # --- mapping helpers for subclasses ---------------------------------------------------------
     def published(self, record: dict[str, Any]) -> dt.datetime | None:

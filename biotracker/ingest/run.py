@@ -61,9 +61,11 @@ def open_http(settings: Settings) -> Iterator[HttpClient]:
         with HttpClient(settings) as client:
             yield client
         return
-    with ReplayServer.from_recordings(settings.replay_dir) as server:
-        with HttpClient(settings, transport=RewriteTransport(server.base_url), min_interval_s=0.0) as client:
-            yield client
+    with (
+        ReplayServer.from_recordings(settings.replay_dir) as server,
+        HttpClient(settings, transport=RewriteTransport(server.base_url), min_interval_s=0.0) as client,
+    ):
+        yield client
 
 
 class Validators:
@@ -85,7 +87,11 @@ class Validators:
         return entry.get("etag"), entry.get("last_modified")
 
     def remember(self, url: str, headers: dict[str, str]) -> None:
-        entry = {k: v for k, v in (("etag", headers.get("etag")), ("last_modified", headers.get("last-modified"))) if v}
+        entry = {
+            k: v
+            for k, v in (("etag", headers.get("etag")), ("last_modified", headers.get("last-modified")))
+            if v
+        }
         if entry and self._data.get(url) != entry:
             self._data[url] = entry
             self._save()
@@ -124,21 +130,52 @@ def fetch_to_raw(
     return result
 
 
-def _archive(engine: Engine, settings: Settings, result: FetchSummary, *, source: str, url: str, body: bytes,
-             status: int, content_type: str | None, fetched_at: dt.datetime) -> None:
+def _archive(
+    engine: Engine,
+    settings: Settings,
+    result: FetchSummary,
+    *,
+    source: str,
+    url: str,
+    body: bytes,
+    status: int,
+    content_type: str | None,
+    fetched_at: dt.datetime,
+) -> None:
     with engine.begin() as conn:
-        record, new = store_payload(conn, settings.raw_dir, source=source, url=url, body=body, http_status=status,
-                                    fetched_at=fetched_at, content_type=content_type)
+        record, new = store_payload(
+            conn,
+            settings.raw_dir,
+            source=source,
+            url=url,
+            body=body,
+            http_status=status,
+            fetched_at=fetched_at,
+            content_type=content_type,
+        )
     result.pages += 1
     result.new_payloads += int(new)
     result.bytes += record.size
     result.payloads.append(record.sha256)
-    log.info("%s: payload %d from %s (%d bytes, %s)", source, result.pages, url, record.size,
-             "new" if new else "seen before")
+    log.info(
+        "%s: payload %d from %s (%d bytes, %s)",
+        source,
+        result.pages,
+        url,
+        record.size,
+        "new" if new else "seen before",
+    )
 
 
-def _fetch_http(connector: Connector, window: Window, settings: Settings, engine: Engine, client: HttpClient,
-                result: FetchSummary, fetched_at: dt.datetime) -> None:
+def _fetch_http(
+    connector: Connector,
+    window: Window,
+    settings: Settings,
+    engine: Engine,
+    client: HttpClient,
+    result: FetchSummary,
+    fetched_at: dt.datetime,
+) -> None:
     validators = Validators(settings.home / "ingest" / "http-validators.json")
     for url in connector.start_urls(window):
         next_url: str | None = url
@@ -152,31 +189,60 @@ def _fetch_http(connector: Connector, window: Window, settings: Settings, engine
                 result.not_modified += 1
                 log.info("%s: %s not modified since the last fetch", connector.name, next_url)
                 break  # nothing new on this page, so nothing new behind it either
-            _archive(engine, settings, result, source=connector.name, url=next_url, body=response.body,
-                     status=response.status, content_type=response.content_type, fetched_at=fetched_at)
+            _archive(
+                engine,
+                settings,
+                result,
+                source=connector.name,
+                url=next_url,
+                body=response.body,
+                status=response.status,
+                content_type=response.content_type,
+                fetched_at=fetched_at,
+            )
             if body is None:
                 validators.remember(next_url, response.headers)
             next_url = connector.next_url(response.body, next_url, window)
 
 
-def _fetch_files(connector: Connector, settings: Settings, engine: Engine, result: FetchSummary,
-                 fetched_at: dt.datetime) -> None:
+def _fetch_files(
+    connector: Connector, settings: Settings, engine: Engine, result: FetchSummary, fetched_at: dt.datetime
+) -> None:
     assert isinstance(connector, DropFolderConnector)
     folder = drop_folder_for(settings, connector.name, connector.replay_subfolder)
     if not folder.is_dir() and settings.dropfolder_dir is None and settings.replay_dir is None:
         # Not configured: nothing was dropped. Health turns "silent" after 3x cadence, which is the
         # right signal; a configured folder that is missing is an error (read_drop_folder raises).
-        log.warning("%s: no drop folder at %s (set BIOTRACKER_DROPFOLDER_DIR); nothing to read", connector.name, folder)
+        log.warning(
+            "%s: no drop folder at %s (set BIOTRACKER_DROPFOLDER_DIR); nothing to read",
+            connector.name,
+            folder,
+        )
         return
     for dropped in read_drop_folder(folder, connector.file_patterns, settings.http_max_bytes):
-        _archive(engine, settings, result, source=connector.name, url=dropped.url, body=dropped.body, status=200,
-                 content_type=dropped.content_type, fetched_at=fetched_at)
+        _archive(
+            engine,
+            settings,
+            result,
+            source=connector.name,
+            url=dropped.url,
+            body=dropped.body,
+            status=200,
+            content_type=dropped.content_type,
+            fetched_at=fetched_at,
+        )
 
 
-def _record_health(engine: Engine, source: str, at: dt.datetime, *, payloads: int = 0, error: str | None = None) -> None:
+def _record_health(
+    engine: Engine, source: str, at: dt.datetime, *, payloads: int = 0, error: str | None = None
+) -> None:
     with engine.begin() as conn:
         row = conn.execute(select(source_health).where(source_health.c.source == source)).mappings().first()
-        current = dict(row) if row else {"source": source, "payloads": 0, "items": 0, "quarantined": 0, "failures": 0}
+        current = (
+            dict(row)
+            if row
+            else {"source": source, "payloads": 0, "items": 0, "quarantined": 0, "failures": 0}
+        )
         current["last_fetch_at"] = at
         if error:
             current |= {"last_failure_at": at, "last_error": error, "failures": current["failures"] + 1}

@@ -27,12 +27,26 @@ _RSS_PAYLOAD = """<?xml version="1.0" encoding="utf-8"?>
 <pubDate>Mon, 02 Sep 2024 11:00:00 GMT</pubDate></item>
 </channel></rss>
 """
-_JSON_PAYLOAD = {"items": [{"id": "placeholder-1", "title": "Placeholder item one", "published": "2024-09-02T10:00:00Z",
-                            "url": "https://example.org/1"},
-                           {"id": "placeholder-2", "title": "Placeholder item two", "published": "2024-09-02T11:00:00Z",
-                            "url": "https://example.org/2"}]}
-_CSV_PAYLOAD = "id,date,title,url\nplaceholder-1,2024-09-02,Placeholder item one,https://example.org/1\n" \
-               "placeholder-2,2024-09-02,Placeholder item two,https://example.org/2\n"
+_JSON_PAYLOAD = {
+    "items": [
+        {
+            "id": "placeholder-1",
+            "title": "Placeholder item one",
+            "published": "2024-09-02T10:00:00Z",
+            "url": "https://example.org/1",
+        },
+        {
+            "id": "placeholder-2",
+            "title": "Placeholder item two",
+            "published": "2024-09-02T11:00:00Z",
+            "url": "https://example.org/2",
+        },
+    ]
+}
+_CSV_PAYLOAD = (
+    "id,date,title,url\nplaceholder-1,2024-09-02,Placeholder item one,https://example.org/1\n"
+    "placeholder-2,2024-09-02,Placeholder item two,https://example.org/2\n"
+)
 
 _CSV_MODULE = '''"""TITLE (one line on what the feed is and why its shape is odd, if it is)."""
 
@@ -77,9 +91,18 @@ class Scaffold:
     declarative: bool
 
 
-def scaffold_connector(name: str, fmt: str, *, connectors_dir: Path, recordings: Path, url: str,
-                       kind: str = "public_health", title: str | None = None, module: bool = False,
-                       known: set[str] | None = None) -> Scaffold:
+def scaffold_connector(
+    name: str,
+    fmt: str,
+    *,
+    connectors_dir: Path,
+    recordings: Path,
+    url: str,
+    kind: str = "public_health",
+    title: str | None = None,
+    module: bool = False,
+    known: set[str] | None = None,
+) -> Scaffold:
     """Create the connector (entry or module) and its recording folder; refuse to overwrite anything."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {FORMATS}")
@@ -91,40 +114,68 @@ def scaffold_connector(name: str, fmt: str, *, connectors_dir: Path, recordings:
     created: list[Path] = []
     declarative = fmt in ("rss", "json") and not module
     if declarative:
-        entry = [f"\n  - name: {name}", f"    format: {fmt}", f"    title: {json.dumps(title)}", f"    kind: {kind}",
-                 f"    url: {json.dumps(url)}", '    terms: "TODO: the licence / terms-of-use address"',
-                 '    cadence: "@daily"']
+        entry = [
+            f"\n  - name: {name}",
+            f"    format: {fmt}",
+            f"    title: {json.dumps(title)}",
+            f"    kind: {kind}",
+            f"    url: {json.dumps(url)}",
+            '    terms: "TODO: the licence / terms-of-use address"',
+            '    cadence: "@daily"',
+        ]
         if fmt == "json":
-            entry += ["    items: items", "    primary_key: [id]",
-                      "    fields: {title: title, url: url, published: published, summary: null}"]
+            entry += [
+                "    items: items",
+                "    primary_key: [id]",
+                "    fields: {title: title, url: url, published: published, summary: null}",
+            ]
         feeds = connectors_dir / "feeds.yaml"
         text = feeds.read_text(encoding="utf-8") if feeds.exists() else "feeds:\n"
         feeds.write_text(text.rstrip("\n") + "\n" + "\n".join(entry) + "\n", encoding="utf-8")
         created.append(feeds)
     else:
         if fmt != "csv":
-            raise ConfigError("module scaffolds are written for CSV; for RSS/JSON start from the declarative entry "
-                              "or copy connectors/who_don.py")
+            raise ConfigError(
+                "module scaffolds are written for CSV; for RSS/JSON start from the declarative entry "
+                "or copy connectors/who_don.py"
+            )
         class_name = "".join(part.title() for part in name.split("_"))
-        source = (_CSV_MODULE.replace("CLASSNAME", class_name).replace("NAME", name).replace("TITLE", title)
-                  .replace("KIND", kind.upper()).replace("URL", url))
+        source = (
+            _CSV_MODULE.replace("CLASSNAME", class_name)
+            .replace("NAME", name)
+            .replace("TITLE", title)
+            .replace("KIND", kind.upper())
+            .replace("URL", url)
+        )
         path = connectors_dir / f"{name}.py"
         path.write_text(source, encoding="utf-8")
         created.append(path)
     folder = recordings / name
     folder.mkdir(parents=True)
     payload_name = {"rss": "payload.xml", "json": "payload.json", "csv": "payload.csv"}[fmt]
-    payload = {"rss": _RSS_PAYLOAD, "json": json.dumps(_JSON_PAYLOAD, indent=1) + "\n", "csv": _CSV_PAYLOAD}[fmt]
+    payload = {"rss": _RSS_PAYLOAD, "json": json.dumps(_JSON_PAYLOAD, indent=1) + "\n", "csv": _CSV_PAYLOAD}[
+        fmt
+    ]
     content_type = {"rss": "application/rss+xml", "json": "application/json", "csv": "text/csv"}[fmt]
     (folder / payload_name).write_text(payload, encoding="utf-8")
     (folder / "cassette.yaml").write_text(
         "provenance: >-\n  TODO: where every file comes from (repository, path, commit, licence), or\n"
-        "  \"recorded by `biotracker connectors record`\". The payload here is a PLACEHOLDER.\n"
+        '  "recorded by `biotracker connectors record`". The payload here is a PLACEHOLDER.\n'
         "recording: constructed from documentation   # real | real (scraper output) | constructed from documentation\n"
         f"interactions:\n  - url: {json.dumps(url)}\n    status: 200\n    content_type: {content_type}\n"
-        f"    body_file: {payload_name}\n", encoding="utf-8")
-    (folder / "expected.json").write_text(json.dumps({"reports": None, "note": "run `biotracker connectors check "
-                                                      f"{name} --update-snapshot` and review"}, indent=1) + "\n",
-                                          encoding="utf-8")
+        f"    body_file: {payload_name}\n",
+        encoding="utf-8",
+    )
+    (folder / "expected.json").write_text(
+        json.dumps(
+            {
+                "reports": None,
+                "note": f"run `biotracker connectors check {name} --update-snapshot` and review",
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     created += [folder / payload_name, folder / "cassette.yaml", folder / "expected.json"]
     return Scaffold(created=created, declarative=declarative)

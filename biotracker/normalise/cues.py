@@ -32,7 +32,8 @@ from biotracker.errors import ConfigError
 from biotracker.normalise.folding import fold
 
 try:  # the regex parser, to find the literals a pattern cannot match without (used to skip work)
-    from re import _constants as _sre, _parser as _sre_parse  # Python >= 3.11
+    from re import _constants as _sre  # Python >= 3.11
+    from re import _parser as _sre_parse
 except ImportError:  # pragma: no cover - older Pythons
     import sre_constants as _sre  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
@@ -74,8 +75,15 @@ class Cue:
     rule: str = ""  # lexicon row id, "<line>:<category>:<language>", to trace a cue to its pattern
 
     def as_dict(self) -> dict:
-        return {"category": self.category, "field": self.field, "span": list(self.span), "text": self.text,
-                "sentence": self.sentence, "language": self.language, "rule": self.rule}
+        return {
+            "category": self.category,
+            "field": self.field,
+            "span": list(self.span),
+            "text": self.text,
+            "sentence": self.sentence,
+            "language": self.language,
+            "rule": self.rule,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ class _Compiled:
     vetoes: dict[str, re.Pattern[str]]
     negation: re.Pattern[str] | None
     negation_after: re.Pattern[str] | None
-    triggers: "ahocorasick.Automaton | None"  # literal -> ((alternative index, requirement index), ...)
+    triggers: ahocorasick.Automaton | None  # literal -> ((alternative index, requirement index), ...)
     ungated: tuple[int, ...]  # alternatives with no usable literal: searched everywhere
 
 
@@ -150,13 +158,20 @@ def load_lexicon(path: Path = LEXICON_PATH) -> tuple[str, tuple[_Row, ...]]:
     if reader.fieldnames != expected:
         raise ConfigError(f"{path}: header must be {','.join(expected)}, found {reader.fieldnames}")
     for (number, _), record in zip(body[1:], reader):
-        row = _Row(number, record["category"].strip(), record["language"].strip(), record["kind"].strip(),
-                   record["pattern"], (record["note"] or "").strip())
+        row = _Row(
+            number,
+            record["category"].strip(),
+            record["language"].strip(),
+            record["kind"].strip(),
+            record["pattern"],
+            (record["note"] or "").strip(),
+        )
         if row.kind not in KINDS:
             raise ConfigError(f"{path}:{number}: kind {row.kind!r} is not one of {', '.join(KINDS)}")
         if row.category not in CATEGORIES and row.category != ANY_LANGUAGE:
-            raise ConfigError(f"{path}:{number}: unknown category {row.category!r}; "
-                              f"use one of {', '.join(CATEGORIES)}")
+            raise ConfigError(
+                f"{path}:{number}: unknown category {row.category!r}; use one of {', '.join(CATEGORIES)}"
+            )
         if row.kind == "cue" and row.category == ANY_LANGUAGE:
             raise ConfigError(f"{path}:{number}: a cue row needs a category")
         try:
@@ -227,7 +242,7 @@ def _minimal(literals: frozenset[str]) -> frozenset[str]:
     return frozenset(x for x in literals if not any(y != x and y in x for y in literals))
 
 
-def _best(items) -> frozenset[str] | None:  # noqa: ANN001 - a parsed regex sequence
+def _best(items) -> frozenset[str] | None:
     """The most selective single literal set that every match of ``items`` contains."""
     found = [r for r in _conjunction(items)]
     if not found:
@@ -235,7 +250,7 @@ def _best(items) -> frozenset[str] | None:  # noqa: ANN001 - a parsed regex sequ
     return max(found, key=lambda r: (min(map(len, r)), -len(r)))
 
 
-def _conjunction(items) -> list[frozenset[str]]:  # noqa: ANN001 - a parsed regex sequence
+def _conjunction(items) -> list[frozenset[str]]:
     """Literal sets that every match contains, one set per mandatory part of the sequence."""
     required: list[frozenset[str]] = []
     run: list[str] = []
@@ -271,8 +286,9 @@ def _selective(sets: list[frozenset[str]]) -> tuple[frozenset[str], ...]:
 
 def trigger_literals(pattern: str) -> list[list[frozenset[str]]]:
     """Per top-level alternative of ``pattern``, the literal sets gating it (each must occur; for tests)."""
-    return [list(_selective(_conjunction(_sre_parse.parse(_to_regex(p)))))
-            for p in _split_alternatives(pattern)]
+    return [
+        list(_selective(_conjunction(_sre_parse.parse(_to_regex(p))))) for p in _split_alternatives(pattern)
+    ]
 
 
 def _union(rows: list[_Row]) -> re.Pattern[str] | None:
@@ -306,12 +322,25 @@ def _compiled(languages: tuple[str, ...] | None) -> _Compiled:
         for literal, targets in index.items():
             automaton.add_word(literal, (len(literal), tuple(targets)))
         automaton.make_automaton()
-    excludes = {c: p for c in (*CATEGORIES, ANY_LANGUAGE)
-                if (p := _union([r for r in rows if r.kind == "exclude" and r.category == c]))}
-    vetoes = {c: p for c in (*CATEGORIES, ANY_LANGUAGE)
-              if (p := _union([r for r in rows if r.kind == "veto" and r.category == c]))}
-    return _Compiled(tuple(alternatives), excludes, vetoes, _union([r for r in rows if r.kind == "negation"]),
-                     _union([r for r in rows if r.kind == "negation_after"]), automaton, tuple(ungated))
+    excludes = {
+        c: p
+        for c in (*CATEGORIES, ANY_LANGUAGE)
+        if (p := _union([r for r in rows if r.kind == "exclude" and r.category == c]))
+    }
+    vetoes = {
+        c: p
+        for c in (*CATEGORIES, ANY_LANGUAGE)
+        if (p := _union([r for r in rows if r.kind == "veto" and r.category == c]))
+    }
+    return _Compiled(
+        tuple(alternatives),
+        excludes,
+        vetoes,
+        _union([r for r in rows if r.kind == "negation"]),
+        _union([r for r in rows if r.kind == "negation_after"]),
+        automaton,
+        tuple(ungated),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -387,17 +416,17 @@ def _sentence_at(text: str, starts: list[int], position: int) -> tuple[int, int]
 def _negated(folded: str, start: int, end: int, compiled: _Compiled) -> bool:
     """A negation word in the same clause just before the cue, or a retraction just after it."""
     if compiled.negation is not None:
-        window = folded[max(0, start - NEGATION_WINDOW):start]
+        window = folded[max(0, start - NEGATION_WINDOW) : start]
         breaks = list(_CLAUSE_BREAK.finditer(window))
         if breaks:
-            window = window[breaks[-1].end():]
+            window = window[breaks[-1].end() :]
         if compiled.negation.search(window):
             return True
     if compiled.negation_after is not None:
-        window = folded[end:end + NEGATION_WINDOW]
+        window = folded[end : end + NEGATION_WINDOW]
         cut = _CLAUSE_BREAK.search(window)
         if cut:
-            window = window[:cut.start()]
+            window = window[: cut.start()]
         return compiled.negation_after.search(window) is not None
     return False
 
@@ -438,10 +467,12 @@ def _field_cues(name: str, original: str, compiled: _Compiled) -> list[Cue]:
                 matches.setdefault(alt.row.category, []).append((m.start(), m.end(), alt.row))
     found: list[Cue] = []
     for category, spans in matches.items():
-        excluded = (_spans(compiled.excludes.get(category), folded)
-                    + _spans(compiled.excludes.get(ANY_LANGUAGE), folded))
-        vetoes = [p for p in (compiled.vetoes.get(category), compiled.vetoes.get(ANY_LANGUAGE))
-                  if p is not None]
+        excluded = _spans(compiled.excludes.get(category), folded) + _spans(
+            compiled.excludes.get(ANY_LANGUAGE), folded
+        )
+        vetoes = [
+            p for p in (compiled.vetoes.get(category), compiled.vetoes.get(ANY_LANGUAGE)) if p is not None
+        ]
         kept_end = -1
         for start, end, row in sorted(spans, key=lambda x: (x[0], -x[1], x[2].line)):
             if start < kept_end:  # overlaps a cue of this category already kept (leftmost-longest wins)
@@ -454,8 +485,17 @@ def _field_cues(name: str, original: str, compiled: _Compiled) -> list[Cue]:
             if category not in UNNEGATED and _negated(folded, start, end, compiled):
                 continue
             kept_end = end
-            found.append(Cue(category, name, (start, end), original[start:end],
-                             original[s_start:s_end].strip(), row.language, row.rule))
+            found.append(
+                Cue(
+                    category,
+                    name,
+                    (start, end),
+                    original[start:end],
+                    original[s_start:s_end].strip(),
+                    row.language,
+                    row.rule,
+                )
+            )
     return found
 
 

@@ -20,9 +20,20 @@ from biotracker.normalise.numbers import find_words
 _MONTHS = {
     m: i
     for i, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-         ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-         ("october", "oct"), ("november", "nov"), ("december", "dec")],
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
         start=1,
     )
     for m in names
@@ -31,11 +42,20 @@ _MONTHS = {
 _ROMANCE_MONTHS = {
     m: i
     for i, names in enumerate(
-        [("janvier", "enero", "janeiro"), ("février", "fevrier", "febrero", "fevereiro"),
-         ("mars", "marzo", "março"), ("avril", "abril"), ("mai", "mayo", "maio"),
-         ("juin", "junio", "junho"), ("juillet", "julio", "julho"), ("août", "aout", "agosto"),
-         ("septembre", "septiembre", "setiembre", "setembro"), ("octobre", "octubre", "outubro"),
-         ("novembre", "noviembre", "novembro"), ("décembre", "decembre", "diciembre", "dezembro")],
+        [
+            ("janvier", "enero", "janeiro"),
+            ("février", "fevrier", "febrero", "fevereiro"),
+            ("mars", "marzo", "março"),
+            ("avril", "abril"),
+            ("mai", "mayo", "maio"),
+            ("juin", "junio", "junho"),
+            ("juillet", "julio", "julho"),
+            ("août", "aout", "agosto"),
+            ("septembre", "septiembre", "setiembre", "setembro"),
+            ("octobre", "octubre", "outubro"),
+            ("novembre", "noviembre", "novembro"),
+            ("décembre", "decembre", "diciembre", "dezembro"),
+        ],
         start=1,
     )
     for m in names
@@ -90,7 +110,9 @@ def extract_event_dates(field: str, text: str, published: dt.date | None) -> lis
     if not text:
         return out
     lowered = text.lower()
-    anchors = sorted({m.start() for m in _DAY_OR_YEAR.finditer(text)} | set(find_words(lowered, _MONTH_WORDS)))
+    anchors = sorted(
+        {m.start() for m in _DAY_OR_YEAR.finditer(text)} | set(find_words(lowered, _MONTH_WORDS))
+    )
     last_end = -1
     for pos in anchors:
         if pos < last_end:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import lru_cache
 from typing import Any
 
@@ -37,10 +38,34 @@ _PASSING_CUE = re.compile(
     re.IGNORECASE,
 )
 _CUE_FIRST_WORDS = (
-    "travelled", "traveled", "travel", "returned", "returning", "imported", "arrived", "arriving", "visited",
-    "visiting", "flight", "originated", "originating", "neighbouring", "neighboring", "bordering", "border",
-    "supported", "funded", "in", "regional", "government", "embassy", "exported", "linked", "citizen",
-    "national", "resident",
+    "travelled",
+    "traveled",
+    "travel",
+    "returned",
+    "returning",
+    "imported",
+    "arrived",
+    "arriving",
+    "visited",
+    "visiting",
+    "flight",
+    "originated",
+    "originating",
+    "neighbouring",
+    "neighboring",
+    "bordering",
+    "border",
+    "supported",
+    "funded",
+    "in",
+    "regional",
+    "government",
+    "embassy",
+    "exported",
+    "linked",
+    "citizen",
+    "national",
+    "resident",
 )
 #: WHO titles: "Lassa fever - Sweden (ex-Liberia)" = imported from Liberia.
 _EX_CUE = re.compile(r"\bex\s*[-\u2013]?\s*$", re.IGNORECASE)
@@ -48,18 +73,98 @@ _EX_CUE = re.compile(r"\bex\s*[-\u2013]?\s*$", re.IGNORECASE)
 CUE_REACH = 40
 #: Frequent words of report titles; a word outside these and the vocabularies may be a misspelling.
 _COMMON_WORDS = (
-    "update", "updates", "situation", "outbreak", "outbreaks", "suspected", "confirmed", "human", "humans",
-    "infection", "infections", "case", "cases", "death", "deaths", "disease", "diseases", "virus", "viruses",
-    "with", "from", "into", "over", "after", "before", "during", "among", "about", "report", "reports",
-    "reported", "first", "new", "novel", "global", "international", "spread", "risk", "world", "health",
-    "organization", "organisation", "province", "state", "region", "district", "city", "north", "south",
-    "east", "west", "northern", "southern", "eastern", "western", "central", "multi", "country", "countries",
-    "summary", "epidemic", "cluster", "clusters", "imported", "travel", "recommendations", "continues",
-    "local", "transmission", "vaccine", "vaccination", "campaign", "this", "that", "there", "their", "more",
-    "than", "areas", "area", "data", "research", "status", "change", "changes", "end", "declared",
+    "update",
+    "updates",
+    "situation",
+    "outbreak",
+    "outbreaks",
+    "suspected",
+    "confirmed",
+    "human",
+    "humans",
+    "infection",
+    "infections",
+    "case",
+    "cases",
+    "death",
+    "deaths",
+    "disease",
+    "diseases",
+    "virus",
+    "viruses",
+    "with",
+    "from",
+    "into",
+    "over",
+    "after",
+    "before",
+    "during",
+    "among",
+    "about",
+    "report",
+    "reports",
+    "reported",
+    "first",
+    "new",
+    "novel",
+    "global",
+    "international",
+    "spread",
+    "risk",
+    "world",
+    "health",
+    "organization",
+    "organisation",
+    "province",
+    "state",
+    "region",
+    "district",
+    "city",
+    "north",
+    "south",
+    "east",
+    "west",
+    "northern",
+    "southern",
+    "eastern",
+    "western",
+    "central",
+    "multi",
+    "country",
+    "countries",
+    "summary",
+    "epidemic",
+    "cluster",
+    "clusters",
+    "imported",
+    "travel",
+    "recommendations",
+    "continues",
+    "local",
+    "transmission",
+    "vaccine",
+    "vaccination",
+    "campaign",
+    "this",
+    "that",
+    "there",
+    "their",
+    "more",
+    "than",
+    "areas",
+    "area",
+    "data",
+    "research",
+    "status",
+    "change",
+    "changes",
+    "end",
+    "declared",
 )
-_US_CONTEXT = re.compile(r"\b(United States|USA|U\.S\.|US|CDC|county|Atlanta|Alabama|Florida|"
-                         r"Tennessee|Carolina|Texas)\b")
+_US_CONTEXT = re.compile(
+    r"\b(United States|USA|U\.S\.|US|CDC|county|Atlanta|Alabama|Florida|"
+    r"Tennessee|Carolina|Texas)\b"
+)
 _GEORGIA_COUNTRY_CONTEXT = re.compile(r"\b(Tbilisi|Caucasus|Armenia|Azerbaijan|Abkhazia|Adjara)\b")
 
 
@@ -88,9 +193,17 @@ class DiseaseFinding:
     fuzzy: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "agent_id": self.agent_id,
-                "agent_name": self.agent_name, "kind": self.kind, "key": self.key,
-                "mentions": self.mentions, "fuzzy": self.fuzzy, "evidence": self.evidence.to_json()}
+        return {
+            "name": self.name,
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "agent_name": self.agent_name,
+            "kind": self.kind,
+            "key": self.key,
+            "mentions": self.mentions,
+            "fuzzy": self.fuzzy,
+            "evidence": self.evidence.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -104,8 +217,13 @@ class PlaceFinding:
     evidence: Evidence
 
     def to_json(self) -> dict[str, Any]:
-        return {"iso3": self.iso3, "admin_area": self.admin_area, "kind": self.kind,
-                "role": self.role, "evidence": self.evidence.to_json()}
+        return {
+            "iso3": self.iso3,
+            "admin_area": self.admin_area,
+            "kind": self.kind,
+            "role": self.role,
+            "evidence": self.evidence.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -134,7 +252,11 @@ class DateFinding:
     evidence: Evidence
 
     def to_json(self) -> dict[str, Any]:
-        return {"date": self.date.isoformat(), "precision": self.precision, "evidence": self.evidence.to_json()}
+        return {
+            "date": self.date.isoformat(),
+            "precision": self.precision,
+            "evidence": self.evidence.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -194,7 +316,8 @@ def _resources() -> _Resources:
     entries.extend(places)
     country_terms = {e.term: e.ref for e in places if e.category == "country"}
     known = frozenset(_COMMON_WORDS) | frozenset(
-        w for e in entries for w in re.findall(r"[^\W\d_][\w'.]*", fold(e.term)))
+        w for e in entries for w in re.findall(r"[^\W\d_][\w'.]*", fold(e.term))
+    )
     return _Resources(
         vocab=vocab,
         matcher=TermMatcher(entries),
@@ -228,8 +351,11 @@ def _select_diseases(found: dict[str, list[tuple[Evidence, bool]]], vocab: Vocab
         keep = [k for k in keep if k in in_title or len(found[k]) >= 2]
     has_disease = any(vocab.concepts[k].kind == "disease" for k in keep)
     if has_disease:
-        keep = [k for k in keep if vocab.concepts[k].kind == "disease"
-                or (k in in_title and not _generic_syndrome(k, vocab))]
+        keep = [
+            k
+            for k in keep
+            if vocab.concepts[k].kind == "disease" or (k in in_title and not _generic_syndrome(k, vocab))
+        ]
     return keep
 
 
@@ -238,8 +364,10 @@ def _generic_syndrome(key: str, vocab: Vocabulary) -> bool:
     explains, as opposed to named syndromes with their own standing (Guillain-Barré, HUS)."""
     c = vocab.concepts[key]
     return c.kind == "syndrome" and (
-        c.name.startswith("acute ") or key in ("neuro_syndrome", "unknown_disease")
-        or "neuro_syndrome" in vocab.ancestors(key))
+        c.name.startswith("acute ")
+        or key in ("neuro_syndrome", "unknown_disease")
+        or "neuro_syndrome" in vocab.ancestors(key)
+    )
 
 
 def _cue_ends(value: str) -> list[int]:
@@ -252,7 +380,11 @@ def _is_passing(value: str, start: int, cue_ends: list[int]) -> bool:
     """True when a cue ("travelled to", "imported from", "ex-") ends within CUE_REACH characters
     before ``start`` with no clause break (. ; :) in between."""
     i = bisect.bisect_right(cue_ends, start) - 1
-    if i >= 0 and start - cue_ends[i] <= CUE_REACH and not any(c in ".;:" for c in value[cue_ends[i]:start]):
+    if (
+        i >= 0
+        and start - cue_ends[i] <= CUE_REACH
+        and not any(c in ".;:" for c in value[cue_ends[i] : start])
+    ):
         return True
     return bool(_EX_CUE.search(value, max(0, start - 8), start))
 
@@ -296,34 +428,57 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
                 hosts.setdefault(next(e.ref for e in h.entries if e.category == "host"), ev)
                 continue
             entry = h.entries[0]
-            if len({(e.category, e.iso3) for e in h.entries}) > 1 and any(e.category == "country" for e in h.entries):
-                entry = _georgia(h.entries, title, text) if fold(ev.text) == "georgia" else next(
-                    e for e in h.entries if e.category == "country")
+            if len({(e.category, e.iso3) for e in h.entries}) > 1 and any(
+                e.category == "country" for e in h.entries
+            ):
+                entry = (
+                    _georgia(h.entries, title, text)
+                    if fold(ev.text) == "georgia"
+                    else next(e for e in h.entries if e.category == "country")
+                )
             if entry.category == "region":
-                places.append((PlaceFinding(None, entry.ref, "region", "region", ev), 0.0,
-                               (0 if name == "title" else 1_000_000) + h.start))
+                places.append(
+                    (
+                        PlaceFinding(None, entry.ref, "region", "region", ev),
+                        0.0,
+                        (0 if name == "title" else 1_000_000) + h.start,
+                    )
+                )
                 continue
             if not entry.iso3:
                 continue
             passing = _is_passing(value, h.start, cue_ends[name])
-            weight = (3.0 if name == "title" else 1.0) * {"country": 1.0, "admin": 0.8, "city": 0.6}[entry.category]
+            weight = (3.0 if name == "title" else 1.0) * {"country": 1.0, "admin": 0.8, "city": 0.6}[
+                entry.category
+            ]
             if name == "text" and h.start > 600:
                 weight *= 0.6
             if passing:
                 weight *= 0.2
             admin = None if entry.category == "country" else entry.ref
-            places.append((PlaceFinding(entry.iso3, admin, entry.category, "passing" if passing else "subject", ev),
-                           weight, (0 if name == "title" else 1_000_000) + h.start))
+            places.append(
+                (
+                    PlaceFinding(entry.iso3, admin, entry.category, "passing" if passing else "subject", ev),
+                    weight,
+                    (0 if name == "title" else 1_000_000) + h.start,
+                )
+            )
 
-    title_has_disease = any(ev.field == "title" and vocab.concepts[k].kind == "disease"
-                            for k, evs in diseases.items() for ev, _ in evs)
+    title_has_disease = any(
+        ev.field == "title" and vocab.concepts[k].kind == "disease"
+        for k, evs in diseases.items()
+        for ev, _ in evs
+    )
     if not title_has_disease and title:
         blocked = [(h.start, h.end) for h in hits["title"] if all(e.category != "disease" for e in h.entries)]
         fz = res.fuzzy_diseases.best(title, blocked)
         if fz and (vocab.concepts[fz.ref].kind == "disease" or not diseases):
             for key in list(diseases):  # a fuzzy disease explains title syndromes it overlaps
-                diseases[key] = [(ev, f) for ev, f in diseases[key]
-                                 if not (ev.field == "title" and ev.span[0] < fz.end and fz.start < ev.span[1])]
+                diseases[key] = [
+                    (ev, f)
+                    for ev, f in diseases[key]
+                    if not (ev.field == "title" and ev.span[0] < fz.end and fz.start < ev.span[1])
+                ]
                 if not diseases[key]:
                     del diseases[key]
             diseases.setdefault(fz.ref, []).insert(0, (_evidence("title", title, fz.start, fz.end), True))
@@ -331,15 +486,33 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
         blocked = [(h.start, h.end) for h in hits["title"]]
         fz = res.fuzzy_countries.best(title, blocked, max_words=3, capitalised_only=True)
         if fz:
-            places.append((PlaceFinding(fz.ref, None, "country", "subject",
-                                        _evidence("title", title, fz.start, fz.end)), 3.0, fz.start))
+            places.append(
+                (
+                    PlaceFinding(
+                        fz.ref, None, "country", "subject", _evidence("title", title, fz.start, fz.end)
+                    ),
+                    3.0,
+                    fz.start,
+                )
+            )
 
     disease_out = []
     for key in _select_diseases(diseases, vocab):
         c: Concept = vocab.concepts[key]
         first_ev, is_fuzzy = diseases[key][0]
-        disease_out.append(DiseaseFinding(key, c.name, c.disease_id, c.agent_id, c.agent_name, c.kind,
-                                          first_ev, len(diseases[key]), is_fuzzy))
+        disease_out.append(
+            DiseaseFinding(
+                key,
+                c.name,
+                c.disease_id,
+                c.agent_id,
+                c.agent_name,
+                c.kind,
+                first_ev,
+                len(diseases[key]),
+                is_fuzzy,
+            )
+        )
     disease_out.sort(key=lambda d: (d.evidence.field != "title", -d.mentions, d.evidence.span[0]))
 
     score: dict[str, float] = {}
@@ -371,15 +544,22 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
         diseases=tuple(disease_out),
         countries=countries,
         places=tuple(p for p, _, _ in sorted(places, key=lambda x: x[2])) + tuple(inferred),
-        hosts=tuple(HostFinding(h, ev) for h, ev in sorted(hosts.items(), key=lambda kv: (kv[1].field != "title", kv[1].span[0]))),
+        hosts=tuple(
+            HostFinding(h, ev)
+            for h, ev in sorted(hosts.items(), key=lambda kv: (kv[1].field != "title", kv[1].span[0]))
+        ),
         cases=_count(cases),
         deaths=_count(deaths),
         event_dates=tuple(dates),
     )
 
 
-def _infer_places(vocab: Vocabulary, diseases: dict[str, list[tuple[Evidence, bool]]],
-                  regions: list[PlaceFinding], published: dt.date | None) -> list[PlaceFinding]:
+def _infer_places(
+    vocab: Vocabulary,
+    diseases: dict[str, list[tuple[Evidence, bool]]],
+    regions: list[PlaceFinding],
+    published: dt.date | None,
+) -> list[PlaceFinding]:
     """Countries implied by a disease (and region) when the report names none (inferred_places.csv).
 
     Inferred places carry role "inferred" and, as evidence, the mention they were inferred from.

@@ -29,8 +29,9 @@ class FuzzyHit:
 class FuzzyMatcher:
     """Best fuzzy dictionary hit among the word n-grams of a short text."""
 
-    def __init__(self, terms: dict[str, str], min_len: int, cutoff: float,
-                 known_words: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, terms: dict[str, str], min_len: int, cutoff: float, known_words: frozenset[str] = frozenset()
+    ) -> None:
         self._refs = {fold(t).strip(): ref for t, ref in terms.items() if len(t) >= min_len}
         self._known = known_words
         self._choices = list(self._refs)
@@ -50,8 +51,9 @@ class FuzzyMatcher:
             self._by_length[length] = [t for t in self._choices if low <= len(t) <= high]
         return self._by_length[length]
 
-    def best(self, text: str, blocked: list[tuple[int, int]], max_words: int = 4,
-             capitalised_only: bool = False) -> FuzzyHit | None:
+    def best(
+        self, text: str, blocked: list[tuple[int, int]], max_words: int = 4, capitalised_only: bool = False
+    ) -> FuzzyHit | None:
         """Best hit over n-grams that avoid ``blocked`` spans and contain an unknown word.
 
         Requiring a word outside the vocabulary and the common-word list keeps the fuzzy pass
@@ -69,10 +71,14 @@ class FuzzyMatcher:
                 start, end = tokens[i][0], tokens[j][1]
                 if any(s < end and start < e for s, e in blocked):
                     break
-                if end - start < self._min_len or not any(unknown[i:j + 1]):
+                if end - start < self._min_len or not any(unknown[i : j + 1]):
                     continue
-                found = process.extractOne(folded[start:end], self._candidates(end - start), scorer=fuzz.ratio,
-                                           score_cutoff=self._cutoff)
+                found = process.extractOne(
+                    folded[start:end],
+                    self._candidates(end - start),
+                    scorer=fuzz.ratio,
+                    score_cutoff=self._cutoff,
+                )
                 if found and (best is None or found[1] > best.score):
                     best = FuzzyHit(self._refs[found[0]], start, end, found[1])
         return best

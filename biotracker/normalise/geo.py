@@ -23,9 +23,33 @@ from biotracker.normalise.vocab import load_vocabulary
 _TRANSLATION_STOPLIST = {"granada", "maurice", "man", "georgia", "jersey", "chad", "niger", "guinea"}
 #: Big-city names that are ordinary words, people's names or clash with diseases/countries.
 _CITY_STOPLIST = {
-    "nice", "mobile", "reading", "split", "bath", "of", "male", "mary", "marburg", "lassa",
-    "hendra", "zika", "ebola", "kano state", "of", "san", "aba", "bo", "police", "nara", "kobe",
-    "santa", "victoria", "hamilton", "brest", "salem", "columbus", "wuhan city",
+    "nice",
+    "mobile",
+    "reading",
+    "split",
+    "bath",
+    "of",
+    "male",
+    "mary",
+    "marburg",
+    "lassa",
+    "hendra",
+    "zika",
+    "ebola",
+    "kano state",
+    "san",
+    "aba",
+    "bo",
+    "police",
+    "nara",
+    "kobe",
+    "santa",
+    "victoria",
+    "hamilton",
+    "brest",
+    "salem",
+    "columbus",
+    "wuhan city",
 }
 MIN_CITY_POPULATION = 500_000
 TRANSLATION_LANGUAGES = ("fr", "es", "pt")

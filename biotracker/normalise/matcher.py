@@ -8,8 +8,8 @@ virus" is not the German town, "Papua New Guinea" is not Guinea and "Nigeria" is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import ahocorasick
 
@@ -89,9 +89,9 @@ class TermMatcher:
         taken: list[Hit] = []
         occupied = bytearray(n)
         for h in candidates:
-            if any(occupied[h.start:h.end]):
+            if any(occupied[h.start : h.end]):
                 continue
-            occupied[h.start:h.end] = b"\x01" * (h.end - h.start)
+            occupied[h.start : h.end] = b"\x01" * (h.end - h.start)
             taken.append(h)
         taken.sort(key=lambda h: h.start)
         return taken

@@ -48,15 +48,25 @@ def _validation_reason(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors())
 
 
-def normalise_payload(connector: Connector, body: bytes, raw_sha256: str) -> tuple[list[Report], list[QuarantineItem], int]:
+def normalise_payload(
+    connector: Connector, body: bytes, raw_sha256: str
+) -> tuple[list[Report], list[QuarantineItem], int]:
     """Reports and quarantined items of one payload (pure: no database), plus the skipped count."""
     good: dict[str, Report] = {}
     bad: list[QuarantineItem] = []
     skipped = 0
 
     def reject(stage: str, what: str, reason: str, excerpt: str = "") -> None:
-        bad.append(QuarantineItem(source=connector.name, stage=stage, what=what, reason=reason,
-                                  raw_sha256=raw_sha256, excerpt=excerpt))
+        bad.append(
+            QuarantineItem(
+                source=connector.name,
+                stage=stage,
+                what=what,
+                reason=reason,
+                raw_sha256=raw_sha256,
+                excerpt=excerpt,
+            )
+        )
 
     try:
         items: Iterable[dict | BadRecord] = list(connector.records(body))
@@ -96,8 +106,10 @@ def normalise_pending(
         if sources:
             query = query.where(raw_payloads.c.source.in_(sources))
         pending = [
-            row for row in conn.execute(query.order_by(raw_payloads.c.fetched_at, raw_payloads.c.sha256))
-            if row.source in classes and (reprocess or row.normalised_version != classes[row.source].parser_version)
+            row
+            for row in conn.execute(query.order_by(raw_payloads.c.fetched_at, raw_payloads.c.sha256))
+            if row.source in classes
+            and (reprocess or row.normalised_version != classes[row.source].parser_version)
         ]
     for row in pending:
         connector = classes[row.source]()
@@ -117,8 +129,14 @@ def normalise_pending(
         summary.skipped += skipped
         summary.quarantined += len(bad)
         summary.by_source[row.source] = summary.by_source.get(row.source, 0) + len(good)
-        log.info("%s: payload %s -> %d reports, %d skipped, %d quarantined",
-                 row.source, row.sha256[:12], len(good), skipped, len(bad))
+        log.info(
+            "%s: payload %s -> %d reports, %d skipped, %d quarantined",
+            row.source,
+            row.sha256[:12],
+            len(good),
+            skipped,
+            len(bad),
+        )
     refresh_health_counts(engine)
     return summary
 
@@ -127,9 +145,13 @@ def refresh_health_counts(engine: Engine) -> None:
     """Per-source item and quarantine totals, recomputed from the tables (so re-runs agree)."""
     with engine.begin() as conn:
         items = dict(conn.execute(select(reports.c.source, func.count()).group_by(reports.c.source)).all())
-        held = dict(conn.execute(select(quarantine.c.source, func.count()).group_by(quarantine.c.source)).all())
+        held = dict(
+            conn.execute(select(quarantine.c.source, func.count()).group_by(quarantine.c.source)).all()
+        )
         for source in set(items) | set(held):
-            exists = conn.execute(select(source_health.c.source).where(source_health.c.source == source)).first()
+            exists = conn.execute(
+                select(source_health.c.source).where(source_health.c.source == source)
+            ).first()
             values = {"items": items.get(source, 0), "quarantined": held.get(source, 0)}
             if exists:
                 conn.execute(update(source_health).where(source_health.c.source == source).values(**values))

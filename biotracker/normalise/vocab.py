@@ -52,7 +52,8 @@ class InferredPlace:
         if published is None:
             return self.valid_to is None
         return (self.valid_from is None or published >= self.valid_from) and (
-            self.valid_to is None or published <= self.valid_to)
+            self.valid_to is None or published <= self.valid_to
+        )
 
 
 @dataclass(frozen=True)
@@ -120,15 +121,24 @@ def load_vocabulary() -> Vocabulary:
     territories = tuple((r["territory"], r["sovereign"]) for r in _read_csv("territories.csv"))
     inferred = tuple(
         InferredPlace(
-            concept=r["concept"], region=r["region"] or None,
+            concept=r["concept"],
+            region=r["region"] or None,
             valid_from=date.fromisoformat(r["valid_from"]) if r["valid_from"] else None,
             valid_to=date.fromisoformat(r["valid_to"]) if r["valid_to"] else None,
-            countries=_split(r["countries"]), basis=r["basis"],
+            countries=_split(r["countries"]),
+            basis=r["basis"],
         )
         for r in _read_csv("inferred_places.csv")
     )
     for ip in inferred:
         if ip.concept not in concepts:
             raise ConfigError(f"inferred_places.csv names unknown concept {ip.concept!r}")
-    return Vocabulary(concepts=concepts, hosts=hosts, country_aliases=aliases, admin_areas=admin,
-                      regions=regions, territories=territories, inferred_places=inferred)
+    return Vocabulary(
+        concepts=concepts,
+        hosts=hosts,
+        country_aliases=aliases,
+        admin_areas=admin,
+        regions=regions,
+        territories=territories,
+        inferred_places=inferred,
+    )

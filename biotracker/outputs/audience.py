@@ -40,6 +40,7 @@ class AnalystNote:
     country_iso3: str | None = None
     tlp: Tlp = ANALYST_NOTE_TLP
 
+
 AUDIENCE_KINDS = ("law_enforcement", "public_health", "partner", "public")
 
 
@@ -209,7 +210,9 @@ def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
         clearance = Tlp.parse(str(entry.get("clearance", "CLEAR")))
         min_tier = AlertTier(str(entry.get("min_tier", "low")).lower())
     except ValueError as exc:
-        raise ConfigError(f"{where} ({name}): {exc}; min_tier is one of {[t.value for t in AlertTier]}") from exc
+        raise ConfigError(
+            f"{where} ({name}): {exc}; min_tier is one of {[t.value for t in AlertTier]}"
+        ) from exc
     for key in ("topics", "regions"):
         if not isinstance(entry.get(key, []), list):
             raise ConfigError(f"{where} ({name}): {key} must be a list of strings")
@@ -227,7 +230,9 @@ def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
 def load_subscribers(path: Path) -> SubscriberBook:
     """Read ``[[subscriber]]`` tables from a TOML file (see ``config/subscribers.example.toml``)."""
     if not path.is_file():
-        raise ConfigError(f"subscribers file {path} does not exist; copy config/subscribers.example.toml there")
+        raise ConfigError(
+            f"subscribers file {path} does not exist; copy config/subscribers.example.toml there"
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

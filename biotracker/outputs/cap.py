@@ -85,7 +85,9 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     return el
 
 
-def cap_message(item: Item, audience: Audience, *, sender: str = SENDER, sent_at: dt.datetime | None = None) -> str:
+def cap_message(
+    item: Item, audience: Audience, *, sender: str = SENDER, sent_at: dt.datetime | None = None
+) -> str:
     """One CAP 1.2 message (XML text) for one alert item, marked with the item's TLP."""
     alert: Alert = item.record  # type: ignore[assignment]
     marking = item.tlp
@@ -109,8 +111,12 @@ def cap_message(item: Item, audience: Audience, *, sender: str = SENDER, sent_at
         _sub(root, "addresses", audience.email if " " not in audience.email else f'"{audience.email}"')
     else:
         _sub(root, "scope", "Restricted")
-        _sub(root, "restriction", f"{marking}: {TLP_MEANING[marking]}. Audience: {audience.name} "
-                                  f"({audience.kind.replace('_', ' ')}).")
+        _sub(
+            root,
+            "restriction",
+            f"{marking}: {TLP_MEANING[marking]}. Audience: {audience.name} "
+            f"({audience.kind.replace('_', ' ')}).",
+        )
     _sub(root, "code", str(marking))
     if msg_type != "Alert":
         _sub(root, "note", f"alert status changed to {alert.status.value}")
@@ -133,8 +139,12 @@ def cap_message(item: Item, audience: Audience, *, sender: str = SENDER, sent_at
     web = next((u for u in alert.source_urls if u.lower().startswith(("http://", "https://"))), None)
     if web:
         _sub(info, "web", web)
-    for name, value in (("biotracker:alert_id", alert.alert_id), ("biotracker:tier", alert.tier.value),
-                        ("TLP", marking.value), ("biotracker:week", alert.period_start.isoformat())):
+    for name, value in (
+        ("biotracker:alert_id", alert.alert_id),
+        ("biotracker:tier", alert.tier.value),
+        ("TLP", marking.value),
+        ("biotracker:week", alert.period_start.isoformat()),
+    ):
         param = _sub(info, "parameter")
         _sub(param, "valueName", name)
         _sub(param, "value", value)
@@ -157,19 +167,30 @@ class CapExport:
     withheld: int
 
     def summary(self) -> dict[str, object]:
-        return {"directory": str(self.directory), "messages": len(self.files), "tlp": self.marking.value,
-                "withheld": self.withheld}
+        return {
+            "directory": str(self.directory),
+            "messages": len(self.files),
+            "tlp": self.marking.value,
+            "withheld": self.withheld,
+        }
 
 
-def cap_messages(data: OutputData, audience: Audience, *, sender: str = SENDER,
-                 sent_at: dt.datetime | None = None) -> tuple[Delivery[Item], dict[str, str]]:
+def cap_messages(
+    data: OutputData, audience: Audience, *, sender: str = SENDER, sent_at: dt.datetime | None = None
+) -> tuple[Delivery[Item], dict[str, str]]:
     """The deliverable alerts for ``audience`` and their CAP messages by alert id (pure)."""
     delivery = deliverable(data.alerts, audience, regions_of=regions_of())
     return delivery, {i.key: cap_message(i, audience, sender=sender, sent_at=sent_at) for i in delivery.items}
 
 
-def export_cap(data: OutputData, audience: Audience, directory: Path, *, sender: str = SENDER,
-               sent_at: dt.datetime | None = None) -> CapExport:
+def export_cap(
+    data: OutputData,
+    audience: Audience,
+    directory: Path,
+    *,
+    sender: str = SENDER,
+    sent_at: dt.datetime | None = None,
+) -> CapExport:
     """Write ``<alert_id>.cap.xml`` per deliverable alert and ``MANIFEST.json`` (with the export's TLP).
 
     Messages this directory held from an earlier export are removed first, so an alert that is no
@@ -189,8 +210,17 @@ def export_cap(data: OutputData, audience: Audience, directory: Path, *, sender:
         path = directory / f"{alert_id}{FILE_SUFFIX}"
         path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + message + "\n", encoding="utf-8")
         files.append(path)
-    (directory / "MANIFEST.json").write_text(json.dumps({
-        "format": "CAP 1.2", "audience": audience.name, "tlp": str(delivery.marking),
-        "messages": [p.name for p in files],
-    }, indent=2) + "\n", encoding="utf-8")
+    (directory / "MANIFEST.json").write_text(
+        json.dumps(
+            {
+                "format": "CAP 1.2",
+                "audience": audience.name,
+                "tlp": str(delivery.marking),
+                "messages": [p.name for p in files],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return CapExport(directory, tuple(files), delivery.marking, delivery.withheld)

@@ -53,7 +53,9 @@ def _ring_path(ring: Sequence[Sequence[float]]) -> str:
 @lru_cache(maxsize=1)
 def countries() -> dict[str, Country]:
     """Every country of the bundled geometry by code, with its projected SVG path."""
-    data = json.loads(resources.files("biotracker.outputs.data").joinpath(GEOJSON).read_text(encoding="utf-8"))
+    data = json.loads(
+        resources.files("biotracker.outputs.data").joinpath(GEOJSON).read_text(encoding="utf-8")
+    )
     found: dict[str, Country] = {}
     for feature in data["features"]:
         props, geom = feature["properties"], feature["geometry"]
@@ -78,8 +80,10 @@ def world_map_svg(highlight: Mapping[str, int], *, title: str = "Alerts by count
     shapes = countries()
     most = max(highlight.values(), default=1)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="alert-map" class="map" viewBox="0 0 {MAP_WIDTH} {MAP_HEIGHT}" '
-        f'width="{MAP_WIDTH}" height="{MAP_HEIGHT}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" id="alert-map" class="map" viewBox="0 0 {MAP_WIDTH} {MAP_HEIGHT}" '
+            f'width="{MAP_WIDTH}" height="{MAP_HEIGHT}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">'
+        ),
         f"<title>{escape(title)}</title>",
         f'<rect width="{MAP_WIDTH}" height="{MAP_HEIGHT}" fill="#eef4f8"/>',
     ]
@@ -88,17 +92,23 @@ def world_map_svg(highlight: Mapping[str, int], *, title: str = "Alerts by count
         n = highlight.get(code, 0)
         if n:
             shade = 0.35 + 0.65 * n / most
-            parts.append(f'<path class="country alert-country" data-iso3="{code}" d="{c.path}" '
-                         f'fill="#c0392b" fill-opacity="{shade:.2f}" stroke="#7b241c" stroke-width="0.5">'
-                         f"<title>{escape(c.name)}: {n} alert(s)</title></path>")
+            parts.append(
+                f'<path class="country alert-country" data-iso3="{code}" d="{c.path}" '
+                f'fill="#c0392b" fill-opacity="{shade:.2f}" stroke="#7b241c" stroke-width="0.5">'
+                f"<title>{escape(c.name)}: {n} alert(s)</title></path>"
+            )
         else:
-            parts.append(f'<path class="country" data-iso3="{code}" d="{c.path}" fill="#d5d8dc" '
-                         f'stroke="#ffffff" stroke-width="0.3"/>')
+            parts.append(
+                f'<path class="country" data-iso3="{code}" d="{c.path}" fill="#d5d8dc" '
+                f'stroke="#ffffff" stroke-width="0.3"/>'
+            )
     for code in sorted(c for c in highlight if c in shapes):  # markers keep small countries visible
         x, y = shapes[code].centre
-        parts.append(f'<circle class="alert-marker" data-iso3="{code}" cx="{x:g}" cy="{y:g}" r="4" fill="#c0392b" '
-                     f'stroke="#ffffff" stroke-width="1"><title>{escape(shapes[code].name)}: {highlight[code]} '
-                     f"alert(s)</title></circle>")
+        parts.append(
+            f'<circle class="alert-marker" data-iso3="{code}" cx="{x:g}" cy="{y:g}" r="4" fill="#c0392b" '
+            f'stroke="#ffffff" stroke-width="1"><title>{escape(shapes[code].name)}: {highlight[code]} '
+            f"alert(s)</title></circle>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -128,14 +138,20 @@ def sparkline_svg(points: Sequence[SeriesPoint], *, label: str) -> Markup:
     last = points[-1]
     colour = "#c0392b" if last.alarm else "#1f4e79"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
-        f'width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" role="img" aria-label="{escape(label, {chr(34): "&quot;"})}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+            f'width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" role="img" aria-label="{escape(label, {chr(34): "&quot;"})}">'
+        ),
         f"<title>{escape(label)}</title>",
     ]
     if bound:
-        parts.append(f'<polyline class="upperbound" points="{bound}" fill="none" stroke="#888" '
-                     f'stroke-dasharray="3,2" stroke-width="1"/>')
-    parts.append(f'<polyline class="observed" points="{observed}" fill="none" stroke="#1f4e79" stroke-width="1.5"/>')
+        parts.append(
+            f'<polyline class="upperbound" points="{bound}" fill="none" stroke="#888" '
+            f'stroke-dasharray="3,2" stroke-width="1"/>'
+        )
+    parts.append(
+        f'<polyline class="observed" points="{observed}" fill="none" stroke="#1f4e79" stroke-width="1.5"/>'
+    )
     x, y = xy(len(points) - 1, last.observed).split(",")
     parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/></svg>')
     return Markup("".join(parts))

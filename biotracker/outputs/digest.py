@@ -20,9 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import Engine
 
 from biotracker.config import Settings
+from biotracker.ingest.health import SILENT_AFTER_CADENCES
 from biotracker.outputs.audience import INTERNAL, Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import regions_of, sparkline_svg, unmapped, world_map_svg
-from biotracker.ingest.health import SILENT_AFTER_CADENCES
 from biotracker.outputs.records import OutputData, SeriesPoint, load_output_data, topic_of
 from biotracker.schema import Alert, AlertTier, Report, SourceKind, Tlp, Window, as_utc
 
@@ -51,8 +51,14 @@ class DigestFiles:
     audience: str = INTERNAL.name
 
     def summary(self) -> dict[str, object]:
-        return {"day": self.day.isoformat(), "html": str(self.html), "text": str(self.text),
-                "alerts": self.alerts, "tlp": self.tlp.value, "audience": self.audience}
+        return {
+            "day": self.day.isoformat(),
+            "html": str(self.html),
+            "text": str(self.text),
+            "alerts": self.alerts,
+            "tlp": self.tlp.value,
+            "audience": self.audience,
+        }
 
 
 @dataclass(frozen=True)
@@ -135,9 +141,13 @@ def agent_flags(disease: str | None) -> list[str]:
         flags.append(f"select agent ({agent.select_agent.value}){', Tier 1' if agent.tier1 else ''}")
     if agent.cdc_category is not None:
         flags.append(f"CDC bioterrorism category {agent.cdc_category.value}")
-    for attr, words in (("australia_group", "Australia Group export control"), ("woah_listed", "WOAH-listed"),
-                        ("who_priority", "WHO R&D Blueprint priority"),
-                        ("ihr_always_notifiable", "always notifiable under the IHR"), ("eradicated", "eradicated agent")):
+    for attr, words in (
+        ("australia_group", "Australia Group export control"),
+        ("woah_listed", "WOAH-listed"),
+        ("who_priority", "WHO R&D Blueprint priority"),
+        ("ihr_always_notifiable", "always notifiable under the IHR"),
+        ("eradicated", "eradicated agent"),
+    ):
         if getattr(agent, attr):
             flags.append(words)
     return [f"{agent.name}: {f}" for f in flags]
@@ -147,12 +157,18 @@ def assessment_lines(assessment: dict | None) -> list[str]:
     """The risk lens's findings on the alert's incident, in words: unusual features, indicators, cues."""
     if not assessment:
         return []
-    lines = [f"unusual: {u.get('flag', '').replace('_', ' ')} — {u.get('evidence', '')}"
-             for u in assessment.get("unusual") or []]
-    lines += [f"indicator {i.get('number')}: {i.get('indicator', '')} — {i.get('evidence', '')}"
-              for i in assessment.get("indicators") or []]
-    lines += [f"cue ({c.get('category', '')}): “{c.get('text', '')}” in “{c.get('sentence', '')}”"
-              for c in assessment.get("cues") or []]
+    lines = [
+        f"unusual: {u.get('flag', '').replace('_', ' ')} — {u.get('evidence', '')}"
+        for u in assessment.get("unusual") or []
+    ]
+    lines += [
+        f"indicator {i.get('number')}: {i.get('indicator', '')} — {i.get('evidence', '')}"
+        for i in assessment.get("indicators") or []
+    ]
+    lines += [
+        f"cue ({c.get('category', '')}): “{c.get('text', '')}” in “{c.get('sentence', '')}”"
+        for c in assessment.get("cues") or []
+    ]
     return lines
 
 
@@ -164,16 +180,20 @@ def extraction_lines(reports: list[Report], limit: int = 3) -> list[str]:
         parts = []
         for d in found.get("diseases", [])[:2]:
             ev = d.get("evidence") or {}
-            parts.append(f"disease {d.get('name')} ({d.get('id') or 'no id'}; agent {d.get('agent_id') or 'n/a'}) "
-                         f"from {ev.get('field')} [{', '.join(str(x) for x in ev.get('span', []))}] “{ev.get('text')}”")
+            parts.append(
+                f"disease {d.get('name')} ({d.get('id') or 'no id'}; agent {d.get('agent_id') or 'n/a'}) "
+                f"from {ev.get('field')} [{', '.join(str(x) for x in ev.get('span', []))}] “{ev.get('text')}”"
+            )
         seen: set[tuple] = set()
         for p in found.get("places", []):
             ev = p.get("evidence") or {}
             where = (p.get("iso3"), p.get("admin_area"))
             if p.get("role") != "passing" and where not in seen and len(seen) < 3:
                 seen.add(where)
-                parts.append(f"place {p.get('iso3')}{' / ' + p['admin_area'] if p.get('admin_area') else ''} "
-                             f"({p.get('role')}) from {ev.get('field')} “{ev.get('text')}”")
+                parts.append(
+                    f"place {p.get('iso3')}{' / ' + p['admin_area'] if p.get('admin_area') else ''} "
+                    f"({p.get('role')}) from {ev.get('field')} “{ev.get('text')}”"
+                )
         for name in ("cases", "deaths"):
             ev = found.get(f"{name}_evidence")
             if found.get(name) is not None and ev:
@@ -195,19 +215,28 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
     for item, alert in zip(ranked, alerts, strict=True):
         points, scored = audience_series(data, alert, audience)
         this_week = next((p for p in reversed(points) if p.period_start == alert.period_start), None)
-        views.append({
-            "alert": alert,
-            "tlp": item.tlp,
-            "flags": agent_flags(alert.disease),
-            "week": this_week if scored else None,
-            "sparkline": sparkline_svg(points, label=f"weekly incidents, {alert.disease or 'unknown'} in "
-                                                     f"{alert.country_iso3 or 'unknown country'}"),
-            "spark_text": text_sparkline(points),
-            "evidence": assessment_lines(data.assessments.get(alert.incident_id or "")),
-            "extracted": extraction_lines([r for r in delivery.records("report") if r.url in set(alert.source_urls)]),
-            "links": [_link(u) for u in alert.source_urls],
-            "notes": [n.record for n in delivery.of_kind("analystnote") if n.record.alert_id == alert.alert_id],  # type: ignore[union-attr]
-        })
+        views.append(
+            {
+                "alert": alert,
+                "tlp": item.tlp,
+                "flags": agent_flags(alert.disease),
+                "week": this_week if scored else None,
+                "sparkline": sparkline_svg(
+                    points,
+                    label=f"weekly incidents, {alert.disease or 'unknown'} in "
+                    f"{alert.country_iso3 or 'unknown country'}",
+                ),
+                "spark_text": text_sparkline(points),
+                "evidence": assessment_lines(data.assessments.get(alert.incident_id or "")),
+                "extracted": extraction_lines(
+                    [r for r in delivery.records("report") if r.url in set(alert.source_urls)]
+                ),
+                "links": [_link(u) for u in alert.source_urls],
+                "notes": [
+                    n.record for n in delivery.of_kind("analystnote") if n.record.alert_id == alert.alert_id
+                ],  # type: ignore[union-attr]
+            }
+        )
     countries = Counter(a.country_iso3 for a in alerts if a.country_iso3)
     # Which law-enforcement intake channels exist is itself not for wider audiences.
     health = [h for h in data.health if audience.law_enforcement or not h["law_enforcement"]]
@@ -218,7 +247,9 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
         "views": views,
         "tlp": delivery.marking,
         "tiers": {t.value: sum(a.tier == t for a in alerts) for t in AlertTier},
-        "map": world_map_svg(dict(countries), title=f"{len(alerts)} alert(s) in {len(countries)} country(ies)"),
+        "map": world_map_svg(
+            dict(countries), title=f"{len(alerts)} alert(s) in {len(countries)} country(ies)"
+        ),
         "unmapped": unmapped(countries),
         "countries": sorted(countries.items(), key=lambda kv: (-kv[1], kv[0])),
         "health": health,
@@ -238,11 +269,16 @@ def render_digest(
     # The alerts' reports, for "what the reports say": filtered like everything else.
     urls = {u for i in in_window for u in i.record.source_urls}  # type: ignore[union-attr]
     cited = [r for r in data.reports if r.record.url in urls]  # type: ignore[union-attr]
-    delivery = deliverable([*in_window, *notes, *cited], audience, regions_of=regions_of(),
-                           apply_preferences=apply_preferences)
+    delivery = deliverable(
+        [*in_window, *notes, *cited], audience, regions_of=regions_of(), apply_preferences=apply_preferences
+    )
     context = digest_context(data, delivery, day, window.start.date())
-    return RenderedDigest(day=day, html=_env.get_template("digest.html.j2").render(**context),
-                          text=_env.get_template("digest.txt.j2").render(**context), delivery=delivery)
+    return RenderedDigest(
+        day=day,
+        html=_env.get_template("digest.html.j2").render(**context),
+        text=_env.get_template("digest.txt.j2").render(**context),
+        delivery=delivery,
+    )
 
 
 def write_digest(rendered: RenderedDigest, out_dir: Path, suffix: str = "") -> DigestFiles:
@@ -251,8 +287,14 @@ def write_digest(rendered: RenderedDigest, out_dir: Path, suffix: str = "") -> D
     html_path, text_path = out_dir / f"{stem}.html", out_dir / f"{stem}.txt"
     html_path.write_text(rendered.html, encoding="utf-8")
     text_path.write_text(rendered.text, encoding="utf-8")
-    return DigestFiles(day=rendered.day, html=html_path, text=text_path, alerts=len(rendered.alerts),
-                       tlp=rendered.tlp, audience=rendered.delivery.audience.name)
+    return DigestFiles(
+        day=rendered.day,
+        html=html_path,
+        text=text_path,
+        alerts=len(rendered.alerts),
+        tlp=rendered.tlp,
+        audience=rendered.delivery.audience.name,
+    )
 
 
 def build_digest(
@@ -271,8 +313,11 @@ def build_digest(
     ``source_kinds`` (connector name -> kind) defaults to the connector registry.
     """
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    audience = INTERNAL if clearance == Tlp.RED else Audience(name=f"cleared-{clearance.value}", clearance=clearance,
-                                                              kind="partner")
+    audience = (
+        INTERNAL
+        if clearance == Tlp.RED
+        else Audience(name=f"cleared-{clearance.value}", clearance=clearance, kind="partner")
+    )
     data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
     rendered = render_digest(data, audience, day, lookback)
     files = write_digest(rendered, settings.out_dir)
@@ -281,14 +326,21 @@ def build_digest(
 
 
 def build_subscriber_digest(
-    engine: Engine, settings: Settings, day: dt.date, audience: Audience, *, lookback_days: int | None = None,
+    engine: Engine,
+    settings: Settings,
+    day: dt.date,
+    audience: Audience,
+    *,
+    lookback_days: int | None = None,
     source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> tuple[RenderedDigest, DigestFiles]:
     """Render and store one subscriber's digest (``digests/digest-<day>-<name>.html``/``.txt``)."""
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
     data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
     rendered = render_digest(data, audience, day, lookback)
-    return rendered, write_digest(rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}")
+    return rendered, write_digest(
+        rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}"
+    )
 
 
 def safe_name(name: str) -> str:

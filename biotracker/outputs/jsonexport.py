@@ -26,8 +26,15 @@ def _record(item: Item) -> dict:
 
 def _note(item: Item) -> dict:
     n = item.record
-    return {"note_id": n.note_id, "alert_id": n.alert_id, "actor": n.actor, "at": n.at.isoformat(),  # type: ignore[union-attr]
-            "what": n.what, "text": n.text, "tlp": item.tlp.value}  # type: ignore[union-attr]
+    return {
+        "note_id": n.note_id,
+        "alert_id": n.alert_id,
+        "actor": n.actor,
+        "at": n.at.isoformat(),  # type: ignore[union-attr]
+        "what": n.what,
+        "text": n.text,
+        "tlp": item.tlp.value,
+    }  # type: ignore[union-attr]
 
 
 def json_document(data: OutputData, audience: Audience) -> tuple[Delivery[Item], dict]:
@@ -55,12 +62,19 @@ class JsonExport:
     withheld: int
 
     def summary(self) -> dict[str, object]:
-        return {"path": str(self.path), "alerts": self.alerts, "incidents": self.incidents,
-                "tlp": self.marking.value, "withheld": self.withheld}
+        return {
+            "path": str(self.path),
+            "alerts": self.alerts,
+            "incidents": self.incidents,
+            "tlp": self.marking.value,
+            "withheld": self.withheld,
+        }
 
 
 def export_json(data: OutputData, audience: Audience, path: Path) -> JsonExport:
     delivery, document = json_document(data, audience)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return JsonExport(path, len(document["alerts"]), len(document["incidents"]), delivery.marking, delivery.withheld)
+    return JsonExport(
+        path, len(document["alerts"]), len(document["incidents"]), delivery.marking, delivery.withheld
+    )

@@ -36,14 +36,18 @@ def compose_digest_email(rendered: RenderedDigest, *, mail_from: str, sent_at: d
     """The digest as one multipart/alternative message to the audience's address, marked in subject and headers."""
     audience = rendered.delivery.audience
     if not audience.email:
-        raise ConfigError(f"subscriber {audience.name!r} has no email address; add email = \"...\" to its profile")
+        raise ConfigError(
+            f'subscriber {audience.name!r} has no email address; add email = "..." to its profile'
+        )
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["Subject"] = rendered.subject
     msg["From"] = mail_from
     msg["To"] = audience.email
     msg["Date"] = format_datetime(as_utc(sent_at))
-    msg["Message-ID"] = make_msgid(idstring=f"digest-{rendered.day.isoformat()}-{_safe(audience.name)}",
-                                   domain=mail_from.rpartition("@")[2] or "localhost")
+    msg["Message-ID"] = make_msgid(
+        idstring=f"digest-{rendered.day.isoformat()}-{_safe(audience.name)}",
+        domain=mail_from.rpartition("@")[2] or "localhost",
+    )
     msg["X-TLP"] = str(rendered.tlp)
     msg["Sensitivity"] = "Company-Confidential" if rendered.tlp.value != "CLEAR" else "Normal"
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
@@ -77,8 +81,10 @@ def store_message(msg: EmailMessage, settings: Settings, name: str) -> Path:
 
 def _deliver_once(msg: EmailMessage, settings: Settings) -> None:
     if not settings.smtp_host:
-        raise ConfigError("no SMTP server: set BIOTRACKER_SMTP_HOST (and SMTP_PORT, SMTP_STARTTLS, SMTP_USER, "
-                          "SMTP_PASSWORD as needed)")
+        raise ConfigError(
+            "no SMTP server: set BIOTRACKER_SMTP_HOST (and SMTP_PORT, SMTP_STARTTLS, SMTP_USER, "
+            "SMTP_PASSWORD as needed)"
+        )
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s) as smtp:
         smtp.ehlo()
         if settings.smtp_starttls:
@@ -154,8 +160,13 @@ def send_outbox(settings: Settings, *, sleep: Callable[[float], None] = time.sle
     return result
 
 
-def mail_digest(rendered: RenderedDigest, settings: Settings, *, sent_at: dt.datetime,
-                sleep: Callable[[float], None] = time.sleep) -> Path:
+def mail_digest(
+    rendered: RenderedDigest,
+    settings: Settings,
+    *,
+    sent_at: dt.datetime,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Path:
     """Compose, store, then send one subscriber's digest; returns where the sent message is kept."""
     msg = compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=sent_at)
     stored = store_message(msg, settings, message_name(rendered.day, rendered.delivery.audience))

@@ -16,7 +16,13 @@ from sqlalchemy import Engine
 
 from biotracker.config import Settings
 from biotracker.errors import PublishError
-from biotracker.outputs.audience import INTERNAL, Audience, SubscriberBook, load_subscribers, registered_source_kinds
+from biotracker.outputs.audience import (
+    INTERNAL,
+    Audience,
+    SubscriberBook,
+    load_subscribers,
+    registered_source_kinds,
+)
 from biotracker.outputs.cap import export_cap
 from biotracker.outputs.digest import DigestFiles, digest_window, render_digest, safe_name, write_digest
 from biotracker.outputs.jsonexport import export_json
@@ -36,25 +42,42 @@ class ExportResult:
     tlp: dict[str, str]
 
     def summary(self) -> dict[str, object]:
-        return {"cap_messages": self.cap_messages, "stix_objects": self.stix_objects, "json_alerts": self.json_alerts,
-                "json_incidents": self.json_incidents, "paths": self.paths, "tlp": self.tlp}
+        return {
+            "cap_messages": self.cap_messages,
+            "stix_objects": self.stix_objects,
+            "json_alerts": self.json_alerts,
+            "json_incidents": self.json_incidents,
+            "paths": self.paths,
+            "tlp": self.tlp,
+        }
 
 
-def export_all(engine: Engine, settings: Settings, audience: Audience = INTERNAL, *, window: Window | None = None,
-               out_dir: Path | None = None, source_kinds: Mapping[str, SourceKind] | None = None,
-               sent_at: dt.datetime | None = None) -> ExportResult:
+def export_all(
+    engine: Engine,
+    settings: Settings,
+    audience: Audience = INTERNAL,
+    *,
+    window: Window | None = None,
+    out_dir: Path | None = None,
+    source_kinds: Mapping[str, SourceKind] | None = None,
+    sent_at: dt.datetime | None = None,
+) -> ExportResult:
     """CAP messages (``cap/``), the STIX bundle (``stix-bundle.json``) and the JSON export (``export.json``)."""
     data = load_output_data(engine, window, source_kinds=source_kinds)
     return write_exports(data, settings, audience, out_dir or settings.out_dir, sent_at=sent_at)
 
 
-def write_exports(data: OutputData, settings: Settings, audience: Audience, out: Path, *,
-                  sent_at: dt.datetime | None = None) -> ExportResult:
+def write_exports(
+    data: OutputData, settings: Settings, audience: Audience, out: Path, *, sent_at: dt.datetime | None = None
+) -> ExportResult:
     cap = export_cap(data, audience, out / "cap", sender=settings.mail_from, sent_at=sent_at)
     stix = export_stix(data, audience, out / "stix-bundle.json")
     js = export_json(data, audience, out / "export.json")
     return ExportResult(
-        cap_messages=len(cap.files), stix_objects=stix.objects, json_alerts=js.alerts, json_incidents=js.incidents,
+        cap_messages=len(cap.files),
+        stix_objects=stix.objects,
+        json_alerts=js.alerts,
+        json_incidents=js.incidents,
         paths={"cap": str(cap.directory), "stix": str(stix.path), "json": str(js.path)},
         tlp={"cap": cap.marking.value, "stix": stix.marking.value, "json": js.marking.value},
     )
@@ -71,10 +94,15 @@ class PublishResult:
     failed: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
-        return {"digest": self.digest.summary(), "exports": self.exports.summary(),
-                "subscribers": {k: v.summary() for k, v in self.subscriber_digests.items()},
-                "subscriber_exports": {k: v.summary() for k, v in self.subscriber_exports.items()},
-                "mailed": self.mailed, "queued": self.queued, "failed": self.failed}
+        return {
+            "digest": self.digest.summary(),
+            "exports": self.exports.summary(),
+            "subscribers": {k: v.summary() for k, v in self.subscriber_digests.items()},
+            "subscriber_exports": {k: v.summary() for k, v in self.subscriber_exports.items()},
+            "mailed": self.mailed,
+            "queued": self.queued,
+            "failed": self.failed,
+        }
 
 
 def publish_day(
@@ -104,28 +132,35 @@ def publish_day(
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
     moment = as_utc(sent_at or day)
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    data = load_output_data(engine, digest_window(day, lookback), source_kinds=kinds)  # read once, filter per audience
+    data = load_output_data(
+        engine, digest_window(day, lookback), source_kinds=kinds
+    )  # read once, filter per audience
     digest = write_digest(render_digest(data, INTERNAL, day, lookback), settings.out_dir)
     day_dir = settings.out_dir / f"exports-{day.isoformat()}"
     exports = write_exports(data, settings, INTERNAL, day_dir, sent_at=moment)
     result = PublishResult(digest=digest, exports=exports)
     if subscribers is None and settings.subscribers_file is not None:
         subscribers = load_subscribers(settings.subscribers_file)
-    for audience in (subscribers.subscribers if subscribers else ()):
+    for audience in subscribers.subscribers if subscribers else ():
         rendered = render_digest(data, audience, day, lookback)
-        result.subscriber_digests[audience.name] = write_digest(rendered, settings.out_dir / "digests",
-                                                                suffix=f"-{safe_name(audience.name)}")
+        result.subscriber_digests[audience.name] = write_digest(
+            rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}"
+        )
         # What partner systems ingest: the subscriber's own CAP messages and bundles.
         result.subscriber_exports[audience.name] = write_exports(
-            data, settings, audience, day_dir / "subscribers" / safe_name(audience.name), sent_at=moment)
+            data, settings, audience, day_dir / "subscribers" / safe_name(audience.name), sent_at=moment
+        )
         if not audience.email:
             continue
         already = mail_dir(settings) / "sent" / f"{message_name(day, audience)}.eml"
         if already.exists() and not resend:  # a re-run (e.g. an Airflow retry) does not mail twice
             result.mailed[audience.name] = str(already)
             continue
-        stored = store_message(compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=moment), settings,
-                               message_name(day, audience))
+        stored = store_message(
+            compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=moment),
+            settings,
+            message_name(day, audience),
+        )
         if not (send and settings.smtp_host):
             result.queued[audience.name] = str(stored)
             continue
@@ -134,8 +169,10 @@ def publish_day(
         except PublishError as exc:
             result.failed[audience.name] = str(exc)
     if result.failed:
-        error = PublishError(f"{len(result.failed)} digest email(s) not sent (stored in the outbox): "
-                             + "; ".join(result.failed.values()))
+        error = PublishError(
+            f"{len(result.failed)} digest email(s) not sent (stored in the outbox): "
+            + "; ".join(result.failed.values())
+        )
         error.result = result  # type: ignore[attr-defined]
         raise error
     return result

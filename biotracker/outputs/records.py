@@ -114,26 +114,62 @@ def load_output_data(
     with engine.connect() as conn:
         alert_q = select(alerts)
         if window is not None:
-            alert_q = alert_q.where(alerts.c.period_start >= window.start.date(),
-                                    alerts.c.period_start < window.end.date())
+            alert_q = alert_q.where(
+                alerts.c.period_start >= window.start.date(), alerts.c.period_start < window.end.date()
+            )
         alert_rows = [_row(r) for r in conn.execute(alert_q.order_by(alerts.c.alert_id)).mappings()]
-        incident_rows = [_row(r) for r in conn.execute(select(incidents).order_by(incidents.c.incident_id)).mappings()]
+        incident_rows = [
+            _row(r) for r in conn.execute(select(incidents).order_by(incidents.c.incident_id)).mappings()
+        ]
         links = conn.execute(select(incident_reports.c.incident_id, incident_reports.c.report_id)).all()
         report_rows = {r["report_id"]: _row(r) for r in conn.execute(select(reports)).mappings()}
-        signal_rows = [_row(r) for r in conn.execute(
-            select(signals.c.signal_id, signals.c.series_key, signals.c.period_start, signals.c.observed,
-                   signals.c.expected, signals.c.upperbound, signals.c.alarm, signals.c.method)
-            .order_by(signals.c.series_key, signals.c.period_start, signals.c.method)).mappings()]
+        signal_rows = [
+            _row(r)
+            for r in conn.execute(
+                select(
+                    signals.c.signal_id,
+                    signals.c.series_key,
+                    signals.c.period_start,
+                    signals.c.observed,
+                    signals.c.expected,
+                    signals.c.upperbound,
+                    signals.c.alarm,
+                    signals.c.method,
+                ).order_by(signals.c.series_key, signals.c.period_start, signals.c.method)
+            ).mappings()
+        ]
         alert_ids = [r["alert_id"] for r in alert_rows]
-        event_rows = [_row(r) for r in conn.execute(
-            select(alert_events).where(alert_events.c.alert_id.in_(alert_ids), alert_events.c.note != "")
-            .order_by(alert_events.c.at, alert_events.c.event_id)).mappings()] if alert_ids else []
+        event_rows = (
+            [
+                _row(r)
+                for r in conn.execute(
+                    select(alert_events)
+                    .where(alert_events.c.alert_id.in_(alert_ids), alert_events.c.note != "")
+                    .order_by(alert_events.c.at, alert_events.c.event_id)
+                ).mappings()
+            ]
+            if alert_ids
+            else []
+        )
         alert_incidents = sorted({r["incident_id"] for r in alert_rows if r.get("incident_id")})
-        assessments = {r["incident_id"]: _row(r) for r in conn.execute(
-            select(incident_assessments).where(incident_assessments.c.incident_id.in_(alert_incidents))).mappings()}
-        feedback_rows = [_row(r) for r in conn.execute(
-            select(alert_feedback).where(alert_feedback.c.alert_id.in_(alert_ids))
-            .order_by(alert_feedback.c.at, alert_feedback.c.feedback_id)).mappings()] if alert_ids else []
+        assessments = {
+            r["incident_id"]: _row(r)
+            for r in conn.execute(
+                select(incident_assessments).where(incident_assessments.c.incident_id.in_(alert_incidents))
+            ).mappings()
+        }
+        feedback_rows = (
+            [
+                _row(r)
+                for r in conn.execute(
+                    select(alert_feedback)
+                    .where(alert_feedback.c.alert_id.in_(alert_ids))
+                    .order_by(alert_feedback.c.at, alert_feedback.c.feedback_id)
+                ).mappings()
+            ]
+            if alert_ids
+            else []
+        )
 
     def is_le(source: str) -> bool:
         return kinds.get(source) == SourceKind.LAW_ENFORCEMENT
@@ -163,19 +199,26 @@ def load_output_data(
         rids = sorted(report_ids_of.get(row["incident_id"], []))
         record = Incident.model_validate({**_fields(Incident, row), "report_ids": rids})
         members = [report_items[r] for r in rids if r in report_items]
-        item = Item(record=record, sources=frozenset(s for m in members for s in m.sources),
-                    law_enforcement=any(m.law_enforcement for m in members),
-                    inherited=most_restrictive(m.tlp for m in members))
+        item = Item(
+            record=record,
+            sources=frozenset(s for m in members for s in m.sources),
+            law_enforcement=any(m.law_enforcement for m in members),
+            inherited=most_restrictive(m.tlp for m in members),
+        )
         incident_items[record.incident_id] = item
         if record.first_seen_at is not None:
             incidents_by_topic[_key(record.disease, record.country_iso3)].append(
-                (week_start(as_utc(record.first_seen_at)), item))
+                (week_start(as_utc(record.first_seen_at)), item)
+            )
 
     alert_items: list[Item] = []
     wanted: set[str] = set()
     for row in alert_rows:
         record = Alert.model_validate(_fields(Alert, row))
-        first, last = record.period_start, max(record.period_start, row.get("last_period") or record.period_start)
+        first, last = (
+            record.period_start,
+            max(record.period_start, row.get("last_period") or record.period_start),
+        )
         topic = _key(record.disease, record.country_iso3)
         behind_reports = [i for w, i in report_weeks.get(topic, []) if first <= w <= last]
         behind_reports += [report_items[r] for u in record.source_urls for r in by_url.get(u, [])]
@@ -185,28 +228,63 @@ def load_output_data(
         if record.incident_id in incident_items:
             behind[record.incident_id] = incident_items[record.incident_id]
         origin = [*behind.values(), *behind_reports]
-        alert_items.append(Item(record=record, sources=frozenset(s for o in origin for s in o.sources),
-                                law_enforcement=any(o.law_enforcement for o in origin),
-                                inherited=most_restrictive(o.tlp for o in origin)))
+        alert_items.append(
+            Item(
+                record=record,
+                sources=frozenset(s for o in origin for s in o.sources),
+                law_enforcement=any(o.law_enforcement for o in origin),
+                inherited=most_restrictive(o.tlp for o in origin),
+            )
+        )
         wanted |= set(behind)
 
     alert_by_id = {i.key: i for i in alert_items}
     notes = []
     for row in event_rows:
-        notes.append((row["at"], f"event:{row['event_id']}", row["alert_id"], row["actor"], row["note"],
-                      f"status {row['from_status']} -> {row['to_status']}"))
+        notes.append(
+            (
+                row["at"],
+                f"event:{row['event_id']}",
+                row["alert_id"],
+                row["actor"],
+                row["note"],
+                f"status {row['from_status']} -> {row['to_status']}",
+            )
+        )
     for row in feedback_rows:
-        notes.append((row["at"], f"feedback:{row['feedback_id']}", row["alert_id"], row["actor"], row["note"],
-                      f"feedback: {row['label']}"))
+        notes.append(
+            (
+                row["at"],
+                f"feedback:{row['feedback_id']}",
+                row["alert_id"],
+                row["actor"],
+                row["note"],
+                f"feedback: {row['label']}",
+            )
+        )
     note_items = []
     for at, note_id, alert_id, actor, text, what in sorted(notes, key=lambda n: (n[0], n[1])):
         parent = alert_by_id[alert_id]
         alert_record: Alert = parent.record  # type: ignore[assignment]
-        note = AnalystNote(note_id=note_id, alert_id=alert_id, actor=actor, at=at, text=text, what=what,
-                           disease=alert_record.disease, country_iso3=alert_record.country_iso3)
+        note = AnalystNote(
+            note_id=note_id,
+            alert_id=alert_id,
+            actor=actor,
+            at=at,
+            text=text,
+            what=what,
+            disease=alert_record.disease,
+            country_iso3=alert_record.country_iso3,
+        )
         # A note is as restricted as its alert (and everything behind it), and never below ANALYST_NOTE_TLP.
-        note_items.append(Item(record=note, sources=parent.sources, law_enforcement=parent.law_enforcement,
-                               inherited=parent.tlp))
+        note_items.append(
+            Item(
+                record=note,
+                sources=parent.sources,
+                law_enforcement=parent.law_enforcement,
+                inherited=parent.tlp,
+            )
+        )
 
     def in_window(item: Item) -> bool:
         seen = item.record.first_seen_at  # type: ignore[union-attr]
@@ -223,13 +301,24 @@ def load_output_data(
         if (s["series_key"], s["period_start"]) in seen_weeks:  # one method per week: the first by name
             continue
         seen_weeks.add((s["series_key"], s["period_start"]))
-        series[s["series_key"]].append(SeriesPoint(s["period_start"], s["observed"], s["expected"], s["upperbound"], s["alarm"]))
+        series[s["series_key"]].append(
+            SeriesPoint(s["period_start"], s["observed"], s["expected"], s["upperbound"], s["alarm"])
+        )
 
     at = health_at or (window.end if window is not None else None)
     health = source_health_rows(engine, at, kinds) if at is not None else []
-    return OutputData(alerts=alert_items, incidents=chosen, reports=[report_items[r] for r in chosen_reports if r in report_items],
-                      notes=note_items, series=dict(series), signal_series=signal_series, report_weeks=dict(report_weeks),
-                      health=health, assessments=assessments, source_kinds=kinds)
+    return OutputData(
+        alerts=alert_items,
+        incidents=chosen,
+        reports=[report_items[r] for r in chosen_reports if r in report_items],
+        notes=note_items,
+        series=dict(series),
+        signal_series=signal_series,
+        report_weeks=dict(report_weeks),
+        health=health,
+        assessments=assessments,
+        source_kinds=kinds,
+    )
 
 
 def topic_of(alert: Alert) -> Topic:
@@ -247,10 +336,18 @@ def source_health_rows(engine: Engine, at: dt.datetime, kinds: Mapping[str, Sour
     rows = []
     for st in source_statuses(engine, at):
         kind = kinds.get(st.source)
-        rows.append({
-            "source": st.source, "title": st.title, "status": STATE_WORDS.get(st.state, st.state),
-            "law_enforcement": st.kind == SourceKind.LAW_ENFORCEMENT.value or kind == SourceKind.LAW_ENFORCEMENT,
-            "last_success_at": st.last_success_at, "last_failure_at": st.last_failure_at,
-            "last_error": st.last_error, "items": st.items, "quarantined": st.quarantined,
-        })
+        rows.append(
+            {
+                "source": st.source,
+                "title": st.title,
+                "status": STATE_WORDS.get(st.state, st.state),
+                "law_enforcement": st.kind == SourceKind.LAW_ENFORCEMENT.value
+                or kind == SourceKind.LAW_ENFORCEMENT,
+                "last_success_at": st.last_success_at,
+                "last_failure_at": st.last_failure_at,
+                "last_error": st.last_error,
+                "items": st.items,
+                "quarantined": st.quarantined,
+            }
+        )
     return rows

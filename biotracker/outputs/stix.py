@@ -38,13 +38,17 @@ TLP2_IDS: dict[Tlp, str] = {
     Tlp.RED: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
 }
 _NAMESPACE = uuid.UUID("6f1f7c53-3c3b-5d5e-9a43-0b1f2c8a7e11")
-_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def tlp_marking(marking: Tlp) -> stix2.v21.MarkingDefinition:
     return stix2.v21.MarkingDefinition(
-        id=TLP2_IDS[marking], created="2022-10-01T00:00:00.000Z", name=str(marking),
-        extensions={TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": marking.value.lower()}},
+        id=TLP2_IDS[marking],
+        created="2022-10-01T00:00:00.000Z",
+        name=str(marking),
+        extensions={
+            TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": marking.value.lower()}
+        },
     )
 
 
@@ -56,8 +60,12 @@ def stix_id(kind: str, key: str) -> str:
 
 
 IDENTITY = stix2.v21.Identity(
-    id=stix_id("identity", "biotracker"), name="Biotracker", identity_class="system",
-    created=_EPOCH, modified=_EPOCH, object_marking_refs=[TLP2_IDS[Tlp.CLEAR]],
+    id=stix_id("identity", "biotracker"),
+    name="Biotracker",
+    identity_class="system",
+    created=_EPOCH,
+    modified=_EPOCH,
+    object_marking_refs=[TLP2_IDS[Tlp.CLEAR]],
 )
 
 
@@ -100,8 +108,12 @@ class StixExport:
     withheld: int
 
     def summary(self) -> dict[str, object]:
-        return {"path": str(self.path) if self.path else None, "objects": self.objects,
-                "tlp": self.marking.value, "withheld": self.withheld}
+        return {
+            "path": str(self.path) if self.path else None,
+            "objects": self.objects,
+            "tlp": self.marking.value,
+            "withheld": self.withheld,
+        }
 
 
 def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], stix2.v21.Bundle]:
@@ -118,9 +130,15 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
             code = alpha2(iso3)
             if code is None:
                 return None
-            loc = stix2.v21.Location(id=stix_id("location", iso3), name=shape.name if shape else iso3, country=code,
-                                     created=_EPOCH, modified=_EPOCH, created_by_ref=IDENTITY.id,
-                                     object_marking_refs=[TLP2_IDS[Tlp.CLEAR]])
+            loc = stix2.v21.Location(
+                id=stix_id("location", iso3),
+                name=shape.name if shape else iso3,
+                country=code,
+                created=_EPOCH,
+                modified=_EPOCH,
+                created_by_ref=IDENTITY.id,
+                object_marking_refs=[TLP2_IDS[Tlp.CLEAR]],
+            )
             objects.append(loc)
             locations[iso3] = loc.id
         return locations[iso3]
@@ -129,19 +147,34 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
     for item in delivery.of_kind("incident"):
         inc: Incident = item.record  # type: ignore[assignment]
         created, modified = _times(inc.first_seen_at, inc.last_seen_at)
-        counts = ", ".join(f"{n} {what}" for n, what in ((inc.cases, "case(s)"), (inc.deaths, "death(s)")) if n is not None)
+        counts = ", ".join(
+            f"{n} {what}" for n, what in ((inc.cases, "case(s)"), (inc.deaths, "death(s)")) if n is not None
+        )
         obj = stix2.v21.Incident(
-            id=stix_id("incident", inc.incident_id), name=inc.title, created=created, modified=modified,
+            id=stix_id("incident", inc.incident_id),
+            name=inc.title,
+            created=created,
+            modified=modified,
             description=f"{inc.disease or 'unidentified disease'} in {inc.country_iso3 or 'an undetermined country'}"
-                        f"{' (host: ' + inc.host + ')' if inc.host else ''}{'; ' + counts if counts else ''}.",
-            external_references=[{"source_name": "biotracker", "external_id": inc.incident_id}], **_common(item))
+            f"{' (host: ' + inc.host + ')' if inc.host else ''}{'; ' + counts if counts else ''}.",
+            external_references=[{"source_name": "biotracker", "external_id": inc.incident_id}],
+            **_common(item),
+        )
         objects.append(obj)
         incident_ids[inc.incident_id] = obj.id
         loc = location_for(inc.country_iso3)
         if loc:
-            objects.append(stix2.v21.Relationship(
-                id=stix_id("relationship", f"{inc.incident_id}|related-to|{inc.country_iso3}"), relationship_type="related-to",
-                source_ref=obj.id, target_ref=loc, created=created, modified=modified, **_common(item)))
+            objects.append(
+                stix2.v21.Relationship(
+                    id=stix_id("relationship", f"{inc.incident_id}|related-to|{inc.country_iso3}"),
+                    relationship_type="related-to",
+                    source_ref=obj.id,
+                    target_ref=loc,
+                    created=created,
+                    modified=modified,
+                    **_common(item),
+                )
+            )
 
     incidents_of: dict[str, set[str]] = {}
     for item in delivery.of_kind("incident"):
@@ -156,11 +189,21 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
         ext = {"source_name": rep.source, "external_id": rep.source_id}
         if rep.url and rep.url.lower().startswith(("http://", "https://")):
             ext["url"] = rep.url
-        objects.append(stix2.v21.Report(
-            id=stix_id("report", rep.report_id), name=rep.title, published=published, created=published,
-            modified=published, report_types=["threat-report"], object_refs=refs or [IDENTITY.id],
-            description=rep.summary or None, lang=language_tag(rep.language), external_references=[ext],
-            **_common(item)))
+        objects.append(
+            stix2.v21.Report(
+                id=stix_id("report", rep.report_id),
+                name=rep.title,
+                published=published,
+                created=published,
+                modified=published,
+                report_types=["threat-report"],
+                object_refs=refs or [IDENTITY.id],
+                description=rep.summary or None,
+                lang=language_tag(rep.language),
+                external_references=[ext],
+                **_common(item),
+            )
+        )
 
     for item in delivery.of_kind("alert"):
         alert: Alert = item.record  # type: ignore[assignment]
@@ -168,27 +211,45 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
         refs = [incident_ids[alert.incident_id]] if alert.incident_id in incident_ids else []
         loc = location_for(alert.country_iso3)
         refs += [loc] if loc else []
-        objects.append(stix2.v21.Note(
-            id=stix_id("note", alert.alert_id), created=when, modified=when,
-            abstract=f"Why this is an alert ({alert.tier.value}, week of {alert.period_start.isoformat()}): "
-                     f"{alert.headline}"[:500],
-            content="\n".join(alert.reasons), authors=["Biotracker alert rules"],
-            object_refs=refs or [IDENTITY.id], labels=[f"tier:{alert.tier.value}", f"status:{alert.status.value}"],
-            **_common(item)))
+        objects.append(
+            stix2.v21.Note(
+                id=stix_id("note", alert.alert_id),
+                created=when,
+                modified=when,
+                abstract=f"Why this is an alert ({alert.tier.value}, week of {alert.period_start.isoformat()}): "
+                f"{alert.headline}"[:500],
+                content="\n".join(alert.reasons),
+                authors=["Biotracker alert rules"],
+                object_refs=refs or [IDENTITY.id],
+                labels=[f"tier:{alert.tier.value}", f"status:{alert.status.value}"],
+                **_common(item),
+            )
+        )
 
     note_refs = {i.key: stix_id("note", i.key) for i in delivery.of_kind("alert")}
     for item in delivery.of_kind("analystnote"):
         note: AnalystNote = item.record  # type: ignore[assignment]
         at = as_utc(note.at)
         refs = [note_refs[note.alert_id]] if note.alert_id in note_refs else [IDENTITY.id]
-        objects.append(stix2.v21.Note(
-            id=stix_id("note", note.note_id), created=at, modified=at,
-            abstract=f"Analyst note on alert {note.alert_id} ({note.what})"[:500], content=note.text or note.what,
-            authors=[note.actor], object_refs=refs, labels=["analyst-note"], **_common(item)))
+        objects.append(
+            stix2.v21.Note(
+                id=stix_id("note", note.note_id),
+                created=at,
+                modified=at,
+                abstract=f"Analyst note on alert {note.alert_id} ({note.what})"[:500],
+                content=note.text or note.what,
+                authors=[note.actor],
+                object_refs=refs,
+                labels=["analyst-note"],
+                **_common(item),
+            )
+        )
 
     used = sorted({m for o in objects for m in getattr(o, "object_marking_refs", [])})
     markings = [tlp_marking(t) for t, mid in TLP2_IDS.items() if mid in used]
-    content_key = "|".join(sorted(f"{o.id}@{o.modified}" if hasattr(o, "modified") else o.id for o in objects))
+    content_key = "|".join(
+        sorted(f"{o.id}@{o.modified}" if hasattr(o, "modified") else o.id for o in objects)
+    )
     bundle = stix2.v21.Bundle(*markings, *objects, id=stix_id("bundle", f"{audience.name}|{content_key}"))
     return delivery, bundle
 

@@ -61,8 +61,9 @@ def store_payload(
         size=len(body),
         content_type=content_type,
     )
-    existed = conn.execute(select(raw_payloads.c.sha256)
-                           .where(raw_payloads.c.sha256 == sha, raw_payloads.c.source == source)).first()
+    existed = conn.execute(
+        select(raw_payloads.c.sha256).where(raw_payloads.c.sha256 == sha, raw_payloads.c.source == source)
+    ).first()
     if existed is None:
         upsert(conn, raw_payloads, [record.model_dump()], update=False)
     return record, existed is None

@@ -17,6 +17,7 @@ from biotracker.schema.window import UTC, Window, as_utc
 
 __all__ = [
     "SCHEMA_VERSION",
+    "UTC",
     "Alert",
     "AlertStatus",
     "AlertTier",
@@ -27,7 +28,6 @@ __all__ = [
     "Signal",
     "SourceKind",
     "Tlp",
-    "UTC",
     "Window",
     "as_utc",
     "most_restrictive",

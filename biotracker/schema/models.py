@@ -131,7 +131,9 @@ class Incident(Record):
     report_count: int | None = None
     corroboration: int | None = None  # distinct independent sources
     reliability: float | None = None  # noisy-OR of the independent sources' tier weights
-    source_tier: str | None = None  # best tier among them: official, law_enforcement, moderated, media, context
+    source_tier: str | None = (
+        None  # best tier among them: official, law_enforcement, moderated, media, context
+    )
 
 
 class Signal(Record):

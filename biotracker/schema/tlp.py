@@ -21,12 +21,12 @@ class Tlp(str, Enum):
     def rank(self) -> int:
         return _ORDER.index(self)
 
-    def allows(self, marking: "Tlp") -> bool:
+    def allows(self, marking: Tlp) -> bool:
         """True when an audience cleared for ``self`` may receive something marked ``marking``."""
         return marking.rank <= self.rank
 
     @classmethod
-    def parse(cls, text: str) -> "Tlp":
+    def parse(cls, text: str) -> Tlp:
         """Accept "TLP:AMBER", "amber", "AMBER+STRICT", "WHITE" (TLP 1.0 name of CLEAR)."""
         key = text.strip().upper().removeprefix("TLP:")
         if key == "WHITE":
@@ -34,7 +34,9 @@ class Tlp(str, Enum):
         try:
             return cls(key)
         except ValueError:
-            raise ValueError(f"{text!r} is not a TLP 2.0 marking; use one of {[m.value for m in cls]}") from None
+            raise ValueError(
+                f"{text!r} is not a TLP 2.0 marking; use one of {[m.value for m in cls]}"
+            ) from None
 
     def __str__(self) -> str:
         return f"TLP:{self.value}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def as_utc(value: dt.datetime | dt.date | str) -> dt.datetime:
     """Timezone-aware UTC datetime from a datetime (naive = UTC), a date or an ISO string."""
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = dt.datetime.fromisoformat(value)
     if not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -32,7 +32,7 @@ class Window:
         return self.start <= as_utc(moment) < self.end
 
     @classmethod
-    def parse(cls, start: str, end: str) -> "Window":
+    def parse(cls, start: str, end: str) -> Window:
         return cls(as_utc(start), as_utc(end))
 
     def __str__(self) -> str:

@@ -36,8 +36,12 @@ HOST_MIN_REPORTS = 20
 SIMULTANEOUS_COUNTRIES = 3
 CFR_MIN_CASES = 5
 CUE_INDICATORS = {
-    "laboratory": "laboratory_link", "lab_acquired_infection": "laboratory_link", "escape_release": "laboratory_link",
-    "theft_diversion": "theft_or_loss", "smuggling_seizure": "theft_or_loss", "claim_threat": "threat",
+    "laboratory": "laboratory_link",
+    "lab_acquired_infection": "laboratory_link",
+    "escape_release": "laboratory_link",
+    "theft_diversion": "theft_or_loss",
+    "smuggling_seizure": "theft_or_loss",
+    "claim_threat": "threat",
 }
 
 
@@ -54,13 +58,18 @@ class LensSummary:
 
 @cache
 def load_endemicity() -> dict[str, set[str]]:
-    text = resources.files("biotracker.scoring.risk").joinpath("data/endemicity.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(io.StringIO("".join(line for line in text.splitlines(True) if not line.startswith("#"))))
+    text = (
+        resources.files("biotracker.scoring.risk").joinpath("data/endemicity.csv").read_text(encoding="utf-8")
+    )
+    rows = csv.DictReader(
+        io.StringIO("".join(line for line in text.splitlines(True) if not line.startswith("#")))
+    )
     return {r["agent_key"]: {c for c in r["endemic_iso3"].split("|") if c} for r in rows}
 
 
-def resolve_agent(table: AgentTable, extraction: dict[str, Any] | None, disease: str | None,
-                  pathogen: str | None) -> Agent | None:
+def resolve_agent(
+    table: AgentTable, extraction: dict[str, Any] | None, disease: str | None, pathogen: str | None
+) -> Agent | None:
     """The agents-table row for a report: by extracted agent id, else by pathogen or disease name."""
     for finding in (extraction or {}).get("diseases", []):
         if finding.get("agent_id"):
@@ -103,58 +112,104 @@ def _history(frame: pd.DataFrame) -> dict[str, Any]:
             countries_week[(row.disease, row.period_start)].add(row.country_iso3)
         hosts[row.disease][row.host or "*"] += 1
     start = min(frame["period_start"]) if not frame.empty else None
-    return {"by_dc": {k: sorted(v) for k, v in by_dc.items()}, "months": months, "hosts": hosts,
-            "countries_week": countries_week, "start": start}
+    return {
+        "by_dc": {k: sorted(v) for k, v in by_dc.items()},
+        "months": months,
+        "hosts": hosts,
+        "countries_week": countries_week,
+        "start": start,
+    }
 
 
-def unusual_flags(disease: str, country: str | None, host: str | None, week: dt.date, cases: int | None,
-                  deaths: int | None, agent: Agent | None, alarm: dict | None, history: dict[str, Any],
-                  cfr_norm: dict[str, float]) -> list[dict[str, str]]:
+def unusual_flags(
+    disease: str,
+    country: str | None,
+    host: str | None,
+    week: dt.date,
+    cases: int | None,
+    deaths: int | None,
+    agent: Agent | None,
+    alarm: dict | None,
+    history: dict[str, Any],
+    cfr_norm: dict[str, float],
+) -> list[dict[str, str]]:
     """Each unusualness flag that holds for this incident, with the evidence in words."""
     flags: list[dict[str, str]] = []
     if country:
         earlier = [w for w in history["by_dc"].get((disease, country), []) if w < week]
         if history["start"] and (week - history["start"]).days > 7 * NOVELTY_WEEKS:
             if not earlier:
-                flags.append({"flag": "first_occurrence", "evidence":
-                              f"no earlier report of {disease} in {country} since the data begin ({history['start']})"})
+                flags.append(
+                    {
+                        "flag": "first_occurrence",
+                        "evidence": f"no earlier report of {disease} in {country} since the data begin ({history['start']})",
+                    }
+                )
             elif (week - earlier[-1]).days > 7 * NOVELTY_WEEKS:
-                flags.append({"flag": "first_occurrence", "evidence":
-                              f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}"})
+                flags.append(
+                    {
+                        "flag": "first_occurrence",
+                        "evidence": f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
+                    }
+                )
         span_years = (week - history["start"]).days / 365.25 if history["start"] else 0
         months = history["months"].get((disease, country), Counter())
         total = sum(months.values())
         if span_years >= SEASON_MIN_YEARS and total >= SEASON_MIN_REPORTS:
             near = sum(months[((week.month - 1 + d) % 12) + 1] for d in (-1, 0, 1))
             if near / total < 0.05:
-                flags.append({"flag": "out_of_season", "evidence":
-                              f"only {near} of {total} earlier reports of {disease} in {country} fell within a month of "
-                              f"{week.strftime('%B')}"})
+                flags.append(
+                    {
+                        "flag": "out_of_season",
+                        "evidence": f"only {near} of {total} earlier reports of {disease} in {country} fell within a month of "
+                        f"{week.strftime('%B')}",
+                    }
+                )
         endemic = load_endemicity().get(agent.key) if agent else None
         if endemic is not None and country not in endemic:
-            flags.append({"flag": "non_endemic", "evidence":
-                          f"{agent.name} is not endemic in {country} (endemicity table: "
-                          f"{', '.join(sorted(endemic)) or 'no country'})"})
+            flags.append(
+                {
+                    "flag": "non_endemic",
+                    "evidence": f"{agent.name} is not endemic in {country} (endemicity table: "
+                    f"{', '.join(sorted(endemic)) or 'no country'})",
+                }
+            )
     hosts = history["hosts"].get(disease, Counter())
     if host and sum(hosts.values()) >= HOST_MIN_REPORTS and hosts[host] <= 1:
         usual = ", ".join(h for h, _ in hosts.most_common(3))
-        flags.append({"flag": "unusual_host", "evidence":
-                      f"{disease} in {host}: first time in {sum(hosts.values())} reports (usual hosts: {usual})"})
+        flags.append(
+            {
+                "flag": "unusual_host",
+                "evidence": f"{disease} in {host}: first time in {sum(hosts.values())} reports (usual hosts: {usual})",
+            }
+        )
     if agent is not None and agent.eradicated:
         flags.append({"flag": "eradicated_agent", "evidence": f"{agent.name} is eradicated worldwide"})
     if alarm:
-        flags.append({"flag": "statistical_alarm", "evidence":
-                      f"{alarm['method']}: {alarm['observed']} this week above the upper bound {alarm['upperbound']:.2f}"})
+        flags.append(
+            {
+                "flag": "statistical_alarm",
+                "evidence": f"{alarm['method']}: {alarm['observed']} this week above the upper bound {alarm['upperbound']:.2f}",
+            }
+        )
     elsewhere = history["countries_week"].get((disease, week), set())
     if len(elsewhere) >= SIMULTANEOUS_COUNTRIES:
-        flags.append({"flag": "multiple_simultaneous", "evidence":
-                      f"{disease} reported in {len(elsewhere)} countries the same week: {', '.join(sorted(elsewhere)[:8])}"})
+        flags.append(
+            {
+                "flag": "multiple_simultaneous",
+                "evidence": f"{disease} reported in {len(elsewhere)} countries the same week: {', '.join(sorted(elsewhere)[:8])}",
+            }
+        )
     norm = cfr_norm.get(disease)
     if norm is not None and cases and cases >= CFR_MIN_CASES and deaths is not None:
         cfr = deaths / cases
         if cfr > max(2 * norm, norm + 0.1):
-            flags.append({"flag": "high_cfr", "evidence":
-                          f"case fatality {cfr:.0%} ({deaths}/{cases}) against a usual {norm:.0%} for {disease} in the data"})
+            flags.append(
+                {
+                    "flag": "high_cfr",
+                    "evidence": f"case fatality {cfr:.0%} ({deaths}/{cases}) against a usual {norm:.0%} for {disease} in the data",
+                }
+            )
     return flags
 
 
@@ -180,60 +235,131 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
         query = query.where(incidents.c.first_seen_at >= window.start, incidents.c.first_seen_at < window.end)
     with engine.connect() as conn:
         wanted = {r.incident_id for r in conn.execute(query)}
-        facts = pd.DataFrame(conn.execute(
-            select(incident_reports.c.incident_id, reports.c.report_id, reports.c.disease, reports.c.pathogen,
-                   reports.c.host, reports.c.country_iso3, reports.c.cases, reports.c.deaths, reports.c.evidence)
-            .join(reports, reports.c.report_id == incident_reports.c.report_id)
-            .where(incident_reports.c.duplicate_of.is_(None))
-        ).all(), columns=["incident_id", "report_id", "disease", "pathogen", "host", "country_iso3", "cases",
-                          "deaths", "evidence"])
-        alarms = {(s.series_key, s.period_start): dict(s._mapping) for s in conn.execute(
-            select(signals.c.series_key, signals.c.period_start, signals.c.method, signals.c.observed,
-                   signals.c.upperbound).where(signals.c.alarm.is_(True)))}
+        facts = pd.DataFrame(
+            conn.execute(
+                select(
+                    incident_reports.c.incident_id,
+                    reports.c.report_id,
+                    reports.c.disease,
+                    reports.c.pathogen,
+                    reports.c.host,
+                    reports.c.country_iso3,
+                    reports.c.cases,
+                    reports.c.deaths,
+                    reports.c.evidence,
+                )
+                .join(reports, reports.c.report_id == incident_reports.c.report_id)
+                .where(incident_reports.c.duplicate_of.is_(None))
+            ).all(),
+            columns=[
+                "incident_id",
+                "report_id",
+                "disease",
+                "pathogen",
+                "host",
+                "country_iso3",
+                "cases",
+                "deaths",
+                "evidence",
+            ],
+        )
+        alarms = {
+            (s.series_key, s.period_start): dict(s._mapping)
+            for s in conn.execute(
+                select(
+                    signals.c.series_key,
+                    signals.c.period_start,
+                    signals.c.method,
+                    signals.c.observed,
+                    signals.c.upperbound,
+                ).where(signals.c.alarm.is_(True))
+            )
+        }
     cfr_norm = _cfr_norms(frame, facts)
     facts = facts.astype(object).where(facts.notna(), None)  # NaN -> None: pandas fills gaps with floats
-    weeks = frame.groupby("incident_id").agg(period_start=("period_start", "min"), series_key=("series_key", "first"))
+    weeks = frame.groupby("incident_id").agg(
+        period_start=("period_start", "min"), series_key=("series_key", "first")
+    )
     rows = []
     for incident_id, members in facts[facts["incident_id"].isin(wanted)].groupby("incident_id", sort=True):
         first = members.iloc[0]
         evidence = [e or {} for e in members["evidence"]]
-        agent = next((a for a in (resolve_agent(table, e.get("extraction"), r.disease, r.pathogen)
-                                  for e, r in zip(evidence, members.itertuples(index=False), strict=True)) if a), None)
-        cues = [c | {"report_id": rid} for e, rid in zip(evidence, members["report_id"], strict=True)
-                for c in e.get("cues", [])]
+        agent = next(
+            (
+                a
+                for a in (
+                    resolve_agent(table, e.get("extraction"), r.disease, r.pathogen)
+                    for e, r in zip(evidence, members.itertuples(index=False), strict=True)
+                )
+                if a
+            ),
+            None,
+        )
+        cues = [
+            c | {"report_id": rid}
+            for e, rid in zip(evidence, members["report_id"], strict=True)
+            for c in e.get("cues", [])
+        ]
         cases = max((int(v) for v in members["cases"] if v is not None), default=None)
         deaths = max((int(v) for v in members["deaths"] if v is not None), default=None)
         flags: list[dict[str, str]] = []
         if incident_id in weeks.index and first.disease:
             week, key = weeks.loc[incident_id, "period_start"], weeks.loc[incident_id, "series_key"]
-            flags = unusual_flags(first.disease, first.country_iso3, first.host, week, cases, deaths, agent,
-                                  alarms.get((key, week)), history, cfr_norm)
+            flags = unusual_flags(
+                first.disease,
+                first.country_iso3,
+                first.host,
+                week,
+                cases,
+                deaths,
+                agent,
+                alarms.get((key, week)),
+                history,
+                cfr_norm,
+            )
         names = {f["flag"] for f in flags}
         cue_kinds = {c["category"] for c in cues}
         features = IncidentFeatures(
-            agent=agent.key if agent else None, host=first.host, cases=cases, deaths=deaths,
+            agent=agent.key if agent else None,
+            host=first.host,
+            cases=cases,
+            deaths=deaths,
             expected_cfr=cfr_norm.get(first.disease) if first.disease else None,
-            **{name: (name in names) for name in ("unusual_host", "statistical_alarm", "high_cfr", "non_endemic",
-                                                  "eradicated_agent", "multiple_simultaneous", "first_occurrence",
-                                                  "out_of_season")},
+            **{
+                name: (name in names)
+                for name in (
+                    "unusual_host",
+                    "statistical_alarm",
+                    "high_cfr",
+                    "non_endemic",
+                    "eradicated_agent",
+                    "multiple_simultaneous",
+                    "first_occurrence",
+                    "out_of_season",
+                )
+            },
             **{field: True for kind, field in CUE_INDICATORS.items() if kind in cue_kinds},
         )
         assessment = assess_radosavljevic(features, table)
         flags_for_agent = agent_flags(agent)
-        rows.append({
-            "incident_id": incident_id,
-            "agent_key": agent.key if agent else None,
-            "agent_id": agent.agent_id if agent else None,
-            "agent_name": agent.name if agent else None,
-            "agent_flags": flags_for_agent,
-            "unusual": flags,
-            "cues": cues,
-            "indicator_total": assessment.total,
-            "verdict": assessment.verdict.value,
-            "indicators": [{"number": r.number, "indicator": r.indicator, "evidence": r.evidence}
-                           for r in assessment.fired()],
-            "rule_score": rule_score(flags_for_agent, flags, cues, assessment.total),
-        })
+        rows.append(
+            {
+                "incident_id": incident_id,
+                "agent_key": agent.key if agent else None,
+                "agent_id": agent.agent_id if agent else None,
+                "agent_name": agent.name if agent else None,
+                "agent_flags": flags_for_agent,
+                "unusual": flags,
+                "cues": cues,
+                "indicator_total": assessment.total,
+                "verdict": assessment.verdict.value,
+                "indicators": [
+                    {"number": r.number, "indicator": r.indicator, "evidence": r.evidence}
+                    for r in assessment.fired()
+                ],
+                "rule_score": rule_score(flags_for_agent, flags, cues, assessment.total),
+            }
+        )
         summary.with_agent += agent is not None
         summary.flagged += bool(flags)
         summary.with_cues += bool(cues)
@@ -244,7 +370,9 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
     return summary
 
 
-def rule_score(flags: dict[str, Any], unusual: list[dict[str, str]], cues: list[dict], indicators: int) -> float:
+def rule_score(
+    flags: dict[str, Any], unusual: list[dict[str, str]], cues: list[dict], indicators: int
+) -> float:
     """Law-enforcement relevance before any analyst feedback: controlled agents, oddities, intent cues."""
     score = 0.0
     score += 3.0 if flags.get("tier1") else 2.0 if flags.get("select_agent") else 0.0

@@ -63,7 +63,9 @@ class ScoreSummary:
 
 def _choice(entry: dict[str, Any], where: str) -> MethodChoice:
     try:
-        control = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(entry.get("control", {})).items()}
+        control = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in dict(entry.get("control", {})).items()
+        }
         return MethodChoice(entry["method"], tuple(sorted(control.items())))
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{where} needs `method` and a `control` table: {exc}") from exc
@@ -79,7 +81,10 @@ def load_method_config(path: Path = METHODS_FILE) -> dict[str, Any]:
         "long": _choice(doc["long"], f"{path}: [long]"),
         "min_history_weeks": int(doc["long"].get("min_history_weeks", 264)),
         "short": _choice(doc["short"], f"{path}: [short]"),
-        "overrides": [(o["series"], _choice(o, f"{path}: [[override]] {o.get('series')}")) for o in doc.get("override", [])],
+        "overrides": [
+            (o["series"], _choice(o, f"{path}: [[override]] {o.get('series')}"))
+            for o in doc.get("override", [])
+        ],
     }
 
 
@@ -113,7 +118,9 @@ def score_window(engine: Engine, window: Window) -> ScoreSummary:
     if counts.empty:
         return summary
     weeks = counts.index
-    in_window = np.flatnonzero((weeks >= window.start.replace(tzinfo=None)) & (weeks < window.end.replace(tzinfo=None)))
+    in_window = np.flatnonzero(
+        (weeks >= window.start.replace(tzinfo=None)) & (weeks < window.end.replace(tzinfo=None))
+    )
     if in_window.size == 0:
         return summary
     config = load_method_config()
@@ -131,17 +138,30 @@ def score_window(engine: Engine, window: Window) -> ScoreSummary:
     with engine.begin() as conn:
         upsert(conn, signals, rows)
     summary.signals = len(rows)
-    log.info("scoring: %d series, %d signals, %d alarms in %s", summary.series, summary.signals, summary.alarms, window)
+    log.info(
+        "scoring: %d series, %d signals, %d alarms in %s",
+        summary.series,
+        summary.signals,
+        summary.alarms,
+        window,
+    )
     return summary
 
 
-def _score_group(choice: MethodChoice, keys: list[str], counts: pd.DataFrame, dates: np.ndarray,
-                 in_window: np.ndarray, summary: ScoreSummary) -> list[dict[str, Any]]:
+def _score_group(
+    choice: MethodChoice,
+    keys: list[str],
+    counts: pd.DataFrame,
+    dates: np.ndarray,
+    in_window: np.ndarray,
+    summary: ScoreSummary,
+) -> list[dict[str, Any]]:
     observed = counts[keys].to_numpy(dtype=float).T
     control = choice.control_dict
     # The first week each method can score (R's default range start): earlier weeks stay unscored.
     min_t = {"earsC": int(control.get("baseline", 7)) + 3, "cusum": 2}.get(
-        choice.method, 52 * int(control.get("b", 5)) + int(control.get("w", 3)) + 1)
+        choice.method, 52 * int(control.get("b", 5)) + int(control.get("w", 3)) + 1
+    )
     points = [int(i) + 1 for i in in_window if int(i) + 1 >= min_t]
     if not points:
         return []

@@ -65,7 +65,11 @@ class Outcome:
     rejected: list[str] = field(default_factory=list)
 
     def snapshot(self, window: Window) -> dict[str, Any]:
-        sample = self.reports[:SAMPLE_SIZE] + self.reports[-1:] if len(self.reports) > SAMPLE_SIZE else self.reports
+        sample = (
+            self.reports[:SAMPLE_SIZE] + self.reports[-1:]
+            if len(self.reports) > SAMPLE_SIZE
+            else self.reports
+        )
         return {
             "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
             "records": sum(len(r) for r in self.records),
@@ -186,12 +190,14 @@ class Harness:
 
     def write_snapshot(self) -> Path:
         snapshot = self.outcome().snapshot(self.window)
-        self.snapshot_path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
-                                      encoding="utf-8")
+        self.snapshot_path.write_text(
+            json.dumps(snapshot, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+        )
         return self.snapshot_path
 
 
 # --- the checks ------------------------------------------------------------------------------------
+
 
 def check_metadata_complete(h: Harness) -> None:
     """Facts declared, valid and consistent; recordings present with provenance."""
@@ -205,16 +211,24 @@ def check_metadata_complete(h: Harness) -> None:
     if not h.folder.is_dir():
         fail(f"no recordings at {h.folder}: create it with `biotracker connectors new` or record the feed")
     cassette = h.cassette
-    unfinished = [what for what, text in (("terms", h.cls.terms), ("provenance", cassette.get("provenance", "")))
-                  if "TODO" in str(text)]
+    unfinished = [
+        what
+        for what, text in (("terms", h.cls.terms), ("provenance", cassette.get("provenance", "")))
+        if "TODO" in str(text)
+    ]
     if unfinished:
-        fail(f"{' and '.join(unfinished)} still say TODO: finish the scaffold (terms of use; where the recording "
-             "comes from)")
+        fail(
+            f"{' and '.join(unfinished)} still say TODO: finish the scaffold (terms of use; where the recording "
+            "comes from)"
+        )
     if cassette.get("recording") not in RECORDING_KINDS:
         fail(f"{h.folder}/cassette.yaml must say `recording:` one of {RECORDING_KINDS}")
     if h.connector.fetch_kind == "http" and not cassette.get("interactions"):
         fail("the cassette records no interactions")
-    if h.connector.fetch_kind == "dropfolder" and not (h.folder / str(cassette.get("drop_folder", ""))).is_dir():
+    if (
+        h.connector.fetch_kind == "dropfolder"
+        and not (h.folder / str(cassette.get("drop_folder", ""))).is_dir()
+    ):
         fail("a drop-folder connector's cassette needs `drop_folder:` naming a folder of recorded files")
     unknown = set(h.cls.skip_checks) - set(CHECKS)
     if unknown:
@@ -234,6 +248,7 @@ def _guarded_import() -> Iterator[None]:
     def refuse(what: str) -> Callable[..., Any]:
         def _raise(*_a: Any, **_k: Any) -> Any:
             raise ImpureImport(f"{what} at import time")
+
         return _raise
 
     real_open = builtins.open
@@ -251,8 +266,12 @@ def _guarded_import() -> Iterator[None]:
             raise ImpureImport(f"reading environment variable {key} at import time")
 
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(socket.socket, "connect", refuse("opening a network connection")))
-        stack.enter_context(mock.patch.object(socket, "create_connection", refuse("opening a network connection")))
+        stack.enter_context(
+            mock.patch.object(socket.socket, "connect", refuse("opening a network connection"))
+        )
+        stack.enter_context(
+            mock.patch.object(socket, "create_connection", refuse("opening a network connection"))
+        )
         stack.enter_context(mock.patch.object(builtins, "open", read_only_open))
         stack.enter_context(mock.patch.object(os, "environ", GuardedEnviron(os.environ)))
         stack.enter_context(mock.patch.object(os, "getenv", refuse("reading the environment")))
@@ -293,8 +312,10 @@ def check_recording_fully_replayed(h: Harness) -> None:
     asked = {canonical_url(u) for u in h.last_requests}
     unused = [i.url for i in h.interactions() if canonical_url(i.url) not in asked]
     if unused:
-        fail(f"the fetch never requested {len(unused)} recorded address(es), e.g. {unused[0]}: paging stopped early "
-             "or start_urls changed; fix the connector or re-record")
+        fail(
+            f"the fetch never requested {len(unused)} recorded address(es), e.g. {unused[0]}: paging stopped early "
+            "or start_urls changed; fix the connector or re-record"
+        )
 
 
 def check_records_match_raw_schema(h: Harness) -> None:
@@ -335,8 +356,10 @@ def check_cursor_in_window(h: Harness) -> None:
         for index, record in enumerate(batch):
             cursor = h.connector.cursor(record)
             if cursor is None:
-                fail(f"record {index}: cursor {h.cls.cursor_field!r} is missing or unreadable "
-                     f"({str(record.get(h.cls.cursor_field))[:40]!r})")
+                fail(
+                    f"record {index}: cursor {h.cls.cursor_field!r} is missing or unreadable "
+                    f"({str(record.get(h.cls.cursor_field))[:40]!r})"
+                )
             if cursor not in window:
                 fail(f"record {index}: cursor {cursor.isoformat()} is outside the fixture window {window}")
 
@@ -345,20 +368,26 @@ def check_report_snapshot(h: Harness) -> None:
     """``to_report`` output is valid and equals the reviewed snapshot in expected.json."""
     expected = h.expected()
     if expected is None or expected.get("reports") is None:
-        fail(f"{h.snapshot_path} has no snapshot yet: run `biotracker connectors check {h.name} --update-snapshot`, "
-             "review the reports it writes, and commit the file")
+        fail(
+            f"{h.snapshot_path} has no snapshot yet: run `biotracker connectors check {h.name} --update-snapshot`, "
+            "review the reports it writes, and commit the file"
+        )
     actual = h.outcome().snapshot(h.window)
     if not actual["reports"]:
         fail("the recorded payloads gave no report at all")
     for key in ("records", "unreadable_items", "reports", "skipped", "rejected"):
         if actual[key] != expected.get(key):
-            fail(f"{key}: expected {expected.get(key)}, got {actual[key]} "
-                 f"(first rejections: {h.outcome().rejected[:3]})")
+            fail(
+                f"{key}: expected {expected.get(key)}, got {actual[key]} "
+                f"(first rejections: {h.outcome().rejected[:3]})"
+            )
     for index, (want, got) in enumerate(zip(expected["sample"], actual["sample"], strict=True)):
         if want != got:
             diffs = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
-            fail(f"sample report {index} differs in {diffs}: expected {[want.get(k) for k in diffs]}, "
-                 f"got {[got.get(k) for k in diffs]}")
+            fail(
+                f"sample report {index} differs in {diffs}: expected {[want.get(k) for k in diffs]}, "
+                f"got {[got.get(k) for k in diffs]}"
+            )
 
 
 def check_deterministic(h: Harness) -> None:
@@ -377,7 +406,9 @@ def check_fetch_twice_idempotent(h: Harness) -> None:
     before = h.raw_count()
     again = h.fetch()
     if again.new_payloads:
-        fail(f"the second fetch stored {again.new_payloads} new payload(s); payloads must be content-addressed")
+        fail(
+            f"the second fetch stored {again.new_payloads} new payload(s); payloads must be content-addressed"
+        )
     if h.raw_count() != before:
         fail("raw_payloads grew on the second fetch of the same window")
 
@@ -387,8 +418,16 @@ def _status_check(status: int, expected: type[Exception]) -> Callable[[Harness],
         interactions = h.interactions()
         server = ReplayServer(interactions)
         first_url = h.connector.start_urls(h.window)[0]
-        server.add(Interaction(url=first_url, status=status, body=b"recorded error", content_type="text/plain",
-                               headers={"Retry-After": "0"} if status in (429, 503) else {}), replace=True)
+        server.add(
+            Interaction(
+                url=first_url,
+                status=status,
+                body=b"recorded error",
+                content_type="text/plain",
+                headers={"Retry-After": "0"} if status in (429, 503) else {},
+            ),
+            replace=True,
+        )
         with server:
             try:
                 h.fetch(server, settings=replace(h.settings, http_retries=1))
@@ -399,9 +438,14 @@ def _status_check(status: int, expected: type[Exception]) -> Callable[[Harness],
             else:
                 fail(f"HTTP {status} did not raise {expected.__name__}")
         with h.engine.connect() as conn:
-            row = conn.execute(select(source_health).where(source_health.c.source == h.name)).mappings().first()
+            row = (
+                conn.execute(select(source_health).where(source_health.c.source == h.name)).mappings().first()
+            )
         if row is None or not row["last_error"] or str(status) not in row["last_error"]:
-            fail(f"HTTP {status} was not recorded in source_health (last_error: {row and row['last_error']!r})")
+            fail(
+                f"HTTP {status} was not recorded in source_health (last_error: {row and row['last_error']!r})"
+            )
+
     check.__doc__ = f"HTTP {status} ends the fetch with {expected.__name__} and is recorded in source health."
     return check
 
@@ -458,7 +502,9 @@ class CheckResult:
     message: str = ""
 
 
-def run_checks(name: str, recordings: Path = BUNDLED_RECORDINGS, only: list[str] | None = None) -> list[CheckResult]:
+def run_checks(
+    name: str, recordings: Path = BUNDLED_RECORDINGS, only: list[str] | None = None
+) -> list[CheckResult]:
     """Run the kit for one connector (what ``biotracker connectors check`` prints)."""
     results = []
     with tempfile.TemporaryDirectory(prefix=f"bt-check-{name}-") as tmp:

@@ -18,21 +18,34 @@ def no_sleep(_seconds: float) -> None:
 
 
 @contextlib.contextmanager
-def replay_client(settings: Settings, server: ReplayServer, *, retries: int | None = None) -> Iterator[HttpClient]:
+def replay_client(
+    settings: Settings, server: ReplayServer, *, retries: int | None = None
+) -> Iterator[HttpClient]:
     """An ``HttpClient`` whose requests go to a running ``ReplayServer``; sleeping is a no-op."""
     if retries is not None:
         settings = replace(settings, http_retries=retries)
-    with HttpClient(settings, transport=RewriteTransport(server.base_url), min_interval_s=0.0, sleep=no_sleep,
-                    jitter=lambda: 0.5) as client:
+    with HttpClient(
+        settings,
+        transport=RewriteTransport(server.base_url),
+        min_interval_s=0.0,
+        sleep=no_sleep,
+        jitter=lambda: 0.5,
+    ) as client:
         yield client
 
 
 @contextlib.contextmanager
-def mock_client(settings: Settings, handler: Callable[[httpx.Request], httpx.Response],
-                *, retries: int | None = None) -> Iterator[HttpClient]:
+def mock_client(
+    settings: Settings, handler: Callable[[httpx.Request], httpx.Response], *, retries: int | None = None
+) -> Iterator[HttpClient]:
     """An ``HttpClient`` answered by ``handler`` (``httpx.MockTransport``); sleeping is a no-op."""
     if retries is not None:
         settings = replace(settings, http_retries=retries)
-    with HttpClient(settings, transport=httpx.MockTransport(handler), min_interval_s=0.0, sleep=no_sleep,
-                    jitter=lambda: 0.5) as client:
+    with HttpClient(
+        settings,
+        transport=httpx.MockTransport(handler),
+        min_interval_s=0.0,
+        sleep=no_sleep,
+        jitter=lambda: 0.5,
+    ) as client:
         yield client

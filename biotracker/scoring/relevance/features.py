@@ -20,17 +20,46 @@ from biotracker.db.tables import alerts, incident_assessments
 FEATURE_VERSION = 1
 
 #: Facts from ``alerts.features`` (derive_alerts) used as numbers; booleans become 0/1.
-FACTS = ("alarm", "novel", "signal", "select_agent", "tier1", "cdc_a", "australia_group", "eradicated",
-         "law_enforcement", "unusual", "intent_cues", "lab_cues", "cues", "indicators", "corroboration",
-         "reliability", "reports", "rule_score")
+FACTS = (
+    "alarm",
+    "novel",
+    "signal",
+    "select_agent",
+    "tier1",
+    "cdc_a",
+    "australia_group",
+    "eradicated",
+    "law_enforcement",
+    "unusual",
+    "intent_cues",
+    "lab_cues",
+    "cues",
+    "indicators",
+    "corroboration",
+    "reliability",
+    "reports",
+    "rule_score",
+)
 #: Unusualness flags of the lens (scoring/lens.py), one 0/1 column each.
-FLAGS = ("first_occurrence", "out_of_season", "non_endemic", "unusual_host", "eradicated_agent",
-         "statistical_alarm", "multiple_simultaneous", "high_cfr")
+FLAGS = (
+    "first_occurrence",
+    "out_of_season",
+    "non_endemic",
+    "unusual_host",
+    "eradicated_agent",
+    "statistical_alarm",
+    "multiple_simultaneous",
+    "high_cfr",
+)
 #: Agent flags of the lens, one 0/1 column each (CDC category split into A/B/C).
 AGENT_FLAGS = ("woah_listed", "who_priority", "ihr_always_notifiable", "cdc_b", "cdc_c")
 EXTRA = ("tier_rank", "human_host", "animal_host", "weeks")
-NUMERIC = tuple(f"fact_{f}" for f in FACTS) + tuple(f"flag_{f}" for f in FLAGS) + tuple(
-    f"agent_{f}" for f in AGENT_FLAGS) + EXTRA
+NUMERIC = (
+    tuple(f"fact_{f}" for f in FACTS)
+    + tuple(f"flag_{f}" for f in FLAGS)
+    + tuple(f"agent_{f}" for f in AGENT_FLAGS)
+    + EXTRA
+)
 TIERS = ("critical", "high", "medium", "low")
 
 
@@ -77,10 +106,14 @@ def alert_features(alert: Mapping[str, Any], assessment: Mapping[str, Any] | Non
         "animal_host": float(host not in ("*", "human", "")),
         "weeks": float(((last - start).days // 7 + 1) if start and last else 1),
     }
-    tags = [f"tier:{tier}", f"rule:{_token(alert.get('rule') or 'none')}", f"host:{_token(host)}",
-            f"agent:{_token(assessment.get('agent_key') or 'none')}",
-            f"cdc:{_token(agent.get('cdc_category') or 'none')}",
-            f"select_agent:{_token(agent.get('select_agent') or 'none')}"]
+    tags = [
+        f"tier:{tier}",
+        f"rule:{_token(alert.get('rule') or 'none')}",
+        f"host:{_token(host)}",
+        f"agent:{_token(assessment.get('agent_key') or 'none')}",
+        f"cdc:{_token(agent.get('cdc_category') or 'none')}",
+        f"select_agent:{_token(agent.get('select_agent') or 'none')}",
+    ]
     tags += [f"flag:{f}" for f in sorted(unusual)] + [f"cue:{c}" for c in cue_kinds]
     row["tags"] = " ".join(tags)
     reasons = alert.get("reasons") or []
@@ -93,8 +126,11 @@ def load_alert_frame(engine: Engine, alert_ids: Iterable[str] | None = None) -> 
     """Feature rows for ``alert_ids`` (default: every alert), indexed by alert_id, in id order."""
     wanted = None if alert_ids is None else set(alert_ids)
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()
-                if wanted is None or r["alert_id"] in wanted]
+        rows = [
+            dict(r)
+            for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()
+            if wanted is None or r["alert_id"] in wanted
+        ]
         incident_ids = {r["incident_id"] for r in rows if r["incident_id"]}
         lens = select(incident_assessments).where(incident_assessments.c.incident_id.in_(incident_ids))
         assessed = {r["incident_id"]: dict(r) for r in conn.execute(lens).mappings()}

@@ -67,28 +67,37 @@ def _minor(version: str) -> str:
 def validate_card(card: ModelCard, models_dir: Path) -> Path:
     """The artefact path if ``card`` vouches for it under the running libraries; raises ``InvalidModel``."""
     if card.card_schema != CARD_SCHEMA:
-        raise InvalidModel(f"{card.model_id}: card schema {card.card_schema}, expected {CARD_SCHEMA}; "
-                           "retrain")
+        raise InvalidModel(
+            f"{card.model_id}: card schema {card.card_schema}, expected {CARD_SCHEMA}; retrain"
+        )
     if card.features.get("version") != FEATURE_VERSION:
-        raise InvalidModel(f"{card.model_id}: feature version {card.features.get('version')}, the code "
-                           f"builds version {FEATURE_VERSION}; retrain with `biotracker models train`")
+        raise InvalidModel(
+            f"{card.model_id}: feature version {card.features.get('version')}, the code "
+            f"builds version {FEATURE_VERSION}; retrain with `biotracker models train`"
+        )
     path = models_dir / card.artefact
     if path.name != card.artefact or path.suffix != ".skops":
-        raise InvalidModel(f"{card.model_id}: artefact {card.artefact!r} is not a .skops file in "
-                           f"{models_dir}; only skops artefacts are loaded (never pickle)")
+        raise InvalidModel(
+            f"{card.model_id}: artefact {card.artefact!r} is not a .skops file in "
+            f"{models_dir}; only skops artefacts are loaded (never pickle)"
+        )
     if not path.is_file():
         raise InvalidModel(f"{card.model_id}: artefact {path} is missing; retrain or restore it")
     actual = file_sha256(path)
     if actual != card.sha256:
-        raise InvalidModel(f"{card.model_id}: {path.name} has sha256 {actual[:12]}…, the card says "
-                           f"{card.sha256[:12]}…; the file changed after training. Retrain or restore it")
+        raise InvalidModel(
+            f"{card.model_id}: {path.name} has sha256 {actual[:12]}…, the card says "
+            f"{card.sha256[:12]}…; the file changed after training. Retrain or restore it"
+        )
     running = library_versions()
     for name in (*EXACT_VERSIONS, *MINOR_VERSIONS):
         saved = card.library_versions.get(name, "")
         same = saved == running[name] if name in EXACT_VERSIONS else _minor(saved) == _minor(running[name])
         if not same:
-            raise InvalidModel(f"{card.model_id}: saved with {name} {saved}, running {running[name]}; "
-                               "retrain with `biotracker models train`")
+            raise InvalidModel(
+                f"{card.model_id}: saved with {name} {saved}, running {running[name]}; "
+                "retrain with `biotracker models train`"
+            )
     return path
 
 
@@ -102,8 +111,10 @@ def load_artefact(path: Path) -> Pipeline:
         raise InvalidModel(f"{path.name}: not a readable skops file ({exc}); retrain") from exc
     refused = sorted(set(untrusted) - ALLOWED_TYPES)
     if refused:
-        raise InvalidModel(f"{path.name}: contains types that are not on the allow-list: {refused}; "
-                           "refusing to load it. Retrain with `biotracker models train`")
+        raise InvalidModel(
+            f"{path.name}: contains types that are not on the allow-list: {refused}; "
+            "refusing to load it. Retrain with `biotracker models train`"
+        )
     pipeline = sio.load(path, trusted=sorted(untrusted))
     if not isinstance(pipeline, Pipeline):
         raise InvalidModel(f"{path.name}: holds a {type(pipeline).__name__}, not a scikit-learn Pipeline")

@@ -29,8 +29,17 @@ def build_pipeline(C: float = 1.0) -> Pipeline:
             ("facts", StandardScaler(), list(NUMERIC)),
             # Tags are "kind:value" tokens separated by spaces; keep them whole and binary.
             ("tags", CountVectorizer(token_pattern=r"[^ ]+", lowercase=False, binary=True), "tags"),
-            ("text", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=5000, sublinear_tf=True,
-                                     strip_accents="unicode"), "text"),
+            (
+                "text",
+                TfidfVectorizer(
+                    ngram_range=(1, 2),
+                    min_df=2,
+                    max_features=5000,
+                    sublinear_tf=True,
+                    strip_accents="unicode",
+                ),
+                "text",
+            ),
         ],
         sparse_threshold=1.0,
     )

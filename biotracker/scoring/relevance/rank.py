@@ -32,8 +32,13 @@ class RankedAlert:
     source: str  # "model:<model id>" or "rules"
 
 
-def rank_alerts(engine: Engine, models_dir: Path, alert_ids: list[str] | None = None, store: bool = True,
-                model: LoadedModel | None = None) -> list[RankedAlert]:
+def rank_alerts(
+    engine: Engine,
+    models_dir: Path,
+    alert_ids: list[str] | None = None,
+    store: bool = True,
+    model: LoadedModel | None = None,
+) -> list[RankedAlert]:
     """Alerts (default: all) most relevant first; with ``store`` their score goes into ``features``.
 
     ``model`` overrides the newest saved one (the benchmark uses it); otherwise
@@ -62,11 +67,24 @@ def store_relevance(engine: Engine, ranked: list[RankedAlert]) -> None:
     """Merge ``relevance``/``relevance_source`` into each alert's ``features`` JSON."""
     by_id = {r.alert_id: r for r in ranked}
     with engine.begin() as conn:
-        current = {row.alert_id: row.features or {} for row in conn.execute(
-            select(alerts.c.alert_id, alerts.c.features).where(alerts.c.alert_id.in_(list(by_id))))}
-        params = [{"key": alert_id, "value": dict(features) | {"relevance": by_id[alert_id].score,
-                                                               "relevance_source": by_id[alert_id].source}}
-                  for alert_id, features in current.items()]
+        current = {
+            row.alert_id: row.features or {}
+            for row in conn.execute(
+                select(alerts.c.alert_id, alerts.c.features).where(alerts.c.alert_id.in_(list(by_id)))
+            )
+        }
+        params = [
+            {
+                "key": alert_id,
+                "value": dict(features)
+                | {"relevance": by_id[alert_id].score, "relevance_source": by_id[alert_id].source},
+            }
+            for alert_id, features in current.items()
+        ]
         if params:
-            conn.execute(update(alerts).where(alerts.c.alert_id == bindparam("key"))
-                         .values(features=bindparam("value")), params)
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == bindparam("key"))
+                .values(features=bindparam("value")),
+                params,
+            )

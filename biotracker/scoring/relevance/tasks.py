@@ -34,9 +34,14 @@ def retrain_models(at: str | None = None) -> dict[str, object]:
         summary |= {"trained": False, "reason": str(exc)}
     else:
         cv = card.cross_validation
-        summary |= {"trained": True, "model_id": card.model_id, "labels": card.labels,
-                    "cv_precision": round(cv["precision"], 3), "cv_recall": round(cv["recall"], 3),
-                    f"cv_precision_at_{cv['k']}": round(cv["precision_at_k"], 3)}
+        summary |= {
+            "trained": True,
+            "model_id": card.model_id,
+            "labels": card.labels,
+            "cv_precision": round(cv["precision"], 3),
+            "cv_recall": round(cv["recall"], 3),
+            f"cv_precision_at_{cv['k']}": round(cv["precision_at_k"], 3),
+        }
     ranked = rank_alerts(engine, folder)
     summary |= {"ranked": len(ranked), "ranked_by": ranked[0].source if ranked else None}
     return summary

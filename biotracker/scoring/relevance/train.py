@@ -69,14 +69,19 @@ class ModelCard:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelCard":
+    def from_json(cls, text: str) -> ModelCard:
         data = json.loads(text)
         return cls(**data)
 
     def to_markdown(self) -> str:
         cv, window, features = self.cross_validation, self.data_window, self.features
-        few_labels = ["", f"Only {self.labels['total']} labels, not more than k = {cv['k']}: "
-                          f"precision@{cv['k']} is just the share of relevant labels for both."]
+        few_labels = [
+            "",
+            (
+                f"Only {self.labels['total']} labels, not more than k = {cv['k']}: "
+                f"precision@{cv['k']} is just the share of relevant labels for both."
+            ),
+        ]
         lines = [
             f"# Model card: {self.model_id}",
             "",
@@ -86,8 +91,10 @@ class ModelCard:
             f"- trained at: {self.trained_at}",
             f"- data window (label times): {window.get('labels_from')} to {window.get('labels_to')}",
             f"- alert weeks covered: {window.get('alerts_from')} to {window.get('alerts_to')}",
-            f"- labels: {self.labels['total']} ({self.labels['relevant']} relevant, "
-            f"{self.labels['not_relevant']} not relevant)",
+            (
+                f"- labels: {self.labels['total']} ({self.labels['relevant']} relevant, "
+                f"{self.labels['not_relevant']} not relevant)"
+            ),
             f"- estimator: {self.estimator}",
             "",
             f"## Cross-validation ({cv['folds']}-fold stratified, out-of-fold predictions, threshold 0.5)",
@@ -102,8 +109,10 @@ class ModelCard:
             "",
             "## Features",
             "",
-            f"Feature version {features['version']}: {len(features['numeric'])} numeric facts "
-            f"({', '.join(features['numeric'])}); tags ({features['tags']}); text ({features['text']}).",
+            (
+                f"Feature version {features['version']}: {len(features['numeric'])} numeric facts "
+                f"({', '.join(features['numeric'])}); tags ({features['tags']}); text ({features['text']})."
+            ),
             "",
             "## Library versions",
             "",
@@ -116,8 +125,13 @@ class ModelCard:
 
 def library_versions() -> dict[str, str]:
     """Versions that must match for a saved model to be loaded (see ``load.validate_card``)."""
-    return {"scikit-learn": sklearn.__version__, "skops": skops.__version__, "numpy": np.__version__,
-            "pandas": pd.__version__, "python": platform.python_version()}
+    return {
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def load_labels(engine: Engine, window: Window | None = None) -> pd.DataFrame:
@@ -133,8 +147,9 @@ def load_labels(engine: Engine, window: Window | None = None) -> pd.DataFrame:
     return rows.sort_values("alert_id").reset_index(drop=True)
 
 
-def precision_at_k(scores: np.ndarray, y: np.ndarray, k: int = TOP_K,
-                   tie_break: np.ndarray | None = None) -> float:
+def precision_at_k(
+    scores: np.ndarray, y: np.ndarray, k: int = TOP_K, tie_break: np.ndarray | None = None
+) -> float:
     """Share of relevant alerts among the ``k`` highest scores (all of them when fewer than ``k``).
 
     Ties are broken by ``tie_break`` (higher first), then by position, so the figure is deterministic.
@@ -153,8 +168,9 @@ def rule_ranking_scores(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return frame["fact_rule_score"].to_numpy(float), -frame["tier_rank"].to_numpy(float)
 
 
-def cross_validate(frame: pd.DataFrame, y: np.ndarray, folds: int = CV_FOLDS, k: int = TOP_K,
-                   seed: int = 0) -> dict[str, Any]:
+def cross_validate(
+    frame: pd.DataFrame, y: np.ndarray, folds: int = CV_FOLDS, k: int = TOP_K, seed: int = 0
+) -> dict[str, Any]:
     """Out-of-fold precision, recall and precision@k of the model, and precision@k of the rule score."""
     n_splits = int(min(folds, np.bincount(y, minlength=2).min()))
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -192,8 +208,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def train_relevance_model(engine: Engine, models_dir: Path, window: Window | None = None,
-                          at: dt.datetime | None = None) -> ModelCard:
+def train_relevance_model(
+    engine: Engine, models_dir: Path, window: Window | None = None, at: dt.datetime | None = None
+) -> ModelCard:
     """Train on the labels given in ``window``, save ``<models_dir>/relevance-<hash>.skops`` and its card.
 
     ``at`` is the training time written on the card (default: the newest label's time, so a re-run
@@ -237,27 +254,39 @@ def train_relevance_model(engine: Engine, models_dir: Path, window: Window | Non
             "alerts_from": weeks[0],
             "alerts_to": weeks[1],
         },
-        labels={"total": int(len(y)), "relevant": int(counts[1]), "not_relevant": int(counts[0])},
-        features={"version": FEATURE_VERSION, "numeric": list(NUMERIC),
-                  "tags": "host, agent, CDC category, select-agent list, tier, tier rule, unusualness flags, "
-                          "cue categories (binary bag of tokens)",
-                  "text": "headline, disease and reasons (TF-IDF, 1-2 grams, min_df 2)"},
+        labels={"total": len(y), "relevant": int(counts[1]), "not_relevant": int(counts[0])},
+        features={
+            "version": FEATURE_VERSION,
+            "numeric": list(NUMERIC),
+            "tags": "host, agent, CDC category, select-agent list, tier, tier rule, unusualness flags, "
+            "cue categories (binary bag of tokens)",
+            "text": "headline, disease and reasons (TF-IDF, 1-2 grams, min_df 2)",
+        },
         cross_validation=cv,
         library_versions=library_versions(),
         estimator=describe(model),
     )
     (models_dir / f"{model_id}.card.json").write_text(card.to_json() + "\n", encoding="utf-8")
     (models_dir / f"{model_id}.card.md").write_text(card.to_markdown(), encoding="utf-8")
-    log.info("relevance model %s: %d labels, CV precision %.2f recall %.2f P@%d %.2f (rules %.2f)", model_id,
-             len(y), cv["precision"], cv["recall"], cv["k"], cv["precision_at_k"], cv["rule_precision_at_k"])
+    log.info(
+        "relevance model %s: %d labels, CV precision %.2f recall %.2f P@%d %.2f (rules %.2f)",
+        model_id,
+        len(y),
+        cv["precision"],
+        cv["recall"],
+        cv["k"],
+        cv["precision_at_k"],
+        cv["rule_precision_at_k"],
+    )
     return card
 
 
 def alert_weeks(engine: Engine, alert_ids: list[str]) -> tuple[str | None, str | None]:
     """First and last week among the labelled alerts."""
     with engine.connect() as conn:
-        rows = conn.execute(select(alerts.c.period_start, alerts.c.last_period)
-                            .where(alerts.c.alert_id.in_(alert_ids))).all()
+        rows = conn.execute(
+            select(alerts.c.period_start, alerts.c.last_period).where(alerts.c.alert_id.in_(alert_ids))
+        ).all()
     starts = [r.period_start for r in rows]
     ends = [r.last_period or r.period_start for r in rows]
     return (min(starts).isoformat(), max(ends).isoformat()) if rows else (None, None)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import csv
 import difflib
 import re
+from collections.abc import Iterable
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -183,7 +184,9 @@ def load_eradicated() -> dict[str, dict[str, str]]:
     return {row["key"]: row for row in rows}
 
 
-def _build_agent(row: dict[str, str], line: int, citations: dict[str, Citation], eradicated: set[str]) -> Agent:
+def _build_agent(
+    row: dict[str, str], line: int, citations: dict[str, Citation], eradicated: set[str]
+) -> Agent:
     where = f"agents.csv line {line} ({row.get('key')!r})"
     agent_id = row["agent_id"].strip() or None
     if agent_id and not _ID_PATTERN.match(agent_id):
@@ -199,7 +202,9 @@ def _build_agent(row: dict[str, str], line: int, citations: dict[str, Citation],
             raise RiskDataError(f"{where}: {column} is empty; every flag needs a citation key")
         for key in keys:
             if key not in citations:
-                raise RiskDataError(f"{where}: {column} names unknown citation {key!r}; add it to citations.csv")
+                raise RiskDataError(
+                    f"{where}: {column} names unknown citation {key!r}; add it to citations.csv"
+                )
         sources[flag] = FlagSource(citations=keys, versions=tuple(citations[k].version for k in keys))
         used.extend(k for k in keys if k not in used)
     select = row["select_agent"].strip()

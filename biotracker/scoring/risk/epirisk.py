@@ -15,11 +15,11 @@ retrieved, so :func:`score_epirisk` takes the levels as input; the published cal
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
 
 from biotracker.errors import BiotrackerError
 from biotracker.scoring.risk.agents import DATA_PACKAGE, RiskDataError, load_citations
@@ -60,7 +60,8 @@ def load_parameters() -> tuple[EpiRiskParameter, ...]:
     """The 14 EpiRisk parameters (epirisk_parameters.csv)."""
     text = resources.files(DATA_PACKAGE).joinpath("epirisk_parameters.csv").read_text(encoding="utf-8")
     params = tuple(
-        EpiRiskParameter(r["parameter_id"], r["group"], r["name"], r["citation"]) for r in csv.DictReader(text.splitlines())
+        EpiRiskParameter(r["parameter_id"], r["group"], r["name"], r["citation"])
+        for r in csv.DictReader(text.splitlines())
     )
     citations = load_citations()
     groups = [p.group for p in params]

@@ -16,11 +16,11 @@ they are reported next to the total, never added to it.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
-from typing import Callable
 
 from biotracker.scoring.risk.agents import DATA_PACKAGE, Agent, AgentTable, RiskDataError, load_agents
 
@@ -42,7 +42,9 @@ class IncidentFeatures:
     deaths: int | None = None
     expected_cfr: float | None = None  # usual case-fatality ratio of this disease here, 0..1
     # cases
-    unusual_manifestation: bool | None = None  # atypical signs/route (e.g. inhalational anthrax) or fulminant course
+    unusual_manifestation: bool | None = (
+        None  # atypical signs/route (e.g. inhalational anthrax) or fulminant course
+    )
     unusual_host: bool | None = None  # disease in a host species it does not usually affect
     treatment_failure: bool | None = None
     vaccine_failure: bool | None = None  # illness in an immunised population
@@ -148,21 +150,34 @@ def _any(*checks: tuple[bool | None, str]) -> tuple[bool | None, str]:
 
 def _unusual_disease(f: IncidentFeatures, a: Agent | None) -> tuple[bool | None, str]:
     return _any(
-        _flag(f.unusual_manifestation, "atypical manifestation or fulminant course reported",
-              "manifestation typical", "unusual_manifestation"),
+        _flag(
+            f.unusual_manifestation,
+            "atypical manifestation or fulminant course reported",
+            "manifestation typical",
+            "unusual_manifestation",
+        ),
         _flag(f.unusual_host, f"unusual host ({f.host or 'host not named'})", "usual host", "unusual_host"),
     )
 
 
 def _therapy_failure(f: IncidentFeatures, a: Agent | None) -> tuple[bool | None, str]:
     return _any(
-        _flag(f.treatment_failure, "no response to usual therapy", "therapy works as usual", "treatment_failure"),
-        _flag(f.vaccine_failure, "illness despite immunisation", "no illness in the immunised", "vaccine_failure"),
+        _flag(
+            f.treatment_failure, "no response to usual therapy", "therapy works as usual", "treatment_failure"
+        ),
+        _flag(
+            f.vaccine_failure,
+            "illness despite immunisation",
+            "no illness in the immunised",
+            "vaccine_failure",
+        ),
     )
 
 
 def _higher_mortality(f: IncidentFeatures, a: Agent | None) -> tuple[bool | None, str]:
-    checks = [_flag(f.high_cfr, "source reports mortality above expectation", "mortality as expected", "high_cfr")]
+    checks = [
+        _flag(f.high_cfr, "source reports mortality above expectation", "mortality as expected", "high_cfr")
+    ]
     if f.cases and f.deaths is not None and f.expected_cfr is not None:
         cfr = f.deaths / f.cases
         text = f"case-fatality {cfr:.0%} ({f.deaths}/{f.cases}) vs expected {f.expected_cfr:.0%}"
@@ -182,8 +197,12 @@ def _nonendemic_or_eradicated(f: IncidentFeatures, a: Agent | None) -> tuple[boo
         agent_check = (False, f"{a.name} is not an eradicated agent")
     return _any(
         _flag(f.non_endemic, "not endemic here (imported or new)", "endemic here", "non_endemic"),
-        _flag(f.eradicated_agent, "source reports a previously eradicated disease", "not an eradicated disease",
-              "eradicated_agent"),
+        _flag(
+            f.eradicated_agent,
+            "source reports a previously eradicated disease",
+            "not an eradicated disease",
+            "eradicated_agent",
+        ),
         agent_check,
     )
 
@@ -199,24 +218,35 @@ RULES: dict[str, Rule] = {
     "unusual_disease": _unusual_disease,
     "therapy_or_immunisation_failure": _therapy_failure,
     "coexisting_unexplained_syndromes": _simple(
-        "coexisting_syndromes", "several unexplained syndromes in the same cases", "no coexisting syndromes"),
+        "coexisting_syndromes", "several unexplained syndromes in the same cases", "no coexisting syndromes"
+    ),
     "sudden_unexplained_increase": _simple(
-        "statistical_alarm", "detector alarm: sudden rise in cases or deaths", "no detector alarm"),
+        "statistical_alarm", "detector alarm: sudden rise in cases or deaths", "no detector alarm"
+    ),
     "higher_morbidity_mortality": _higher_mortality,
     "syndromic_clustering": _simple(
-        "syndromic_cluster", "cluster of fever / respiratory / lymphadenopathy cases", "no syndromic cluster"),
+        "syndromic_cluster", "cluster of fever / respiratory / lymphadenopathy cases", "no syndromic cluster"
+    ),
     "unusual_geography": _simple("unusual_geography", "unusual geographic distribution", "usual geography"),
     "nonendemic_or_eradicated": _nonendemic_or_eradicated,
     "common_exposure": _simple("common_exposure", "data suggest a common exposure", "no common exposure"),
     "simultaneous_locations": _simple(
-        "multiple_simultaneous", "simultaneous outbreaks at different locations", "single location"),
+        "multiple_simultaneous", "simultaneous outbreaks at different locations", "single location"
+    ),
     "first_occurrence": _simple(
-        "first_occurrence", "first occurrence in the region, or first after a long absence", "known in the region"),
+        "first_occurrence",
+        "first occurrence in the region, or first after a long absence",
+        "known in the region",
+    ),
     "unusual_season": _simple("out_of_season", "outside the usual season", "in season"),
     "simultaneous_epidemics_epizootics": _simple(
-        "concurrent_epizootic", "human epidemic and animal epizootic at the same time", "no concurrent epizootic"),
+        "concurrent_epizootic",
+        "human epidemic and animal epizootic at the same time",
+        "no concurrent epizootic",
+    ),
     "explosive_point_source": _simple(
-        "point_source", "explosive epidemic curve pointing to a point source", "no point-source pattern"),
+        "point_source", "explosive epidemic curve pointing to a point source", "no point-source pattern"
+    ),
 }
 
 
@@ -226,8 +256,13 @@ def load_indicator_specs() -> tuple[IndicatorSpec, ...]:
     text = resources.files(DATA_PACKAGE).joinpath("radosavljevic_indicators.csv").read_text(encoding="utf-8")
     specs = tuple(
         IndicatorSpec(
-            number=int(r["number"]), indicator_id=r["indicator_id"], category=r["category"],
-            variable_type=r["variable_type"], indicator=r["indicator"], inputs=r["inputs"], citation=r["citation"],
+            number=int(r["number"]),
+            indicator_id=r["indicator_id"],
+            category=r["category"],
+            variable_type=r["variable_type"],
+            indicator=r["indicator"],
+            inputs=r["inputs"],
+            citation=r["citation"],
         )
         for r in csv.DictReader(text.splitlines())
     )
@@ -265,7 +300,9 @@ def _intent_cues(f: IncidentFeatures) -> tuple[str, ...]:
     return tuple(text for name, text in cues.items() if getattr(f, name))
 
 
-def assess_radosavljevic(features: IncidentFeatures, agents: AgentTable | None = None) -> RadosavljevicAssessment:
+def assess_radosavljevic(
+    features: IncidentFeatures, agents: AgentTable | None = None
+) -> RadosavljevicAssessment:
     """Score the 14 indicators for one incident. Pure: same features and table, same answer.
 
     ``features.agent`` is resolved against ``agents`` (the bundled table by default); an agent name

@@ -19,10 +19,10 @@ from __future__ import annotations
 import csv
 import statistics
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Iterable, Mapping
 
 from biotracker.errors import BiotrackerError
 from biotracker.scoring.risk.agents import DATA_PACKAGE, RiskDataError, load_citations
@@ -72,7 +72,7 @@ class WorksheetTool:
             f"{self.key} has no criterion {criterion_id!r}; known: {', '.join(c.criterion_id for c in self.criteria)}"
         )
 
-    def with_weights(self, weights: Mapping[str, int], source: str) -> "WorksheetTool":
+    def with_weights(self, weights: Mapping[str, int], source: str) -> WorksheetTool:
         """A copy with the given weights (all criteria), checked against the published maximum total.
 
         ``source`` names where the weights come from (e.g. "Chen et al. 2019, Table I"), so that a
@@ -86,7 +86,9 @@ class WorksheetTool:
             )
         tool = replace(
             self,
-            criteria=tuple(replace(c, weight=int(weights[c.criterion_id]), weight_source=source) for c in self.criteria),
+            criteria=tuple(
+                replace(c, weight=int(weights[c.criterion_id]), weight_source=source) for c in self.criteria
+            ),
         )
         tool.check_weights()
         return tool
@@ -150,7 +152,7 @@ class Worksheet:
     tool: WorksheetTool
     scores: tuple[CriterionScore, ...] = field(default=())
 
-    def add(self, criterion_id: str, points: int, evidence: str, assessor: str) -> "Worksheet":
+    def add(self, criterion_id: str, points: int, evidence: str, assessor: str) -> Worksheet:
         """Record one score; an assessor scores each criterion once, and always with evidence."""
         self.tool.criterion(criterion_id)
         if not self.tool.points_min <= points <= self.tool.points_max:
@@ -158,7 +160,9 @@ class Worksheet:
                 f"{criterion_id}: {points} points is outside {self.tool.points_min}-{self.tool.points_max}"
             )
         if not evidence.strip():
-            raise WorksheetScoreError(f"{criterion_id}: a score needs its evidence (what supports {points} points?)")
+            raise WorksheetScoreError(
+                f"{criterion_id}: a score needs its evidence (what supports {points} points?)"
+            )
         if any(s.criterion_id == criterion_id and s.assessor == assessor for s in self.scores):
             raise WorksheetScoreError(f"{assessor} has already scored {criterion_id} for {self.incident}")
         return replace(self, scores=(*self.scores, CriterionScore(criterion_id, points, evidence, assessor)))
@@ -214,7 +218,7 @@ class Worksheet:
         }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_tool(key: str) -> WorksheetTool:
     """The worksheet tool ``"mgft"`` or ``"gft"`` from worksheets.toml (weights only where published)."""
     raw = tomllib.loads(resources.files(DATA_PACKAGE).joinpath("worksheets.toml").read_text(encoding="utf-8"))
@@ -227,7 +231,11 @@ def load_tool(key: str) -> WorksheetTool:
         raise RiskDataError(f"worksheets.toml [{key}]: unknown citation {spec['citation']!r}")
     criteria = tuple(
         Criterion(
-            criterion_id=c["id"], number=i, name=c["name"], weight=c.get("weight"), weight_source=c.get("weight_source")
+            criterion_id=c["id"],
+            number=i,
+            name=c["name"],
+            weight=c.get("weight"),
+            weight_source=c.get("weight_source"),
         )
         for i, c in enumerate(spec["criteria"], start=1)
     )
@@ -265,7 +273,11 @@ class PublishedResult:
 
 
 def _read(filename: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(resources.files(DATA_PACKAGE).joinpath(filename).read_text(encoding="utf-8").splitlines()))
+    return list(
+        csv.DictReader(
+            resources.files(DATA_PACKAGE).joinpath(filename).read_text(encoding="utf-8").splitlines()
+        )
+    )
 
 
 @lru_cache(maxsize=1)
