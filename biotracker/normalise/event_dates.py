@@ -122,6 +122,7 @@ def extract_event_dates(field: str, text: str, published: dt.date | None) -> lis
             continue
         last_end = m.end()
         g = m.groupdict()
+        value: dt.date | None
         if g["iso"]:
             try:
                 value, precision = dt.date.fromisoformat(g["iso"]), "day"

@@ -124,9 +124,8 @@ def detect(
         dates_arr = np.asarray(dates, dtype="datetime64[D]")
         if dates_arr.shape != (n_weeks,):
             raise ConfigError(f"dates must have one entry per week ({n_weeks}), got shape {dates_arr.shape}")
-        if np.isnat(dates_arr).any():
-            dates_arr = None  # R: a series without dates is week-indexed
-        date_list = as_date_list(dates_arr) if dates_arr is not None else None
+        # R: a series with a missing date is week-indexed
+        date_list = None if np.isnat(dates_arr).any() else as_date_list(dates_arr)
     points = _points(method, range_, n_weeks, cfg)
     _warn_short(method, observed, points)
     if isinstance(cfg, EarsControl):

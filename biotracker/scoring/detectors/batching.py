@@ -8,7 +8,7 @@ variants. Each group's rows are (week, series) pairs, processed in chunks to bou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ import numpy as np
 CHUNK_ROWS = 512
 
 
-def group_weeks(keys: list[Hashable]) -> list[list[int]]:
+def group_weeks(keys: Sequence[Hashable]) -> list[list[int]]:
     """Positions of equal keys, in first-seen order."""
     groups: dict[Hashable, list[int]] = defaultdict(list)
     for pos, key in enumerate(keys):

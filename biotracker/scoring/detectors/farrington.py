@@ -10,6 +10,8 @@ and no alarm rather than NA.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -34,7 +36,11 @@ def run(
     keys = [tuple((idx + 1 - k).tolist()) for idx, k in zip(index, points)]
     z = stats.norm.ppf(1 - control.alpha / 2)
     lim_cases, lim_weeks = control.limit54
-    kwargs = {"reweight": control.reweight, "weights_threshold": 1.0, "prior_weights_quirk": False}
+    kwargs: dict[str, Any] = {
+        "reweight": control.reweight,
+        "weights_threshold": 1.0,
+        "prior_weights_quirk": False,
+    }
     for group in group_weeks(keys):
         rel = np.array(keys[group[0]], dtype=float)  # wtime - k
         centre = rel.mean() if rel.size else 0.0

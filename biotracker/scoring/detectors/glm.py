@@ -90,6 +90,7 @@ class GlmFit:
         inv_d = np.where(self.present[:, level0], 1.0 / self.d[:, level0], np.nan)
         if self.s is None:
             return inv_d
+        assert self.u is not None and t0 is not None  # u and s come together (time column present)
         return inv_d + (self.u[:, level0] - t0) ** 2 / self.s
 
     def predict_link(self, level0: int, t0: float | None) -> np.ndarray:
@@ -102,7 +103,9 @@ class GlmFit:
     @property
     def time_var_unscaled(self) -> np.ndarray:
         """Unscaled variance of the time coefficient, (X'WX)^-1[t, t] = 1 / s."""
-        return 1.0 / self.s
+        if self.s is None:
+            raise ValueError("the model has no time column, so no time coefficient variance")
+        return np.asarray(1.0 / self.s)
 
 
 def fit_quasipoisson(
@@ -179,6 +182,7 @@ def fit_quasipoisson(
                 d[finish],
             )
             if t is not None:
+                assert time_coef is not None and u_last is not None and s_last is not None
                 time_coef[r], u_last[r], s_last[r] = beta_t[finish], u[finish], s[finish]
             converged[rows[done]] = True
             keep = ~finish
@@ -225,6 +229,7 @@ def hat_values(fit: GlmFit, design: Design) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         quad = 1.0 / fit.d[:, lev]
         if fit.s is not None:
+            assert fit.u is not None and design.time is not None  # u and s come with a time column
             quad = quad + (fit.u[:, lev] - design.time[None, :]) ** 2 / fit.s[:, None]
     h = fit.working_weights * quad
     return np.where(h > 1 - 10 * _EPS, 1.0, h)

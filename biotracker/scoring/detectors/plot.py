@@ -31,6 +31,7 @@ def plot_detection(
     width = 6.0 if dates is not None else 1.0
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     ax.bar(x, observed, width=width, color="#b0b0b0", edgecolor="#606060", linewidth=0.5, label="Infected")
+    edges: np.ndarray
     if dates is not None:
         edges = np.append(x, x[-1] + np.timedelta64(7, "D")) - np.timedelta64(3, "D")
     else:

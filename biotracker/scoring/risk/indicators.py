@@ -24,7 +24,8 @@ from importlib import resources
 
 from biotracker.scoring.risk.agents import DATA_PACKAGE, Agent, AgentTable, RiskDataError, load_agents
 
-Rule = Callable[["IncidentFeatures", "Agent | None"], "tuple[bool, str]"]
+#: A rule answers True / False, or None when the incident carries no information on it.
+Rule = Callable[["IncidentFeatures", "Agent | None"], "tuple[bool | None, str]"]
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def assess_radosavljevic(
     table = agents if agents is not None else load_agents()
     agent = table.get(features.agent) if features.agent else None
     results = []
-    unknown = []
+    unknown: list[str] = []
     for spec in load_indicator_specs():
         fired, evidence = RULES[spec.indicator_id](features, agent)
         if fired is None:
