@@ -100,6 +100,9 @@ INTENT_CUES = frozenset(
     {"theft_diversion", "smuggling_seizure", "claim_threat", "toxin_production", "agroterrorism", "arrest"}
 )
 EXCERPT_CHARS = 500
+#: MISP requires a creation time on a sharing group in a feed; the receiving instance matches the
+#: group by UUID, so a constant keeps re-exports identical.
+SHARING_GROUP_CREATED = "2000-01-01 00:00:00"
 _CLOSED = {AlertStatus.DISMISSED, AlertStatus.CLOSED}
 
 
@@ -424,6 +427,9 @@ def misp_event(
             name=sharing_group,
             uuid=_uuid("sharing-group", str(sharing_group)),
             releasability=f"{marking}: {TLP_MEANING[marking]}",
+            roaming=False,
+            created=SHARING_GROUP_CREATED,
+            organisation_uuid=org.uuid,
             Organisation={"name": org.name, "uuid": org.uuid},
             SharingGroupOrg=[],
             SharingGroupServer=[],
