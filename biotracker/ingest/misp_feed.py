@@ -91,7 +91,7 @@ class MispFeedConnector(Connector):
     clearance: ClassVar[Tlp] = Tlp.AMBER
     #: A feed lists every event it holds; one fetch may request many of them.
     max_pages: ClassVar[int] = 5000
-    required_fields: ClassVar[tuple[str, ...]] = ("uuid", "info", "timestamp", "Orgc")
+    required_fields: ClassVar[tuple[str, ...]] = ("uuid", "info", "date", "timestamp", "Orgc")
 
     def __init__(self) -> None:
         self._queue: list[str] = []
@@ -197,16 +197,12 @@ class MispFeedConnector(Connector):
         summary = next((r["summary"] for r in reports if r.get("summary")), "")
         body = "\n".join(f"{r.get('title', '')}. {r.get('summary', '')}".strip() for r in reports)
         updated = _epoch(record["timestamp"], "timestamp")
-        published = (
-            _epoch(record["publish_timestamp"], "publish_timestamp")
-            if record.get("publish_timestamp")
-            else updated
-        )
-        observed = (
-            dt.datetime.combine(dt.date.fromisoformat(str(record["date"])), dt.time(), dt.UTC)
-            if record.get("date")
-            else None
-        )
+        # The event's date is when the incident happened; its timestamps say when the partner last
+        # edited or published the event, which is when it was shared, not when it was reported.
+        try:
+            when = dt.datetime.combine(dt.date.fromisoformat(str(record.get("date"))), dt.time(), dt.UTC)
+        except ValueError:
+            raise RecordError(f"event date {str(record.get('date'))[:20]!r} is not an ISO date") from None
         marking = marking_of(record.get("Tag")) or self.tlp
         return Report(
             source=self.name,
@@ -215,8 +211,8 @@ class MispFeedConnector(Connector):
             title=html_to_text(str(record["info"])) or str(record["uuid"]),
             summary=html_to_text(summary),
             text=html_to_text(body),
-            published_at=published,
-            observed_at=observed,
+            published_at=when,
+            observed_at=when,
             disease=texts.get("disease"),
             pathogen=texts.get("pathogen"),
             host=texts.get("host"),
@@ -234,6 +230,7 @@ class MispFeedConnector(Connector):
                     "event_url": self.event_url(str(record["uuid"])),
                     "orgc": {"name": str(orgc["name"]), "uuid": str(orgc.get("uuid", ""))},
                     "tags": sorted(tag_names(record.get("Tag"))),
+                    "timestamp": updated.isoformat(),
                     "reports": len(reports),
                 }
             },

@@ -96,7 +96,7 @@ def test_round_trip_keeps_incidents_places_and_markings(partner_feed, tmp_path):
     assert nga["evidence"]["misp"]["orgc"] == {"name": PARTNER.name, "uuid": PARTNER.uuid}
     fra = got[event_uuid("inc-fra-1")]
     assert (fra["disease"], fra["country_iso3"], fra["tlp"]) == ("anthrax", "FRA", "AMBER")
-    assert fra["observed_at"].date() == dt.date(2024, 6, 11)
+    assert fra["observed_at"].date() == fra["published_at"].date() == dt.date(2024, 6, 11)  # the event date
     rebuilt = {(i["disease"], i["country_iso3"], i["tlp"]) for i in rows(engine, incidents)}
     assert rebuilt == {("cholera", "NGA", "CLEAR"), ("anthrax", "FRA", "AMBER")}
     # The police incident is AMBER+STRICT (law-enforcement intake): the feed lists it, the connector's
