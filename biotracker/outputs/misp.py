@@ -407,7 +407,7 @@ def misp_event(
     """The MISP event of one shareable incident (pure; timestamps are set by :func:`stamp`)."""
     inc = share.record
     marking = share.marking
-    event = MISPEvent(strict_validation=True)
+    event = MISPEvent()
     event.uuid = event_uuid(inc.incident_id)
     event.info = inc.title
     first = inc.first_seen_at or inc.last_seen_at
@@ -484,7 +484,7 @@ def stamp(event: MISPEvent, moment: dt.datetime) -> None:
         for attribute in obj.attributes:
             attribute.timestamp = moment
         for reference in obj.references:
-            reference.timestamp = moment
+            reference.timestamp = moment.timestamp()  # PyMISP types a reference's timestamp as a float
 
 
 def feed_document(event: MISPEvent) -> dict[str, Any]:
