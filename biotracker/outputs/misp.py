@@ -77,6 +77,14 @@ TLP_TAG: dict[Tlp, str] = {
     Tlp.AMBER_STRICT: "tlp:amber+strict",
     Tlp.RED: "tlp:red",
 }
+#: Tag colours of MISP's ``tlp`` taxonomy, so an instance that does not know a tag yet shows it right.
+TLP_COLOUR: dict[Tlp, str] = {
+    Tlp.CLEAR: "#ffffff",
+    Tlp.GREEN: "#339900",
+    Tlp.AMBER: "#FFC000",
+    Tlp.AMBER_STRICT: "#FFC000",
+    Tlp.RED: "#CC0033",
+}
 #: Incident source tier (docs/CLUSTERING.md) -> Admiralty source reliability (A completely reliable ... F
 #: cannot be judged). Nothing Biotracker reads is "completely reliable" on its own.
 SOURCE_RELIABILITY: dict[str, str] = {
@@ -435,8 +443,9 @@ def misp_event(
             SharingGroupServer=[],
         )
         event.SharingGroup = group
+    colours = {TLP_TAG[m]: c for m, c in TLP_COLOUR.items()}
     for name in event_tags(share):
-        event.add_tag(name)
+        event.add_tag(name=name, **({"colour": colours[name]} if name in colours else {}))
 
     for relation, value in (("disease", inc.disease), ("pathogen", inc.pathogen), ("host", inc.host)):
         if value:
