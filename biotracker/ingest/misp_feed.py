@@ -91,6 +91,8 @@ class MispFeedConnector(Connector):
     clearance: ClassVar[Tlp] = Tlp.AMBER
     #: A feed lists every event it holds; one fetch may request many of them.
     max_pages: ClassVar[int] = 5000
+    #: An unchanged event (HTTP 304) says nothing about the next one the manifest lists.
+    independent_pages: ClassVar[bool] = True
     required_fields: ClassVar[tuple[str, ...]] = ("uuid", "info", "date", "timestamp", "Orgc")
 
     def __init__(self) -> None:

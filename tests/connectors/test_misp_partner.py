@@ -183,3 +183,29 @@ def test_the_demo_round_trips_through_its_own_feed(demo_store, tmp_path):
                    for a in o["Attribute"] if a["object_relation"] == "countrycode"]
         assert (report["country_iso3"] is None) == (not country)
     assert "RED" not in {i["tlp"] for i in rows(engine_b, incidents)}
+
+
+def test_an_unchanged_event_does_not_stop_the_events_listed_after_it(partner_feed, tmp_path):
+    """Conditional GET: an event answered 304 (unchanged since the last fetch) is skipped and the
+    fetch goes on to the next event the manifest lists, which may well have changed."""
+    settings = load_settings({}, home=str(tmp_path / "b"))
+    engine = open_store(settings)
+    connector = get_connector("misp_partner")
+    manifest = json.loads((partner_feed / "manifest.json").read_text())
+    first, second = event_uuid("inc-nga-1"), event_uuid("inc-fra-1")
+    assert first < second  # the manifest order: the unchanged event comes first
+
+    def feed(listed: list[str]) -> list[Interaction]:
+        entries = {u: manifest[u] for u in listed}
+        served = [Interaction(url=connector.url, body=json.dumps(entries).encode(), content_type="application/json")]
+        for u in listed:
+            served.append(Interaction(url=connector.event_url(u), body=(partner_feed / f"{u}.json").read_bytes(),
+                                      content_type="application/json", headers={"ETag": f'"{u}"'}))
+        return served
+
+    for listed in ([first], [first, second]):
+        with ReplayServer(feed(listed)) as server, replay_client(settings, server) as client:
+            fetched = fetch_to_raw("misp_partner", ALL_TIME, settings, engine, client)
+    assert fetched.not_modified == 1 and fetched.new_payloads == 2  # the new manifest and the second event
+    normalise_pending(settings, engine, sources=["misp_partner"])
+    assert {r["source_id"] for r in rows(engine, reports)} == {first, second}
