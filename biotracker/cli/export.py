@@ -190,6 +190,59 @@ def export_json_command(
     )
 
 
+@export_app.command("misp")
+def export_misp_command(
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Feed folder (default: var/out/misp-feed); a MISP instance pulls it as a feed.",
+    ),
+    audience_name: str | None = typer.Option(
+        None, "--audience", help="Export for this profile of the subscribers file (like --subscriber)."
+    ),
+    subscriber: str | None = SUBSCRIBER,
+    clearance: str | None = CLEARANCE,
+    org: str = typer.Option(
+        "Biotracker", "--org", help="Name of the organisation that creates the events (Orgc)."
+    ),
+    org_uuid: str | None = typer.Option(
+        None, "--org-uuid", help="UUID of that organisation in MISP (default: derived from --org)."
+    ),
+    sharing_group: str | None = typer.Option(
+        None, "--sharing-group", help="Give TLP:AMBER events to this MISP sharing group (distribution 4)."
+    ),
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    as_json: bool = AS_JSON,
+) -> None:
+    """A MISP static feed: manifest.json, hashes.csv and one <uuid>.json event per incident (RED never leaves)."""
+    from biotracker.db.engine import open_store
+    from biotracker.outputs.misp import MispOrg, export_misp, with_all_assessments
+
+    settings = _settings()
+    if audience_name and subscriber:
+        raise _fail(typer.BadParameter("give --audience or --subscriber, not both"))
+    audience = _audience(settings, audience_name or subscriber, clearance)
+    try:
+        result = export_misp(
+            with_all_assessments(_data(settings, since, until), open_store(settings)),
+            audience,
+            output or settings.out_dir / "misp-feed",
+            now=dt.datetime.now(dt.UTC),
+            org=MispOrg.named(org, org_uuid),
+            sharing_group=sharing_group,
+        )
+    except (BiotrackerError, ValueError) as exc:
+        raise _fail(exc) from exc
+    _report(
+        result.summary(),
+        as_json,
+        f"MISP feed for {audience.name}: {result.counts['events']} event(s), {result.counts['objects']} object(s), "
+        f"{result.changed} new or changed -> {result.directory} ({result.marking}; {result.withheld} withheld)",
+    )
+
+
 @mail_app.command("digests")
 def mail_digests_command(
     day: str | None = typer.Option(None, help="Digest day (ISO date). Default: today."),

@@ -45,6 +45,9 @@ class Connector:
     parser_version: ClassVar[int] = 1
     #: At most this many pages per fetch (protects against a paging loop in a broken feed).
     max_pages: ClassVar[int] = 50
+    #: True when pages are independent documents listed up front (a MISP feed's events): a page not
+    #: modified since the last fetch then does not end paging, as it does for newest-first lists.
+    independent_pages: ClassVar[bool] = False
     #: How payloads arrive: "http" (through ``HttpClient``) or "dropfolder" (files in a folder,
     #: see ``biotracker.ingest.dropfolder``). Either way every payload is archived before parsing.
     fetch_kind: ClassVar[str] = "http"

@@ -188,7 +188,10 @@ def _fetch_http(
             if response.not_modified:
                 result.not_modified += 1
                 log.info("%s: %s not modified since the last fetch", connector.name, next_url)
-                break  # nothing new on this page, so nothing new behind it either
+                if not connector.independent_pages:
+                    break  # nothing new on this page, so nothing new behind it either
+                next_url = connector.next_url(b"", next_url, window)
+                continue
             _archive(
                 engine,
                 settings,
