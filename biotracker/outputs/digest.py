@@ -334,15 +334,14 @@ def build_subscriber_digest(
     lookback_days: int | None = None,
     source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> tuple[RenderedDigest, DigestFiles]:
-    """Render and store one subscriber's digest (``digests/digest-<day>-<name>.html``/``.txt``)."""
+    """Render and store one subscriber's digest (``digests/digest-<day>-<key>.html``/``.txt``, the key
+    from :func:`~biotracker.outputs.audience.subscriber_key`)."""
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
     data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
     rendered = render_digest(data, audience, day, lookback)
-    return rendered, write_digest(
-        rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}"
-    )
+    return rendered, write_subscriber_digest(rendered, settings.out_dir)
 
 
-def safe_name(name: str) -> str:
-    """A subscriber name as a file-name part."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+def write_subscriber_digest(rendered: RenderedDigest, out_dir: Path) -> DigestFiles:
+    """Store a subscriber's digest under ``digests/``, named by the subscriber's key (never its raw name)."""
+    return write_digest(rendered, out_dir / "digests", suffix=f"-{rendered.delivery.audience.path_key}")
