@@ -10,6 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biotracker.cli.options import one_of
+from biotracker.schema import AlertStatus, AlertTier
+
 console = Console()
 alerts_app = typer.Typer(
     help="List, inspect and triage alerts (lifecycle: new → triaged → escalated/dismissed → closed).",
@@ -36,8 +39,6 @@ def _rows(status: str | None, tier: str | None, limit: int) -> list[dict]:
         query = query.where(alerts.c.tier == tier)
     with _engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
-    from biotracker.schema import AlertTier
-
     rows.sort(key=lambda r: (AlertTier(r["tier"]).rank, -(r["last_period"] or r["period_start"]).toordinal()))
     return rows[:limit]
 
@@ -45,10 +46,16 @@ def _rows(status: str | None, tier: str | None, limit: int) -> list[dict]:
 @alerts_app.command("list")
 def list_alerts(
     status: str | None = typer.Option(
-        None, help="Only this status (new, triaged, escalated, dismissed, closed)."
+        None,
+        callback=one_of(*(s.value for s in AlertStatus)),
+        help="Only this status (new, triaged, escalated, dismissed, closed).",
     ),
-    tier: str | None = typer.Option(None, help="Only this tier (critical, high, medium, low)."),
-    limit: int = typer.Option(50, help="At most this many, most urgent and most recent first."),
+    tier: str | None = typer.Option(
+        None,
+        callback=one_of(*(t.value for t in AlertTier)),
+        help="Only this tier (critical, high, medium, low).",
+    ),
+    limit: int = typer.Option(50, min=1, help="At most this many, most urgent and most recent first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Alerts ranked by tier, then most recent week."""
@@ -120,7 +127,6 @@ def set_status_cmd(
 ) -> None:
     """Move an alert along its lifecycle; the change is recorded with who and when."""
     from biotracker.alerts.lifecycle import AlertNotFound, TransitionError, set_status
-    from biotracker.schema import AlertStatus
 
     try:
         target = AlertStatus(status)

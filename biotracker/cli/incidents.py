@@ -26,13 +26,8 @@ incidents_app = typer.Typer(
 def _engine():  # type: ignore[no-untyped-def]
     from biotracker.config import load_settings
     from biotracker.db.engine import open_store
-    from biotracker.errors import BiotrackerError
 
-    try:
-        return open_store(load_settings())
-    except BiotrackerError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    return open_store(load_settings())
 
 
 def _incident_of(engine, report_id: str) -> str | None:  # type: ignore[no-untyped-def]
