@@ -41,15 +41,16 @@ _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 def message_id(rendered: RenderedDigest, mail_from: str) -> str:
-    """``<digest-<day>-<key>-<content hash>@<sender domain>>``: stable for the same digest to the same
-    subscriber, different as soon as a word of it changes."""
+    """``<digest.<day>.<hash>@<sender domain>>``, the hash taken over the subscriber's key and the
+    message's content: stable for the same digest to the same subscriber, different as soon as a word
+    of it changes, and short enough that the header is never folded."""
     audience = rendered.delivery.audience
     content = hashlib.sha256()
-    for part in (audience.email or "", rendered.subject, rendered.text, rendered.html):
+    for part in (audience.path_key, audience.email or "", rendered.subject, rendered.text, rendered.html):
         content.update(part.encode("utf-8", "surrogatepass") + b"\0")
     domain = mail_from.rpartition("@")[2]
-    domain = domain if _DOMAIN.fullmatch(domain) else "localhost"
-    return f"<{message_name(rendered.day, audience)}-{content.hexdigest()[:16]}@{domain}>"
+    domain = domain if _DOMAIN.fullmatch(domain) and len(domain) <= 40 else "localhost"
+    return f"<digest.{rendered.day.isoformat()}.{content.hexdigest()[:24]}@{domain}>"
 
 
 def compose_digest_email(rendered: RenderedDigest, *, mail_from: str, sent_at: dt.datetime) -> EmailMessage:
