@@ -34,7 +34,7 @@ def test_internal_digest_ranks_explains_and_marks(store):
     assert "indicator 11: Disease seen in the region for the first time — first occurrence" in text
     assert "cue (lab): “laboratory” in “traced to a laboratory”" in text
     # Agent flags from the risk lens.
-    assert "Bacillus anthracis: select agent (OVERLAP), Tier 1" in html
+    assert "Bacillus anthracis: US select agent (OVERLAP), Tier 1" in html
     assert "Vibrio cholerae: CDC bioterrorism category B" in text
     # Sources: http(s) links are links; a javascript: URL is shown as text, never as a link.
     assert '<a href="https://www.who.int/emergencies/disease-outbreak-news/item/2024-DON500"' in html
