@@ -150,11 +150,15 @@ def _deliver_once(msg: EmailMessage, settings: Settings, outbox: Outbox, name: s
     smtp.before_data = before_data  # type: ignore[method-assign]
     try:
         smtp.send_message(msg)
-    except smtplib.SMTPDataError:
-        if started:  # the server answered DATA with a refusal: it does not have the message
-            outbox.move(name, MessageState.IN_DOUBT, MessageState.QUEUED)
-        smtp.close()
-        raise
+    except smtplib.SMTPDataError as exc:
+        if started and 200 <= exc.smtp_code < 300:
+            # Any 2xx is acceptance, even where RFC 5321 says 250: never send such a message twice.
+            log.warning("SMTP server accepted %s with %s instead of 250", name, exc.smtp_code)
+        else:
+            if started:  # the server answered DATA with a refusal: it does not have the message
+                outbox.move(name, MessageState.IN_DOUBT, MessageState.QUEUED)
+            smtp.close()
+            raise
     except (smtplib.SMTPException, OSError) as exc:
         smtp.close()
         if started:
@@ -205,6 +209,8 @@ def send_stored(
     attempts = max(1, settings.smtp_retries + 1)
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
+        if attempt > 1 and _earlier_state(outbox, name) is MessageState.SENT:
+            return outbox.path(name, MessageState.SENT)  # another process sent it meanwhile
         try:
             _deliver_once(msg, settings, outbox, name)  # type: ignore[arg-type]
             last = None

@@ -42,7 +42,8 @@ class Misbehaving:
     """Keeps every message it accepts; then misbehaves as told."""
 
     def __init__(self, *, quit_reply: str | None = None, close_after_data: bool = False,
-                 drop_before_reply: bool = False, kill_pid: int | None = None) -> None:
+                 drop_before_reply: bool = False, kill_pid: int | None = None, data_reply: str = "250 OK") -> None:
+        self.data_reply = data_reply
         self.messages: list[bytes] = []
         self.quit_reply = quit_reply
         self.close_after_data = close_after_data
@@ -58,7 +59,7 @@ class Misbehaving:
             return "250 OK"
         if self.close_after_data:
             asyncio.get_running_loop().call_soon(server.transport.close)
-        return "250 OK"
+        return self.data_reply
 
     async def handle_QUIT(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
         return self.quit_reply if self.quit_reply else "221 Bye"
@@ -108,6 +109,14 @@ def test_a_server_that_closes_right_after_accepting_gets_the_message_once(store,
     assert len(server.messages) == 1 and list(result.mailed) == ["desk"]
     publish_day(engine, s, DAY, subscribers=SubscriberBook((DESK,)), source_kinds=KINDS, sent_at=SENT_AT)
     assert len(server.messages) == 1
+
+
+def test_an_odd_success_code_is_still_success_and_not_retried(store, serve):
+    settings, engine = store
+    server = Misbehaving(data_reply="251 OK, queued elsewhere", quit_reply="421 bye")
+    s = _settings(settings, serve(server).port)
+    result = publish_day(engine, s, DAY, subscribers=SubscriberBook((DESK,)), source_kinds=KINDS, sent_at=SENT_AT)
+    assert len(server.messages) == 1 and list(result.mailed) == ["desk"]
 
 
 def test_a_session_broken_during_data_is_in_doubt_and_never_resent_automatically(store, serve):
