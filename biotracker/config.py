@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -117,8 +118,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             )
         try:
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML (UTF-8): {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read BIOTRACKER_CONFIG file {path}: {exc.strerror or exc}") from exc
     known = {f.name: f for f in fields(Settings)}
     unknown = set(values) - set(known)
     if unknown:
@@ -136,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     return settings
 
 
+_PLAIN_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 #: Bounds of numeric settings: (least, greatest, least is exclusive).
 _RANGES: dict[str, tuple[float, float, bool]] = {
     "http_timeout_s": (0, 3600, True),
@@ -151,7 +155,13 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
 
 
 def check_ranges(settings: Settings) -> None:
-    """Refuse numbers no deployment means (a negative look-back, port 0, a NaN time-out)."""
+    """Refuse numbers no deployment means (a negative look-back, port 0, a NaN time-out), and a
+    sender address that is not one plain address (it goes into every email's From header)."""
+    if not _PLAIN_ADDRESS.fullmatch(settings.mail_from):
+        raise ConfigError(
+            f"{_PREFIX}MAIL_FROM={settings.mail_from!r} is not one plain address like digest@agency.example; "
+            "fix the environment variable or the key 'mail_from' in the BIOTRACKER_CONFIG file"
+        )
     for name, (least, greatest, exclusive) in _RANGES.items():
         value = getattr(settings, name)
         below = value <= least if exclusive else value < least

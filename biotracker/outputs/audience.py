@@ -294,8 +294,10 @@ def load_subscribers(path: Path) -> SubscriberBook:
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML (UTF-8): {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read the subscribers file {path}: {exc.strerror or exc}") from exc
     entries = data.get("subscriber", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: write each subscriber as a [[subscriber]] table")

@@ -107,6 +107,35 @@ def test_bad_numbers_in_the_settings(tmp_path, variable, value):
     assert_one_line(run(["digest"], tmp_path, **{variable: value}), variable)
 
 
+def test_a_sender_address_that_would_inject_headers(tmp_path):
+    assert_one_line(run(["digest"], tmp_path, BIOTRACKER_MAIL_FROM="a@b.example\nBcc: x@evil.example"),
+                    "BIOTRACKER_MAIL_FROM", "one plain address")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"home = \"\xff\xfe\"\n", "not valid TOML"),
+    (b"home = [", "not valid TOML"),
+    (b"homme = \"/tmp\"\n", "unknown keys"),
+])
+def test_a_broken_config_file(tmp_path, content, fragment):
+    config = tmp_path / "biotracker.toml"
+    config.write_bytes(content)
+    assert_one_line(run(["alerts", "list"], tmp_path, BIOTRACKER_CONFIG=str(config)), fragment, str(config))
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"[[subscriber]]\nname = \"\xff\"\n", "not valid TOML"),
+    (b"[[subscriber]]\nname = \"a\"\nemail = \"a@b.example, c@d.example\"\n", "email"),
+    (b"[[subscriber]]\nname = \"..\"\nclearance = \"PURPLE\"\n", "PURPLE"),
+    (b"subscriber = \"desk\"\n", "[[subscriber]]"),
+])
+def test_a_broken_subscribers_file(tmp_path, content, fragment):
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_bytes(content)
+    result = run(["mail", "digests", "--dry-run"], tmp_path, BIOTRACKER_SUBSCRIBERS_FILE=str(subscribers))
+    assert_one_line(result, fragment)
+
+
 def test_a_malformed_feeds_yaml_entry_names_the_entry_and_the_field(tmp_path, monkeypatch):
     from biotracker.ingest import registry
 
