@@ -257,9 +257,10 @@ def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
     unknown = set(entry) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}")
-    if not isinstance(entry.get("name"), str):
+    raw_name = entry.get("name")
+    if not isinstance(raw_name, str):
         raise ConfigError(f"{where}: every [[subscriber]] needs a name (a string)")
-    name = check_subscriber_name(entry["name"], where)
+    name = check_subscriber_name(raw_name, where)
     try:
         clearance = Tlp.parse(str(entry.get("clearance", "CLEAR")))
         min_tier = AlertTier(str(entry.get("min_tier", "low")).lower())
@@ -267,9 +268,12 @@ def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
         raise ConfigError(
             f"{where} ({name}): {exc}; min_tier is one of {[t.value for t in AlertTier]}"
         ) from exc
+    lists: dict[str, list[object]] = {}
     for key in ("topics", "regions"):
-        if not isinstance(entry.get(key, []), list):
+        value = entry.get(key, [])
+        if not isinstance(value, list):
             raise ConfigError(f"{where} ({name}): {key} must be a list of strings")
+        lists[key] = value
     email = entry.get("email")
     if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email)):
         raise ConfigError(
@@ -280,8 +284,8 @@ def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
         clearance=clearance,
         kind=str(entry.get("kind", "public_health")),
         email=email or None,
-        topics=frozenset(str(t) for t in entry.get("topics", [])),  # type: ignore[union-attr]
-        regions=frozenset(str(r) for r in entry.get("regions", [])),  # type: ignore[union-attr]
+        topics=frozenset(str(t) for t in lists["topics"]),
+        regions=frozenset(str(r) for r in lists["regions"]),
         min_tier=min_tier,
     )
 
