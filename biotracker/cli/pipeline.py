@@ -40,6 +40,8 @@ END = typer.Option(
 )
 REPLAY = typer.Option(
     None,
+    exists=True,
+    file_okay=False,
     help="Replay recordings from this folder instead of fetching live "
     f"(the bundled ones are in {BUNDLED_RECORDINGS}).",
 )
