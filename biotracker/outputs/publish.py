@@ -8,6 +8,7 @@ digest stored (and queued in the outbox when it has an address), so nothing is l
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,14 @@ class PublishResult:
         }
 
 
+def _legacy_sent(settings: Settings, day: dt.date, audience: Audience) -> Path | None:
+    """A digest sent before subscriber keys named the files (``sent/digest-<day>-<raw name>.eml``,
+    unsafe characters as ``_``): sent, so the first run after an upgrade mails nobody twice."""
+    legacy = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"digest-{day.isoformat()}-{audience.name}")
+    path = outbox_of(settings).root / "sent" / f"{legacy}.eml"
+    return path if path.is_file() else None
+
+
 def publish_day(
     engine: Engine,
     settings: Settings,
@@ -170,8 +179,9 @@ def publish_day(
             continue
         name = f"{message_name(day, audience)}.eml"
         earlier = outbox_of(settings).state_of(name)
-        if earlier is MessageState.SENT and not resend:  # a re-run (e.g. an Airflow retry) mails nobody twice
-            result.mailed[audience.name] = str(outbox_of(settings).path(name, MessageState.SENT))
+        legacy = _legacy_sent(settings, day, audience)
+        if (earlier is MessageState.SENT or legacy) and not resend:  # a re-run mails nobody twice
+            result.mailed[audience.name] = str(legacy or outbox_of(settings).path(name, MessageState.SENT))
             continue
         if earlier is MessageState.IN_DOUBT and not resend:
             result.in_doubt[audience.name] = f"{name} may already have been delivered; not sent again"

@@ -189,3 +189,14 @@ def test_the_message_id_is_stable_for_the_same_digest_and_changes_with_its_conte
     assert compose_digest_email(other, mail_from="d@biotracker.example", sent_at=SENT_AT)["Message-ID"] != first["Message-ID"]
     parsed = email.message_from_bytes(first.as_bytes(), policy=email.policy.default)
     assert parsed["Message-ID"] == first["Message-ID"]
+
+
+def test_a_digest_sent_before_subscriber_keys_is_not_sent_again_after_the_upgrade(store, serve):
+    settings, engine = store
+    server = Misbehaving()
+    s = _settings(settings, serve(server).port)
+    legacy = s.out_dir / "mail" / "sent" / "digest-2024-06-17-desk.eml"  # how earlier versions named it
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(b"Subject: the digest of that day\r\n\r\nsent before the upgrade\r\n")
+    result = publish_day(engine, s, DAY, subscribers=SubscriberBook((DESK,)), source_kinds=KINDS, sent_at=SENT_AT)
+    assert server.messages == [] and result.mailed == {"desk": str(legacy)}
