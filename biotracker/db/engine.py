@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from biotracker.config import REPO_DIR, Settings, prepare_home
 from biotracker.db.tables import ALL_TABLES
@@ -91,11 +91,25 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema (Alembic ``upgrade head``); safe to call every run."""
+    """Bring the database to the newest schema (Alembic ``upgrade head``); safe to call every run.
+
+    A database that refuses the change (read-only file, a user without the right to create tables)
+    is a :class:`ConfigError` saying so; any other failure keeps its traceback (it is a bug).
+    """
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except (OperationalError, ProgrammingError) as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        refused = isinstance(exc, OperationalError) or "permission denied" in reason.lower()
+        if not refused:
+            raise
+        raise ConfigError(
+            f"cannot bring the database {_shown(engine.url.render_as_string(hide_password=False))} "
+            f"up to date: {reason}. Check that it is writable and that its user may create and alter tables"
+        ) from exc
     log.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
 
 

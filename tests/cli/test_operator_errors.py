@@ -191,3 +191,21 @@ def test_the_date_checks_accept_what_they_should():
     for bad in ("2024-13-45", "yesterday", "17/06/2024"):
         with pytest.raises(typer.BadParameter):
             iso_day(bad)
+
+
+@pytest.mark.postgres
+def test_a_database_user_without_the_right_to_create_tables(tmp_path, postgres_url):
+    """PostgreSQL 15+ lets only a schema's owner create tables in ``public``: a reader account is refused."""
+    import uuid
+
+    import psycopg
+
+    reader = f"reader_{uuid.uuid4().hex[:8]}"
+    admin = postgres_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {reader} LOGIN")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {reader}")
+    url = postgres_url.replace("://biotracker@", f"://{reader}:secret-pw@")
+    line = assert_one_line(run(["alerts", "list"], tmp_path, BIOTRACKER_DATABASE_URL=url),
+                           "cannot bring the database", "may create and alter tables")
+    assert "secret-pw" not in line
