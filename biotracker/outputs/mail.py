@@ -209,8 +209,14 @@ def send_stored(
     attempts = max(1, settings.smtp_retries + 1)
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
-        if attempt > 1 and _earlier_state(outbox, name) is MessageState.SENT:
+        state = _earlier_state(outbox, name) if attempt > 1 else None
+        if state is MessageState.SENT:
             return outbox.path(name, MessageState.SENT)  # another process sent it meanwhile
+        if state is MessageState.IN_DOUBT:  # e.g. the record of a "250" could not be written
+            raise DeliveryInDoubtError(
+                f"{name} may already have been delivered; it is not sent again automatically. Check the "
+                "recipient's mailbox, then run `biotracker mail send-outbox --resend-in-doubt` if it did not arrive."
+            )
         try:
             _deliver_once(msg, settings, outbox, name)  # type: ignore[arg-type]
             last = None
@@ -236,11 +242,9 @@ def send_stored(
 
 
 def _earlier_state(outbox: Outbox, name: str) -> MessageState | None:
-    """A state beyond the outbox that an earlier run left for this name (sent or in doubt)."""
-    for state in (MessageState.SENT, MessageState.IN_DOUBT):
-        if outbox.path(name, state).is_file():
-            return state
-    return None
+    """A state beyond the outbox that an earlier run (or attempt) left for this name: sent or in doubt."""
+    state = outbox.state_of(name)
+    return None if state is MessageState.QUEUED else state
 
 
 @dataclass

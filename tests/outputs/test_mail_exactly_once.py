@@ -200,3 +200,19 @@ def test_a_digest_sent_before_subscriber_keys_is_not_sent_again_after_the_upgrad
     legacy.write_bytes(b"Subject: the digest of that day\r\n\r\nsent before the upgrade\r\n")
     result = publish_day(engine, s, DAY, subscribers=SubscriberBook((DESK,)), source_kinds=KINDS, sent_at=SENT_AT)
     assert server.messages == [] and result.mailed == {"desk": str(legacy)}
+
+
+def test_a_250_that_cannot_be_recorded_is_in_doubt_not_sent_again(store, serve):
+    settings, engine = store
+    server = Misbehaving()
+    s = _settings(settings, serve(server).port)
+    blocker = s.out_dir / "mail" / "sent"  # a file where the sent/ folder should be: the record cannot be written
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    with pytest.raises(DeliveryInDoubtError):
+        publish_day(engine, s, DAY, subscribers=SubscriberBook((DESK,)), source_kinds=KINDS, sent_at=SENT_AT)
+    assert len(server.messages) == 1 and len(_state_without_sent(s)) == 1
+
+
+def _state_without_sent(settings) -> list[str]:
+    return Outbox(settings.out_dir / "mail").names(MessageState.IN_DOUBT)
