@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biotracker.cli.operator_errors import fail
 from biotracker.cli.options import one_of
 from biotracker.schema import AlertStatus, AlertTier
 
@@ -95,8 +96,7 @@ def show(alert_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
     with engine.connect() as conn:
         row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
     if row is None:
-        console.print(f"[red]no alert {alert_id!r}[/red]; list them with `biotracker alerts list`")
-        raise typer.Exit(1)
+        fail(f"no alert {alert_id!r}; list them with `biotracker alerts list`", code=1)
     data = dict(row) | {"history": history(engine, alert_id)}
     if as_json:
         print(json.dumps(data, default=str, indent=2))
@@ -137,8 +137,7 @@ def set_status_cmd(
             _engine(), alert_id, target, actor or getpass.getuser(), dt.datetime.now(dt.UTC), note
         )
     except (AlertNotFound, TransitionError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(str(exc), code=1)
     console.print(f"{alert_id}: {before.value} → {target.value}")
 
 
@@ -156,8 +155,7 @@ def feedback(
     try:
         record_feedback(_engine(), alert_id, label, actor or getpass.getuser(), dt.datetime.now(dt.UTC), note)
     except AlertNotFound as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(str(exc), code=1)
     console.print(f"{alert_id}: labelled {label}")
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from biotracker.cli.operator_errors import fail
+
 console = Console()
 BARS = " ▁▂▃▄▅▆▇█"
 
@@ -27,8 +29,7 @@ def incident(
     try:
         page = incident_page(open_store(load_settings()), incident_id)
     except IncidentNotFound as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(str(exc), code=1)
     if plot and page["series"]:
         _plot(page, plot)
     if as_json:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biotracker.cli.operator_errors import fail
 from biotracker.cli.options import iso_moment
 
 console = Console()
@@ -147,8 +148,7 @@ def show(
     _settings, folder = _settings_and_dir(models_dir)
     card_path = folder / f"{model_id}.card.json"
     if not card_path.is_file() or card_path.parent != folder:
-        console.print(f"[red]no card {card_path}[/red]; list models with `biotracker models list`")
-        raise typer.Exit(1)
+        fail(f"no card {card_path}; list models with `biotracker models list`", code=1)
     card, problem = None, None
     try:
         card = read_card(card_path)

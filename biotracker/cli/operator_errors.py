@@ -9,7 +9,9 @@ command raises that is an operator's to fix becomes ``error: <what and what to d
   date callback from :mod:`biotracker.cli.options`), with a pointer to the command's ``--help``;
 - a file the operator named that cannot be read or written (an ``OSError`` with a file name).
 
-Anything else is a defect and keeps its traceback. The rule lives in the group's ``main``, so it
+Commands report their own failures that are not the operator's mistake (no such alert, a feed that
+failed) with :func:`fail` too, one line on stderr, but with exit code 1. Anything else is a defect
+and keeps its traceback. The rule lives in the group's ``main``, so it
 holds for the console script and for ``typer.testing.CliRunner`` alike.
 """
 
