@@ -13,6 +13,14 @@ import typer
 
 #: Longest look-back any command accepts, in days (ten years); more is a typo, not a wish.
 MAX_LOOKBACK_DAYS = 3660
+#: Years a date option may name: outbreaks reported on the web, with room on both sides. (Year 1
+#: or 9999 would overflow the window arithmetic of every stage.)
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def _in_range(value: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise typer.BadParameter(f"{value!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
 
 
 def iso_day(value: str | None) -> str | None:
@@ -20,11 +28,12 @@ def iso_day(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-06-17"
         ) from None
+    _in_range(value, day.year)
     return value
 
 
@@ -33,11 +42,12 @@ def iso_moment(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a date or time; write it as YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
         ) from None
+    _in_range(value, moment.year)
     return value
 
 

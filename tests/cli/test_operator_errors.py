@@ -92,6 +92,9 @@ def test_an_impossible_home(tmp_path, make_home, fragment):
     (["export", "json", "--clearance", "PURPLE"], ["--clearance"]),
     (["connectors", "record", "who_don", "--days", "-1"], ["--days"]),
     (["nosuchcommand"], ["No such command"]),
+    (["digest", "--day", "0001-01-01"], ["--day", "outside the years"]),
+    (["score", "--end", "9999-12-31T23:00"], ["--end", "outside the years"]),
+    (["digest", "--lookback-days", "99999999999"], ["--lookback-days"]),
 ])
 def test_bad_option_values(tmp_path, args, fragments):
     assert_one_line(run(args, tmp_path), *fragments)
@@ -188,7 +191,7 @@ def test_every_number_option_is_bounded_and_every_date_option_is_checked():
 
 def test_the_date_checks_accept_what_they_should():
     assert iso_day("2024-06-17") == "2024-06-17" and iso_moment("2024-06-17T06:00") == "2024-06-17T06:00"
-    for bad in ("2024-13-45", "yesterday", "17/06/2024"):
+    for bad in ("2024-13-45", "yesterday", "17/06/2024", "0001-01-01", "9999-12-31"):
         with pytest.raises(typer.BadParameter):
             iso_day(bad)
 
