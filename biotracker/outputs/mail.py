@@ -108,6 +108,11 @@ def _open_session(settings: Settings) -> _RecordingSMTP:
             "no SMTP server: set BIOTRACKER_SMTP_HOST (and SMTP_PORT, SMTP_STARTTLS, SMTP_USER, "
             "SMTP_PASSWORD as needed)"
         )
+    if settings.smtp_ca_file is not None and not settings.smtp_ca_file.is_file():
+        raise ConfigError(
+            f"BIOTRACKER_SMTP_CA_FILE={settings.smtp_ca_file} does not exist; point it at the PEM file of the "
+            "CA that signed the SMTP server's certificate, or unset it to use the system's"
+        )
     smtp = _RecordingSMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s)
     try:
         smtp.ehlo()
