@@ -215,7 +215,7 @@ def send_stored(
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
         state = _earlier_state(outbox, name) if attempt > 1 else None
-        if state is MessageState.SENT:
+        if state is MessageState.SENT and not resend:
             return outbox.path(name, MessageState.SENT)  # another process sent it meanwhile
         if state is MessageState.IN_DOUBT:  # e.g. the record of a "250" could not be written
             raise DeliveryInDoubtError(
