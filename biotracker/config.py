@@ -8,7 +8,9 @@ and DAG tasks can run several configurations in one process.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -116,8 +118,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             )
         try:
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML (UTF-8): {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read BIOTRACKER_CONFIG file {path}: {exc.strerror or exc}") from exc
     known = {f.name: f for f in fields(Settings)}
     unknown = set(values) - set(known)
     if unknown:
@@ -130,4 +134,62 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     kwargs = {name: _coerce(name, value, known[name].type) for name, value in values.items()}
     if "home" in kwargs and kwargs["home"] is None:
         kwargs.pop("home")
-    return replace(Settings(), **kwargs)
+    settings = replace(Settings(), **kwargs)
+    check_ranges(settings)
+    return settings
+
+
+_PLAIN_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+#: Bounds of numeric settings: (least, greatest, least is exclusive).
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "http_timeout_s": (0, 3600, True),
+    "http_max_bytes": (0, 2**40, True),
+    "http_retries": (0, 100, False),
+    "http_max_decompressed_bytes": (0, 2**40, True),
+    "digest_lookback_days": (0, 3660, False),
+    "smtp_port": (1, 65535, False),
+    "smtp_timeout_s": (0, 3600, True),
+    "smtp_retries": (0, 100, False),
+    "smtp_retry_delay_s": (0, 3600, False),
+}
+
+
+def check_ranges(settings: Settings) -> None:
+    """Refuse numbers no deployment means (a negative look-back, port 0, a NaN time-out), and a
+    sender address that is not one plain address (it goes into every email's From header)."""
+    if not _PLAIN_ADDRESS.fullmatch(settings.mail_from):
+        raise ConfigError(
+            f"{_PREFIX}MAIL_FROM={settings.mail_from!r} is not one plain address like digest@agency.example; "
+            "fix the environment variable or the key 'mail_from' in the BIOTRACKER_CONFIG file"
+        )
+    for name, (least, greatest, exclusive) in _RANGES.items():
+        value = getattr(settings, name)
+        below = value <= least if exclusive else value < least
+        if math.isnan(value) or below or value > greatest:
+            bound = f"more than {least:g}" if exclusive else f"at least {least:g}"
+            raise ConfigError(
+                f"{_PREFIX}{name.upper()}={value!r} is out of range: it must be {bound} and at most "
+                f"{greatest:g}; fix the environment variable or the key {name!r} in the BIOTRACKER_CONFIG file"
+            )
+
+
+def prepare_home(settings: Settings) -> Path:
+    """Create ``BIOTRACKER_HOME`` if needed and check that Biotracker may write there.
+
+    Called before any stage touches the store, so an impossible or read-only home is one clear
+    ``ConfigError`` instead of a failure deep inside SQLite or an output writer.
+    """
+    home = settings.home
+    advice = "set BIOTRACKER_HOME to a folder you may write to (default: ./var)"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise ConfigError(f"BIOTRACKER_HOME={home} is a file, not a folder; {advice}") from exc
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"BIOTRACKER_HOME={home} cannot be created ({reason}); {advice}") from exc
+    if not home.is_dir():
+        raise ConfigError(f"BIOTRACKER_HOME={home} is not a folder; {advice}")
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(f"BIOTRACKER_HOME={home} is not writable; {advice}")
+    return home

@@ -46,3 +46,8 @@ class NotFittedError(BiotrackerError, ValueError):
 
 class PublishError(BiotrackerError):
     """Delivery failed; the content is already stored, so retrying is safe."""
+
+
+class DeliveryInDoubtError(PublishError):
+    """An SMTP session broke after DATA was sent: the message may have been delivered, so it is not
+    sent again automatically; check the recipient's mailbox for its Message-ID first."""

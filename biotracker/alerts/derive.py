@@ -23,6 +23,7 @@ from biotracker.db.tables import alerts, incident_assessments, incidents, report
 from biotracker.db.upsert import upsert
 from biotracker.incidents.series import load_incident_frame, split_series_key
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, Window, most_restrictive
+from biotracker.scoring.risk.flag_words import TIER_RULE_FLAGS, agent_flag_words
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,7 @@ def _signal_reason(sig: dict) -> str:
 
 
 def _agent_reason(name: str, flags: dict[str, Any]) -> str | None:
-    parts = []
-    if flags.get("select_agent"):
-        parts.append(f"US select agent ({flags['select_agent']}{', Tier 1' if flags.get('tier1') else ''})")
-    if flags.get("cdc_category"):
-        parts.append(f"CDC bioterrorism category {flags['cdc_category']}")
-    if flags.get("australia_group"):
-        parts.append("Australia Group export-controlled")
-    if flags.get("eradicated"):
-        parts.append("eradicated")
+    parts = agent_flag_words(flags, include=TIER_RULE_FLAGS)  # the one renderer of agent flags
     return f"agent {name}: " + "; ".join(parts) if parts else None
 
 

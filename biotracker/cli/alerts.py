@@ -10,6 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biotracker.cli.operator_errors import fail
+from biotracker.cli.options import one_of
+from biotracker.schema import AlertStatus, AlertTier
+
 console = Console()
 alerts_app = typer.Typer(
     help="List, inspect and triage alerts (lifecycle: new → triaged → escalated/dismissed → closed).",
@@ -36,8 +40,6 @@ def _rows(status: str | None, tier: str | None, limit: int) -> list[dict]:
         query = query.where(alerts.c.tier == tier)
     with _engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
-    from biotracker.schema import AlertTier
-
     rows.sort(key=lambda r: (AlertTier(r["tier"]).rank, -(r["last_period"] or r["period_start"]).toordinal()))
     return rows[:limit]
 
@@ -45,10 +47,16 @@ def _rows(status: str | None, tier: str | None, limit: int) -> list[dict]:
 @alerts_app.command("list")
 def list_alerts(
     status: str | None = typer.Option(
-        None, help="Only this status (new, triaged, escalated, dismissed, closed)."
+        None,
+        callback=one_of(*(s.value for s in AlertStatus)),
+        help="Only this status (new, triaged, escalated, dismissed, closed).",
     ),
-    tier: str | None = typer.Option(None, help="Only this tier (critical, high, medium, low)."),
-    limit: int = typer.Option(50, help="At most this many, most urgent and most recent first."),
+    tier: str | None = typer.Option(
+        None,
+        callback=one_of(*(t.value for t in AlertTier)),
+        help="Only this tier (critical, high, medium, low).",
+    ),
+    limit: int = typer.Option(50, min=1, help="At most this many, most urgent and most recent first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Alerts ranked by tier, then most recent week."""
@@ -88,8 +96,7 @@ def show(alert_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
     with engine.connect() as conn:
         row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
     if row is None:
-        console.print(f"[red]no alert {alert_id!r}[/red]; list them with `biotracker alerts list`")
-        raise typer.Exit(1)
+        fail(f"no alert {alert_id!r}; list them with `biotracker alerts list`", code=1)
     data = dict(row) | {"history": history(engine, alert_id)}
     if as_json:
         print(json.dumps(data, default=str, indent=2))
@@ -120,7 +127,6 @@ def set_status_cmd(
 ) -> None:
     """Move an alert along its lifecycle; the change is recorded with who and when."""
     from biotracker.alerts.lifecycle import AlertNotFound, TransitionError, set_status
-    from biotracker.schema import AlertStatus
 
     try:
         target = AlertStatus(status)
@@ -131,8 +137,7 @@ def set_status_cmd(
             _engine(), alert_id, target, actor or getpass.getuser(), dt.datetime.now(dt.UTC), note
         )
     except (AlertNotFound, TransitionError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(str(exc), code=1)
     console.print(f"{alert_id}: {before.value} → {target.value}")
 
 
@@ -150,8 +155,7 @@ def feedback(
     try:
         record_feedback(_engine(), alert_id, label, actor or getpass.getuser(), dt.datetime.now(dt.UTC), note)
     except AlertNotFound as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(str(exc), code=1)
     console.print(f"{alert_id}: labelled {label}")
 
 

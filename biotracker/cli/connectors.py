@@ -11,19 +11,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from biotracker.cli.operator_errors import fail
 from biotracker.config import BUNDLED_RECORDINGS
-from biotracker.errors import BiotrackerError
+from biotracker.errors import BiotrackerError, FetchError
 
 console = Console()
 connectors_app = typer.Typer(
     help="Feed connectors: list them, scaffold a new one, check it, re-record its fixture.",
     no_args_is_help=True,
 )
-
-
-def _fail(exc: Exception, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {escape(str(exc))}")
-    raise typer.Exit(code)
 
 
 def connector_rows(recordings: Path = BUNDLED_RECORDINGS) -> list[dict[str, object]]:
@@ -75,10 +71,7 @@ def connector_rows(recordings: Path = BUNDLED_RECORDINGS) -> list[dict[str, obje
 @connectors_app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of objects.")) -> None:
     """Every registered connector (modules and connectors/feeds.yaml entries) with its fixture's provenance."""
-    try:
-        rows = connector_rows()
-    except BiotrackerError as exc:
-        _fail(exc)
+    rows = connector_rows()
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -125,6 +118,11 @@ def new(
 
     try:
         SourceKind(kind)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{kind!r} is not one of {', '.join(k.value for k in SourceKind)}", param_hint="'--kind'"
+        ) from None
+    try:
         result = scaffold_connector(
             name,
             fmt,
@@ -136,8 +134,8 @@ def new(
             module=module,
             known=set(connector_classes()),
         )
-    except (BiotrackerError, ValueError) as exc:
-        _fail(exc)
+    except ValueError as exc:  # a value the scaffold cannot use: the operator's to fix
+        raise typer.BadParameter(str(exc)) from exc
     for path in result.created:
         console.print(f"wrote {path}")
     console.print(
@@ -161,14 +159,11 @@ def check(
 
     from biotracker.testing.connector_checks import Harness, run_checks
 
-    try:
-        if update_snapshot:
-            with tempfile.TemporaryDirectory(prefix=f"bt-snapshot-{name}-") as tmp:
-                path = Harness(name, workdir=Path(tmp)).write_snapshot()
-            console.print(f"snapshot written: {path}")
-        results = run_checks(name, only=only)
-    except BiotrackerError as exc:
-        _fail(exc)
+    if update_snapshot:
+        with tempfile.TemporaryDirectory(prefix=f"bt-snapshot-{name}-") as tmp:
+            path = Harness(name, workdir=Path(tmp)).write_snapshot()
+        console.print(f"snapshot written: {path}")
+    results = run_checks(name, only=only)
     marks = {"passed": "[green]pass[/green]", "failed": "[red]FAIL[/red]", "skipped": "[yellow]skip[/yellow]"}
     table = Table(title=f"conformance of {name}")
     table.add_column("check")
@@ -186,7 +181,7 @@ def check(
 @connectors_app.command("record")
 def record(
     name: str = typer.Argument(..., help="Connector name."),
-    days: int = typer.Option(7, help="Record the window of the last DAYS days."),
+    days: int = typer.Option(7, min=1, max=3660, help="Record the window of the last DAYS days."),
     out: Path | None = typer.Option(None, help=f"Folder to write (default: {BUNDLED_RECORDINGS}/NAME)."),
 ) -> None:
     """Re-record a connector's fixture from the live service (needs internet; replaces the recording)."""
@@ -206,8 +201,8 @@ def record(
                 Window(now - dt.timedelta(days=days), now),
                 now,
             )
-    except BiotrackerError as exc:
-        _fail(exc, 1)
+    except FetchError as exc:  # the service, not the operator: exit 1, still one line
+        fail(str(exc), code=1)
     console.print(f"recorded: {path}")
     console.print(f"Now run `biotracker connectors check {name} --update-snapshot` and review the diff.")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from biotracker.errors import BiotrackerError, ConfigError
+from biotracker.errors import ConfigError
 
 console = Console(stderr=True)
 
@@ -37,44 +37,42 @@ def detect_command(
     from biotracker.scoring.detectors.io import read_input, result_frame, write_output
 
     try:
-        try:
-            control = json.loads(control_json.read_text())
-        except FileNotFoundError as exc:
-            raise ConfigError(f"control file {control_json} does not exist") from exc
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"control file {control_json} is not valid JSON: {exc}") from exc
-        if not isinstance(control, dict):
-            raise ConfigError('the control file must hold a JSON object, e.g. {"b": 5, "range": [264, 312]}')
-        batches = read_input(input_csv)
-        frames = []
-        first = None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            for batch in batches:
-                result = detect(method, batch.observed, batch.dates, control)
-                frames.append(result_frame(result, batch.series_ids))
-                first = first or (batch, result)
-        for w in {str(w.message) for w in caught}:
-            console.print(f"[yellow]warning:[/yellow] {w}")
-        write_output(frames, output_csv)
-        if plot is not None and first is not None:
-            from biotracker.scoring.detectors.plot import plot_detection
+        control = json.loads(control_json.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"control file {control_json} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"control file {control_json} is not valid JSON: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the control file {control_json}: {exc}") from exc
+    if not isinstance(control, dict):
+        raise ConfigError('the control file must hold a JSON object, e.g. {"b": 5, "range": [264, 312]}')
+    batches = read_input(input_csv)
+    frames = []
+    first = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in batches:
+            result = detect(method, batch.observed, batch.dates, control)
+            frames.append(result_frame(result, batch.series_ids))
+            first = first or (batch, result)
+    for w in {str(w.message) for w in caught}:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    write_output(frames, output_csv)
+    if plot is not None and first is not None:
+        from biotracker.scoring.detectors.plot import plot_detection
 
-            batch, result = first
-            pos = result.t - 1
-            title = f"{method}" + (f" — {batch.series_ids[0]}" if batch.series_ids else "")
-            plot_detection(
-                plot,
-                result.t,
-                batch.observed[0, pos],
-                result.upperbound[0],
-                result.alarm[0],
-                title=title,
-                dates=None if batch.dates is None else batch.dates[pos],
-            )
-    except BiotrackerError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        batch, result = first
+        pos = result.t - 1
+        title = f"{method}" + (f" — {batch.series_ids[0]}" if batch.series_ids else "")
+        plot_detection(
+            plot,
+            result.t,
+            batch.observed[0, pos],
+            result.upperbound[0],
+            result.alarm[0],
+            title=title,
+            dates=None if batch.dates is None else batch.dates[pos],
+        )
 
 
 def register(app: typer.Typer) -> None:

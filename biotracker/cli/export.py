@@ -14,8 +14,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from biotracker.cli.options import iso_day, iso_moment
 from biotracker.config import Settings, load_settings
-from biotracker.errors import BiotrackerError
+from biotracker.errors import ConfigError
 
 console = Console()
 
@@ -39,43 +40,38 @@ CLEARANCE = typer.Option(
     "(CLEAR, GREEN, AMBER, AMBER+STRICT, RED; non-law-enforcement).",
 )
 SINCE = typer.Option(
-    None, help="Only alerts of weeks starting on or after this ISO date (and incidents first seen since)."
+    None,
+    callback=iso_moment,
+    help="Only alerts of weeks starting on or after this ISO date (and incidents first seen since).",
 )
-UNTIL = typer.Option(None, help="Only alerts of weeks starting before this ISO date (exclusive).")
+UNTIL = typer.Option(
+    None, callback=iso_moment, help="Only alerts of weeks starting before this ISO date (exclusive)."
+)
 AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
-
-
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except BiotrackerError as exc:
-        raise _fail(exc) from exc
+    return load_settings()
 
 
 def _audience(settings: Settings, subscriber: str | None, clearance: str | None):
     from biotracker.outputs.audience import INTERNAL, Audience, load_subscribers
     from biotracker.schema import Tlp
 
-    try:
-        if subscriber and clearance:
-            raise typer.BadParameter("give --subscriber or --clearance, not both")
-        if subscriber:
-            if settings.subscribers_file is None:
-                raise BiotrackerError(
-                    "--subscriber needs BIOTRACKER_SUBSCRIBERS_FILE (see config/subscribers.example.toml)"
-                )
-            return load_subscribers(settings.subscribers_file).get(subscriber)
-        if clearance:
-            return Audience(
-                name=f"cleared-{Tlp.parse(clearance).value}", clearance=Tlp.parse(clearance), kind="partner"
+    if subscriber and clearance:
+        raise typer.BadParameter("give --subscriber or --clearance, not both")
+    if subscriber:
+        if settings.subscribers_file is None:
+            raise ConfigError(
+                "--subscriber needs BIOTRACKER_SUBSCRIBERS_FILE (see config/subscribers.example.toml)"
             )
-    except (BiotrackerError, ValueError) as exc:
-        raise _fail(exc) from exc
+        return load_subscribers(settings.subscribers_file).get(subscriber)
+    if clearance:
+        try:
+            tlp = Tlp.parse(clearance)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--clearance'") from exc
+        return Audience(name=f"cleared-{tlp.value}", clearance=tlp, kind="partner")
     return INTERNAL
 
 
@@ -90,10 +86,7 @@ def _data(settings: Settings, since: str | None, until: str | None):
             window = Window(as_utc(since or "1900-01-01"), as_utc(until or "2999-01-01"))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-    try:
-        return load_output_data(open_store(settings), window)
-    except BiotrackerError as exc:
-        raise _fail(exc) from exc
+    return load_output_data(open_store(settings), window)
 
 
 def _report(summary: dict, as_json: bool, line: str) -> None:
@@ -119,16 +112,13 @@ def export_cap_command(
 
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
-    try:
-        result = export_cap(
-            _data(settings, since, until),
-            audience,
-            output or settings.out_dir / "cap",
-            sender=settings.mail_from,
-            sent_at=dt.datetime.now(dt.UTC),
-        )
-    except BiotrackerError as exc:
-        raise _fail(exc) from exc
+    result = export_cap(
+        _data(settings, since, until),
+        audience,
+        output or settings.out_dir / "cap",
+        sender=settings.mail_from,
+        sent_at=dt.datetime.now(dt.UTC),
+    )
     _report(
         result.summary(),
         as_json,
@@ -245,7 +235,7 @@ def export_misp_command(
 
 @mail_app.command("digests")
 def mail_digests_command(
-    day: str | None = typer.Option(None, help="Digest day (ISO date). Default: today."),
+    day: str | None = typer.Option(None, callback=iso_day, help="Digest day (ISO date). Default: today."),
     dry_run: bool = typer.Option(False, help="Store the messages in the outbox without sending them."),
     as_json: bool = AS_JSON,
 ) -> None:
@@ -256,23 +246,17 @@ def mail_digests_command(
 
     settings = _settings()
     if settings.subscribers_file is None:
-        raise _fail(
-            BiotrackerError(
-                "set BIOTRACKER_SUBSCRIBERS_FILE to a subscribers TOML file "
-                "(see config/subscribers.example.toml)"
-            )
+        raise ConfigError(
+            "set BIOTRACKER_SUBSCRIBERS_FILE to a subscribers TOML file (see config/subscribers.example.toml)"
         )
-    try:
-        result = publish_day(
-            open_store(settings),
-            settings,
-            dt.date.fromisoformat(day) if day else dt.date.today(),
-            subscribers=load_subscribers(settings.subscribers_file),
-            send=not dry_run,
-            sent_at=dt.datetime.now(dt.UTC),
-        )
-    except BiotrackerError as exc:
-        raise _fail(exc) from exc
+    result = publish_day(
+        open_store(settings),
+        settings,
+        dt.date.fromisoformat(day) if day else dt.date.today(),
+        subscribers=load_subscribers(settings.subscribers_file),
+        send=not dry_run,
+        sent_at=dt.datetime.now(dt.UTC),
+    )
     _report(
         result.summary(),
         as_json,
@@ -282,14 +266,27 @@ def mail_digests_command(
 
 
 @mail_app.command("send-outbox")
-def mail_outbox_command(as_json: bool = AS_JSON) -> None:
-    """Send the stored messages that earlier runs could not deliver."""
+def mail_outbox_command(
+    resend_in_doubt: bool = typer.Option(
+        False,
+        "--resend-in-doubt",
+        help="Also send again the messages whose session broke during DATA (check first that the "
+        "recipients did not get them: they may have been delivered).",
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Send the stored messages that earlier runs could not deliver (never those in doubt, unless asked)."""
     from biotracker.outputs.mail import send_outbox
 
     settings = _settings()
-    result = send_outbox(settings)
-    _report(result.summary(), as_json, f"sent {len(result.sent)}, still failing {len(result.failed)}")
-    if result.failed:
+    result = send_outbox(settings, resend_in_doubt=resend_in_doubt)
+    _report(
+        result.summary(),
+        as_json,
+        f"sent {len(result.sent)}, still failing {len(result.failed)}, in doubt {len(result.in_doubt)}"
+        + (" (may have been delivered; check, then use --resend-in-doubt)" if result.in_doubt else ""),
+    )
+    if result.failed or result.in_doubt:
         raise typer.Exit(1)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from biotracker.cli.operator_errors import fail
+
 console = Console()
 BARS = " ▁▂▃▄▅▆▇█"
 
@@ -22,12 +24,12 @@ def incident(
     from biotracker.config import load_settings
     from biotracker.db.engine import open_store
     from biotracker.incidents.page import IncidentNotFound, incident_page
+    from biotracker.scoring.risk.flag_words import agent_flag_words
 
     try:
         page = incident_page(open_store(load_settings()), incident_id)
     except IncidentNotFound as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(str(exc), code=1)
     if plot and page["series"]:
         _plot(page, plot)
     if as_json:
@@ -43,9 +45,8 @@ def incident(
     console.print(
         f"\n[bold]Agent[/bold]: {a.get('agent_name') or 'not in the agents table'} {a.get('agent_id') or ''}"
     )
-    for flag, value in (a.get("agent_flags") or {}).items():
-        if value:
-            console.print(f"  - {flag}: {value}")
+    for words in agent_flag_words(a.get("agent_flags")):
+        console.print(f"  - {words}")
     console.print("\n[bold]Unusualness[/bold]")
     for f in a.get("unusual") or [{"flag": "none", "evidence": "no flag holds"}]:
         console.print(f"  - {f['flag']}: {f['evidence']}")

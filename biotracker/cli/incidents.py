@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biotracker.cli.operator_errors import fail
+
 console = Console()
 
 incidents_app = typer.Typer(
@@ -26,13 +28,8 @@ incidents_app = typer.Typer(
 def _engine():  # type: ignore[no-untyped-def]
     from biotracker.config import load_settings
     from biotracker.db.engine import open_store
-    from biotracker.errors import BiotrackerError
 
-    try:
-        return open_store(load_settings())
-    except BiotrackerError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    return open_store(load_settings())
 
 
 def _incident_of(engine, report_id: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -79,8 +76,7 @@ def show(
     with engine.connect() as conn:
         row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()
     if row is None:
-        console.print(f"[red]no incident {incident_id}[/red]; list them with SQL or the JSON export")
-        raise typer.Exit(1)
+        fail(f"no incident {incident_id}; list them with SQL or the JSON export", code=1)
     members = incident_members(engine, incident_id)
     if as_json:
         print(json.dumps({"incident": dict(row), "reports": members}, indent=2, default=str))
@@ -112,11 +108,10 @@ def split(
     current = _incident_of(engine, report_id)
     if current != incident_id:
         where = f"it is in {current}" if current else "it is in no incident"
-        console.print(
-            f"[red]report {report_id} is not in incident {incident_id}[/red] ({where}); "
-            "check with `biotracker incidents show`"
+        fail(
+            f"report {report_id} is not in incident {incident_id} ({where}); check with `biotracker incidents show`",
+            code=1,
         )
-        raise typer.Exit(1)
     detach_report(engine, report_id, note, dt.datetime.now(dt.UTC))
     build_incidents(engine)
     console.print(
@@ -143,8 +138,7 @@ def join(report_id: str = typer.Argument(..., help="A report detached earlier wi
 
     engine = _engine()
     if not reattach_report(engine, report_id):
-        console.print(f"[red]report {report_id} has no override[/red]")
-        raise typer.Exit(1)
+        fail(f"report {report_id} has no override", code=1)
     build_incidents(engine)
     console.print(f"{report_id} rejoined: now in {_incident_of(engine, report_id)}")
 

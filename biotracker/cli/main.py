@@ -7,6 +7,8 @@ import logging
 
 import typer
 
+from biotracker.cli.operator_errors import OneLineErrors
+
 #: Topic modules under ``biotracker.cli``; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES = [
     "pipeline",
@@ -31,6 +33,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    cls=OneLineErrors,  # operator mistakes: one line on stderr, exit 2 (see operator_errors)
     pretty_exceptions_enable=False,
 )
 
@@ -51,3 +54,7 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biotracker.cli.operator_errors import fail
+from biotracker.cli.options import iso_moment
+
 console = Console()
 models_app = typer.Typer(
     help=(
@@ -32,8 +35,12 @@ def _settings_and_dir(models_dir: Path | None):
 
 @models_app.command("train")
 def train(
-    start: str | None = typer.Option(None, help="Only labels given on or after this UTC date/time."),
-    end: str | None = typer.Option(None, help="Only labels given before this UTC date/time."),
+    start: str | None = typer.Option(
+        None, callback=iso_moment, help="Only labels given on or after this UTC date/time."
+    ),
+    end: str | None = typer.Option(
+        None, callback=iso_moment, help="Only labels given before this UTC date/time."
+    ),
     models_dir: Path | None = typer.Option(None, "--models-dir", help="Where to save (default: models/)."),
     rank: bool = typer.Option(True, help="Then re-rank every alert and store its relevance score."),
 ) -> None:
@@ -46,7 +53,10 @@ def train(
     engine = open_store(settings)
     window = None
     if start or end:
-        window = Window(as_utc(start or "1970-01-01"), as_utc(end) if end else as_utc("9999-01-01"))
+        try:
+            window = Window(as_utc(start or "1970-01-01"), as_utc(end) if end else as_utc("9999-01-01"))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     try:
         card = train_relevance_model(engine, folder, window, at=dt.datetime.now(dt.UTC))
     except NotEnoughLabels as exc:
@@ -74,15 +84,19 @@ def list_models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Every relevance model card, newest first, and whether it would be loaded (and if not, why)."""
-    from biotracker.scoring.relevance.load import survey
+    from biotracker.scoring.relevance.load import load_newest_model, survey
 
     _settings, folder = _settings_and_dir(models_dir)
     found = survey(folder)
+    # "in use" is what ranking would load, asked of the loader itself, never inferred from the list.
+    loaded = load_newest_model(folder) if found else None
+    in_use = (loaded.card.model_id, loaded.path.name) if loaded else None
     if as_json:
         rows = [
             {
                 "card": path.name,
                 "valid": problem is None,
+                "in_use": card is not None and (card.model_id, card.artefact) == in_use,
                 "problem": problem,
                 "model": asdict(card) if card else None,
             }
@@ -102,13 +116,14 @@ def list_models(
     table.add_column("model", no_wrap=True)
     for col in ("trained", "labels", "P", "R", "P@20 (rules)", "usable"):
         table.add_column(col)
-    in_use = next((card.model_id for card, _, problem in found if card and problem is None), None)
     for card, path, problem in found:
         if card is None:
             table.add_row(path.name, "", "", "", "", "", f"no: {problem}")
             continue
         cv = card.cross_validation
-        usable = "in use" if card.model_id == in_use else ("yes" if problem is None else f"no: {problem}")
+        usable = (
+            "in use" if (card.model_id, card.artefact) == in_use else (f"no: {problem}" if problem else "yes")
+        )
         table.add_row(
             card.model_id,
             card.trained_at[:10],
@@ -133,8 +148,7 @@ def show(
     _settings, folder = _settings_and_dir(models_dir)
     card_path = folder / f"{model_id}.card.json"
     if not card_path.is_file() or card_path.parent != folder:
-        console.print(f"[red]no card {card_path}[/red]; list models with `biotracker models list`")
-        raise typer.Exit(1)
+        fail(f"no card {card_path}; list models with `biotracker models list`", code=1)
     card, problem = None, None
     try:
         card = read_card(card_path)

@@ -12,18 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from biotracker.cli.options import MAX_LOOKBACK_DAYS, iso_day, iso_moment
 from biotracker.config import BUNDLED_RECORDINGS, Settings, load_settings
-from biotracker.errors import BiotrackerError
 
 console = Console()
 
 
 def _settings(replay: Path | None = None) -> Settings:
-    try:
-        settings = load_settings()
-    except BiotrackerError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings()  # a ConfigError becomes one line and exit 2 (cli/operator_errors.py)
     return replace(settings, replay_dir=replay) if replay else settings
 
 
@@ -38,10 +34,14 @@ def _window(start: str | None, end: str | None, default_days: int):
         raise typer.BadParameter(str(exc)) from exc
 
 
-START = typer.Option(None, help="Window start (ISO date/time, UTC, inclusive).")
-END = typer.Option(None, help="Window end (ISO date/time, UTC, exclusive). Default: tomorrow.")
+START = typer.Option(None, callback=iso_moment, help="Window start (ISO date/time, UTC, inclusive).")
+END = typer.Option(
+    None, callback=iso_moment, help="Window end (ISO date/time, UTC, exclusive). Default: tomorrow."
+)
 REPLAY = typer.Option(
     None,
+    exists=True,
+    file_okay=False,
     help="Replay recordings from this folder instead of fetching live "
     f"(the bundled ones are in {BUNDLED_RECORDINGS}).",
 )
@@ -49,7 +49,7 @@ REPLAY = typer.Option(
 
 def demo(
     as_of: str | None = typer.Option(
-        None, help="Digest day (ISO date). Default: the Monday after the newest report."
+        None, callback=iso_day, help="Digest day (ISO date). Default: the Monday after the newest report."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -182,9 +182,9 @@ def score(start: str | None = START, end: str | None = END) -> None:
 
 
 def digest(
-    day: str | None = typer.Option(None, help="Digest day (ISO date). Default: today."),
+    day: str | None = typer.Option(None, callback=iso_day, help="Digest day (ISO date). Default: today."),
     lookback_days: int | None = typer.Option(
-        None, help="Days of alerts before the day (default from settings: 7)."
+        None, min=0, max=MAX_LOOKBACK_DAYS, help="Days of alerts before the day (default from settings: 7)."
     ),
 ) -> None:
     """Write var/out/digest-YYYY-MM-DD.html and .txt: ranked alerts with reasons and source links."""

@@ -11,7 +11,10 @@ audiences, whatever its declared marking. Every output (digest, email, CAP, STIX
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,47 @@ class AnalystNote:
 
 
 AUDIENCE_KINDS = ("law_enforcement", "public_health", "partner", "public")
+
+#: Longest subscriber name accepted in a subscribers file (names are labels, not documents).
+MAX_NAME_LENGTH = 100
+_SLUG_LENGTH = 40
+_HASH_LENGTH = 12
+
+
+def subscriber_key(name: str) -> str:
+    """The file-system key of a subscriber: a readable slug plus a hash of the exact name.
+
+    Every path of a subscriber's outputs (digest files, export folder, mail messages) is built from
+    this key and nothing else, so two names that fold to the same slug ("public clear",
+    "public/clear") never share a file, and no name (``..``, ``/``, empty, very long, look-alike
+    letters) can reach outside its own place: the key holds only ``[a-z0-9-]``, never starts with a
+    dot and is at most 53 characters long.
+    """
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:_SLUG_LENGTH].strip("-")
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
+    return f"{slug or 'subscriber'}-{digest}"
+
+
+def check_subscriber_name(name: str, where: str) -> str:
+    """Refuse names an operator could not tell apart or type: empty, padded, control or invisible
+    characters, longer than :data:`MAX_NAME_LENGTH`. (Paths are safe whatever the name; this keeps
+    the subscribers file readable.)"""
+    if not name.strip():
+        raise ConfigError(f"{where}: every [[subscriber]] needs a non-empty name")
+    if name != name.strip():
+        raise ConfigError(f"{where}: subscriber name {name!r} starts or ends with spaces; remove them")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(
+            f"{where}: subscriber name is {len(name)} characters long; use at most {MAX_NAME_LENGTH}"
+        )
+    hidden = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c).startswith("C")})
+    if hidden:
+        raise ConfigError(
+            f"{where}: subscriber name {name!r} holds control or invisible characters {hidden}; "
+            "write it in plain visible characters"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,11 @@ class Audience:
     @property
     def law_enforcement(self) -> bool:
         return self.kind == "law_enforcement"
+
+    @property
+    def path_key(self) -> str:
+        """Where this audience's files live: see :func:`subscriber_key`."""
+        return subscriber_key(self.name)
 
     def may_receive(self, item: Item) -> bool:
         """The security rule alone (TLP and law-enforcement intake), without topic preferences."""
@@ -198,14 +247,20 @@ class SubscriberBook:
         raise ConfigError(f"no subscriber named {name!r}; known: {[s.name for s in self.subscribers]}")
 
 
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
 def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: a [[subscriber]] must be a table of keys, got {entry!r}")
     known = {"name", "email", "kind", "clearance", "topics", "regions", "min_tier"}
     unknown = set(entry) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}")
-    if not entry.get("name"):
-        raise ConfigError(f"{where}: every [[subscriber]] needs a name")
-    name = str(entry["name"])
+    raw_name = entry.get("name")
+    if not isinstance(raw_name, str):
+        raise ConfigError(f"{where}: every [[subscriber]] needs a name (a string)")
+    name = check_subscriber_name(raw_name, where)
     try:
         clearance = Tlp.parse(str(entry.get("clearance", "CLEAR")))
         min_tier = AlertTier(str(entry.get("min_tier", "low")).lower())
@@ -213,16 +268,24 @@ def parse_subscriber(entry: Mapping[str, object], where: str) -> Audience:
         raise ConfigError(
             f"{where} ({name}): {exc}; min_tier is one of {[t.value for t in AlertTier]}"
         ) from exc
+    lists: dict[str, list[object]] = {}
     for key in ("topics", "regions"):
-        if not isinstance(entry.get(key, []), list):
+        value = entry.get(key, [])
+        if not isinstance(value, list):
             raise ConfigError(f"{where} ({name}): {key} must be a list of strings")
+        lists[key] = value
+    email = entry.get("email")
+    if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email)):
+        raise ConfigError(
+            f"{where} ({name}): email {email!r} is not one plain address like desk@agency.example"
+        )
     return Audience(
         name=name,
         clearance=clearance,
         kind=str(entry.get("kind", "public_health")),
-        email=str(entry["email"]) if entry.get("email") else None,
-        topics=frozenset(str(t) for t in entry.get("topics", [])),  # type: ignore[union-attr]
-        regions=frozenset(str(r) for r in entry.get("regions", [])),  # type: ignore[union-attr]
+        email=email or None,
+        topics=frozenset(str(t) for t in lists["topics"]),
+        regions=frozenset(str(r) for r in lists["regions"]),
         min_tier=min_tier,
     )
 
@@ -235,11 +298,28 @@ def load_subscribers(path: Path) -> SubscriberBook:
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML (UTF-8): {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read the subscribers file {path}: {exc.strerror or exc}") from exc
     entries = data.get("subscriber", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: write each subscriber as a [[subscriber]] table")
     subs = tuple(parse_subscriber(e, f"{path} [[subscriber]] #{i + 1}") for i, e in enumerate(entries))
-    names = [s.name for s in subs]
-    if len(names) != len(set(names)):
-        raise ConfigError(f"{path}: subscriber names must be unique, got {names}")
+    _check_distinct(subs, path)
     return SubscriberBook(subs)
+
+
+def _check_distinct(subs: tuple[Audience, ...], path: Path) -> None:
+    """Names must be unique even after Unicode compatibility folding and case folding, so that two
+    profiles an operator reads as one ("Desk" and "ｄｅｓｋ") cannot both exist; their keys (which
+    name the files) are then unique too."""
+    seen: dict[str, str] = {}
+    for sub in subs:
+        for folded in (unicodedata.normalize("NFKC", sub.name).casefold(), sub.path_key):
+            if folded in seen:
+                raise ConfigError(
+                    f"{path}: subscriber names must be unique, but {seen[folded]!r} and {sub.name!r} are "
+                    "(or read as) the same name; give each subscriber a distinct name"
+                )
+            seen[folded] = sub.name

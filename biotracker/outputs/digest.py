@@ -25,6 +25,7 @@ from biotracker.outputs.audience import INTERNAL, Audience, Delivery, Item, deli
 from biotracker.outputs.charts import regions_of, sparkline_svg, unmapped, world_map_svg
 from biotracker.outputs.records import OutputData, SeriesPoint, load_output_data, topic_of
 from biotracker.schema import Alert, AlertTier, Report, SourceKind, Tlp, Window, as_utc
+from biotracker.scoring.risk.flag_words import agent_flag_words
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def text_sparkline(points: list[SeriesPoint]) -> str:
 
 
 def agent_flags(disease: str | None) -> list[str]:
-    """Regulatory lists the alert's agent is on (risk lens), in words; empty when unknown."""
+    """Regulatory lists the alert's agent is on (risk lens), in the words every output uses; empty when unknown."""
     if not disease:
         return []
     from biotracker.scoring.risk.agents import load_agents
@@ -136,21 +137,7 @@ def agent_flags(disease: str | None) -> list[str]:
     agent = load_agents().get(disease)
     if agent is None:
         return []
-    flags = []
-    if agent.select_agent is not None:
-        flags.append(f"select agent ({agent.select_agent.value}){', Tier 1' if agent.tier1 else ''}")
-    if agent.cdc_category is not None:
-        flags.append(f"CDC bioterrorism category {agent.cdc_category.value}")
-    for attr, words in (
-        ("australia_group", "Australia Group export control"),
-        ("woah_listed", "WOAH-listed"),
-        ("who_priority", "WHO R&D Blueprint priority"),
-        ("ihr_always_notifiable", "always notifiable under the IHR"),
-        ("eradicated", "eradicated agent"),
-    ):
-        if getattr(agent, attr):
-            flags.append(words)
-    return [f"{agent.name}: {f}" for f in flags]
+    return [f"{agent.name}: {words}" for words in agent_flag_words(agent)]
 
 
 def assessment_lines(assessment: dict | None) -> list[str]:
@@ -334,15 +321,14 @@ def build_subscriber_digest(
     lookback_days: int | None = None,
     source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> tuple[RenderedDigest, DigestFiles]:
-    """Render and store one subscriber's digest (``digests/digest-<day>-<name>.html``/``.txt``)."""
+    """Render and store one subscriber's digest (``digests/digest-<day>-<key>.html``/``.txt``, the key
+    from :func:`~biotracker.outputs.audience.subscriber_key`)."""
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
     data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
     rendered = render_digest(data, audience, day, lookback)
-    return rendered, write_digest(
-        rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}"
-    )
+    return rendered, write_subscriber_digest(rendered, settings.out_dir)
 
 
-def safe_name(name: str) -> str:
-    """A subscriber name as a file-name part."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+def write_subscriber_digest(rendered: RenderedDigest, out_dir: Path) -> DigestFiles:
+    """Store a subscriber's digest under ``digests/``, named by the subscriber's key (never its raw name)."""
+    return write_digest(rendered, out_dir / "digests", suffix=f"-{rendered.delivery.audience.path_key}")

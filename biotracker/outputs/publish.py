@@ -8,6 +8,7 @@ digest stored (and queued in the outbox when it has an address), so nothing is l
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from biotracker.config import Settings
-from biotracker.errors import PublishError
+from biotracker.errors import DeliveryInDoubtError, PublishError
 from biotracker.outputs.audience import (
     INTERNAL,
     Audience,
@@ -24,9 +25,22 @@ from biotracker.outputs.audience import (
     registered_source_kinds,
 )
 from biotracker.outputs.cap import export_cap
-from biotracker.outputs.digest import DigestFiles, digest_window, render_digest, safe_name, write_digest
+from biotracker.outputs.digest import (
+    DigestFiles,
+    digest_window,
+    render_digest,
+    write_digest,
+    write_subscriber_digest,
+)
 from biotracker.outputs.jsonexport import export_json
-from biotracker.outputs.mail import compose_digest_email, mail_dir, message_name, send_stored, store_message
+from biotracker.outputs.mail import (
+    compose_digest_email,
+    message_name,
+    outbox_of,
+    send_stored,
+    store_message,
+)
+from biotracker.outputs.outbox import MessageState
 from biotracker.outputs.records import OutputData, load_output_data
 from biotracker.outputs.stix import export_stix
 from biotracker.schema import SourceKind, Window, as_utc
@@ -92,6 +106,8 @@ class PublishResult:
     mailed: dict[str, str] = field(default_factory=dict)
     queued: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    #: Subscribers whose message may have been delivered by a broken session: not sent again.
+    in_doubt: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -102,7 +118,16 @@ class PublishResult:
             "mailed": self.mailed,
             "queued": self.queued,
             "failed": self.failed,
+            "in_doubt": self.in_doubt,
         }
+
+
+def _legacy_sent(settings: Settings, day: dt.date, audience: Audience) -> Path | None:
+    """A digest sent before subscriber keys named the files (``sent/digest-<day>-<raw name>.eml``,
+    unsafe characters as ``_``): sent, so the first run after an upgrade mails nobody twice."""
+    legacy = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"digest-{day.isoformat()}-{audience.name}")
+    path = outbox_of(settings).root / "sent" / f"{legacy}.eml"
+    return path if path.is_file() else None
 
 
 def publish_day(
@@ -120,14 +145,16 @@ def publish_day(
     """Digest + exports for the analysts, then each subscriber's digest (stored, then mailed) and exports.
 
     Files: ``digest-<day>.html|.txt`` and ``exports-<day>/`` (cap/, stix-bundle.json, export.json)
-    for the analysts; ``digests/digest-<day>-<name>.*`` and ``exports-<day>/subscribers/<name>/``
-    per subscriber, each holding only what that subscriber may receive.
+    for the analysts; ``digests/digest-<day>-<key>.*`` and ``exports-<day>/subscribers/<key>/``
+    per subscriber, each holding only what that subscriber may receive. ``<key>`` is the subscriber's
+    :func:`~biotracker.outputs.audience.subscriber_key` (a slug plus a hash of the exact name), so no
+    two subscribers share a file and no name reaches outside its own folder.
 
     ``sent_at`` (default: midnight UTC of ``day``) dates the emails and CAP updates, so a re-run is
-    reproducible. Mail failures are collected in ``failed`` (messages stay in the outbox); they do
-    not stop other subscribers. Raises :class:`PublishError` at the end if any send failed, so the
-    task is retried while every file is already written; a digest already sent for ``day`` is not
-    sent again unless ``resend``.
+    reproducible. Mail failures are collected in ``failed`` (messages stay in the outbox) and
+    sessions that broke during DATA in ``in_doubt``; neither stops other subscribers. Raises
+    :class:`PublishError` at the end if any send failed, so the task is retried while every file is
+    already written; a digest already sent (or in doubt) for ``day`` is not sent again unless ``resend``.
     """
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
     moment = as_utc(sent_at or day)
@@ -143,18 +170,21 @@ def publish_day(
         subscribers = load_subscribers(settings.subscribers_file)
     for audience in subscribers.subscribers if subscribers else ():
         rendered = render_digest(data, audience, day, lookback)
-        result.subscriber_digests[audience.name] = write_digest(
-            rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}"
-        )
+        result.subscriber_digests[audience.name] = write_subscriber_digest(rendered, settings.out_dir)
         # What partner systems ingest: the subscriber's own CAP messages and bundles.
         result.subscriber_exports[audience.name] = write_exports(
-            data, settings, audience, day_dir / "subscribers" / safe_name(audience.name), sent_at=moment
+            data, settings, audience, day_dir / "subscribers" / audience.path_key, sent_at=moment
         )
         if not audience.email:
             continue
-        already = mail_dir(settings) / "sent" / f"{message_name(day, audience)}.eml"
-        if already.exists() and not resend:  # a re-run (e.g. an Airflow retry) does not mail twice
-            result.mailed[audience.name] = str(already)
+        name = f"{message_name(day, audience)}.eml"
+        earlier = outbox_of(settings).state_of(name)
+        legacy = _legacy_sent(settings, day, audience)
+        if (earlier is MessageState.SENT or legacy) and not resend:  # a re-run mails nobody twice
+            result.mailed[audience.name] = str(legacy or outbox_of(settings).path(name, MessageState.SENT))
+            continue
+        if earlier is MessageState.IN_DOUBT and not resend:
+            result.in_doubt[audience.name] = f"{name} may already have been delivered; not sent again"
             continue
         stored = store_message(
             compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=moment),
@@ -165,13 +195,18 @@ def publish_day(
             result.queued[audience.name] = str(stored)
             continue
         try:
-            result.mailed[audience.name] = str(send_stored(stored, settings))
+            result.mailed[audience.name] = str(send_stored(stored, settings, resend=resend))
+        except DeliveryInDoubtError as exc:
+            result.in_doubt[audience.name] = str(exc)
         except PublishError as exc:
             result.failed[audience.name] = str(exc)
-    if result.failed:
-        error = PublishError(
-            f"{len(result.failed)} digest email(s) not sent (stored in the outbox): "
-            + "; ".join(result.failed.values())
+    if result.failed or result.in_doubt:
+        error_type = PublishError if result.failed else DeliveryInDoubtError
+        error = error_type(
+            f"{len(result.failed)} digest email(s) not sent (stored in the outbox), "
+            f"{len(result.in_doubt)} in doubt (not sent again; check with the recipients, then "
+            "`biotracker mail send-outbox --resend-in-doubt`): "
+            + "; ".join([*result.failed.values(), *result.in_doubt.values()])
         )
         error.result = result  # type: ignore[attr-defined]
         raise error

@@ -14,12 +14,13 @@ import logging
 import tomllib
 import warnings
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 
 from biotracker.db.tables import signals
@@ -27,7 +28,15 @@ from biotracker.db.upsert import upsert
 from biotracker.errors import ConfigError
 from biotracker.incidents.series import load_incident_frame, weekly_counts
 from biotracker.schema import Signal, Window
-from biotracker.scoring.detectors import detect
+from biotracker.scoring.detectors import METHODS, detect, parse_control
+from biotracker.scoring.detectors.api import DegenerateHistoryWarning
+from biotracker.scoring.detectors.control import (
+    Control,
+    CusumControl,
+    EarsControl,
+    FarringtonControl,
+    FarringtonFlexibleControl,
+)
 
 log = logging.getLogger(__name__)
 METHODS_FILE = Path(__file__).with_name("methods.toml")
@@ -42,12 +51,59 @@ class MethodChoice:
     def control_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.control}
 
+    @cached_property
+    def config(self) -> Control:
+        """The typed configuration with R's defaults filled in (the one place defaults live)."""
+        return parse_control(self.method, self.control_dict)
+
     @property
     def label(self) -> str:
         """``earsC2`` for EARS (its variant matters to a reader), else the R function name."""
-        if self.method == "earsC":
-            return f"earsC{str(self.control_dict.get('method', 'C1')).removeprefix('C')}"
+        config = self.config
+        if isinstance(config, EarsControl):
+            return f"earsC{config.method.removeprefix('C')}"
         return self.method
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MethodEntry(_Strict):
+    """One method with its R control list, as ``methods.toml`` writes it."""
+
+    method: str
+    control: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in METHODS:
+            raise ValueError(f"{value!r} is not one of {', '.join(METHODS)}")
+        return value
+
+    def choice(self) -> MethodChoice:
+        control = {k: tuple(v) if isinstance(v, list) else v for k, v in self.control.items()}
+        return MethodChoice(self.method, tuple(sorted(control.items())))
+
+
+class LongEntry(MethodEntry):
+    #: Weeks since a series' first incident from which it gets the long-history method.
+    min_history_weeks: int = Field(264, ge=1)
+
+
+class OverrideEntry(MethodEntry):
+    #: Glob over series keys ("<disease>|<ISO3>").
+    series: str = Field(min_length=1)
+
+
+class MethodConfig(_Strict):
+    """``methods.toml``: which method scores which series. Unknown keys anywhere are refused."""
+
+    version: int = Field(1, ge=1, le=1)
+    long: LongEntry
+    short: MethodEntry
+    override: tuple[OverrideEntry, ...] = ()
 
 
 @dataclass
@@ -61,52 +117,74 @@ class ScoreSummary:
         return asdict(self)
 
 
-def _choice(entry: dict[str, Any], where: str) -> MethodChoice:
-    try:
-        control = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in dict(entry.get("control", {})).items()
-        }
-        return MethodChoice(entry["method"], tuple(sorted(control.items())))
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{where} needs `method` and a `control` table: {exc}") from exc
-
-
 @cache
-def load_method_config(path: Path = METHODS_FILE) -> dict[str, Any]:
+def load_method_config(path: Path = METHODS_FILE) -> MethodConfig:
+    """Read and validate ``methods.toml``: its tables, and every control list against its method.
+
+    A misspelt key (``minSigm = 1``) anywhere is a :class:`ConfigError` that names the file, the
+    section and the key; nothing is silently ignored.
+    """
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read the scoring method file {path}: {exc}") from exc
-    return {
-        "long": _choice(doc["long"], f"{path}: [long]"),
-        "min_history_weeks": int(doc["long"].get("min_history_weeks", 264)),
-        "short": _choice(doc["short"], f"{path}: [short]"),
-        "overrides": [
-            (o["series"], _choice(o, f"{path}: [[override]] {o.get('series')}"))
-            for o in doc.get("override", [])
-        ],
-    }
+    try:
+        config = MethodConfig.model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"[{'.'.join(str(p) for p in e['loc'])}] {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+    sections = [("[long]", config.long), ("[short]", config.short)]
+    sections += [(f"[[override]] series = {o.series!r}", o) for o in config.override]
+    for where, entry in sections:
+        try:
+            parse_control(entry.method, entry.control)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {where} {exc}") from exc
+    return config
 
 
-def choose_method(series_key: str, history_weeks: int, config: dict[str, Any]) -> MethodChoice:
+def choose_method(series_key: str, history_weeks: int, config: MethodConfig) -> MethodChoice:
     """The configured method for a series with ``history_weeks`` weeks since its first incident."""
-    for pattern, choice in config["overrides"]:
-        if fnmatch.fnmatchcase(series_key, pattern):
-            return choice
-    return config["long"] if history_weeks >= config["min_history_weeks"] else config["short"]
+    for override in config.override:
+        if fnmatch.fnmatchcase(series_key, override.series):
+            return override.choice()
+    return config.long.choice() if history_weeks >= config.long.min_history_weeks else config.short.choice()
+
+
+def first_scorable_week(config: Control) -> int:
+    """The first week (1-based t) a method can score: R's default range start."""
+    if isinstance(config, EarsControl):
+        return config.baseline + 3
+    if isinstance(config, CusumControl):
+        return 2
+    return 52 * config.b + config.w + 1
 
 
 def _baseline_text(choice: MethodChoice, period: dt.date) -> str:
-    c = choice.control_dict
-    if choice.method == "earsC":
-        lag = {"C1": 1, "C2": 3, "C3": 5}.get(str(c.get("method", "C1")), 1)
-        base = int(c.get("baseline", 7))
-        first = period - dt.timedelta(weeks=lag + base - 1)
+    config = choice.config
+    if isinstance(config, EarsControl):
+        lag = {"C1": 1, "C2": 3, "C3": 5}[config.method]
+        first = period - dt.timedelta(weeks=lag + config.baseline - 1)
         last = period - dt.timedelta(weeks=lag)
         return f"weeks {first.isoformat()} to {last.isoformat()}"
-    if choice.method in ("farringtonFlexible", "farrington"):
-        return f"the same weeks ±{c.get('w', 3)} in each of the previous {c.get('b', 5)} years"
+    if isinstance(config, (FarringtonFlexibleControl, FarringtonControl)):
+        return f"the same weeks ±{config.w} in each of the previous {config.b} years"
     return "the weeks before the scoring window"
+
+
+def _log_warnings(caught: list[warnings.WarningMessage], choice: MethodChoice) -> None:
+    """Short or all-zero histories are expected in event data (logged at INFO); any other warning
+    is news and is logged at WARNING, once per distinct message, never silently dropped."""
+    seen: set[tuple[type[Warning], str]] = set()
+    for w in caught:
+        key = (w.category, str(w.message))
+        if key in seen:
+            continue
+        seen.add(key)
+        level = logging.INFO if issubclass(w.category, DegenerateHistoryWarning) else logging.WARNING
+        log.log(level, "scoring with %s: %s: %s", choice.label, w.category.__name__, w.message)
 
 
 def score_window(engine: Engine, window: Window) -> ScoreSummary:
@@ -158,16 +236,15 @@ def _score_group(
 ) -> list[dict[str, Any]]:
     observed = counts[keys].to_numpy(dtype=float).T
     control = choice.control_dict
-    # The first week each method can score (R's default range start): earlier weeks stay unscored.
-    min_t = {"earsC": int(control.get("baseline", 7)) + 3, "cusum": 2}.get(
-        choice.method, 52 * int(control.get("b", 5)) + int(control.get("w", 3)) + 1
-    )
+    # Earlier weeks than the method's first scorable one stay unscored.
+    min_t = first_scorable_week(choice.config)
     points = [int(i) + 1 for i in in_window if int(i) + 1 >= min_t]
     if not points:
         return []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # short/all-zero histories are expected in event data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = detect(choice.method, observed, dates, control, (points[0], points[-1]))
+    _log_warnings(caught, choice)
     rows = []
     for col, t in enumerate(result.t):
         period = dates[t - 1].astype(dt.date)

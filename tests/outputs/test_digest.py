@@ -6,7 +6,7 @@ import re
 
 from tests.outputs.sample_store import DAY, KINDS, LE_MARKER, NOTE_DEU
 
-from biotracker.outputs.audience import INTERNAL, Audience
+from biotracker.outputs.audience import INTERNAL, Audience, subscriber_key
 from biotracker.outputs.charts import country_code, countries
 from biotracker.outputs.digest import build_digest, build_subscriber_digest, render_digest
 from biotracker.outputs.records import load_output_data
@@ -34,7 +34,7 @@ def test_internal_digest_ranks_explains_and_marks(store):
     assert "indicator 11: Disease seen in the region for the first time — first occurrence" in text
     assert "cue (lab): “laboratory” in “traced to a laboratory”" in text
     # Agent flags from the risk lens.
-    assert "Bacillus anthracis: select agent (OVERLAP), Tier 1" in html
+    assert "Bacillus anthracis: US select agent (OVERLAP), Tier 1" in html
     assert "Vibrio cholerae: CDC bioterrorism category B" in text
     # Sources: http(s) links are links; a javascript: URL is shown as text, never as a link.
     assert '<a href="https://www.who.int/emergencies/disease-outbreak-news/item/2024-DON500"' in html
@@ -90,7 +90,8 @@ def test_subscriber_digest_follows_the_profile(store):
     sub = Audience("africa-desk", Tlp.GREEN, "partner", regions=frozenset({"Africa"}), min_tier=AlertTier.HIGH)
     rendered, files = build_subscriber_digest(engine, settings, DAY, sub, source_kinds=KINDS)
     assert [a.alert_id for a in rendered.alerts] == ["alert-nga"]
-    assert files.html.name == "digest-2024-06-17-africa-desk.html" and files.html.parent.name == "digests"
+    assert files.html.name == f"digest-2024-06-17-{subscriber_key('africa-desk')}.html"
+    assert files.html.parent.name == "digests" and subscriber_key("africa-desk").startswith("africa-desk-")
     assert "For <strong>africa-desk</strong> (cleared for TLP:GREEN)" in files.html.read_text()
 
 

@@ -25,7 +25,7 @@ from biotracker.outputs.audience import Audience
 from biotracker.outputs.digest import render_digest
 from biotracker.outputs.mail import mail_digest, send_outbox
 from biotracker.outputs.publish import publish_day
-from biotracker.outputs.audience import SubscriberBook
+from biotracker.outputs.audience import SubscriberBook, subscriber_key
 from biotracker.outputs.records import load_output_data
 from biotracker.schema import Tlp
 from tests.outputs.sample_store import DAY, KINDS, LE_MARKER
@@ -199,7 +199,7 @@ def test_publish_day_stores_everything_and_mails_each_subscriber_what_it_may_rea
     assert bulletin.cap_messages == 1 and bulletin.tlp == {"cap": "CLEAR", "stix": "CLEAR", "json": "CLEAR"}
     assert result.subscriber_exports["police"].cap_messages == 3
     bulletin_files = Path(bulletin.paths["json"]).parent
-    assert bulletin_files == s.out_dir / "exports-2024-06-17" / "subscribers" / "bulletin"
+    assert bulletin_files == s.out_dir / "exports-2024-06-17" / "subscribers" / subscriber_key("bulletin")
     assert not any(LE_MARKER in p.read_text() for p in bulletin_files.rglob("*") if p.is_file())
     delivered = {rcpt[0]: raw.decode("utf-8", "replace") for rcpt, raw in box.messages}
     assert LE_MARKER in delivered["desk@police.example"]

@@ -105,7 +105,12 @@ def test_plot_is_written(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "control, fragment",
-    [({"alpha": 2, "range": [264, 312]}, "alpha"), ({"range": [264, 999]}, "range"), ([1, 2], "JSON object")],
+    [
+        ({"alpha": 2, "range": [264, 312]}, "alpha"),
+        ({"range": [264, 999]}, "range"),
+        ([1, 2], "JSON object"),
+        ({"b": 5, "pThresholdTrnd": 1, "range": [264, 312]}, "'pThresholdTrnd' is not a setting of farringtonFlexible"),
+    ],
 )
 def test_bad_control_exits_2_with_a_message(tmp_path: Path, control, fragment: str) -> None:
     path = tmp_path / "control.json"
@@ -121,7 +126,7 @@ def test_bad_control_exits_2_with_a_message(tmp_path: Path, control, fragment: s
         tmp_path / "out.csv",
     )
     assert result.exit_code == 2
-    assert fragment in result.output
+    assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(

@@ -58,9 +58,33 @@ def test_bad_control_lists_fail_with_a_message_naming_the_entry(
         parse_control(method, control)
 
 
-def test_unknown_entries_warn_instead_of_passing_silently() -> None:
-    with pytest.warns(UserWarning, match="spelling"):
-        parse_control("earsC", {"baseLine": 7})
+@pytest.mark.parametrize("method, control, name, suggestion", [
+    ("earsC", {"baseLine": 7}, "baseLine", "baseline"),
+    ("earsC", {"minSigm": 1}, "minSigm", "minSigma"),
+    ("farringtonFlexible", {"b": 5, "pThresholdTrnd": 1}, "pThresholdTrnd", "pThresholdTrend"),
+    ("farrington", {"weightsThreshold": 2.58}, "weightsThreshold", None),  # a farringtonFlexible setting
+    ("cusum", {"k": 1, "zzz": 0}, "zzz", None),
+])
+def test_an_unknown_or_misspelt_entry_is_a_config_error_naming_it(method, control, name, suggestion) -> None:
+    with pytest.raises(ConfigError, match=f"'{name}' is not a setting of {method}") as raised:
+        parse_control(method, control)
+    if suggestion:
+        assert f"did you mean '{suggestion}'" in str(raised.value)
+
+
+def test_entries_r_uses_only_for_display_are_accepted() -> None:
+    assert parse_control("earsC", {"verbose": True, "plot": False}).method == "C1"
+
+
+@pytest.mark.parametrize("model", [EarsControl, FarringtonFlexibleControl])
+def test_configurations_are_frozen_and_forbid_unknown_fields(model) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        model(minSigm=1)
+    config = model()
+    with pytest.raises(ValidationError, match="frozen"):
+        config.alpha = 0.5
 
 
 def test_range_too_early_for_the_history_is_a_config_error() -> None:

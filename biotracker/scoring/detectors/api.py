@@ -28,6 +28,11 @@ from biotracker.scoring.detectors.control import (
 from biotracker.scoring.detectors.reference_weeks import as_date_list
 
 
+class DegenerateHistoryWarning(UserWarning):
+    """Some series have an all-zero history before the range: their bounds are degenerate (expected
+    in sparse event data; callers may log it quietly, unlike other warnings)."""
+
+
 @dataclass(frozen=True)
 class DetectionResult:
     """Results for the evaluated weeks ``t`` (1-based), arrays of shape (n_series, len(t)).
@@ -161,6 +166,7 @@ def _warn_short(method: str, observed: np.ndarray, points: list[int]) -> None:
         warnings.warn(
             f"{method}: {int(zero.sum())} of {len(zero)} series have an all-zero history before "
             "the range; their bounds are degenerate",
+            DegenerateHistoryWarning,
             stacklevel=3,
         )
 

@@ -6,17 +6,23 @@ paste them unchanged. So this module speaks R's names (``b``, ``w``, ``pThreshol
 merge the user list with its formal defaults, ``farringtonFlexible`` uses ``modifyList``), and
 fails fast with a :class:`~biotracker.errors.ConfigError` that names the offending entry.
 
+Each configuration is a frozen pydantic model that forbids unknown fields, and its fields are the
+only names a control list may use (besides R's display-only entries in ``_IGNORED``): R silently
+ignores a misspelt entry such as ``minSigm = 1``, which then changes nothing while the analyst
+believes it does; here it is a ``ConfigError`` naming the entry.
+
 A JSON ``null`` means R's ``NULL``, i.e. "use the default"; ``range`` may be given here as
 ``[start, end]`` (1-based, inclusive) or as the full vector of time points.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from biotracker.errors import ConfigError
 
@@ -26,8 +32,13 @@ METHODS = ("farringtonFlexible", "farrington", "earsC", "cusum")
 _IGNORED = {"verbose", "plot", "glmWarnings", "fitFun", "name", "data"}
 
 
-@dataclass(frozen=True)
-class EarsControl:
+class _Control(BaseModel):
+    """Frozen, and refuses any field it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EarsControl(_Control):
     """``earsC`` settings; ``alpha`` defaults to 0.001 (C1, C2) or 0.025 (C3) as in R."""
 
     method: str = "C1"
@@ -36,8 +47,7 @@ class EarsControl:
     alpha: float = 0.001
 
 
-@dataclass(frozen=True)
-class CusumControl:
+class CusumControl(_Control):
     """``cusum`` settings; ``m=None`` means R's mean of the weeks before the range."""
 
     k: float = 1.04
@@ -47,8 +57,7 @@ class CusumControl:
     alpha: float = 0.1
 
 
-@dataclass(frozen=True)
-class FarringtonControl:
+class FarringtonControl(_Control):
     """Settings of the old ``farrington()`` (Farrington et al. 1996 as first coded in R)."""
 
     b: int = 5
@@ -60,8 +69,7 @@ class FarringtonControl:
     powertrans: str = "2/3"
 
 
-@dataclass(frozen=True)
-class FarringtonFlexibleControl:
+class FarringtonFlexibleControl(_Control):
     """Settings of ``farringtonFlexible()`` (Noufaily et al. 2013 or the original method)."""
 
     b: int = 5
@@ -155,13 +163,17 @@ def _given(control: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in control.items() if v is not None}
 
 
-def _check_keys(method: str, given: Mapping[str, Any], known: set[str]) -> None:
+def _check_keys(method: str, given: Mapping[str, Any], model: type[_Control]) -> None:
+    """Every entry must be a setting of ``model`` (or one R uses only for display)."""
+    known = set(model.model_fields)
     unknown = sorted(set(given) - known - _IGNORED - {"range"})
     if unknown:
-        # R silently ignores unknown entries; we warn so that a typo does not pass unnoticed.
-        warnings.warn(
-            f"{method}: control entries {unknown} are not used by this method (check their spelling)",
-            stacklevel=3,
+        name = unknown[0]
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"control entry {name!r} is not a setting of {method} (check its spelling; {hint}"
+            f"known: {', '.join(sorted(known))})"
         )
 
 
@@ -186,7 +198,7 @@ def parse_control(method: str, control: Mapping[str, Any] | None) -> Control:
 
 
 def _ears(given: Mapping[str, Any]) -> EarsControl:
-    _check_keys("earsC", given, {"method", "baseline", "minSigma", "alpha"})
+    _check_keys("earsC", given, EarsControl)
     method = _choice("method", given.get("method", "C1"), ("C1", "C2", "C3"))
     baseline = _integer("baseline", given.get("baseline", 7), minimum=3)
     min_sigma = _number("minSigma", given.get("minSigma", 0), minimum=0)
@@ -199,7 +211,7 @@ _CUSUM_TRANS = ("standard", "rossi", "anscombe", "anscombe2nd", "pearsonNegBin",
 
 
 def _cusum(given: Mapping[str, Any]) -> CusumControl:
-    _check_keys("cusum", given, {"k", "h", "m", "trans", "alpha"})
+    _check_keys("cusum", given, CusumControl)
     k = _number("k", given.get("k", 1.04))
     h = _number("h", given.get("h", 2.26))
     trans = _choice("trans", given.get("trans", "standard"), _CUSUM_TRANS)
@@ -233,7 +245,7 @@ def _powertrans(value: Any) -> str:
 
 
 def _farrington(given: Mapping[str, Any]) -> FarringtonControl:
-    _check_keys("farrington", given, {"b", "w", "reweight", "alpha", "trend", "limit54", "powertrans"})
+    _check_keys("farrington", given, FarringtonControl)
     fit_fun = given.get("fitFun", "algo.farrington.fitGLM.fast")
     if _scalar("fitFun", fit_fun) not in ("algo.farrington.fitGLM.fast", "algo.farrington.fitGLM"):
         raise ConfigError(
@@ -252,25 +264,7 @@ def _farrington(given: Mapping[str, Any]) -> FarringtonControl:
 
 
 def _farrington_flexible(given: Mapping[str, Any]) -> FarringtonFlexibleControl:
-    _check_keys(
-        "farringtonFlexible",
-        given,
-        {
-            "b",
-            "w",
-            "reweight",
-            "weightsThreshold",
-            "alpha",
-            "trend",
-            "pThresholdTrend",
-            "limit54",
-            "powertrans",
-            "populationOffset",
-            "noPeriods",
-            "pastWeeksNotIncluded",
-            "thresholdMethod",
-        },
-    )
+    _check_keys("farringtonFlexible", given, FarringtonFlexibleControl)
     fit_fun = given.get("fitFun", "algo.farrington.fitGLM.flexible")
     if _scalar("fitFun", fit_fun) != "algo.farrington.fitGLM.flexible":
         raise ConfigError(

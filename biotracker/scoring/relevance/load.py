@@ -101,8 +101,9 @@ def validate_card(card: ModelCard, models_dir: Path) -> Path:
     return path
 
 
-def load_artefact(path: Path) -> Pipeline:
-    """Load a ``.skops`` file, trusting only skops' defaults plus ``ALLOWED_TYPES``."""
+def check_artefact(path: Path) -> list[str]:
+    """The artefact's types outside skops' default trust, all on ``ALLOWED_TYPES``; raises
+    ``InvalidModel`` otherwise. Reads the file's schema only: nothing in it is executed."""
     if path.suffix != ".skops":
         raise InvalidModel(f"{path.name}: only .skops artefacts are loaded; pickle files are never opened")
     try:
@@ -115,14 +116,26 @@ def load_artefact(path: Path) -> Pipeline:
             f"{path.name}: contains types that are not on the allow-list: {refused}; "
             "refusing to load it. Retrain with `biotracker models train`"
         )
-    pipeline = sio.load(path, trusted=sorted(untrusted))
+    return sorted(untrusted)
+
+
+def load_artefact(path: Path) -> Pipeline:
+    """Load a ``.skops`` file, trusting only skops' defaults plus ``ALLOWED_TYPES``."""
+    untrusted = check_artefact(path)
+    try:
+        pipeline = sio.load(path, trusted=untrusted)
+    except Exception as exc:  # a schema that lies about its content
+        raise InvalidModel(f"{path.name}: could not be loaded ({exc}); retrain") from exc
     if not isinstance(pipeline, Pipeline):
         raise InvalidModel(f"{path.name}: holds a {type(pipeline).__name__}, not a scikit-learn Pipeline")
     return pipeline
 
 
 def survey(models_dir: Path) -> list[tuple[ModelCard | None, Path, str | None]]:
-    """Every card, newest first, with the reason it is unusable (None when valid)."""
+    """Every card, newest first, with the reason it is unusable (None when valid).
+
+    "Valid" is every check :func:`load_newest_model` makes before loading (card, checksum, library
+    versions, artefact types), so a listing never calls usable what loading would refuse."""
     found: list[tuple[ModelCard | None, Path, str | None]] = []
     for card_path in cards(models_dir):
         try:
@@ -131,7 +144,7 @@ def survey(models_dir: Path) -> list[tuple[ModelCard | None, Path, str | None]]:
             found.append((None, card_path, str(exc)))
             continue
         try:
-            validate_card(card, models_dir)
+            check_artefact(validate_card(card, models_dir))
             found.append((card, card_path, None))
         except InvalidModel as exc:
             found.append((card, card_path, str(exc)))

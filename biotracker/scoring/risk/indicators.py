@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 
 from biotracker.scoring.risk.agents import DATA_PACKAGE, Agent, AgentTable, RiskDataError, load_agents
+from biotracker.scoring.risk.flag_words import AgentFlag, agent_flag_words
 
 #: A rule answers True / False, or None when the incident carries no information on it.
 Rule = Callable[["IncidentFeatures", "Agent | None"], "tuple[bool | None, str]"]
@@ -277,18 +278,17 @@ def load_indicator_specs() -> tuple[IndicatorSpec, ...]:
 
 
 def _agent_context(agent: Agent) -> tuple[str, ...]:
-    notes = []
-    if agent.select_agent is not None:
-        notes.append(f"US select agent ({agent.select_agent.value})" + (", Tier 1" if agent.tier1 else ""))
-    if agent.cdc_category is not None:
-        notes.append(f"CDC bioterrorism category {agent.cdc_category.value}")
-    if agent.australia_group:
-        notes.append("Australia Group export-controlled")
-    if agent.eradicated:
-        notes.append("eradicated worldwide")
-    if agent.ihr_always_notifiable:
-        notes.append("IHR always notifiable")
-    return tuple(notes)
+    return tuple(agent_flag_words(agent, include=_CONTEXT_FLAGS))
+
+
+#: The flags that set an indicator's agent context.
+_CONTEXT_FLAGS = (
+    AgentFlag.SELECT_AGENT,
+    AgentFlag.CDC_CATEGORY,
+    AgentFlag.AUSTRALIA_GROUP,
+    AgentFlag.ERADICATED,
+    AgentFlag.IHR_ALWAYS_NOTIFIABLE,
+)
 
 
 def _intent_cues(f: IncidentFeatures) -> tuple[str, ...]:

@@ -64,3 +64,56 @@ def test_train_list_show(app, env):
     shown = json.loads(runner.invoke(app, ["models", "show", model_id, "--json"]).stdout)
     assert shown["valid"] is False and "sha256" in shown["problem"]
     assert runner.invoke(app, ["models", "show", "relevance-nope"]).exit_code == 1
+
+
+def _custom_step(x):
+    return x
+
+
+def _revouch(models, model_id: str, artefact, **card_changes) -> None:
+    """What a tamperer who can also edit the card does: point it at ``artefact`` with a fresh checksum."""
+    from biotracker.scoring.relevance.train import file_sha256
+
+    card_path = models / f"{model_id}.card.json"
+    data = json.loads(card_path.read_text())
+    data.update(artefact=artefact.name, sha256=file_sha256(artefact), **card_changes)
+    card_path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("tampering", ["untrusted types", "pickle", "library mismatch", "not skops"])
+def test_models_list_never_shows_a_refused_artefact_as_in_use(app, env, tampering):
+    import pickle
+
+    import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from biotracker.scoring.relevance import load_newest_model
+
+    engine, models = env
+    label(engine)
+    runner = CliRunner()
+    assert runner.invoke(app, ["models", "train", "--no-rank"]).exit_code == 0
+    [artefact] = models.glob("*.skops")
+    model_id = artefact.name.removesuffix(".skops")
+    assert "in use" in runner.invoke(app, ["models", "list"]).stdout
+    if tampering == "untrusted types":
+        sio.dump(make_pipeline(FunctionTransformer(_custom_step)), artefact)
+        _revouch(models, model_id, artefact)
+    elif tampering == "pickle":
+        pkl = models / f"{model_id}.pkl"
+        pkl.write_bytes(pickle.dumps(make_pipeline(FunctionTransformer())))
+        _revouch(models, model_id, pkl)
+    elif tampering == "library mismatch":
+        card = json.loads((models / f"{model_id}.card.json").read_text())
+        _revouch(models, model_id, artefact,
+                 library_versions={**card["library_versions"], "scikit-learn": "0.0.1"})
+    else:
+        artefact.write_bytes(b"PK\x03\x04 not really a zip")
+        _revouch(models, model_id, artefact)
+
+    assert load_newest_model(models) is None, "the loader refuses it"
+    listed = runner.invoke(app, ["models", "list"])
+    assert listed.exit_code == 0 and "in use" not in listed.stdout and "no:" in listed.stdout
+    rows = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
+    assert [(r["valid"], r["in_use"]) for r in rows] == [(False, False)]
