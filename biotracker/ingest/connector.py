@@ -11,9 +11,11 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from biotracker.errors import RecordError
 from biotracker.ingest.dates import parse_when
@@ -54,10 +56,33 @@ class Connector:
     skip_checks: ClassVar[dict[str, str]] = {}
     #: Where the connector came from: "module" (a Python file) or "declarative" (connectors/feeds.yaml).
     origin: ClassVar[str] = "module"
+    #: Hosts besides the one in ``url`` that this connector may fetch from (paging on a CDN, a
+    #: second API host). Every request, paging link and redirect must go to one of ``hosts()``.
+    extra_hosts: ClassVar[tuple[str, ...]] = ()
+    #: True when a source's ids are final (law-enforcement references): a second, different
+    #: version of an id is quarantined as a conflict instead of replacing the first.
+    keep_first_version: ClassVar[bool] = False
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "title", "kind", "url", "primary_key", "terms", "cadence")
 
     # --- fetching -----------------------------------------------------------------------------
+    def hosts(self) -> frozenset[str]:
+        """Hosts this connector may fetch from: the host of ``url`` plus ``extra_hosts``."""
+        own = urlsplit(self.url.replace("{query}", "q")).hostname
+        return frozenset(h.lower() for h in (own, *self.extra_hosts) if h)
+
+    def unusable_payload(self, body: bytes, content_type: str | None) -> str | None:
+        """Why a fetched payload cannot be this feed at all (None: it may be).
+
+        An HTML page (an error or login page served with status 200) is never a feed payload
+        here; it is archived like anything fetched, but the fetch counts as a failure so that the
+        source does not look fresh.
+        """
+        head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+        if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+            return f"an HTML page (content type {content_type or 'unknown'}), not the feed"
+        return None
+
     def start_urls(self, window: Window) -> list[str]:
         """First address(es) to fetch for ``window``."""
         return [self.url]
@@ -91,7 +116,7 @@ class Connector:
             return None
         try:
             return parse_when(record.get(self.cursor_field), field=self.cursor_field)
-        except RecordError:
+        except Exception:  # noqa: BLE001 (a cursor is a hint for paging; to_report judges the date)
             return None
 
     # --- testing hook -------------------------------------------------------------------------
@@ -103,14 +128,54 @@ class Connector:
 
 
 def decode_text(body: bytes, encoding: str = "utf-8-sig") -> str:
-    """Text of a payload; a payload that is not valid in ``encoding`` cannot be read at all."""
+    """Text of a payload; bytes that are not valid in ``encoding`` become lone surrogates.
+
+    ``surrogateescape`` keeps one bad byte from costing the whole payload: the structure (JSON,
+    CSV rows) is still read, and only the items holding such bytes are quarantined (see
+    ``undecodable``); no lone surrogate can reach a stored report (the schema refuses them).
+    """
     try:
-        return body.decode(encoding)
-    except UnicodeDecodeError as exc:
+        return body.decode(encoding, "surrogateescape")
+    except LookupError as exc:
+        raise RecordError(f"unknown encoding {encoding!r}: fix the connector's encoding") from exc
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def undecodable(value: Any) -> str | None:
+    """Reason when ``value`` (text, or a record's values) holds bytes that were not valid text."""
+    if isinstance(value, str):
+        match = _UNDECODABLE.search(value)
+        if match is None:
+            return None
+        return (
+            f"holds a byte that is not valid text in the payload's encoding "
+            f"(0x{ord(match.group()) - 0xDC00:02x}); the source sent broken or mixed encodings"
+        )
+    if isinstance(value, dict):
+        return next((r for v in value.values() if (r := undecodable(v))), None)
+    if isinstance(value, list):
+        return next((r for v in value if (r := undecodable(v))), None)
+    return None
+
+
+def readable(text: str) -> str:
+    """``text`` with undecodable bytes shown as U+FFFD, for excerpts."""
+    return _UNDECODABLE.sub("\ufffd", text)
+
+
+def load_json(body: bytes) -> Any:
+    """A JSON payload (bad bytes kept as lone surrogates); ``RecordError`` when it is not JSON."""
+    try:
+        return json.loads(decode_text(body))
+    except json.JSONDecodeError as exc:
         raise RecordError(
-            f"payload is not valid {encoding.removesuffix('-sig').upper()} (bad byte at offset {exc.start}): "
-            "the source changed its encoding; re-record the fixture and set the connector's encoding"
+            f"payload is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "a truncated download or an HTML error page looks like this"
         ) from exc
+    except RecursionError as exc:
+        raise RecordError("payload is JSON nested too deeply to read: a broken or hostile payload") from exc
 
 
 _decode_text = decode_text
@@ -136,13 +201,7 @@ class JsonApiConnector(Connector):
     next_link_key: ClassVar[str | None] = None
 
     def parse_document(self, body: bytes) -> Any:
-        try:
-            doc = json.loads(decode_text(body))
-        except json.JSONDecodeError as exc:
-            raise RecordError(
-                f"payload is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                "a truncated download or an HTML error page looks like this"
-            ) from exc
+        doc = load_json(body)
         if not isinstance(dig(doc, self.items_key), list):
             raise RecordError(
                 f"payload has no list under {self.items_key!r}: the API changed shape "
@@ -156,20 +215,22 @@ class JsonApiConnector(Connector):
     def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
         doc = self.parse_document(body)
         for index, item in enumerate(self.items(doc)):
-            if isinstance(item, dict):
-                yield item
-            else:
+            if not isinstance(item, dict):
                 yield BadRecord(
-                    f"item {index}", f"item is a {type(item).__name__}, not an object", repr(item)[:500]
+                    f"item {index}", f"item is a {type(item).__name__}, not an object", readable(repr(item)[:500])
                 )
+            elif reason := undecodable(item):
+                yield BadRecord(f"item {index}", f"item {reason}", readable(repr(item)[:500]))
+            else:
+                yield item
 
     def next_url(self, body: bytes, url: str, window: Window) -> str | None:
         if not self.next_link_key:
             return None
         try:
             doc = self.parse_document(body)
-        except RecordError:
-            return None  # an unreadable page ends paging; normalisation quarantines it
+        except Exception:  # noqa: BLE001 (an unreadable page ends paging; normalisation quarantines it)
+            return None
         link = dig(doc, self.next_link_key)
         if not link or not isinstance(link, str):
             return None
@@ -201,6 +262,8 @@ class CsvConnector(Connector):
         except (StopIteration, csv.Error) as exc:
             raise RecordError(f"CSV has no header row: {exc}") from exc
         header = [h.strip() for h in header]
+        if reason := undecodable(header):
+            raise RecordError(f"CSV header {reason}: no row can be read without its column names")
         while True:
             try:
                 row = next(reader)
@@ -215,8 +278,11 @@ class CsvConnector(Connector):
                 yield BadRecord(
                     f"line {reader.line_num}",
                     f"row has {len(row)} fields, the header has {len(header)}",
-                    ",".join(row)[:500],
+                    readable(",".join(row)[:500]),
                 )
+                continue
+            if reason := undecodable(row):
+                yield BadRecord(f"line {reader.line_num}", f"row {reason}", readable(",".join(row)[:500]))
                 continue
             yield dict(zip(header, row, strict=True)) | {"_line": reader.line_num}
 

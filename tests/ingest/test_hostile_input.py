@@ -158,9 +158,11 @@ def test_truncated_json_is_quarantined_with_the_reason() -> None:
     assert reports == [] and "not valid JSON" in reasons(quarantined)
 
 
-def test_invalid_utf8_json_is_quarantined_with_the_offset() -> None:
+def test_invalid_utf8_in_one_json_item_quarantines_that_item_only() -> None:
     reports, quarantined = normalise("who_don", WHO[:1000] + b"\xc3\x28" + WHO[1000:])
-    assert reports == [] and "not valid UTF-8 (bad byte at offset 1000)" in reasons(quarantined)
+    assert len(reports) == 49
+    assert [q.what for q in quarantined] == ["item 0"]
+    assert "byte that is not valid text" in quarantined[0].reason and "0xc3" in quarantined[0].reason
 
 
 def test_json_with_a_changed_shape_says_so() -> None:
@@ -190,9 +192,19 @@ def test_truncated_csv_loses_only_the_broken_row() -> None:
     assert len(quarantined) == 1 and "fields, the header has 3" in quarantined[0].reason
 
 
-def test_invalid_utf8_csv_is_quarantined() -> None:
-    reports, quarantined = normalise("promed", PROMED.replace(b"Lassa", b"L\xe4ssa"))
-    assert reports == [] and "not valid UTF-8" in reasons(quarantined)
+def test_invalid_utf8_in_a_csv_row_quarantines_that_row_only() -> None:
+    lines = PROMED.splitlines(keepends=True)
+    broken = b"".join(lines[:5] + [lines[5].replace(b"Bluetongue", b"Blu\xe4tongue", 1)] + lines[6:])
+    reports, quarantined = normalise("promed", broken)
+    full, _ = normalise("promed", PROMED)
+    assert len(reports) == len(full) - 1
+    assert len(quarantined) == 1 and quarantined[0].what == "line 6"
+    assert "not valid text" in quarantined[0].reason and "\udce4" not in quarantined[0].excerpt
+
+
+def test_invalid_utf8_in_a_csv_header_refuses_the_payload_with_the_reason() -> None:
+    reports, quarantined = normalise("promed", PROMED.replace(b'"date"', b'"d\xffate"', 1))
+    assert reports == [] and "CSV header holds a byte" in reasons(quarantined)
 
 
 def test_csv_with_script_in_a_caption_is_made_plain_text() -> None:
