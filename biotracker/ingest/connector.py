@@ -217,7 +217,9 @@ class JsonApiConnector(Connector):
         for index, item in enumerate(self.items(doc)):
             if not isinstance(item, dict):
                 yield BadRecord(
-                    f"item {index}", f"item is a {type(item).__name__}, not an object", readable(repr(item)[:500])
+                    f"item {index}",
+                    f"item is a {type(item).__name__}, not an object",
+                    readable(repr(item)[:500]),
                 )
             elif reason := undecodable(item):
                 yield BadRecord(f"item {index}", f"item {reason}", readable(repr(item)[:500]))

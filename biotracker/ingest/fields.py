@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from biotracker.errors import RecordError
@@ -26,7 +27,7 @@ def parse_coordinate(
     low, high = bounds
     try:
         number = float(text)
-        if number != number:  # NaN compares unequal to itself and to every bound
+        if math.isnan(number):  # NaN compares unequal to every bound
             raise ValueError(text)
     except ValueError:
         if strict:

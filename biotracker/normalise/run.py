@@ -152,7 +152,9 @@ def normalise_payload(
             reject("parse", item.what, item.reason, item.excerpt)
             continue
         if not isinstance(item, dict):
-            reject("parse", f"item {index}", f"item is a {type(item).__name__}, not an object", _excerpt(item))
+            reject(
+                "parse", f"item {index}", f"item is a {type(item).__name__}, not an object", _excerpt(item)
+            )
             continue
         line = item.get("_line")
         what = f"record {index}" + (f" ({line})" if isinstance(line, (int, str)) else "")

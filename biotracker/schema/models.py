@@ -8,14 +8,21 @@ timezone-aware UTC: ``published_at`` (by the source), ``observed_at`` (in the wo
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
-import math
-from functools import lru_cache
-
 import pycountry
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from biotracker.schema.tlp import Tlp
 
@@ -77,9 +84,7 @@ def _evidence_problem(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, dict):
         items = list(value.items())
         for key, item in items:
-            problem = (
-                text_problem(key) if isinstance(key, str) else f"has a key of type {type(key).__name__}"
-            )
+            problem = text_problem(key) if isinstance(key, str) else f"has a key of type {type(key).__name__}"
             problem = problem or _evidence_problem(item, depth + 1)
             if problem:
                 return problem
@@ -196,8 +201,17 @@ class Report(Record):
         return value
 
     @field_validator(
-        "source", "source_id", "url", "title", "summary", "text", "disease", "pathogen", "host",
-        "admin_area", "language",
+        "source",
+        "source_id",
+        "url",
+        "title",
+        "summary",
+        "text",
+        "disease",
+        "pathogen",
+        "host",
+        "admin_area",
+        "language",
     )
     @classmethod
     def _storable_text(cls, value: str | None) -> str | None:

@@ -18,7 +18,7 @@ import pytest
 from biotracker.config import BUNDLED_RECORDINGS, Settings
 from biotracker.errors import FatalFetchError, RecordError
 from biotracker.ingest.dates import parse_when
-from biotracker.ingest.dropfolder import read_drop_folder
+from biotracker.ingest.dropfolder import DroppedFile, RefusedFile, read_drop_folder
 from biotracker.ingest.registry import get_connector
 from biotracker.ingest.replay import Interaction, ReplayServer
 from biotracker.normalise.run import normalise_payload
@@ -296,10 +296,12 @@ def test_a_corrupt_gzip_body_is_fatal_not_a_crash(tmp_path: Path) -> None:
                 client.get(url)
 
 
-def test_an_oversized_dropped_file_is_refused(tmp_path: Path) -> None:
+def test_an_oversized_dropped_file_is_refused_and_the_others_are_read(tmp_path: Path) -> None:
     folder = tmp_path / "police_reports"
     folder.mkdir()
-    with (folder / "huge.csv").open("wb") as fh:
+    with (folder / "a-huge.csv").open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)  # 50 MB, generated here
-    with pytest.raises(FatalFetchError, match="over the 20971520-byte cap"):
-        list(read_drop_folder(folder, ("*.csv",), Settings().http_max_bytes))
+    (folder / "b-small.csv").write_bytes(b"report_id\nX-1\n")
+    first, second = read_drop_folder(folder, ("*.csv",), Settings().http_max_bytes)
+    assert isinstance(first, RefusedFile) and "over the 20971520-byte cap" in first.reason
+    assert isinstance(second, DroppedFile) and second.body == b"report_id\nX-1\n"
