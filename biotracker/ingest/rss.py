@@ -4,6 +4,10 @@ Order matters: ``guard_xml`` rejects DTD entity declarations and external refere
 feedparser sees the payload (XXE, billion-laughs); feedparser then tolerates the many small
 mistakes real feeds make. A feed that breaks off half-way keeps the items read before the break
 and reports the break as a quarantined ``BadRecord``.
+
+A feed whose DTD declares entities loses only the items that use them (``defuse_entities``): the
+DTD is cut out, every item referring to one of its entities is quarantined unexpanded, other
+references are blanked, and the rest is vetted again by ``guard_xml`` before feedparser reads it.
 """
 
 from __future__ import annotations
@@ -28,22 +32,62 @@ from biotracker.schema import UTC, Report
 _FEED_ROOTS = {"rss", "feed", "rdf", "RDF"}
 
 
+class HostileXmlError(RecordError):
+    """The XML declares entities or external references (XXE, entity expansion)."""
+
+
 def guard_xml(body: bytes) -> str | None:
     """Refuse hostile XML; return the root element's local name (None: not well-formed XML).
 
-    Raises ``RecordError`` for entity declarations, external entities and DTD tricks: the whole
-    payload is quarantined and nothing downstream parses it.
+    Raises ``HostileXmlError`` for entity declarations, external entities and DTD tricks;
+    ``RssConnector.records`` then keeps the items that do not use them (``defuse_entities``).
     """
     try:
         root = defused_fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise RecordError(
+        raise HostileXmlError(
             f"payload refused: the XML declares entities or external references ({type(exc).__name__}); "
             "feeds never need them and they are the XXE / entity-expansion attack"
         ) from exc
     except ParseError:
         return None
     return root.tag.rsplit("}", 1)[-1]
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*(?:\[(?P<subset>.*?)\]\s*)?>", re.DOTALL | re.IGNORECASE)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(?:%\s*)?(?P<name>[A-Za-z_:][\w.:-]*)", re.DOTALL)
+_ITEM = re.compile(rb"<(?P<tag>item|entry)[\s>].*?</(?P=tag)\s*>", re.DOTALL)
+
+
+def defuse_entities(body: bytes) -> tuple[bytes, list[tuple[int, str]]]:
+    """``body`` without its DTD and without the items that use the DTD's entities.
+
+    Returns the cleaned payload and (item index, excerpt) of each removed item. The excerpt is
+    the item as sent, entity references unexpanded, so nothing the entity pointed at is read.
+    Raises ``HostileXmlError`` when the declaration cannot be cut out safely.
+    """
+    doctype = _DOCTYPE.search(body)
+    if doctype is None:
+        raise HostileXmlError(
+            "payload refused: its XML declares entities in a way that cannot be cut out safely"
+        )
+    names = {m["name"] for m in _ENTITY_DECL.finditer(doctype["subset"] or b"")}
+    refs = re.compile(rb"&(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb");") if names else None
+    rest = body[: doctype.start()] + body[doctype.end() :]
+    removed: list[tuple[int, str]] = []
+    parts: list[bytes] = []
+    last = 0
+    for index, item in enumerate(_ITEM.finditer(rest)):
+        if refs is not None and refs.search(item.group()):
+            parts.append(rest[last : item.start()])
+            last = item.end()
+            removed.append((index, item.group()[:300].decode("utf-8", "replace")))
+    parts.append(rest[last:])
+    cleaned = b"".join(parts)
+    if refs is not None:
+        cleaned = refs.sub(b"", cleaned)  # references outside items (a channel title) are blanked
+    guard_xml(cleaned)  # anything left that still declares or uses entities refuses the payload
+    return cleaned, removed
 
 
 def _struct_to_iso(value: time.struct_time | None) -> str | None:
@@ -92,7 +136,23 @@ class RssConnector(Connector):
         return parsed
 
     def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
-        parsed = self.parse_feed(body)
+        try:
+            parsed = self.parse_feed(body)
+        except HostileXmlError:
+            body, removed = defuse_entities(body)
+            yield BadRecord(
+                "payload",
+                "the feed declares DTD entities, which feeds never need (the XXE / entity-expansion "
+                f"attack): the DTD was removed, {len(removed)} item(s) using its entities are quarantined "
+                "unexpanded and the other items were read",
+            )
+            for index, excerpt in removed:
+                yield BadRecord(
+                    f"item {index}",
+                    "item uses an entity declared in the refused DTD (XXE / entity expansion); not expanded",
+                    excerpt,
+                )
+            parsed = self.parse_feed(body)
         # dict.get: FeedParserDict.get maps updated_parsed to published_parsed (with a deprecation warning)
         built = dict.get(parsed.feed, "updated_parsed") or dict.get(parsed.feed, "published_parsed")
         feed_built = _struct_to_iso(built)

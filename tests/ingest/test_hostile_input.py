@@ -68,13 +68,25 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 
 @pytest.mark.parametrize("payload", [XXE, EXTERNAL_DTD_ENTITY, BILLION_LAUGHS], ids=["xxe", "external-dtd", "billion-laughs"])
-def test_xml_with_entity_declarations_is_refused_whole(payload: bytes) -> None:
+def test_xml_entities_are_never_expanded_and_the_items_using_them_are_quarantined(payload: bytes) -> None:
     reports, quarantined = normalise("ecdc", payload)
     assert reports == []
-    assert len(quarantined) == 1
-    assert quarantined[0].what == "payload"
-    assert "entities or external references" in quarantined[0].reason
-    assert "root:" not in quarantined[0].excerpt  # nothing from /etc/passwd was read
+    assert quarantined[0].what == "payload" and "DTD entities" in quarantined[0].reason
+    assert [q.what for q in quarantined[1:]] == (["item 0"] if b"<item>" in payload else [])
+    assert all("root:" not in q.excerpt and "lollol" not in q.excerpt for q in quarantined)
+
+
+def test_one_xxe_item_costs_only_that_item() -> None:
+    with_dtd = ECDC.replace(
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/passwd">]>', 1)
+    third_title = with_dtd.index(b"<title>", with_dtd.index(b"<item>", with_dtd.index(b"<item>") + 1) + 1)
+    hostile = with_dtd[: third_title + 7] + b"&secret;" + with_dtd[third_title + 7:]
+    reports, quarantined = normalise("ecdc", hostile)
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.report_id for r in reports] == [r.report_id for r in full][:1] + [r.report_id for r in full][2:]
+    assert [q.what for q in quarantined] == ["payload", "item 1"]
+    assert "&secret;" in quarantined[1].excerpt and "root:" not in quarantined[1].excerpt
 
 
 def test_truncated_xml_keeps_the_items_before_the_break() -> None:
