@@ -86,7 +86,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
             seconds = parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    return None if math.isnan(seconds) else max(0.0, seconds)
+    return max(0.0, seconds) if math.isfinite(seconds) else None  # "nan", "inf": no usable delay
 
 
 def check_address(url: str, allowed_hosts: Iterable[str] | None) -> None:
@@ -377,17 +377,16 @@ class HttpClient:
             except RetryableFetchError as exc:
                 if attempt >= self.retries:
                     raise
+                left = deadline - time.monotonic()
                 delay = exc.retry_after
                 if delay is None:
                     delay = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt) * (
                         0.5 + self._jitter() / 2
                     )
-                delay = min(delay, self.backoff_cap_s)
-                left = deadline - time.monotonic()
-                if delay >= left:
+                if delay >= left:  # Retry-After is never shortened: waiting less would be refused again
                     raise RetryableFetchError(
-                        f"{exc} (the service asks to wait {delay:.0f}s, more than the {max(left, 0):.0f}s left "
-                        f"of this fetch's {self.deadline_s:.0f}s deadline; the task will be retried later)",
+                        f"{exc} (waiting {delay:.0f}s would pass this fetch's {self.deadline_s:.0f}s deadline, "
+                        f"{max(left, 0):.0f}s away; the task will be retried later)",
                         exc.retry_after,
                     ) from exc
                 log.warning(
