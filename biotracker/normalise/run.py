@@ -33,7 +33,7 @@ from biotracker.ingest.registry import connector_classes
 from biotracker.normalise.enrich import enrich
 from biotracker.raw.archive import RawPayloadMissing, read_payload
 from biotracker.raw.quarantine import quarantine_item
-from biotracker.schema import QuarantineItem, Report, as_utc
+from biotracker.schema import QuarantineItem, Report, Tlp, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def _first_versions_kept(
     for start in range(0, len(ids), 500):
         query = select(reports).where(reports.c.report_id.in_(ids[start : start + 500]))
         for row in conn.execute(query).mappings():
-            values = {k: v for k, v in row.items() if k in Report.model_fields}
+            values = {k: v for k, v in row.items() if k in Report.model_fields} | {"tlp": Tlp(row["tlp"])}
             stored[row["report_id"]] = Report.model_construct(**values)
     keep: list[Report] = []
     held: list[QuarantineItem] = []
