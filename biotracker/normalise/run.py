@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.exc import OperationalError
 
 from biotracker.config import Settings
 from biotracker.db.tables import quarantine, raw_payloads, reports, source_health
@@ -225,8 +225,8 @@ def _first_versions_kept(
     return keep, held
 
 
-def _row_refused(report: Report, raw_sha256: str, exc: StatementError) -> QuarantineItem:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+def _row_refused(report: Report, raw_sha256: str, exc: Exception) -> QuarantineItem:
+    detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0][:300]
     return QuarantineItem(
         source=report.source,
         stage="store",
@@ -263,7 +263,7 @@ def store_outcome(
         return good, bad
     except OperationalError:
         raise
-    except StatementError as exc:
+    except Exception as exc:  # noqa: BLE001 (a driver may raise TypeError/ValueError for one bad value)
         log.warning("%s: payload %s needs row-by-row storing: %s", connector.name, raw_sha256[:12], exc)
     stored: list[Report] = []
     for report in good:
@@ -273,7 +273,7 @@ def store_outcome(
             stored.append(report)
         except OperationalError:
             raise
-        except StatementError as exc:
+        except Exception as exc:  # noqa: BLE001 (poison-pill isolation: this row only)
             bad.append(_row_refused(report, raw_sha256, exc))
     for item in bad:
         try:
@@ -281,7 +281,7 @@ def store_outcome(
                 quarantine_item(conn, item)
         except OperationalError:
             raise
-        except StatementError as exc:
+        except Exception as exc:  # noqa: BLE001 (a diagnostic that cannot be stored must not stop the run)
             log.error("%s: cannot quarantine %s (%s): %s", connector.name, item.what, item.reason, exc)
     with engine.begin() as conn:
         _mark_done(conn, connector, raw_sha256)
