@@ -80,7 +80,7 @@ class Connector:
         """
         head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
         if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-            return f"an HTML page (content type {content_type or 'unknown'}), not the feed"
+            return f"an HTML page (content type {content_type or 'not recorded'}), not the feed"
         return None
 
     def start_urls(self, window: Window) -> list[str]:

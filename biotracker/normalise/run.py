@@ -87,6 +87,10 @@ def _items(connector: Connector, body: bytes) -> Iterator[dict[str, Any] | BadRe
     """
     count = 0
     try:
+        problem = connector.unusable_payload(body, None)
+        if problem:
+            yield BadRecord("payload", f"payload is {problem}", body[:_EXCERPT].decode("utf-8", "replace"))
+            return
         for item in connector.records(body):
             count += 1
             yield item

@@ -192,7 +192,7 @@ def test_json_item_without_its_key_is_quarantined_while_the_others_land() -> Non
 
 def test_html_served_as_json_is_quarantined() -> None:
     reports, quarantined = normalise("who_don", b"<html><body>Bad gateway</body></html>")
-    assert reports == [] and "not valid JSON" in reasons(quarantined)
+    assert reports == [] and "payload is an HTML page" in reasons(quarantined)
 
 
 # --- CSV -------------------------------------------------------------------------------------------
