@@ -140,7 +140,29 @@ def decode_text(body: bytes, encoding: str = "utf-8-sig") -> str:
         raise RecordError(f"unknown encoding {encoding!r}: fix the connector's encoding") from exc
 
 
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
+#: Stands for an undecodable byte where a library needs valid text (feedparser): a private-use
+#: code point no real feed uses, found again by ``undecodable``.
+BAD_BYTE_MARK = "\U0010fffd"
+_UNDECODABLE = re.compile("[\udc80-\udcff\U0010fffd]")
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+def mark_bad_bytes(body: bytes) -> bytes:
+    """A UTF-8 XML payload with each invalid byte replaced by ``BAD_BYTE_MARK``.
+
+    feedparser, given one bad byte, re-decodes the *whole* feed in another encoding and every item
+    gets wrong characters; marked, the rest stays right and only the items holding a mark are
+    quarantined. Payloads that declare another encoding are left to feedparser.
+    """
+    declared = _XML_ENCODING.match(body.lstrip(b"\xef\xbb\xbf"))
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", "surrogateescape")
+        return re.sub("[\udc80-\udcff]", BAD_BYTE_MARK, text).encode("utf-8")
+    return body
 
 
 def undecodable(value: Any) -> str | None:
@@ -149,9 +171,10 @@ def undecodable(value: Any) -> str | None:
         match = _UNDECODABLE.search(value)
         if match is None:
             return None
+        byte = f" (0x{ord(match.group()) - 0xDC00:02x})" if match.group() != BAD_BYTE_MARK else ""
         return (
-            f"holds a byte that is not valid text in the payload's encoding "
-            f"(0x{ord(match.group()) - 0xDC00:02x}); the source sent broken or mixed encodings"
+            f"holds a byte that is not valid text in the payload's encoding{byte}; "
+            "the source sent broken or mixed encodings"
         )
     if isinstance(value, dict):
         return next((r for v in value.values() if (r := undecodable(v))), None)
@@ -238,8 +261,11 @@ class JsonApiConnector(Connector):
             return None
         if self.cursor_field:
             cursors = [c for c in (self.cursor(r) for r in self.items(doc) if isinstance(r, dict)) if c]
-            if cursors and min(cursors) < window.start:
-                return None  # newest-first API: everything older is outside the window
+            # Newest-first API: stop once a whole page is older than the window. The newest date
+            # decides, so one item with a wrong, ancient date cannot cut paging short (it costs at
+            # most one extra page, and ``max_pages`` bounds a page of wrong future dates).
+            if cursors and max(cursors) < window.start:
+                return None
         return link
 
     def malform(self, body: bytes) -> bytes:

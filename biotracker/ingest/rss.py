@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from biotracker.errors import RecordError
-from biotracker.ingest.connector import BadRecord, Connector
+from biotracker.ingest.connector import BadRecord, Connector, mark_bad_bytes, readable, undecodable
 from biotracker.ingest.dates import not_after, parse_when
 from biotracker.ingest.html_text import html_to_text
 from biotracker.schema import UTC, Report
@@ -136,6 +136,7 @@ class RssConnector(Connector):
         return parsed
 
     def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
+        body = mark_bad_bytes(body)
         try:
             parsed = self.parse_feed(body)
         except HostileXmlError:
@@ -167,6 +168,9 @@ class RssConnector(Connector):
             record["id"] = entry.get("id") or entry.get("link")
             record["_feed_built"] = feed_built
             record["_index"] = index
+            if reason := undecodable(record):
+                yield BadRecord(f"item {index}", f"item {reason}", readable(repr(record)[:500]))
+                continue
             yield record
         if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
             exc = parsed["bozo_exception"]

@@ -113,8 +113,9 @@ def test_xml_that_is_not_a_feed_is_refused() -> None:
 def test_invalid_utf8_inside_a_feed_is_flagged_and_other_items_land() -> None:
     broken = ECDC.replace(b"Data for the maps", b"Data for the \xff\xfe maps", 1)
     reports, quarantined = normalise("ecdc", broken)
-    assert len(reports) == 10  # items decoded with a fallback, none lost
-    assert quarantined and quarantined[0].what == "payload"
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.model_dump() for r in reports] == [r.model_dump() for r in full[1:]]  # others exactly as before
+    assert [q.what for q in quarantined] == ["item 0"] and "not valid text" in quarantined[0].reason
 
 
 def test_script_and_markup_in_titles_never_reach_a_report() -> None:
