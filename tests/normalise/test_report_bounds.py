@@ -84,3 +84,15 @@ def test_an_unreadable_date_is_quarantined_never_silently_none() -> None:
             b"</channel></rss>")
     good, bad, _ = normalise_payload(get_connector("ecdc"), body, "a" * 64, FETCHED)
     assert good == [] and "'yesterday' is not a date" in bad[0].reason
+
+
+@pytest.mark.parametrize(("title", "cases"), [("Cholera: -500 cases reported", None),
+                                              ("Cholera: \u2212500 cases reported", None),
+                                              ("Cholera: 10-500 cases reported", 500),
+                                              ("Cholera: a total of 3,000,000,000 cases", None),
+                                              ("Cholera: 500 cases reported", 500)])
+def test_counts_read_from_text_keep_their_sign_and_stay_in_range(title: str, cases: int | None) -> None:
+    from biotracker.normalise.counts import extract_counts
+
+    found, _ = extract_counts(title, "")
+    assert (found.value if found else None) == cases
