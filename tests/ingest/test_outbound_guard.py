@@ -133,3 +133,11 @@ def test_other_schemes_are_never_fetched(tmp_path: Path) -> None:
         for url in ("file:///etc/passwd", "gopher://x/", "ftp://x/y"):
             with pytest.raises(RefusedAddressError, match="only http"):
                 client.get(url)
+
+
+def test_a_declarative_feed_may_declare_extra_hosts() -> None:
+    from biotracker.ingest.declarative import FeedEntry, build_class
+
+    entry = FeedEntry(name="cdn_feed", format="json", title="t", kind="osint", url="https://api.example.org/x",
+                      terms="t", items="items", primary_key=["id"], extra_hosts=["CDN.example.org"])
+    assert build_class(entry)().hosts() == {"api.example.org", "cdn.example.org"}
