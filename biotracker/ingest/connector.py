@@ -78,9 +78,13 @@ class Connector:
         here; it is archived like anything fetched, but the fetch counts as a failure so that the
         source does not look fresh.
         """
-        head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+        head = _head(body).lower()
+        if not head:
+            return "an empty body, not the feed"
         if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
             return f"an HTML page (content type {content_type or 'not recorded'}), not the feed"
+        if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
+            return f"binary content (content type {content_type or 'not recorded'}), not the feed"
         return None
 
     def start_urls(self, window: Window) -> list[str]:
@@ -125,6 +129,15 @@ class Connector:
         raise NotImplementedError(
             f"{type(self).__name__} has no malform(); its format base should provide one"
         )
+
+
+#: Starts of files that are never a feed: PDF, ZIP/XLSX, gzip, PNG, JPEG, GIF.
+_BINARY_MAGIC = (b"%pdf", b"pk\x03\x04", b"\x1f\x8b", b"\x89png", b"\xff\xd8\xff", b"gif8")
+
+
+def _head(body: bytes) -> bytes:
+    """The first KiB of ``body`` without a byte-order mark and leading whitespace."""
+    return body[:1024].removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
 
 
 def decode_text(body: bytes, encoding: str = "utf-8-sig") -> str:
@@ -199,6 +212,8 @@ def load_json(body: bytes) -> Any:
         ) from exc
     except RecursionError as exc:
         raise RecordError("payload is JSON nested too deeply to read: a broken or hostile payload") from exc
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise RecordError(f"payload is not valid JSON ({exc})") from exc
 
 
 _decode_text = decode_text
@@ -222,6 +237,12 @@ class JsonApiConnector(Connector):
 
     items_key: ClassVar[str] = "value"
     next_link_key: ClassVar[str | None] = None
+
+    def unusable_payload(self, body: bytes, content_type: str | None) -> str | None:
+        problem = super().unusable_payload(body, content_type)
+        if problem is None and not _head(body).startswith((b"{", b"[")):
+            problem = f"not JSON (content type {content_type or 'not recorded'}), not the feed"
+        return problem
 
     def parse_document(self, body: bytes) -> Any:
         doc = load_json(body)

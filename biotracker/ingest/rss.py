@@ -119,6 +119,12 @@ class RssConnector(Connector):
     cursor_field: ClassVar[str | None] = "published"
     required_fields: ClassVar[tuple[str, ...]] = ("id", "title")
 
+    def unusable_payload(self, body: bytes, content_type: str | None) -> str | None:
+        problem = super().unusable_payload(body, content_type)
+        if problem is None and not body[:1024].removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
+            problem = f"not XML (content type {content_type or 'not recorded'}), not the feed"
+        return problem
+
     def parse_feed(self, body: bytes) -> feedparser.FeedParserDict:
         root = guard_xml(body)
         if root is not None and root not in _FEED_ROOTS:
