@@ -326,8 +326,16 @@ def normalise_pending(
         try:
             body = read_payload(settings.raw_dir, row.sha256)
         except RawPayloadMissing as exc:
-            # Left pending on purpose (restoring var/raw makes it normalisable) but never blocking.
             log.error("%s: %s", row.source, exc)
+            missing = QuarantineItem(
+                source=row.source,
+                stage="normalise",
+                what="payload",
+                reason=f"{exc}; after restoring it run `biotracker normalise --reprocess`",
+                raw_sha256=row.sha256,
+            )
+            store_outcome(engine, connector, row.sha256, [], [missing])  # done: never pending forever
+            summary.quarantined += 1
             continue
         good, bad, skipped = normalise_payload(connector, body, row.sha256, row.fetched_at)
         good, bad = store_outcome(engine, connector, row.sha256, good, bad)

@@ -161,3 +161,18 @@ def test_payloads_that_are_no_document_at_all_are_quarantined_for_every_connecto
         good, bad, skipped = normalise_payload(cls(), body, "f" * 64, FETCHED)
         assert good == [], name
         assert all(q.reason for q in bad), name
+
+
+def test_a_payload_whose_bytes_are_missing_is_quarantined_and_never_stays_pending(tmp_path: Path) -> None:
+    settings = load_settings({}, home=str(tmp_path))
+    engine = open_store(settings)
+    gone = _archive(engine, settings, "ecdc", ECDC, 0)
+    _archive(engine, settings, "who_don", _who_page(), 1)
+    from biotracker.raw.archive import payload_path
+
+    payload_path(settings.raw_dir, gone).unlink()
+    summary = normalise_pending(settings, engine)
+    assert summary.payloads == 1 and normalise_pending(settings, engine).payloads == 0
+    with engine.connect() as conn:
+        held = conn.execute(select(quarantine.c.reason).where(quarantine.c.raw_sha256 == gone)).scalar_one()
+    assert "is missing" in held and "--reprocess" in held
