@@ -83,7 +83,7 @@ class Connector:
             return "an empty body, not the feed"
         if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
             return f"an HTML page (content type {content_type or 'not recorded'}), not the feed"
-        if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
+        if head.startswith(_BINARY_MAGIC):
             return f"binary content (content type {content_type or 'not recorded'}), not the feed"
         return None
 
@@ -160,22 +160,26 @@ _UNDECODABLE = re.compile("[\udc80-\udcff\U0010fffd]")
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
 
-def mark_bad_bytes(body: bytes) -> bytes:
-    """A UTF-8 XML payload with each invalid byte replaced by ``BAD_BYTE_MARK``.
+#: Characters XML 1.0 forbids (C0 controls but tab, LF, CR), raw or as character references.
+_XML_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|&#0*(?:[0-8]|1[124-9]|2[0-9]|3[01]);|&#[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]);"
+)
 
-    feedparser, given one bad byte, re-decodes the *whole* feed in another encoding and every item
-    gets wrong characters; marked, the rest stays right and only the items holding a mark are
+
+def mark_bad_bytes(body: bytes) -> bytes:
+    """A UTF-8 XML payload with each invalid byte and XML-forbidden character replaced by ``BAD_BYTE_MARK``.
+
+    Given one bad byte, feedparser re-decodes the *whole* feed in another encoding; given one
+    forbidden control character, its strict parser gives up and the lenient one reads every item
+    differently. Marked, the rest stays exactly right and only the items holding a mark are
     quarantined. Payloads that declare another encoding are left to feedparser.
     """
     declared = _XML_ENCODING.match(body.lstrip(b"\xef\xbb\xbf"))
     if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
         return body
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = body.decode("utf-8", "surrogateescape")
-        return re.sub("[\udc80-\udcff]", BAD_BYTE_MARK, text).encode("utf-8")
-    return body
+    text = body.decode("utf-8", "surrogateescape")
+    marked = _XML_FORBIDDEN.sub(BAD_BYTE_MARK, re.sub("[\udc80-\udcff]", BAD_BYTE_MARK, text))
+    return body if marked == text else marked.encode("utf-8")
 
 
 def undecodable(value: Any) -> str | None:
@@ -184,9 +188,13 @@ def undecodable(value: Any) -> str | None:
         match = _UNDECODABLE.search(value)
         if match is None:
             return None
-        byte = f" (0x{ord(match.group()) - 0xDC00:02x})" if match.group() != BAD_BYTE_MARK else ""
+        if match.group() == BAD_BYTE_MARK:
+            return (
+                "holds a byte that is not valid text in the payload's encoding, or a control character "
+                "XML forbids; the source sent broken or mixed encodings"
+            )
         return (
-            f"holds a byte that is not valid text in the payload's encoding{byte}; "
+            f"holds a byte that is not valid text in the payload's encoding (0x{ord(match.group()) - 0xDC00:02x}); "
             "the source sent broken or mixed encodings"
         )
     if isinstance(value, dict):

@@ -63,7 +63,7 @@ EXTREME_NUMBERS = ["-500", "-1", "0", "2147483648", "3000000000", "1e19", "9" * 
 EXTREME_DATES = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2099-06-01T00:00:00Z", "1899-12-31",
                  "1970-01-01T00:00:00Z", "yesterday", "", "31/31/2020", "20241301T000000Z",
                  "Thu, 10 Dec 9999 13:00:00 +0100", "2024-02-30", "0000-00-00"]
-HOSTILE_TEXT = ["\x00", "a\x00b", "\ud800", "x\udfff", "<script>alert(1)</script>", "&amp;lt;b&amp;gt;",
+HOSTILE_TEXT = ["\x00", "a\x00b", "&#0;", "&#x1b;", "\x0b\x1b", "\ud800", "x\udfff", "<script>alert(1)</script>", "&amp;lt;b&amp;gt;",
                 "\u202egnp.exe", "Ébola – RDC", "   ", "'; DROP TABLE reports; --", "../../etc/passwd",
                 "{{7*7}}", "\r\n\r\n"]
 WRONG_TYPES: list[Any] = [None, True, 12345, -1.5, [], {}, ["a", 1], {"a": {"b": None}}, 2**63, -(2**70),

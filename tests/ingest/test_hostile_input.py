@@ -118,6 +118,15 @@ def test_invalid_utf8_inside_a_feed_is_flagged_and_other_items_land() -> None:
     assert [q.what for q in quarantined] == ["item 0"] and "not valid text" in quarantined[0].reason
 
 
+@pytest.mark.parametrize("control", [b"\x00", b"\x1b", b"&#0;", b"&#x1F;"])
+def test_a_control_character_xml_forbids_costs_only_its_item(control: bytes) -> None:
+    broken = ECDC.replace(b"Data for the maps", b"Data for the " + control + b" maps", 1)
+    reports, quarantined = normalise("ecdc", broken)
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.model_dump() for r in reports] == [r.model_dump() for r in full[1:]]
+    assert [q.what for q in quarantined] == ["item 0"] and "control character" in quarantined[0].reason
+
+
 def test_script_and_markup_in_titles_never_reach_a_report() -> None:
     hostile = ECDC.replace(
         b"<title>Data for the maps",
