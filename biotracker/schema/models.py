@@ -243,6 +243,14 @@ class Report(Record):
         return value
 
     @model_validator(mode="after")
+    def _id_fits(self) -> Report:
+        if len(self.report_id) > 300:  # the reports.report_id column
+            raise ValueError(
+                f"report id is {len(self.report_id)} characters, over 300: the source id is too long"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _not_after_fetch(self, info: ValidationInfo) -> Report:
         """With ``context={"fetched_at": t}``: no date more than ``MAX_AHEAD_OF_FETCH`` after ``t``."""
         fetched_at = (info.context or {}).get("fetched_at")
