@@ -112,6 +112,69 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+_TAG = re.compile(rb"<(/?)([A-Za-z_][\w:.-]*)[^<>]*?(/?)>")
+
+
+def _well_formed(doc: bytes) -> bool:
+    try:
+        defused_fromstring(doc, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException):
+        return False
+    return True
+
+
+def _closing_tags(head: bytes) -> bytes:
+    """End tags for the elements ``head`` leaves open (``</channel></rss>``, ``</feed>``)."""
+    stack: list[bytes] = []
+    for closing, name, empty in _TAG.findall(head):
+        if empty:
+            continue
+        if closing:
+            if name in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(name) :]
+        else:
+            stack.append(name)
+    return b"".join(b"</" + name + b">" for name in reversed(stack))
+
+
+def isolate_broken_items(body: bytes) -> tuple[bytes, list[BadRecord]] | None:
+    """A well-formed feed of the items that are well-formed on their own, and what was left out.
+
+    A feed that is not well-formed XML would otherwise go to feedparser's lenient parser, which
+    reads *every* item differently (namespaced fields are lost); here a broken or cut-off item
+    costs only itself. None when the feed's frame (channel, root) is broken too.
+    """
+    items = list(_ITEM.finditer(body))
+    if not items:
+        return None
+    head, tail = body[: items[0].start()], body[items[-1].end() :]
+    closing = tail if _well_formed(head + tail) else _closing_tags(head)
+    if not closing or not _well_formed(head + closing):
+        return None
+    notes: list[BadRecord] = []
+    if closing is not tail:
+        notes.append(
+            BadRecord(
+                "payload",
+                f"the feed is cut off or broken after its last complete item ({len(items)} found); "
+                "what follows it was not read",
+                readable(tail[-300:].decode("utf-8", "replace")),
+            )
+        )
+    kept = []
+    for index, item in enumerate(items):
+        if _well_formed(head + item.group() + closing):
+            kept.append(item.group())
+        else:
+            excerpt = readable(item.group()[:300].decode("utf-8", "replace"))
+            notes.append(
+                BadRecord(f"item {index}", "item is not well-formed XML; the other items were read", excerpt)
+            )
+    if not notes:
+        return None  # every item is fine: the break is elsewhere, leave it to feedparser
+    return head + b"\n".join(kept) + closing, notes
+
+
 class RssConnector(Connector):
     """RSS 2.0 / Atom / RDF feeds. Each record is a feedparser entry flattened to plain JSON."""
 
@@ -144,9 +207,10 @@ class RssConnector(Connector):
     def records(self, body: bytes) -> Iterator[dict[str, Any] | BadRecord]:
         body = mark_bad_bytes(body)
         try:
-            parsed = self.parse_feed(body)
+            root = guard_xml(body)
         except HostileXmlError:
             body, removed = defuse_entities(body)
+            root = guard_xml(body)
             yield BadRecord(
                 "payload",
                 "the feed declares DTD entities, which feeds never need (the XXE / entity-expansion "
@@ -159,7 +223,12 @@ class RssConnector(Connector):
                     "item uses an entity declared in the refused DTD (XXE / entity expansion); not expanded",
                     excerpt,
                 )
-            parsed = self.parse_feed(body)
+        if root is None:
+            repaired = isolate_broken_items(body)
+            if repaired is not None:
+                body, notes = repaired
+                yield from notes
+        parsed = self.parse_feed(body)
         # dict.get: FeedParserDict.get maps updated_parsed to published_parsed (with a deprecation warning)
         built = dict.get(parsed.feed, "updated_parsed") or dict.get(parsed.feed, "published_parsed")
         feed_built = _struct_to_iso(built)

@@ -42,6 +42,7 @@ from sqlalchemy import select
 from biotracker.config import BUNDLED_RECORDINGS, Settings
 from biotracker.db.engine import open_store
 from biotracker.db.tables import quarantine, raw_payloads, reports
+from biotracker.errors import FatalFetchError
 from biotracker.ingest.connector import JsonApiConnector
 from biotracker.ingest.dropfolder import DropFolderConnector
 from biotracker.ingest.registry import connector_classes
@@ -157,7 +158,12 @@ def run_pipeline(rec: Recording, bodies: list[tuple[str, bytes]], workdir: Path)
             interactions = [Interaction(url=u, status=recorded[u].status, body=b, content_type=recorded[u].content_type,
                                         headers=recorded[u].headers) for u, b in bodies]
             with ReplayServer(interactions) as server, replay_client(settings, server) as client:
-                fetch_to_raw(rec.name, rec.window, settings, engine, client, lambda: AT)
+                try:
+                    fetch_to_raw(rec.name, rec.window, settings, engine, client, lambda: AT)
+                except FatalFetchError:
+                    # The designed outcome when a payload cannot be the feed at all (a cut left it empty).
+                    if not any(cls().unusable_payload(body, None) for _, body in bodies):
+                        raise
         summary = normalise_pending(settings, engine, [rec.name])
         with engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(select(reports)).mappings()]

@@ -95,8 +95,18 @@ def test_truncated_xml_keeps_the_items_before_the_break() -> None:
     full, _ = normalise("ecdc", ECDC)
     assert [r.report_id for r in reports] == [full[0].report_id]
     payload_level = [q for q in quarantined if q.what == "payload"]
-    assert len(payload_level) == 1 and "feed is malformed after" in payload_level[0].reason
+    assert len(payload_level) == 1 and "cut off or broken after its last complete item" in payload_level[0].reason
+    assert reports[0].model_dump() == full[0].model_dump()  # the item before the break, exactly as it was
     assert all(q.reason for q in quarantined)  # the half item, if any, is quarantined with its reason
+
+
+def test_a_broken_item_in_the_middle_costs_only_that_item() -> None:
+    second = ECDC.index(b"<item>", ECDC.index(b"<item>") + 1)
+    broken = ECDC[: second + 6] + b"<title>unclosed <b>bold</title>" + ECDC[second + 6:]
+    reports, quarantined = normalise("ecdc", broken)
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.model_dump() for r in reports] == [r.model_dump() for r in full[:1] + full[2:]]
+    assert [q.what for q in quarantined] == ["item 1"] and "not well-formed XML" in quarantined[0].reason
 
 
 def test_html_error_page_served_as_a_feed_is_quarantined_with_the_reason() -> None:
