@@ -27,7 +27,7 @@ class Split:
     raw: dict[str, bytes] = field(default_factory=dict)  # marker -> bytes
 
 
-def split(kind: str, body: bytes, items_key: str | None = None, cap: int = 25) -> Split:
+def split(kind: str, body: bytes, items_key: str | None = None, cap: int = 15) -> Split:
     """The payload as an envelope and at most ``cap`` items (large recordings are sampled)."""
     if kind == "csv":
         rows = [r for r in csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")) if r]

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from biotracker.config import BUNDLED_RECORDINGS, Settings
-from biotracker.db.engine import open_store
+from biotracker.db.engine import make_engine, open_store
 from biotracker.db.tables import quarantine, raw_payloads, reports
 from biotracker.errors import FatalFetchError
 from biotracker.ingest.connector import JsonApiConnector
@@ -74,7 +74,7 @@ INVALID_BYTES = [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80",
 
 @dataclass(frozen=True)
 class Recording:
-    """One connector's recorded payloads, sampled to at most 25 items each, ready to replay."""
+    """One connector's recorded payloads, sampled to at most 15 items each, ready to replay."""
 
     name: str
     kind: str  # csv | json | rss
@@ -145,7 +145,7 @@ def run_pipeline(rec: Recording, bodies: list[tuple[str, bytes]], workdir: Path)
         src.backup(dst)
     cls = connector_classes()[rec.name]
     settings = Settings(home=workdir, http_retries=0, dropfolder_dir=workdir / "drop")
-    engine = open_store(settings)
+    engine = make_engine(settings)  # the template is migrated already
     try:
         if cls.fetch_kind == "dropfolder":
             folder = workdir / "drop" / rec.name
