@@ -91,8 +91,13 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 def check_address(url: str, allowed_hosts: Iterable[str] | None) -> None:
     """Refuse ``url`` unless it is http(s) to one of ``allowed_hosts`` (None: any host)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        _ = parts.port  # raises for a port that is not a number in range
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise RefusedAddressError(f"refused {url[:200]!r}: not a valid address ({exc})") from None
     if parts.scheme not in ("http", "https") or not host:
         raise RefusedAddressError(f"refused {url[:200]!r}: only http(s) addresses with a host are fetched")
     if allowed_hosts is not None and host not in {h.lower() for h in allowed_hosts}:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 from sqlalchemy import Engine, select
 
@@ -193,6 +194,7 @@ def _fetch_http(
     validators = Validators(settings.home / "ingest" / "http-validators.json")
     hosts = connector.hosts()
     failures: list[str] = []
+    seen: set[str] = set()
     for url in connector.start_urls(window):
         next_url: str | None = url
         carrier: str | None = None  # sha256 of the payload whose link is being followed
@@ -243,17 +245,31 @@ def _fetch_http(
                 break
             if body is None:
                 validators.remember(next_url, response.headers)
-            next_url = _next_page(connector, response.body, next_url, window)
+            seen.add(next_url)
+            next_url = _next_page(connector, response.body, next_url, window, seen)
     if failures:
         raise FatalFetchError("; ".join(failures))
 
 
-def _next_page(connector: Connector, body: bytes, url: str, window: Window) -> str | None:
+def _next_page(connector: Connector, body: bytes, url: str, window: Window, seen: set[str]) -> str | None:
+    """The next page's absolute address (relative links resolved), None at the end or on a loop."""
     try:
-        return connector.next_url(body, url, window)
+        link = connector.next_url(body, url, window)
     except Exception as exc:  # noqa: BLE001 (a page that breaks paging is still archived and normalised)
         log.warning("%s: paging stops after %s: %s: %s", connector.name, url, type(exc).__name__, exc)
         return None
+    if not link:
+        return None
+    try:
+        link = urljoin(url, link)
+    except ValueError:
+        pass  # left as sent: the address check refuses it, with the reason, in quarantine
+    if link in seen:
+        log.warning(
+            "%s: paging stops: %s links back to %s, a page already fetched", connector.name, url, link
+        )
+        return None
+    return link
 
 
 def _fetch_files(

@@ -141,3 +141,30 @@ def test_a_declarative_feed_may_declare_extra_hosts() -> None:
     entry = FeedEntry(name="cdn_feed", format="json", title="t", kind="osint", url="https://api.example.org/x",
                       terms="t", items="items", primary_key=["id"], extra_hosts=["CDN.example.org"])
     assert build_class(entry)().hosts() == {"api.example.org", "cdn.example.org"}
+
+
+@pytest.mark.parametrize("link", ["http://[::1", "https://www.who.int:99999/x", "https://www.who.int/\x00x",
+                                  "javascript:alert(1)", "//attacker.example.net/x"])
+def test_malformed_or_scheme_relative_paging_links_are_refused_not_crashing(tmp_path: Path, link: str) -> None:
+    settings, engine = _store(tmp_path)
+    page = PAGE | {"@odata.nextLink": link}
+    with ReplayServer([Interaction(url=WHO.url, body=json.dumps(page).encode(), content_type="application/json")]) as srv:
+        with replay_client(settings, srv) as client:
+            summary = fetch_to_raw("who_don", WINDOW, settings, engine, client, lambda: AT)
+    assert summary.pages == 1
+    with engine.connect() as conn:
+        (reason,) = conn.execute(select(quarantine.c.reason)).scalars()
+    assert reason.startswith("refused")
+
+
+def test_relative_paging_links_are_resolved_and_loops_stop(tmp_path: Path) -> None:
+    settings, engine = _store(tmp_path)
+    second = "https://www.who.int/api/news/page2"
+    pages = [Interaction(url=WHO.url, body=json.dumps(PAGE | {"@odata.nextLink": "/api/news/page2"}).encode(),
+                         content_type="application/json"),
+             Interaction(url=second, body=json.dumps(PAGE | {"@odata.nextLink": WHO.url}).encode(),
+                         content_type="application/json")]
+    with ReplayServer(pages) as srv, replay_client(settings, srv) as client:
+        summary = fetch_to_raw("who_don", WINDOW, settings, engine, client, lambda: AT)
+        asked = list(srv.requests)
+    assert summary.pages == 2 and len(asked) == 2  # page 2 links back to page 1: paging stops
