@@ -80,9 +80,10 @@ class Validators:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._data: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            self._data = {}
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing or damaged: only costs one unconditional fetch
+            data = {}
+        self._data: dict[str, dict[str, str]] = data if isinstance(data, dict) else {}
 
     def get(self, url: str) -> tuple[str | None, str | None]:
         entry = self._data.get(url, {})

@@ -168,3 +168,16 @@ def test_relative_paging_links_are_resolved_and_loops_stop(tmp_path: Path) -> No
         summary = fetch_to_raw("who_don", WINDOW, settings, engine, client, lambda: AT)
         asked = list(srv.requests)
     assert summary.pages == 2 and len(asked) == 2  # page 2 links back to page 1: paging stops
+
+
+def test_a_huge_content_type_header_cannot_fail_the_archive(database_url: str, tmp_path: Path) -> None:
+    from biotracker.config import load_settings
+
+    settings = load_settings({}, home=str(tmp_path), database_url=database_url, http_retries="0")
+    engine = open_store(settings)
+    with ReplayServer([Interaction(url=WHO.url, body=json.dumps(PAGE | {"@odata.nextLink": None}).encode(),
+                                   content_type="application/json; x=" + "a" * 5000)]) as srv:
+        with replay_client(settings, srv) as client:
+            assert fetch_to_raw("who_don", WINDOW, settings, engine, client, lambda: AT).pages == 1
+    with engine.connect() as conn:
+        assert len(conn.execute(select(raw_payloads.c.content_type)).scalar_one()) == 200
