@@ -35,6 +35,9 @@ class Settings:
     replay_dir: Path | None = None
     user_agent: str = "Biotracker/0.1 (+https://github.com/biotracker/biotracker; early-warning research)"
     http_timeout_s: float = 30.0
+    #: Overall deadline of one fetch (one address, retries, redirects and the whole body included):
+    #: a server that drips a byte a second gives up here with a retryable error.
+    http_deadline_s: float = 300.0
     http_max_bytes: int = 20 * 1024 * 1024
     http_retries: int = 3
     #: Cap on the decompressed size of one payload (a gzip bomb stops here); ``http_max_bytes``

@@ -32,6 +32,14 @@ class FatalFetchError(FetchError):
     """401/403/404 or an unusable payload: retrying will not help; fail this feed only."""
 
 
+class RefusedAddressError(FatalFetchError):
+    """A request, paging link or redirect to an address this connector may not reach.
+
+    Raised before any byte is sent: a host outside the connector's declared hosts, or (outside
+    replay) a private, loopback or link-local address. Nothing from such an address is stored.
+    """
+
+
 class RecordError(BiotrackerError):
     """One bad item: quarantine it with this message as the reason, count it, continue."""
 

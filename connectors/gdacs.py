@@ -14,6 +14,7 @@ from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate
 from biotracker.ingest.html_text import html_to_text
 from biotracker.ingest.rss import RssConnector
 from biotracker.schema import Report, SourceKind, Tlp
+from biotracker.schema.models import iso3_codes
 
 #: GDACS event types kept, with the name used in report titles.
 HAZARDS = {"FL": "flood", "TC": "tropical cyclone", "DR": "drought"}
@@ -52,7 +53,7 @@ class Gdacs(RssConnector):
             summary=html_to_text(record.get("summary")),
             published_at=when,
             observed_at=when,
-            country_iso3=iso3 if len(iso3) == 3 and iso3.isalpha() else None,
+            country_iso3=iso3 if iso3 in iso3_codes() else None,  # context feed: an odd code is dropped
             lat=parse_coordinate(record.get("geo_lat"), LATITUDE, "geo:lat", strict=False),
             lon=parse_coordinate(record.get("geo_long"), LONGITUDE, "geo:long", strict=False),
             language="en",

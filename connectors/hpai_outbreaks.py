@@ -17,6 +17,7 @@ from biotracker.ingest.connector import BadRecord, CsvConnector
 from biotracker.ingest.fields import LATITUDE, LONGITUDE, parse_coordinate, parse_count
 from biotracker.normalise.geo import country_iso3
 from biotracker.schema import Report, SourceKind, Tlp, as_utc
+from biotracker.schema.models import iso3_codes
 
 _BASE = "https://raw.githubusercontent.com/fbranda/avian-flu/main"
 
@@ -149,9 +150,9 @@ class HpaiOutbreaks(CsvConnector):
         end = _date(r["End date collected"], "End date collected")
         strain = _strain(r["HPAI strain"])
         host = _host(r["WOAH Classification"])
-        # Some rows swap the ISO and numeric code columns ("704","VNM"): take whichever is alphabetic.
+        # Some rows swap the ISO and numeric code columns ("704","VNM"): take whichever is a real code.
         codes = [r["ISO code"].strip().upper(), r["Country code"].strip().upper()]
-        iso = next((c for c in codes if len(c) == 3 and c.isalpha()), None) or _iso3(r["Country"])
+        iso = next((c for c in codes if c in iso3_codes()), None) or _iso3(r["Country"])
         region = r["Region"].strip().lower()
         return self._report(
             key,

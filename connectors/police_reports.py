@@ -49,6 +49,9 @@ class PoliceReports(DropFolderConnector):
     terms = "Shared under the sending agency's agreement; TLP:RED unless marked otherwise. Not for redistribution."
     cadence = "@hourly"
     required_fields: ClassVar[tuple[str, ...]] = ("report_id", "reported_at", "agency", "title")
+    #: A reference is final: a second file with the same report_id and other content is a conflict
+    #: (quarantined, the first version kept), never a silent replacement.
+    keep_first_version: ClassVar[bool] = True
     #: The widest audience a police report may be marked for.
     widest_marking: ClassVar[Tlp] = Tlp.AMBER
 

@@ -15,15 +15,24 @@ from biotracker.errors import RecordError
 from biotracker.ingest.connector import JsonApiConnector
 from biotracker.ingest.html_text import html_to_text
 from biotracker.schema import Report, SourceKind, Tlp, as_utc
+from biotracker.schema.models import iso3_codes
 
 _GLIDE = re.compile(r"^(?P<type>[A-Z]{2})-(?P<year>\d{4})-(?P<seq>\d{6})-(?P<iso3>[A-Z]{3})$")
 _MONTH = re.compile(r"-\s*(?P<month>[A-Z][a-z]{2})\s+(?P<year>\d{4})\s*$")
+#: GLIDE numbers keep ISO codes that were withdrawn since (East Timor, Zaire, Romania).
+_WITHDRAWN_CODES = {"TMP": "TLS", "ZAR": "COD", "ROM": "ROU"}
 _MONTHS = {
     m: i
     for i, m in enumerate(
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1
     )
 }
+
+
+def _country(code: str) -> str | None:
+    """The current ISO 3166 code of a GLIDE suffix (None for a code that is no country)."""
+    code = _WITHDRAWN_CODES.get(code, code)
+    return code if code in iso3_codes() else None
 
 
 class Reliefweb(JsonApiConnector):
@@ -66,7 +75,7 @@ class Reliefweb(JsonApiConnector):
             summary=f"ReliefWeb disaster {fields.get('glide')} (status: {fields.get('status', 'unknown')})",
             published_at=when,
             observed_at=when,
-            country_iso3=glide["iso3"],
+            country_iso3=_country(glide["iso3"]),
             language="en",
             tlp=self.tlp,
             evidence={"glide": fields.get("glide"), "status": fields.get("status")},

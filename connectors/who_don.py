@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from biotracker.ingest.connector import JsonApiConnector
+from biotracker.ingest.dates import parse_when
 from biotracker.ingest.html_text import html_to_text
-from biotracker.schema import Report, SourceKind, Tlp, as_utc
+from biotracker.schema import Report, SourceKind, Tlp
 
 _FIELDS = "Title%2CPublicationDate%2CSummary%2COverview%2CDonId%2CEpidemiology%2CAssessment"
 
@@ -31,12 +32,9 @@ class WhoDon(JsonApiConnector):
     next_link_key = "@odata.nextLink"
     max_pages: ClassVar[int] = 100
 
-    def cursor(self, record: dict[str, Any]) -> dt.datetime | None:
-        value = record.get(self.cursor_field or "")
-        try:
-            return as_utc(value) if value else None
-        except ValueError:
-            return None
+    def published(self, record: dict[str, Any]) -> dt.datetime | None:
+        """``PublicationDate``; absent gives None, present but unreadable is a ``RecordError``."""
+        return parse_when(record.get("PublicationDate"), field="PublicationDate")
 
     def to_report(self, record: dict[str, Any]) -> Report | None:
         don_id = self.record_id(record)
@@ -46,7 +44,7 @@ class WhoDon(JsonApiConnector):
             for part in (html_to_text(record.get(k)) for k in ("Overview", "Epidemiology", "Assessment"))
             if part
         )
-        published = self.cursor(record)
+        published = self.published(record)
         return Report(
             source=self.name,
             source_id=don_id,

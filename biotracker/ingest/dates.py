@@ -32,11 +32,19 @@ def parse_when(value: object, *, field: str = "date", day_first: bool = True) ->
     if value is None:
         return None
     if isinstance(value, (dt.datetime, dt.date)):
-        return _plausible(as_utc(value), field, value)
-    text = str(value).strip()
+        try:
+            return _plausible(as_utc(value), field, value)
+        except OverflowError:
+            raise RecordError(f"{field} {str(value)[:60]!r} is outside the range of dates") from None
+    if not isinstance(value, str):
+        raise RecordError(f"{field} is a {type(value).__name__}, not a date written as text")
+    text = value.strip()
     if not text:
         return None
-    when = _parse_text(text, day_first)
+    try:
+        when = _parse_text(text, day_first)
+    except (OverflowError, ValueError):  # "0001-01-01T00:00+01:00" overflows on conversion to UTC
+        when = None
     if when is None:
         raise RecordError(
             f"{field} {text[:60]!r} is not a date this project can read (ISO 8601, RFC 822, "
@@ -72,10 +80,9 @@ def _parse_text(text: str, day_first: bool) -> dt.datetime | None:
         except ValueError:
             return None
     try:
-        parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        return as_utc(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return as_utc(parsed)
 
 
 def _plausible(when: dt.datetime, field: str, raw: object) -> dt.datetime:

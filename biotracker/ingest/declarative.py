@@ -16,6 +16,7 @@ Example::
         cadence: "@hourly"
         tlp: CLEAR                       # optional, default CLEAR
         queries: [...]                   # optional: url has {query}; one request per query
+        extra_hosts: [cdn.example.org]   # optional: hosts besides url's that paging may reach
         # json only:
         items: articles                  # dotted path to the list of items
         next: links.next.href            # optional dotted path to the next page's address
@@ -70,6 +71,8 @@ class FeedEntry(BaseModel):
     tlp: str = "CLEAR"
     language: str = "en"
     queries: list[str] = Field(default_factory=list)
+    #: Hosts besides the one in ``url`` that requests, paging links and redirects may reach.
+    extra_hosts: list[str] = Field(default_factory=list)
     items: str | None = None
     next: str | None = None
     primary_key: list[str] | None = None
@@ -157,6 +160,7 @@ def build_class(entry: FeedEntry) -> type[Connector]:
         "tlp": Tlp(entry.tlp),
         "language": entry.language,
         "parser_version": entry.parser_version,
+        "extra_hosts": tuple(entry.extra_hosts),
     }
     if entry.format == "json":
         attrs |= {

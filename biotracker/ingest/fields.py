@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from biotracker.errors import RecordError
+from biotracker.schema.models import MAX_COUNT
 
 LATITUDE = (-90.0, 90.0)
 LONGITUDE = (-180.0, 180.0)
@@ -25,6 +27,8 @@ def parse_coordinate(
     low, high = bounds
     try:
         number = float(text)
+        if math.isnan(number):  # NaN compares unequal to every bound
+            raise ValueError(text)
     except ValueError:
         if strict:
             raise RecordError(f"{column} {text!r} is not a number") from None
@@ -37,17 +41,20 @@ def parse_coordinate(
 
 
 def parse_count(value: Any, column: str, *, required: bool = False) -> int | None:
-    """A non-negative whole number ("12", "12.0"); blank gives None unless ``required``.
+    """A whole number in ``[0, MAX_COUNT]`` ("12", "12.0"); blank gives None unless ``required``.
 
-    Anything else is a ``RecordError`` naming the column, so the item is quarantined with the reason.
+    Anything else ("-500", "inf", "1e19", "12 cases") is a ``RecordError`` naming the column, so
+    the item is quarantined with the reason; a sign is never dropped.
     """
     text = str(value if value is not None else "").strip()
     if not text and not required:
         return None
     try:
         number = int(float(text))
-    except ValueError:
-        raise RecordError(f"{column} {text!r} is not a number") from None
+    except (ValueError, OverflowError):
+        raise RecordError(f"{column} {text[:40]!r} is not a finite number") from None
     if number < 0:
         raise RecordError(f"{column} is negative ({number})")
+    if number > MAX_COUNT:
+        raise RecordError(f"{column} {number} is over {MAX_COUNT:,}: not a plausible count")
     return number

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
+
+from biotracker.errors import RecordError
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
 _DROP = {"script", "style", "noscript", "iframe", "object", "template"}
@@ -36,10 +39,16 @@ class _TextCollector(HTMLParser):
             self.parts.append(data)
 
 
-def html_to_text(markup: str | None) -> str:
-    """Readable text of ``markup``: paragraphs kept as blank-line breaks, whitespace collapsed."""
-    if not markup:
+def html_to_text(markup: Any) -> str:
+    """Readable text of ``markup``: paragraphs kept as blank-line breaks, whitespace collapsed.
+
+    Anything but text (a number, list or object where the feed should have text) is a
+    ``RecordError``: the item is quarantined with that reason instead of guessing what was meant.
+    """
+    if markup is None or markup == "":
         return ""
+    if not isinstance(markup, str):
+        raise RecordError(f"expected text, got a {type(markup).__name__} ({str(markup)[:40]!r})")
     collector = _TextCollector()
     collector.feed(markup)
     collector.close()

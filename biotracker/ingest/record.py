@@ -48,7 +48,9 @@ def record_fixture(
     for url in connector.start_urls(window):
         next_url: str | None = url
         while next_url and len(interactions) < connector.max_pages:
-            response = client.get(next_url, json_body=connector.request_json(next_url, window))
+            response = client.get(
+                next_url, json_body=connector.request_json(next_url, window), allowed_hosts=connector.hosts()
+            )
             body_file = f"page{len(interactions) + 1}{_extension(response.content_type)}"
             (folder / body_file).write_bytes(response.body)
             interactions.append(

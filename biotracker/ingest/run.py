@@ -17,20 +17,22 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 from sqlalchemy import Engine, select
 
 from biotracker.config import Settings
 from biotracker.db.tables import source_health
 from biotracker.db.upsert import upsert
-from biotracker.errors import FetchError
+from biotracker.errors import FatalFetchError, FetchError, RefusedAddressError
 from biotracker.ingest.connector import Connector
-from biotracker.ingest.dropfolder import DropFolderConnector, drop_folder_for, read_drop_folder
+from biotracker.ingest.dropfolder import DropFolderConnector, RefusedFile, drop_folder_for, read_drop_folder
 from biotracker.ingest.http import HttpClient, RewriteTransport
 from biotracker.ingest.registry import get_connector
 from biotracker.ingest.replay import ReplayServer
 from biotracker.raw.archive import store_payload
-from biotracker.schema import UTC, Window
+from biotracker.raw.quarantine import quarantine_item
+from biotracker.schema import UTC, QuarantineItem, Window
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -78,9 +80,10 @@ class Validators:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._data: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            self._data = {}
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing or damaged: only costs one unconditional fetch
+            data = {}
+        self._data: dict[str, dict[str, str]] = data if isinstance(data, dict) else {}
 
     def get(self, url: str) -> tuple[str | None, str | None]:
         entry = self._data.get(url, {})
@@ -130,6 +133,11 @@ def fetch_to_raw(
     return result
 
 
+def _quarantine(engine: Engine, item: QuarantineItem) -> None:
+    with engine.begin() as conn:
+        quarantine_item(conn, item)
+
+
 def _archive(
     engine: Engine,
     settings: Settings,
@@ -141,7 +149,7 @@ def _archive(
     status: int,
     content_type: str | None,
     fetched_at: dt.datetime,
-) -> None:
+) -> str:
     with engine.begin() as conn:
         record, new = store_payload(
             conn,
@@ -165,6 +173,7 @@ def _archive(
         record.size,
         "new" if new else "seen before",
     )
+    return record.sha256
 
 
 def _fetch_http(
@@ -176,23 +185,53 @@ def _fetch_http(
     result: FetchSummary,
     fetched_at: dt.datetime,
 ) -> None:
+    """Fetch every start address and its pages; only the connector's hosts are ever asked.
+
+    A paging link (or redirect) to another host is refused before any request and quarantined
+    with the payload that carried it; the pages before it stand. A start address that is refused,
+    or that serves something unusable (an HTML page), fails the fetch after the other start
+    addresses are done, so the source shows as failing instead of fresh.
+    """
     validators = Validators(settings.home / "ingest" / "http-validators.json")
+    hosts = connector.hosts()
+    failures: list[str] = []
+    seen: set[str] = set()
     for url in connector.start_urls(window):
         next_url: str | None = url
+        carrier: str | None = None  # sha256 of the payload whose link is being followed
         while next_url and result.pages + result.not_modified < connector.max_pages:
             body = connector.request_json(next_url, window)
             # Validators belong to a URL; a POSTed search differs by its body (e.g. the window), so it
             # is never made conditional.
             etag, last_modified = validators.get(next_url) if body is None else (None, None)
-            response = client.get(next_url, etag=etag, last_modified=last_modified, json_body=body)
+            try:
+                response = client.get(
+                    next_url, etag=etag, last_modified=last_modified, json_body=body, allowed_hosts=hosts
+                )
+            except RefusedAddressError as exc:
+                _quarantine(
+                    engine,
+                    QuarantineItem(
+                        source=connector.name,
+                        stage="fetch",
+                        what=f"{'link in payload' if carrier else 'address'} {next_url[:300]}",
+                        reason=str(exc),
+                        raw_sha256=carrier,
+                    ),
+                )
+                log.warning("%s: %s", connector.name, exc)
+                if carrier is None:
+                    failures.append(str(exc))
+                break
             if response.not_modified:
                 result.not_modified += 1
                 log.info("%s: %s not modified since the last fetch", connector.name, next_url)
                 if not connector.independent_pages:
                     break  # nothing new on this page, so nothing new behind it either
-                next_url = connector.next_url(b"", next_url, window)
+                seen.add(next_url)
+                next_url = _next_page(connector, b"", next_url, window, seen)
                 continue
-            _archive(
+            carrier = _archive(
                 engine,
                 settings,
                 result,
@@ -203,9 +242,39 @@ def _fetch_http(
                 content_type=response.content_type,
                 fetched_at=fetched_at,
             )
+            problem = connector.unusable_payload(response.body, response.content_type)
+            if problem:
+                failures.append(
+                    f"{next_url} served {problem}; it is archived and quarantined when normalised"
+                )
+                break
             if body is None:
                 validators.remember(next_url, response.headers)
-            next_url = connector.next_url(response.body, next_url, window)
+            seen.add(next_url)
+            next_url = _next_page(connector, response.body, next_url, window, seen)
+    if failures:
+        raise FatalFetchError("; ".join(failures))
+
+
+def _next_page(connector: Connector, body: bytes, url: str, window: Window, seen: set[str]) -> str | None:
+    """The next page's absolute address (relative links resolved), None at the end or on a loop."""
+    try:
+        link = connector.next_url(body, url, window)
+    except Exception as exc:  # noqa: BLE001 (a page that breaks paging is still archived and normalised)
+        log.warning("%s: paging stops after %s: %s: %s", connector.name, url, type(exc).__name__, exc)
+        return None
+    if not link:
+        return None
+    try:
+        link = urljoin(url, link)
+    except ValueError:
+        pass  # left as sent: the address check refuses it, with the reason, in quarantine
+    if link in seen:
+        log.warning(
+            "%s: paging stops: %s links back to %s, a page already fetched", connector.name, url, link
+        )
+        return None
+    return link
 
 
 def _fetch_files(
@@ -223,6 +292,15 @@ def _fetch_files(
         )
         return
     for dropped in read_drop_folder(folder, connector.file_patterns, settings.http_max_bytes):
+        if isinstance(dropped, RefusedFile):
+            log.warning("%s: refused %s: %s", connector.name, dropped.name, dropped.reason)
+            _quarantine(
+                engine,
+                QuarantineItem(
+                    source=connector.name, stage="fetch", what=f"file {dropped.name}", reason=dropped.reason
+                ),
+            )
+            continue
         _archive(
             engine,
             settings,

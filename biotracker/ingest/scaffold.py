@@ -4,6 +4,12 @@ RSS and JSON feeds become an entry in ``connectors/feeds.yaml`` (no Python); CSV
 with ``module=True``, become ``connectors/<name>.py``. Either way a recording folder is created
 with a cassette (provenance to fill in), a placeholder payload and an empty snapshot, so the
 conformance kit fails until the engineer records a real payload and reviews the snapshot.
+
+Text from the command line never becomes code or markup as typed: the name must match a strict
+pattern, the kind must be a ``SourceKind``, the URL an http(s) address without spaces or control
+characters, and every value goes into Python source through ``repr()`` (a string literal, nothing
+else) and into YAML through ``yaml.safe_dump``. A title such as
+``"; import os; os.system('touch /tmp/x') #`` therefore ends up as a harmless string.
 """
 
 from __future__ import annotations
@@ -12,8 +18,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
 
 from biotracker.errors import ConfigError
+from biotracker.schema import SourceKind
 
 FORMATS = ("rss", "json", "csv")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -48,7 +58,7 @@ _CSV_PAYLOAD = (
     "placeholder-2,2024-09-02,Placeholder item two,https://example.org/2\n"
 )
 
-_CSV_MODULE = '''"""TITLE (one line on what the feed is and why its shape is odd, if it is)."""
+_CSV_MODULE = """MODULE_DOC
 
 from __future__ import annotations
 
@@ -62,12 +72,12 @@ from biotracker.schema import Report, SourceKind, Tlp
 
 
 class CLASSNAME(CsvConnector):
-    """TITLE."""
+    CLASS_DOC
 
-    name = "NAME"
-    title = "TITLE"
+    name = NAME
+    title = TITLE
     kind = SourceKind.KIND
-    url = "URL"
+    url = URL
     primary_key = ("id",)
     cursor_field = "date"
     tlp = Tlp.CLEAR
@@ -82,7 +92,41 @@ class CLASSNAME(CsvConnector):
         when = parse_when(record.get("date"), field="date")
         return Report(source=self.name, source_id=self.record_id(record), url=record.get("url") or None,
                       title=title, published_at=when, observed_at=when, tlp=self.tlp)
-'''
+"""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _checked_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(url) or " " in url:
+        raise ConfigError(
+            f"--url {url[:200]!r} is not an http(s) address without spaces or control characters"
+        )
+    return url
+
+
+def _checked_title(title: str) -> str:
+    if _CONTROL.search(title) or not title.strip() or len(title) > 200:
+        raise ConfigError("--title must be one line of 1-200 characters without control characters")
+    return title.strip()
+
+
+def _module_source(name: str, title: str, kind: SourceKind, url: str) -> str:
+    """The CSV connector module; every value is a Python literal made by ``repr()``."""
+    class_name = "".join(part.title() for part in name.split("_"))
+    values = {
+        "MODULE_DOC": repr(f"{title} (one line on what the feed is and why its shape is odd, if it is)."),
+        "CLASS_DOC": repr(f"{title}."),
+        "CLASSNAME": class_name,
+        "NAME": repr(name),
+        "TITLE": repr(title),
+        "KIND": kind.name,
+        "URL": repr(url),
+    }
+    pattern = r"\b(?:" + "|".join(sorted(values, key=len, reverse=True)) + r")\b"
+    return re.sub(pattern, lambda m: values[m.group()], _CSV_MODULE)
 
 
 @dataclass(frozen=True)
@@ -110,28 +154,35 @@ def scaffold_connector(
         raise ConfigError(f"{name!r} is not a valid connector name: use snake_case letters, digits and _")
     if name in (known or set()) or (connectors_dir / f"{name}.py").exists() or (recordings / name).exists():
         raise ConfigError(f"a connector or recording named {name!r} already exists; pick another name")
-    title = title or name.replace("_", " ").title()
+    try:
+        source_kind = SourceKind(kind)
+    except ValueError:
+        raise ConfigError(f"--kind must be one of {[k.value for k in SourceKind]}") from None
+    url = _checked_url(url)
+    title = _checked_title(title or name.replace("_", " ").title())
     created: list[Path] = []
     declarative = fmt in ("rss", "json") and not module
     if declarative:
-        entry = [
-            f"\n  - name: {name}",
-            f"    format: {fmt}",
-            f"    title: {json.dumps(title)}",
-            f"    kind: {kind}",
-            f"    url: {json.dumps(url)}",
-            '    terms: "TODO: the licence / terms-of-use address"',
-            '    cadence: "@daily"',
-        ]
+        entry: dict[str, object] = {
+            "name": name,
+            "format": fmt,
+            "title": title,
+            "kind": source_kind.value,
+            "url": url,
+            "terms": "TODO: the licence / terms-of-use address",
+            "cadence": "@daily",
+        }
         if fmt == "json":
-            entry += [
-                "    items: items",
-                "    primary_key: [id]",
-                "    fields: {title: title, url: url, published: published, summary: null}",
-            ]
+            entry |= {
+                "items": "items",
+                "primary_key": ["id"],
+                "fields": {"title": "title", "url": "url", "published": "published", "summary": None},
+            }
+        block = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=1000)
         feeds = connectors_dir / "feeds.yaml"
         text = feeds.read_text(encoding="utf-8") if feeds.exists() else "feeds:\n"
-        feeds.write_text(text.rstrip("\n") + "\n" + "\n".join(entry) + "\n", encoding="utf-8")
+        indented = "".join(f"  {line}" for line in block.splitlines(keepends=True))
+        feeds.write_text(text.rstrip("\n") + "\n\n" + indented, encoding="utf-8")
         created.append(feeds)
     else:
         if fmt != "csv":
@@ -139,16 +190,8 @@ def scaffold_connector(
                 "module scaffolds are written for CSV; for RSS/JSON start from the declarative entry "
                 "or copy connectors/who_don.py"
             )
-        class_name = "".join(part.title() for part in name.split("_"))
-        source = (
-            _CSV_MODULE.replace("CLASSNAME", class_name)
-            .replace("NAME", name)
-            .replace("TITLE", title)
-            .replace("KIND", kind.upper())
-            .replace("URL", url)
-        )
         path = connectors_dir / f"{name}.py"
-        path.write_text(source, encoding="utf-8")
+        path.write_text(_module_source(name, title, source_kind, url), encoding="utf-8")
         created.append(path)
     folder = recordings / name
     folder.mkdir(parents=True)
@@ -162,8 +205,14 @@ def scaffold_connector(
         "provenance: >-\n  TODO: where every file comes from (repository, path, commit, licence), or\n"
         '  "recorded by `biotracker connectors record`". The payload here is a PLACEHOLDER.\n'
         "recording: constructed from documentation   # real | real (scraper output) | constructed from documentation\n"
-        f"interactions:\n  - url: {json.dumps(url)}\n    status: 200\n    content_type: {content_type}\n"
-        f"    body_file: {payload_name}\n",
+        + yaml.safe_dump(
+            {
+                "interactions": [
+                    {"url": url, "status": 200, "content_type": content_type, "body_file": payload_name}
+                ]
+            },
+            sort_keys=False,
+        ),
         encoding="utf-8",
     )
     (folder / "expected.json").write_text(

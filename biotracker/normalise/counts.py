@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from biotracker.normalise.numbers import NUMBER, ROMANCE_NUMBER, find_words, number_starts, parse_number
+from biotracker.schema.models import MAX_COUNT
 
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -229,6 +230,12 @@ class Count:
     is_total: bool
 
 
+def _signed(text: str, start: int) -> bool:
+    """A minus sign right before the number ("-500"), not a range ("10-500") or a word ("COVID-19")."""
+    before = text[max(0, start - 2) : start]
+    return before[-1:] in ("-", "\u2212") and not before[:-1].isalnum()
+
+
 def _matches(
     forward: re.Pattern[str], reverse: re.Pattern[str], text: str, starts: list[int], cues: list[int]
 ) -> list[re.Match[str]]:
@@ -245,8 +252,8 @@ def _candidates(
         group = next(g for g in ("num", "num3") if g in m.groupdict() and m.group(g))
         raw = m.group(group)
         value = parse_number(raw)
-        if value is None:
-            continue
+        if value is None or value > MAX_COUNT or _signed(text, m.start(group)):
+            continue  # "-500 cases" is not 500 cases; a count over MAX_COUNT is not a case count
         phrase = m.group(0)
         if (
             fatal_excluded

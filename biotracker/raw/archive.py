@@ -59,7 +59,8 @@ def store_payload(
         fetched_at=fetched_at,
         http_status=http_status,
         size=len(body),
-        content_type=content_type,
+        # The server's header, kept as a hint only: cut to the column's width, so no header fails the insert.
+        content_type=content_type[:200] if content_type else None,
     )
     existed = conn.execute(
         select(raw_payloads.c.sha256).where(raw_payloads.c.sha256 == sha, raw_payloads.c.source == source)

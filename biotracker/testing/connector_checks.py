@@ -31,7 +31,7 @@ from sqlalchemy import Engine, func, select
 from biotracker.config import BUNDLED_RECORDINGS, Settings
 from biotracker.db.engine import open_store
 from biotracker.db.tables import raw_payloads, source_health
-from biotracker.errors import BiotrackerError, ConfigError, FatalFetchError, RecordError, RetryableFetchError
+from biotracker.errors import ConfigError, FatalFetchError, RecordError, RetryableFetchError
 from biotracker.ingest.connector import BadRecord, Connector
 from biotracker.ingest.registry import connector_classes, feeds_file, validate_connector
 from biotracker.ingest.replay import Interaction, ReplayServer, canonical_url, load_cassette, read_cassette
@@ -164,7 +164,7 @@ class Harness:
         for body in bodies if bodies is not None else self.bodies():
             try:
                 items = list(connector.records(body))
-            except BiotrackerError as exc:
+            except Exception as exc:  # noqa: BLE001 (as in normalisation: any failure is a rejection)
                 outcome.rejected.append(f"payload: {exc}")
                 outcome.records.append([])
                 continue
@@ -174,8 +174,8 @@ class Harness:
             for index, record in enumerate(good):
                 try:
                     report = connector.to_report(record)
-                except (RecordError, ValueError, KeyError, TypeError) as exc:
-                    outcome.rejected.append(f"record {index}: {exc}")
+                except Exception as exc:  # noqa: BLE001 (as in normalisation: any failure is a rejection)
+                    outcome.rejected.append(f"record {index}: {type(exc).__name__}: {exc}")
                     continue
                 if report is None:
                     outcome.skipped += 1

@@ -93,6 +93,8 @@ def test_conditional_get_sends_validators_and_a_304_stores_nothing(tmp_path: Pat
     from biotracker.ingest import registry
 
     class Ecdc(registry.connector_classes()["ecdc"]):
+        extra_hosts = ("feeds.example.org",)
+
         def start_urls(self, window):
             return [url]
 

@@ -18,7 +18,7 @@ import pytest
 from biotracker.config import BUNDLED_RECORDINGS, Settings
 from biotracker.errors import FatalFetchError, RecordError
 from biotracker.ingest.dates import parse_when
-from biotracker.ingest.dropfolder import read_drop_folder
+from biotracker.ingest.dropfolder import DroppedFile, RefusedFile, read_drop_folder
 from biotracker.ingest.registry import get_connector
 from biotracker.ingest.replay import Interaction, ReplayServer
 from biotracker.normalise.run import normalise_payload
@@ -68,13 +68,25 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 
 @pytest.mark.parametrize("payload", [XXE, EXTERNAL_DTD_ENTITY, BILLION_LAUGHS], ids=["xxe", "external-dtd", "billion-laughs"])
-def test_xml_with_entity_declarations_is_refused_whole(payload: bytes) -> None:
+def test_xml_entities_are_never_expanded_and_the_items_using_them_are_quarantined(payload: bytes) -> None:
     reports, quarantined = normalise("ecdc", payload)
     assert reports == []
-    assert len(quarantined) == 1
-    assert quarantined[0].what == "payload"
-    assert "entities or external references" in quarantined[0].reason
-    assert "root:" not in quarantined[0].excerpt  # nothing from /etc/passwd was read
+    assert quarantined[0].what == "payload" and "DTD entities" in quarantined[0].reason
+    assert [q.what for q in quarantined[1:]] == (["item 0"] if b"<item>" in payload else [])
+    assert all("root:" not in q.excerpt and "lollol" not in q.excerpt for q in quarantined)
+
+
+def test_one_xxe_item_costs_only_that_item() -> None:
+    with_dtd = ECDC.replace(
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/passwd">]>', 1)
+    third_title = with_dtd.index(b"<title>", with_dtd.index(b"<item>", with_dtd.index(b"<item>") + 1) + 1)
+    hostile = with_dtd[: third_title + 7] + b"&secret;" + with_dtd[third_title + 7:]
+    reports, quarantined = normalise("ecdc", hostile)
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.report_id for r in reports] == [r.report_id for r in full][:1] + [r.report_id for r in full][2:]
+    assert [q.what for q in quarantined] == ["payload", "item 1"]
+    assert "&secret;" in quarantined[1].excerpt and "root:" not in quarantined[1].excerpt
 
 
 def test_truncated_xml_keeps_the_items_before_the_break() -> None:
@@ -83,8 +95,18 @@ def test_truncated_xml_keeps_the_items_before_the_break() -> None:
     full, _ = normalise("ecdc", ECDC)
     assert [r.report_id for r in reports] == [full[0].report_id]
     payload_level = [q for q in quarantined if q.what == "payload"]
-    assert len(payload_level) == 1 and "feed is malformed after" in payload_level[0].reason
+    assert len(payload_level) == 1 and "cut off or broken after its last complete item" in payload_level[0].reason
+    assert reports[0].model_dump() == full[0].model_dump()  # the item before the break, exactly as it was
     assert all(q.reason for q in quarantined)  # the half item, if any, is quarantined with its reason
+
+
+def test_a_broken_item_in_the_middle_costs_only_that_item() -> None:
+    second = ECDC.index(b"<item>", ECDC.index(b"<item>") + 1)
+    broken = ECDC[: second + 6] + b"<title>unclosed <b>bold</title>" + ECDC[second + 6:]
+    reports, quarantined = normalise("ecdc", broken)
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.model_dump() for r in reports] == [r.model_dump() for r in full[:1] + full[2:]]
+    assert [q.what for q in quarantined] == ["item 1"] and "not well-formed XML" in quarantined[0].reason
 
 
 def test_html_error_page_served_as_a_feed_is_quarantined_with_the_reason() -> None:
@@ -101,8 +123,18 @@ def test_xml_that_is_not_a_feed_is_refused() -> None:
 def test_invalid_utf8_inside_a_feed_is_flagged_and_other_items_land() -> None:
     broken = ECDC.replace(b"Data for the maps", b"Data for the \xff\xfe maps", 1)
     reports, quarantined = normalise("ecdc", broken)
-    assert len(reports) == 10  # items decoded with a fallback, none lost
-    assert quarantined and quarantined[0].what == "payload"
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.model_dump() for r in reports] == [r.model_dump() for r in full[1:]]  # others exactly as before
+    assert [q.what for q in quarantined] == ["item 0"] and "not valid text" in quarantined[0].reason
+
+
+@pytest.mark.parametrize("control", [b"\x00", b"\x1b", b"&#0;", b"&#x1F;"])
+def test_a_control_character_xml_forbids_costs_only_its_item(control: bytes) -> None:
+    broken = ECDC.replace(b"Data for the maps", b"Data for the " + control + b" maps", 1)
+    reports, quarantined = normalise("ecdc", broken)
+    full, _ = normalise("ecdc", ECDC)
+    assert [r.model_dump() for r in reports] == [r.model_dump() for r in full[1:]]
+    assert [q.what for q in quarantined] == ["item 0"] and "control character" in quarantined[0].reason
 
 
 def test_script_and_markup_in_titles_never_reach_a_report() -> None:
@@ -158,9 +190,11 @@ def test_truncated_json_is_quarantined_with_the_reason() -> None:
     assert reports == [] and "not valid JSON" in reasons(quarantined)
 
 
-def test_invalid_utf8_json_is_quarantined_with_the_offset() -> None:
+def test_invalid_utf8_in_one_json_item_quarantines_that_item_only() -> None:
     reports, quarantined = normalise("who_don", WHO[:1000] + b"\xc3\x28" + WHO[1000:])
-    assert reports == [] and "not valid UTF-8 (bad byte at offset 1000)" in reasons(quarantined)
+    assert len(reports) == 49
+    assert [q.what for q in quarantined] == ["item 0"]
+    assert "byte that is not valid text" in quarantined[0].reason and "0xc3" in quarantined[0].reason
 
 
 def test_json_with_a_changed_shape_says_so() -> None:
@@ -178,7 +212,7 @@ def test_json_item_without_its_key_is_quarantined_while_the_others_land() -> Non
 
 def test_html_served_as_json_is_quarantined() -> None:
     reports, quarantined = normalise("who_don", b"<html><body>Bad gateway</body></html>")
-    assert reports == [] and "not valid JSON" in reasons(quarantined)
+    assert reports == [] and "payload is an HTML page" in reasons(quarantined)
 
 
 # --- CSV -------------------------------------------------------------------------------------------
@@ -190,9 +224,19 @@ def test_truncated_csv_loses_only_the_broken_row() -> None:
     assert len(quarantined) == 1 and "fields, the header has 3" in quarantined[0].reason
 
 
-def test_invalid_utf8_csv_is_quarantined() -> None:
-    reports, quarantined = normalise("promed", PROMED.replace(b"Lassa", b"L\xe4ssa"))
-    assert reports == [] and "not valid UTF-8" in reasons(quarantined)
+def test_invalid_utf8_in_a_csv_row_quarantines_that_row_only() -> None:
+    lines = PROMED.splitlines(keepends=True)
+    broken = b"".join(lines[:5] + [lines[5].replace(b"Bluetongue", b"Blu\xe4tongue", 1)] + lines[6:])
+    reports, quarantined = normalise("promed", broken)
+    full, _ = normalise("promed", PROMED)
+    assert len(reports) == len(full) - 1
+    assert len(quarantined) == 1 and quarantined[0].what == "line 6"
+    assert "not valid text" in quarantined[0].reason and "\udce4" not in quarantined[0].excerpt
+
+
+def test_invalid_utf8_in_a_csv_header_refuses_the_payload_with_the_reason() -> None:
+    reports, quarantined = normalise("promed", PROMED.replace(b'"date"', b'"d\xffate"', 1))
+    assert reports == [] and "CSV header holds a byte" in reasons(quarantined)
 
 
 def test_csv_with_script_in_a_caption_is_made_plain_text() -> None:
@@ -284,10 +328,12 @@ def test_a_corrupt_gzip_body_is_fatal_not_a_crash(tmp_path: Path) -> None:
                 client.get(url)
 
 
-def test_an_oversized_dropped_file_is_refused(tmp_path: Path) -> None:
+def test_an_oversized_dropped_file_is_refused_and_the_others_are_read(tmp_path: Path) -> None:
     folder = tmp_path / "police_reports"
     folder.mkdir()
-    with (folder / "huge.csv").open("wb") as fh:
+    with (folder / "a-huge.csv").open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)  # 50 MB, generated here
-    with pytest.raises(FatalFetchError, match="over the 20971520-byte cap"):
-        list(read_drop_folder(folder, ("*.csv",), Settings().http_max_bytes))
+    (folder / "b-small.csv").write_bytes(b"report_id\nX-1\n")
+    first, second = read_drop_folder(folder, ("*.csv",), Settings().http_max_bytes)
+    assert isinstance(first, RefusedFile) and "over the 20971520-byte cap" in first.reason
+    assert isinstance(second, DroppedFile) and second.body == b"report_id\nX-1\n"
