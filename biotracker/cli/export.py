@@ -212,19 +212,20 @@ def export_misp_command(
 
     settings = _settings()
     if audience_name and subscriber:
-        raise _fail(typer.BadParameter("give --audience or --subscriber, not both"))
-    audience = _audience(settings, audience_name or subscriber, clearance)
+        raise typer.BadParameter("give --audience or --subscriber, not both")
     try:
-        result = export_misp(
-            with_all_assessments(_data(settings, since, until), open_store(settings)),
-            audience,
-            output or settings.out_dir / "misp-feed",
-            now=dt.datetime.now(dt.UTC),
-            org=MispOrg.named(org, org_uuid),
-            sharing_group=sharing_group,
-        )
-    except (BiotrackerError, ValueError) as exc:
-        raise _fail(exc) from exc
+        creator = MispOrg.named(org, org_uuid)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{org_uuid!r} is not a UUID", param_hint="--org-uuid") from exc
+    audience = _audience(settings, audience_name or subscriber, clearance)
+    result = export_misp(
+        with_all_assessments(_data(settings, since, until), open_store(settings)),
+        audience,
+        output or settings.out_dir / "misp-feed",
+        now=dt.datetime.now(dt.UTC),
+        org=creator,
+        sharing_group=sharing_group,
+    )
     _report(
         result.summary(),
         as_json,
