@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 
 from biotracker.config import REPO_DIR, Settings
 from biotracker.db.tables import ALL_TABLES
@@ -15,6 +15,9 @@ from biotracker.errors import ConfigError
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = REPO_DIR / "sql" / "migrations"
+#: PostgreSQL advisory lock key held while migrating ("biotrack" in ASCII), so tasks starting
+#: together on an empty database migrate one after the other instead of racing on alembic_version.
+MIGRATION_LOCK_KEY = 0x62696F747261636B
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -53,6 +56,8 @@ def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (Alembic ``upgrade head``); safe to call every run."""
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # released at commit; SQLite serialises writers itself
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     log.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
