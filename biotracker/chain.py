@@ -27,25 +27,24 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 
-from biotracker.alerts.derive import AlertSummary, derive_alerts
 from biotracker.config import Settings
 from biotracker.db.tables import reports
 from biotracker.errors import ConfigError, FetchError
-from biotracker.incidents.build import IncidentSummary, build_incidents
-from biotracker.incidents.series import week_start
-from biotracker.ingest.registry import list_connectors
-from biotracker.ingest.run import Clock, FetchSummary, fetch_to_raw, open_http, utc_now
-from biotracker.normalise.run import NormaliseSummary, normalise_pending
-from biotracker.outputs.publish import PublishResult, publish_day
 from biotracker.schema import Window, as_utc
-from biotracker.scoring.lens import LensSummary, assess_incidents
-from biotracker.scoring.relevance import rank_alerts
-from biotracker.scoring.relevance.rank import RankedAlert
-from biotracker.scoring.relevance.tasks import models_dir
-from biotracker.scoring.score import ScoreSummary, score_window
+
+if TYPE_CHECKING:  # each stage imports its own module when it runs: an Airflow task pays only for its stage
+    from biotracker.alerts.derive import AlertSummary
+    from biotracker.incidents.build import IncidentSummary
+    from biotracker.ingest.run import Clock, FetchSummary
+    from biotracker.normalise.run import NormaliseSummary
+    from biotracker.outputs.publish import PublishResult
+    from biotracker.scoring.lens import LensSummary
+    from biotracker.scoring.relevance.rank import RankedAlert
+    from biotracker.scoring.score import ScoreSummary
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +138,19 @@ def fetch_windows(extras: Iterable[Mapping[str, object]]) -> Window:
     return _hull(windows)
 
 
+def _week_start(moment: dt.datetime | dt.date) -> dt.date:
+    from biotracker.incidents.series import week_start
+
+    return week_start(moment)
+
+
 def latest_week_end(engine: Engine) -> dt.date | None:
     """Monday after the week of the newest published report: the natural "as of" of recordings."""
     with engine.connect() as conn:
         newest = conn.execute(select(func.max(reports.c.published_at))).scalar_one_or_none()
     if newest is None:
         return None
-    return week_start(as_utc(newest)) + dt.timedelta(days=7)
+    return _week_start(as_utc(newest)) + dt.timedelta(days=7)
 
 
 def plan_windows(engine: Engine, fetch: Window, day: dt.date | None = None) -> ChainWindows:
@@ -157,7 +162,7 @@ def plan_windows(engine: Engine, fetch: Window, day: dt.date | None = None) -> C
     reports_window = Window(fetch.start - LATE_REPORTS, end)
     day_start = as_utc(day)
     scored_start = max(
-        as_utc(week_start(reports_window.start)), day_start - dt.timedelta(weeks=MAX_SCORED_WEEKS)
+        as_utc(_week_start(reports_window.start)), day_start - dt.timedelta(weeks=MAX_SCORED_WEEKS)
     )
     scored = Window(scored_start, day_start) if scored_start < day_start else None
     return ChainWindows(fetch=fetch, day=day, reports=reports_window, scored=scored)
@@ -177,17 +182,22 @@ def ingest(
     engine: Engine,
     window: Window,
     sources: list[str] | None = None,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
 ) -> IngestResult:
     """Fetch every named source (default: all) in one process; a failing source is recorded and skipped.
 
     The Airflow DAG runs :func:`fetch_one` per source instead (one mapped task each).
     """
+    from biotracker.ingest.registry import list_connectors
+    from biotracker.ingest.run import fetch_to_raw, open_http, utc_now
+
     result = IngestResult()
     with open_http(settings) as client:
         for source in sources or list_connectors():
             try:
-                result.fetched.append(fetch_to_raw(source, window, settings, engine, client, clock))
+                result.fetched.append(
+                    fetch_to_raw(source, window, settings, engine, client, clock or utc_now)
+                )
             except FetchError as exc:
                 log.error("%s failed: %s", source, exc)
                 result.failed[source] = str(exc)
@@ -196,6 +206,8 @@ def ingest(
 
 def fetch_one(settings: Settings, engine: Engine, source: str, window: Window) -> FetchSummary:
     """Fetch one source; a :class:`~biotracker.errors.FetchError` propagates (Airflow decides on retries)."""
+    from biotracker.ingest.run import fetch_to_raw, open_http
+
     with open_http(settings) as client:
         return fetch_to_raw(source, window, settings, engine, client)
 
@@ -203,26 +215,39 @@ def fetch_one(settings: Settings, engine: Engine, source: str, window: Window) -
 def normalise(
     settings: Settings, engine: Engine, sources: list[str] | None = None, reprocess: bool = False
 ) -> NormaliseSummary:
+    from biotracker.normalise.run import normalise_pending
+
     return normalise_pending(settings, engine, sources, reprocess)
 
 
 def incidents(engine: Engine, windows: ChainWindows) -> IncidentSummary:
+    from biotracker.incidents.build import build_incidents
+
     return build_incidents(engine, windows.reports)
 
 
 def score(engine: Engine, windows: ChainWindows) -> ScoreSummary:
+    from biotracker.scoring.score import ScoreSummary, score_window
+
     return score_window(engine, windows.scored) if windows.scored else ScoreSummary()
 
 
 def lens(engine: Engine, windows: ChainWindows) -> LensSummary:
+    from biotracker.scoring.lens import assess_incidents
+
     return assess_incidents(engine, windows.reports)
 
 
 def alerts(engine: Engine, windows: ChainWindows) -> AlertSummary:
+    from biotracker.alerts.derive import AlertSummary, derive_alerts
+
     return derive_alerts(engine, windows.scored) if windows.scored else AlertSummary()
 
 
 def rank(settings: Settings, engine: Engine) -> list[RankedAlert]:
+    from biotracker.scoring.relevance import rank_alerts
+    from biotracker.scoring.relevance.tasks import models_dir
+
     return rank_alerts(engine, models_dir(settings))
 
 
@@ -234,6 +259,8 @@ def publish(
     lookback_days: int | None = None,
     send: bool = True,
 ) -> PublishResult:
+    from biotracker.outputs.publish import publish_day
+
     return publish_day(engine, settings, day, lookback_days=lookback_days, send=send)
 
 
@@ -257,7 +284,7 @@ def run_chain(
     *,
     day: dt.date | None = None,
     sources: list[str] | None = None,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     lookback_days: int | None = None,
     send: bool = True,
 ) -> ChainResult:

@@ -15,7 +15,7 @@ from biotracker.chain import ingest as ingest_sources
 from biotracker.config import BUNDLED_RECORDINGS, Settings
 from biotracker.db.engine import open_store, row_counts
 from biotracker.incidents.build import IncidentSummary
-from biotracker.ingest.run import Clock, utc_now
+from biotracker.ingest.run import Clock
 from biotracker.normalise.run import NormaliseSummary
 from biotracker.outputs.digest import DigestFiles
 from biotracker.outputs.publish import PublishResult
@@ -46,7 +46,7 @@ class DemoResult:
         return self.published.digest
 
 
-def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = utc_now) -> DemoResult:
+def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock | None = None) -> DemoResult:
     """Run the whole chain on the bundled recordings (replayed locally) and write the digest (not mailed)."""
     if settings.replay_dir is None:
         settings = replace(settings, replay_dir=BUNDLED_RECORDINGS)

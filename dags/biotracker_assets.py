@@ -5,6 +5,7 @@ Each upstream run emits exactly one event per asset, from its last task, carryin
 next DAG works on in ``extra`` (see biotracker/chain.py).
 """
 
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -16,12 +17,21 @@ REPORTS = Asset("biotracker://reports")
 ALERTS = Asset("biotracker://alerts")
 DIGEST = Asset("biotracker://digest")
 
+#: When ingest_feeds runs on its own: a cron expression or preset, or "none" to run it only when
+#: triggered (REST API, UI, ``airflow dags trigger``). Read when the file is parsed, because the
+#: scheduler needs it before any task runs; set it on the dag-processor (and scheduler).
+INGEST_SCHEDULE = os.environ.get("BIOTRACKER_INGEST_SCHEDULE", "@hourly").strip()
+
 DEFAULT_ARGS = {
     "retries": 3,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(hours=1),
 }
+
+
+def schedule_or_none(text: str) -> str | None:
+    return None if text.lower() in {"", "none"} else text
 
 
 def event_extras(triggering_asset_events: Mapping[Any, Any] | None) -> list[dict]:

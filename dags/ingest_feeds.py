@@ -5,17 +5,18 @@ still land. A fatal fetch error (HTTP 401/403/404, an unusable payload or record
 at once, without retries; a retryable one (429, 5xx, timeouts) is retried with backoff. When every
 fetch has finished, ``raw_landed`` emits the one ``raw_payloads`` asset event of the run, carrying
 the fetch window, so the downstream chain runs once per completed ingest run.
-Window: the run's data interval, or ``params.start``/``params.end``.
+Window: the run's data interval, or ``params.start``/``params.end``. Schedule: hourly, or
+``BIOTRACKER_INGEST_SCHEDULE`` (``none``: only when triggered).
 """
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from biotracker_assets import DEFAULT_ARGS, RAW_PAYLOADS, run_after
+from biotracker_assets import DEFAULT_ARGS, INGEST_SCHEDULE, RAW_PAYLOADS, run_after, schedule_or_none
 
 
 @dag(
-    schedule="@hourly",
+    schedule=schedule_or_none(INGEST_SCHEDULE),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -12,11 +12,8 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -31,6 +28,7 @@ from biotracker.ingest.registry import get_connector
 from biotracker.ingest.replay import ReplayServer
 from biotracker.raw.archive import store_payload
 from biotracker.schema import UTC, Window
+from biotracker.storage import StoragePath, write_text
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -75,7 +73,7 @@ class Validators:
     costs one unconditional fetch, because identical payloads are archived once anyway.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoragePath) -> None:
         self.path = path
         try:
             self._data: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
@@ -97,11 +95,7 @@ class Validators:
             self._save()
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self._data, fh, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_text(self.path, json.dumps(self._data, indent=1, sort_keys=True))
 
 
 def fetch_to_raw(
@@ -176,7 +170,7 @@ def _fetch_http(
     result: FetchSummary,
     fetched_at: dt.datetime,
 ) -> None:
-    validators = Validators(settings.home / "ingest" / "http-validators.json")
+    validators = Validators(settings.storage_root / "ingest" / "http-validators.json")
     for url in connector.start_urls(window):
         next_url: str | None = url
         while next_url and result.pages + result.not_modified < connector.max_pages:

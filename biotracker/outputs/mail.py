@@ -23,6 +23,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from biotracker import storage
 from biotracker.config import Settings
 from biotracker.errors import ConfigError, PublishError
 from biotracker.outputs.audience import Audience
@@ -70,12 +71,8 @@ def message_name(day: dt.date, audience: Audience) -> str:
 
 def store_message(msg: EmailMessage, settings: Settings, name: str) -> Path:
     """Write the message to the outbox (before any send attempt) and return its path."""
-    outbox = mail_dir(settings) / "outbox"
-    outbox.mkdir(parents=True, exist_ok=True)
-    path = outbox / f"{_safe(name)}.eml"
-    tmp = path.with_suffix(".eml.tmp")
-    tmp.write_bytes(msg.as_bytes())
-    tmp.replace(path)
+    path = mail_dir(settings) / "outbox" / f"{_safe(name)}.eml"
+    storage.write_bytes(path, msg.as_bytes())
     return path
 
 
@@ -131,10 +128,7 @@ def send_stored(path: Path, settings: Settings, *, sleep: Callable[[float], None
             f"{attempts} attempt(s): {last}. The message is stored at {path}; fix the cause, then run "
             "`biotracker mail send-outbox`."
         ) from last
-    sent_dir = mail_dir(settings) / "sent"
-    sent_dir.mkdir(parents=True, exist_ok=True)
-    target = sent_dir / path.name
-    path.replace(target)
+    target = storage.move(path, mail_dir(settings) / "sent" / path.name)
     log.info("sent %s to %s", path.name, msg["To"])
     return target
 

@@ -9,6 +9,7 @@ with none left the caller falls back to the rule score.
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,8 @@ def load_artefact(path: Path) -> Pipeline:
     if path.suffix != ".skops":
         raise InvalidModel(f"{path.name}: only .skops artefacts are loaded; pickle files are never opened")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        data = path.read_bytes()  # through the storage layer: a local file or an object in a store
+        untrusted = sio.get_untrusted_types(file=io.BytesIO(data))
     except Exception as exc:  # not a skops zip, corrupt schema …
         raise InvalidModel(f"{path.name}: not a readable skops file ({exc}); retrain") from exc
     refused = sorted(set(untrusted) - ALLOWED_TYPES)
@@ -115,7 +117,7 @@ def load_artefact(path: Path) -> Pipeline:
             f"{path.name}: contains types that are not on the allow-list: {refused}; "
             "refusing to load it. Retrain with `biotracker models train`"
         )
-    pipeline = sio.load(path, trusted=sorted(untrusted))
+    pipeline = sio.load(io.BytesIO(data), trusted=sorted(untrusted))
     if not isinstance(pipeline, Pipeline):
         raise InvalidModel(f"{path.name}: holds a {type(pipeline).__name__}, not a scikit-learn Pipeline")
     return pipeline
