@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 from upath import UPath
@@ -61,7 +62,8 @@ def bucket(s3_server) -> tuple[str, dict]:
     options = {"endpoint_url": s3_server, "key": "testing", "secret": "testing",
                "client_kwargs": {"region_name": "us-east-1"}}
     name = f"bt-{uuid.uuid4().hex[:12]}"
-    UPath(f"s3://{name}", **options).fs.mkdir(name)
+    boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="testing", aws_secret_access_key="testing",
+                 region_name="us-east-1").create_bucket(Bucket=name)
     return f"s3://{name}/biotracker", options
 
 
