@@ -10,61 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
-import boto3
-import httpx
 import pytest
 from upath import UPath
 
 from biotracker import storage
 from biotracker.config import load_settings
 from biotracker.errors import ConfigError
-from tests.dags.airflow_stack import free_port
+from tests.s3_server import new_bucket, s3_server
 
 
 @pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    """moto's S3 API server in its own process on 127.0.0.1; yields the endpoint URL."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                httpx.get(endpoint, timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None:
-                    pytest.fail(f"moto_server exited with {proc.returncode}")
-                time.sleep(0.2)
-        else:
-            pytest.fail("moto_server did not start in 30 s")
+def s3_endpoint(tmp_path_factory):
+    with s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
-def bucket(s3_server) -> tuple[str, dict]:
-    """A fresh bucket: (storage URL, fsspec options)."""
-    options = {"endpoint_url": s3_server, "key": "testing", "secret": "testing",
-               "client_kwargs": {"region_name": "us-east-1"}}
-    name = f"bt-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="testing", aws_secret_access_key="testing",
-                 region_name="us-east-1").create_bucket(Bucket=name)
-    return f"s3://{name}/biotracker", options
+def bucket(s3_endpoint) -> tuple[str, dict]:
+    return new_bucket(s3_endpoint)
 
 
 def test_a_local_root_stays_a_plain_path(tmp_path):

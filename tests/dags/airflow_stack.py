@@ -58,6 +58,8 @@ def airflow_env(home: Path, metadata_url: str, api_port: int, extra: Mapping[str
         AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT=str(free_port()),
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        # Not the default 8793: other Airflow instances on this machine may hold it.
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
     )
     env.update(extra)
     return env
@@ -71,11 +73,11 @@ class AirflowStack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _token: str | None = None
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
         log = (self.home / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
             [str(BIN / "airflow"), *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=self.home,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -170,9 +172,13 @@ class AirflowStack:
 
 @contextmanager
 def airflow_stack(
-    home: Path, metadata_url: str, extra_env: Mapping[str, str], components: list[list[str]] | None = None
+    home: Path,
+    metadata_url: str,
+    extra_env: Mapping[str, str],
+    components: Mapping[str, tuple[list[str], Mapping[str, str]]] | None = None,
 ) -> Iterator[AirflowStack]:
-    """Migrate the metadata DB, start api-server, scheduler, dag-processor (and ``components``), yield."""
+    """Migrate the metadata DB, start api-server, scheduler, dag-processor and ``components``
+    (name -> (airflow arguments, extra environment)), yield the stack, stop it."""
     port = free_port()
     env = airflow_env(home, metadata_url, port, extra_env)
     migrated = subprocess.run(
@@ -184,8 +190,8 @@ def airflow_stack(
         stack.start("api-server", "api-server")
         stack.start("scheduler", "scheduler")
         stack.start("dag-processor", "dag-processor")
-        for args in components or []:
-            stack.start("-".join(args), *args)
+        for name, (args, env) in (components or {}).items():
+            stack.start(name, *args, env=env)
         yield stack
     finally:
         stack.stop()
