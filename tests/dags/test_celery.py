@@ -32,7 +32,8 @@ from tests.dags.test_real_scheduler import DAG_IDS, EVERYTHING, SUBSCRIBERS, Mai
 from tests.s3_server import new_bucket, s3_server
 from tests.test_pipeline import snapshot
 
-pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
+# A real deployment on a shared machine: allow more than the suite's default 600 s per test.
+pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.timeout(1800)]
 
 
 @contextmanager

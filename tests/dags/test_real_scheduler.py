@@ -23,7 +23,8 @@ from tests import pg_cluster
 from tests.dags.airflow_stack import airflow_stack, free_port
 from tests.test_pipeline import snapshot
 
-pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
+# A real deployment on a shared machine: allow more than the suite's default 600 s per test.
+pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.timeout(1800)]
 DOWNSTREAM = ["normalise_reports", "score_signals", "publish_digest"]
 DAG_IDS = {"ingest_feeds", *DOWNSTREAM}
 EVERYTHING = {"start": "2000-01-01", "end": "2030-01-01"}
