@@ -248,7 +248,8 @@ def rank(settings: Settings, engine: Engine) -> list[RankedAlert]:
     from biotracker.scoring.relevance import rank_alerts
     from biotracker.scoring.relevance.tasks import models_dir
 
-    return rank_alerts(engine, models_dir(settings))
+    # rank.py annotates a Path; a UPath (models in an object store) has the same API.
+    return rank_alerts(engine, models_dir(settings))  # type: ignore[arg-type]
 
 
 def publish(

@@ -85,8 +85,11 @@ def write_text(path: StoragePath, text: str) -> None:
 
 def move(source: StoragePath, target: StoragePath) -> StoragePath:
     """Move a file (atomic rename locally; copy then delete on an object store); returns ``target``."""
-    if isinstance(source, Path) and isinstance(target, Path):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return source.replace(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return source.rename(target)
+    if isinstance(source, Path) and isinstance(target, Path):
+        return source.replace(target)
+    if isinstance(source, UPath) and isinstance(target, UPath) and source.protocol == target.protocol:
+        return source.rename(target)
+    write_bytes(target, source.read_bytes())  # across storages: copy, then delete
+    source.unlink()
+    return target

@@ -135,17 +135,17 @@ def chain_windows_of_run(
         return chain.ChainWindows(fetch=weeks, day=day, reports=weeks, scored=weeks).as_extra()
     _, engine = _store()
     fetched = resolve_window(None, interval_start, interval_end, run_after)
-    day = dt.date.fromisoformat(params["day"]) if params.get("day") else None
-    return chain.plan_windows(engine, fetched, day).as_extra()
+    asked = dt.date.fromisoformat(params["day"]) if params.get("day") else None
+    return chain.plan_windows(engine, fetched, asked).as_extra()
 
 
-def score_window(windows: Extra) -> dict[str, object]:
+def score_window(windows: Extra) -> dict[str, Any]:
     """Score the weekly series for the weeks of ``windows.scored``."""
     _, engine = _store()
     return chain.score(engine, chain.ChainWindows.from_extra(windows)).summary()
 
 
-def assess_incidents(windows: Extra) -> dict[str, object]:
+def assess_incidents(windows: Extra) -> dict[str, Any]:
     """Risk lens over the incidents of ``windows.reports``."""
     _, engine = _store()
     return chain.lens(engine, chain.ChainWindows.from_extra(windows)).summary()

@@ -43,7 +43,7 @@ def ingest_feeds():
         from biotracker.errors import ConfigError, FatalFetchError
         from biotracker.tasks import fetch_to_raw as run
 
-        get_current_context()["source_name"] = source
+        get_current_context()["source_name"] = source  # type: ignore[typeddict-unknown-key]  # map label
         try:
             return run(source, span["fetch_start"], span["fetch_end"])
         except (FatalFetchError, ConfigError) as exc:  # retrying cannot help: fail now

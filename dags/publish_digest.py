@@ -40,7 +40,7 @@ def publish_digest():
         windows = chain_windows_of_run(
             extras, params, data_interval_start, data_interval_end, run_after(dag_run)
         )
-        return run(params.get("day") or windows["day"], params.get("lookback_days"))
+        return run(str(params.get("day") or windows["day"]), params.get("lookback_days"))
 
     @task(outlets=[DIGEST])
     def mail_digest() -> dict:
