@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from biotracker.errors import ConfigError
+from biotracker.storage import StoragePath, location, parse_options
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -66,14 +67,26 @@ class Settings:
     #: Folder of trained model artefacts (skops) and their model cards. Default: ``models/`` at the
     #: repository root (``REPO_DIR / "models"``).
     models_dir: Path | None = None
+    #: Where files live (raw archive, outputs, mail outbox, HTTP validators, models when
+    #: ``models_dir`` is unset): a shared path or an fsspec URL such as ``s3://bucket/biotracker``.
+    #: Default: ``home``. See biotracker/storage.py.
+    storage_url: str = ""
+    #: JSON object of fsspec options for ``storage_url`` (e.g. ``{"endpoint_url": "http://minio:9000"}``).
+    storage_options: str = ""
 
     @property
-    def raw_dir(self) -> Path:
-        return self.home / "raw"
+    def storage_root(self) -> StoragePath:
+        if not self.storage_url:
+            return self.home
+        return location(self.storage_url, parse_options(self.storage_options))
 
     @property
-    def out_dir(self) -> Path:
-        return self.home / "out"
+    def raw_dir(self) -> StoragePath:
+        return self.storage_root / "raw"
+
+    @property
+    def out_dir(self) -> StoragePath:
+        return self.storage_root / "out"
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,11 +1,14 @@
-"""Publish the daily digest (HTML and text) of the alerts of the days before the run's day.
+"""Publish the daily digest, exports and subscriber digests for the run's day, then mail them once.
 
-Asset-triggered by new alerts; ``params.day`` and ``params.lookback_days`` override the defaults.
+Runs once per ``alerts`` event; the day comes from the windows it carries (biotracker/chain.py),
+else ``params.day``, else the run's data interval. ``publish_digest`` writes every file and stores
+each subscriber's message in the outbox; only after it succeeded does ``mail_digest`` send the
+outbox, so no email leaves from a partial publication, and a day already mailed is not mailed again.
 """
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from biotracker_assets import ALERTS, DEFAULT_ARGS, DIGEST
+from biotracker_assets import ALERTS, DEFAULT_ARGS, DIGEST, event_extras, run_after
 
 
 @dag(
@@ -22,15 +25,30 @@ from biotracker_assets import ALERTS, DEFAULT_ARGS, DIGEST
     },
 )
 def publish_digest():
-    @task(outlets=[DIGEST])
-    def publish_digest(params=None, data_interval_end=None) -> dict:
+    @task
+    def publish_digest(
+        params=None,
+        triggering_asset_events=None,
+        data_interval_start=None,
+        data_interval_end=None,
+        dag_run=None,
+    ) -> dict:
+        from biotracker.tasks import chain_windows_of_run
         from biotracker.tasks import publish_digest as run
-        from biotracker.tasks import resolve_window
 
-        day = params.get("day") or resolve_window(None, None, data_interval_end, 1).end.date().isoformat()
-        return run(day, params.get("lookback_days"))
+        extras = event_extras(triggering_asset_events)
+        windows = chain_windows_of_run(
+            extras, params, data_interval_start, data_interval_end, run_after(dag_run)
+        )
+        return run(str(params.get("day") or windows["day"]), params.get("lookback_days"))
 
-    publish_digest()
+    @task(outlets=[DIGEST])
+    def mail_digest() -> dict:
+        from biotracker.tasks import mail_digest as run
+
+        return run()
+
+    publish_digest() >> mail_digest()
 
 
 dag_object = publish_digest()

@@ -1,12 +1,14 @@
-"""Score weekly series per (disease, country) and derive alerts for the window's weeks.
+"""Score weekly series per (disease, country, host), assess incidents, derive and rank alerts.
 
-Asset-triggered by new reports; the window is ``params.start``/``params.end`` or the 8 weeks
-before the run.
+One task per stage (score_window -> assess_incidents -> derive_alerts -> rank_alerts), each with its
+own retries and logs. Runs once per ``reports`` event and works on the windows it carries; a manual
+run takes ``params.windows`` (copied from an upstream run), or ``params.start``/``params.end`` (the
+weeks to score) and ``params.day``. ``rank_alerts`` emits the one ``alerts`` event of the run.
 """
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from biotracker_assets import ALERTS, DEFAULT_ARGS, REPORTS
+from biotracker_assets import ALERTS, DEFAULT_ARGS, REPORTS, event_extras, run_after
 
 
 @dag(
@@ -17,18 +19,57 @@ from biotracker_assets import ALERTS, DEFAULT_ARGS, REPORTS
     tags=["biotracker", "scoring"],
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
-    params={"start": Param(None, type=["null", "string"]), "end": Param(None, type=["null", "string"])},
+    params={
+        "start": Param(None, type=["null", "string"]),
+        "end": Param(None, type=["null", "string"]),
+        "day": Param(None, type=["null", "string"]),
+        "windows": Param(None, type=["null", "object"]),
+    },
 )
 def score_signals():
+    @task
+    def windows(
+        params=None,
+        triggering_asset_events=None,
+        data_interval_start=None,
+        data_interval_end=None,
+        dag_run=None,
+    ) -> dict:
+        from biotracker.tasks import chain_windows_of_run
+
+        extras = event_extras(triggering_asset_events)
+        return chain_windows_of_run(
+            extras, params, data_interval_start, data_interval_end, run_after(dag_run)
+        )
+
+    @task
+    def score_window(span: dict) -> dict:
+        from biotracker.tasks import score_window as run
+
+        return run(span)
+
+    @task
+    def assess_incidents(span: dict) -> dict:
+        from biotracker.tasks import assess_incidents as run
+
+        return run(span)
+
+    @task
+    def derive_alerts(span: dict) -> dict:
+        from biotracker.tasks import derive_alerts as run
+
+        return run(span)
+
     @task(outlets=[ALERTS])
-    def score_window(params=None, data_interval_start=None, data_interval_end=None) -> dict:
-        from biotracker.tasks import resolve_window
-        from biotracker.tasks import score_signals as run
+    def rank_alerts(span: dict, outlet_events=None) -> dict:
+        from biotracker.tasks import rank_alerts as run
 
-        w = resolve_window(params, data_interval_start, data_interval_end, default_days=56)
-        return run(w.start.isoformat(), w.end.isoformat())
+        result = run(span)
+        outlet_events[ALERTS].extra = span
+        return result
 
-    score_window()
+    span = windows()
+    score_window(span) >> assess_incidents(span) >> derive_alerts(span) >> rank_alerts(span)
 
 
 dag_object = score_signals()

@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # Celery broker of tests/dags/test_celery.py
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing Debian packages for the tests: ${need[*]}"
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then

@@ -100,3 +100,23 @@ def test_truncated_json_page_and_malformed_csv_row_are_quarantined_and_the_rest_
     assert "not valid JSON" in reasons["payload"]
     assert "8 fields, the header has 7" in reasons[bad_line]
     assert counts == clean_counts, "every good record still lands"
+
+
+def test_the_cli_runs_the_same_chain_as_the_demo(tmp_path, demo_store):
+    """`biotracker run` over a window covering the recordings ends with the demo's tables: one chain."""
+    from typer.testing import CliRunner
+
+    from biotracker.cli.main import app
+    from biotracker.db.engine import make_engine
+
+    env = {"BIOTRACKER_HOME": str(tmp_path), "BIOTRACKER_DIGEST_LOOKBACK_DAYS": "28"}
+    result = CliRunner().invoke(
+        app, ["run", "--start", "2000-01-01", "--end", "2030-01-01", "--replay", str(BUNDLED_RECORDINGS),
+              "--no-send"], env=env,
+    )
+    assert result.exit_code == 0, result.output
+    settings = load_settings(env)
+    assert snapshot(make_engine(settings)) == snapshot(make_engine(demo_store[0]))
+    day = demo_store[1].digest.day.isoformat()
+    assert (settings.out_dir / f"digest-{day}.html").read_text().count('id="alert-') == \
+        demo_store[1].digest.html.read_text().count('id="alert-')

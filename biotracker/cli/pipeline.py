@@ -127,11 +127,11 @@ def ingest(
     replay: Path | None = REPLAY,
 ) -> None:
     """Fetch feeds for a window into the raw archive (var/raw); a failing feed does not stop the others."""
+    from biotracker import chain
     from biotracker.db.engine import open_store
-    from biotracker.pipeline import ingest_sources
 
     settings = _settings(replay)
-    result = ingest_sources(settings, open_store(settings), _window(start, end, 7), source)
+    result = chain.ingest(settings, open_store(settings), _window(start, end, 7), source)
     for f in result.fetched:
         console.print(f"{f.source}: {f.pages} payload(s), {f.new_payloads} new")
     for name, error in result.failed.items():
@@ -145,16 +145,23 @@ def normalise(
     reprocess: bool = typer.Option(
         False, help="Normalise every archived payload again, not only pending ones."
     ),
+    start: str | None = typer.Option(
+        None, help="Start of the window that was fetched (default: 7 days before --end)."
+    ),
+    end: str | None = END,
 ) -> None:
-    """Parse archived payloads into reports (failures go to quarantine) and group them into incidents."""
+    """Parse archived payloads into reports (failures go to quarantine) and group them into incidents.
+
+    Reports published in the fetch window (and the weeks before it, for late reports) are clustered
+    again, as the scheduled chain does (biotracker/chain.py).
+    """
+    from biotracker import chain
     from biotracker.db.engine import open_store
-    from biotracker.incidents.build import build_incidents
-    from biotracker.normalise.run import normalise_pending
 
     settings = _settings()
     engine = open_store(settings)
-    summary = normalise_pending(settings, engine, source, reprocess)
-    built = build_incidents(engine)
+    summary = chain.normalise(settings, engine, source, reprocess)
+    built = chain.incidents(engine, chain.plan_windows(engine, _window(start, end, 7)))
     console.print(
         f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
         f"{summary.quarantined} quarantined; {built.incidents} incidents"
@@ -162,23 +169,69 @@ def normalise(
 
 
 def score(start: str | None = START, end: str | None = END) -> None:
-    """Score weekly series (methods.toml), assess incidents (risk lens) and derive alerts for the window."""
-    from biotracker.alerts.derive import derive_alerts
+    """Score weekly series (methods.toml), assess incidents (risk lens), derive and rank alerts for the window.
+
+    The window names the weeks to score and alert on (default: the 8 weeks before tomorrow); the risk
+    lens assesses the incidents first seen in it.
+    """
+    from biotracker import chain
     from biotracker.db.engine import open_store
-    from biotracker.scoring.lens import assess_incidents
-    from biotracker.scoring.score import score_window
 
     settings = _settings()
     engine = open_store(settings)
     window = _window(start, end, 56)
-    s = score_window(engine, window)
-    assess_incidents(engine)
-    a = derive_alerts(engine, window)
-    from biotracker.scoring.relevance import rank_alerts
-    from biotracker.scoring.relevance.tasks import models_dir
-
-    rank_alerts(engine, models_dir(settings))
+    windows = chain.ChainWindows(fetch=window, day=window.end.date(), reports=window, scored=window)
+    s = chain.score(engine, windows)
+    chain.lens(engine, windows)
+    a = chain.alerts(engine, windows)
+    chain.rank(settings, engine)
     console.print(f"{s.series} series, {s.signals} signals, {s.alarms} alarms; {a.alerts} alerts {a.by_tier}")
+
+
+def run(
+    start: str | None = typer.Option(None, help="Fetch window start (default: 1 day before --end)."),
+    end: str | None = END,
+    day: str | None = typer.Option(
+        None, help="Digest day (ISO date). Default: from the data (see biotracker/chain.py)."
+    ),
+    replay: Path | None = REPLAY,
+    send: bool = typer.Option(True, help="Mail the subscribers' digests (BIOTRACKER_SUBSCRIBERS_FILE)."),
+) -> None:
+    """Run the whole chain once for a fetch window, in this process: what the Airflow DAGs do, in order."""
+    from biotracker import chain
+    from biotracker.db.engine import open_store
+
+    settings = _settings(replay)
+    engine = open_store(settings)
+    result = chain.run_chain(
+        settings,
+        engine,
+        _window(start, end, 1),
+        day=dt.date.fromisoformat(day) if day else None,
+        send=send,
+    )
+    for name, error in result.ingest.failed.items():
+        console.print(f"[red]{name} failed:[/red] {escape(error)}")
+    console.print(f"windows: {result.windows.as_extra()}")
+    console.print(
+        f"{result.normalise.reports} reports; {result.incidents.incidents} incidents; "
+        f"{result.scoring.signals} signals; {result.alerts.alerts} alerts; "
+        f"digest {result.published.digest.html} ({result.published.digest.alerts} alerts); "
+        f"mailed {len(result.published.mailed)}, queued {len(result.published.queued)}"
+    )
+    if result.ingest.failed:
+        raise typer.Exit(1)
+
+
+def migrate() -> None:
+    """Bring Biotracker's database to the newest schema (run once before starting the scheduler)."""
+    from biotracker.db.engine import make_engine
+    from biotracker.db.engine import migrate as upgrade
+
+    settings = _settings()
+    engine = make_engine(settings)
+    upgrade(engine)
+    console.print(f"schema at head: {engine.url.render_as_string(hide_password=True)}")
 
 
 def digest(
@@ -255,5 +308,8 @@ def status(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (demo, ingest, normalise, score, digest, status):
+    for command in (demo, run, ingest, normalise, score, digest, status):
         app.command()(command)
+    db = typer.Typer(help="Biotracker's own database (not Airflow's).", no_args_is_help=True)
+    db.command("migrate")(migrate)
+    app.add_typer(db, name="db")

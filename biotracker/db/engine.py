@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
@@ -17,6 +17,9 @@ from biotracker.errors import ConfigError
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = REPO_DIR / "sql" / "migrations"
+#: PostgreSQL advisory lock key held while migrating ("biotrack" in ASCII), so tasks starting
+#: together on an empty database migrate one after the other instead of racing on alembic_version.
+MIGRATION_LOCK_KEY = 0x62696F747261636B
 
 
 _URL_ADVICE = (
@@ -99,6 +102,8 @@ def migrate(engine: Engine) -> None:
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # released at commit; SQLite serialises writers itself
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except (OperationalError, ProgrammingError) as exc:

@@ -70,11 +70,17 @@ def load_cassette(folder: Path) -> tuple[str, list[Interaction]]:
     doc = read_cassette(folder)
     interactions = []
     for entry in doc.get("interactions", []):
-        body = (
-            (folder / entry["body_file"]).read_bytes()
-            if "body_file" in entry
-            else entry.get("body", "").encode()
-        )
+        try:
+            body = (
+                (folder / entry["body_file"]).read_bytes()
+                if "body_file" in entry
+                else entry.get("body", "").encode()
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"{folder / 'cassette.yaml'} names {entry['body_file']}, which cannot be read ({exc}); "
+                "re-record the connector with `biotracker connectors record`"
+            ) from exc
         interactions.append(
             Interaction(
                 url=entry["url"],
@@ -93,6 +99,8 @@ class ReplayServer:
     def __init__(self, interactions: list[Interaction] | None = None) -> None:
         self._routes: dict[str, list[Interaction]] = {}
         self.requests: list[str] = []
+        #: Recording folders that could not be loaded, with the reason (their URLs answer 404).
+        self.broken: dict[str, str] = {}
         for item in interactions or []:
             self.add(item)
         self._server: ThreadingHTTPServer | None = None
@@ -103,7 +111,13 @@ class ReplayServer:
         server = cls()
         for folder in sorted(p for p in recordings.iterdir() if (p / "cassette.yaml").exists()):
             if names is None or folder.name in names:
-                for item in load_cassette(folder)[1]:
+                try:
+                    interactions = load_cassette(folder)[1]
+                except ConfigError as exc:  # only this connector's requests go unanswered (404)
+                    log.error("replay: skipping the recordings of %s: %s", folder.name, exc)
+                    server.broken[folder.name] = str(exc)
+                    continue
+                for item in interactions:
                     server.add(item)
         return server
 

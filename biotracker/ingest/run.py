@@ -12,11 +12,8 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from urllib.parse import urljoin
 
 from sqlalchemy import Engine, select
@@ -33,6 +30,7 @@ from biotracker.ingest.replay import ReplayServer
 from biotracker.raw.archive import store_payload
 from biotracker.raw.quarantine import quarantine_item
 from biotracker.schema import UTC, QuarantineItem, Window
+from biotracker.storage import StoragePath, write_text
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -77,7 +75,7 @@ class Validators:
     costs one unconditional fetch, because identical payloads are archived once anyway.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoragePath) -> None:
         self.path = path
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -100,11 +98,7 @@ class Validators:
             self._save()
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self._data, fh, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_text(self.path, json.dumps(self._data, indent=1, sort_keys=True))
 
 
 def fetch_to_raw(
@@ -192,7 +186,7 @@ def _fetch_http(
     or that serves something unusable (an HTML page), fails the fetch after the other start
     addresses are done, so the source shows as failing instead of fresh.
     """
-    validators = Validators(settings.home / "ingest" / "http-validators.json")
+    validators = Validators(settings.storage_root / "ingest" / "http-validators.json")
     hosts = connector.hosts()
     failures: list[str] = []
     seen: set[str] = set()

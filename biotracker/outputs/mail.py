@@ -35,6 +35,7 @@ from biotracker.outputs.audience import Audience
 from biotracker.outputs.digest import RenderedDigest
 from biotracker.outputs.outbox import MessageState, Outbox
 from biotracker.schema import as_utc
+from biotracker.storage import StoragePath
 
 log = logging.getLogger(__name__)
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
@@ -73,7 +74,7 @@ def compose_digest_email(rendered: RenderedDigest, *, mail_from: str, sent_at: d
     return msg
 
 
-def mail_dir(settings: Settings) -> Path:
+def mail_dir(settings: Settings) -> StoragePath:
     return settings.out_dir / "mail"
 
 
@@ -86,7 +87,7 @@ def message_name(day: dt.date, audience: Audience) -> str:
     return f"digest-{day.isoformat()}-{audience.path_key}"
 
 
-def store_message(msg: EmailMessage, settings: Settings, name: str) -> Path:
+def store_message(msg: EmailMessage, settings: Settings, name: str) -> StoragePath:
     """Write the message to the outbox (before any send attempt) and return its path."""
     return outbox_of(settings).store(f"{name}.eml", msg.as_bytes())
 
@@ -190,8 +191,12 @@ def transient(exc: Exception) -> bool:
 
 
 def send_stored(
-    path: Path, settings: Settings, *, sleep: Callable[[float], None] = time.sleep, resend: bool = False
-) -> Path:
+    path: StoragePath,
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    resend: bool = False,
+) -> StoragePath:
     """Send one message of the outbox, retrying what cannot have reached the server; return its path in ``sent/``.
 
     A message whose name is already in ``sent/`` or ``sending/`` is not sent again unless ``resend``.
@@ -295,7 +300,7 @@ def mail_digest(
     *,
     sent_at: dt.datetime,
     sleep: Callable[[float], None] = time.sleep,
-) -> Path:
+) -> StoragePath:
     """Compose, store, then send one subscriber's digest; returns where the sent message is kept."""
     msg = compose_digest_email(rendered, mail_from=settings.mail_from, sent_at=sent_at)
     stored = store_message(msg, settings, message_name(rendered.day, rendered.delivery.audience))

@@ -11,6 +11,10 @@ record survives a kill at any instant:
   ``biotracker mail send-outbox --resend-in-doubt`` if it did not arrive.
 - ``sent/``: the server accepted the DATA ("250"): never sent again.
 
+On an object store (``BIOTRACKER_STORAGE_URL``) the same folders are key prefixes: a store is one
+PUT and a move is a copy then a delete, so a kill between the two leaves the message in both
+folders, which :meth:`Outbox.state_of` reads as its furthest state (never sent twice).
+
 Message names come from :func:`~biotracker.outputs.mail.message_name`, built from subscriber keys
 (``[a-z0-9-]``), so a name never leaves its folder; :func:`_checked` still refuses anything else.
 """
@@ -21,6 +25,9 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
+
+from biotracker import storage
+from biotracker.storage import StoragePath
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\.eml")
 
@@ -50,15 +57,15 @@ def _fsync_dir(folder: Path) -> None:
 class Outbox:
     """The three folders of ``root`` (``<out>/mail``) and the moves between them."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: StoragePath) -> None:
         self.root = root
 
-    def folder(self, state: MessageState) -> Path:
+    def folder(self, state: MessageState) -> StoragePath:
         path = self.root / state.value
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def path(self, name: str, state: MessageState) -> Path:
+    def path(self, name: str, state: MessageState) -> StoragePath:
         return self.folder(state) / _checked(name)
 
     def state_of(self, name: str) -> MessageState | None:
@@ -69,9 +76,12 @@ class Outbox:
                 return state
         return None
 
-    def store(self, name: str, data: bytes) -> Path:
+    def store(self, name: str, data: bytes) -> StoragePath:
         """Write ``data`` to the outbox durably (temporary file, fsync, rename, fsync the folder)."""
         target = self.path(name, MessageState.QUEUED)
+        if not isinstance(target, Path):
+            storage.write_bytes(target, data)
+            return target
         tmp = target.with_name(f".{target.name}.tmp")
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -81,9 +91,11 @@ class Outbox:
         _fsync_dir(target.parent)
         return target
 
-    def move(self, name: str, source: MessageState, target: MessageState) -> Path:
+    def move(self, name: str, source: MessageState, target: MessageState) -> StoragePath:
         """Atomically move ``name`` from ``source`` to ``target``, durably."""
         old, new = self.path(name, source), self.path(name, target)
+        if not isinstance(old, Path) or not isinstance(new, Path):
+            return storage.move(old, new)
         os.replace(old, new)
         _fsync_dir(new.parent)
         _fsync_dir(old.parent)

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
-from pathlib import Path
 
 from sqlalchemy import Connection, select
 
@@ -18,19 +15,20 @@ from biotracker.db.tables import raw_payloads
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
 from biotracker.schema import RawPayload
+from biotracker.storage import StoragePath, write_bytes
 
 
 class RawPayloadMissing(BiotrackerError):
     """The archive has a row but not the bytes (the var/raw folder was moved or pruned)."""
 
 
-def payload_path(raw_dir: Path, sha256: str) -> Path:
+def payload_path(raw_dir: StoragePath, sha256: str) -> StoragePath:
     return raw_dir / sha256[:2] / sha256[2:4] / sha256
 
 
 def store_payload(
     conn: Connection,
-    raw_dir: Path,
+    raw_dir: StoragePath,
     *,
     source: str,
     url: str,
@@ -47,11 +45,7 @@ def store_payload(
     sha = hashlib.sha256(body).hexdigest()
     path = payload_path(raw_dir, sha)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        os.replace(tmp, path)  # atomic: a killed run never leaves half a payload under its hash
+        write_bytes(path, body)  # atomic: a killed run never leaves half a payload under its hash
     record = RawPayload(
         sha256=sha,
         source=source,
@@ -70,7 +64,7 @@ def store_payload(
     return record, existed is None
 
 
-def read_payload(raw_dir: Path, sha256: str) -> bytes:
+def read_payload(raw_dir: StoragePath, sha256: str) -> bytes:
     path = payload_path(raw_dir, sha256)
     try:
         return path.read_bytes()

@@ -9,6 +9,7 @@ with none left the caller falls back to the rule score.
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,8 @@ def check_artefact(path: Path) -> list[str]:
     if path.suffix != ".skops":
         raise InvalidModel(f"{path.name}: only .skops artefacts are loaded; pickle files are never opened")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        data = path.read_bytes()  # through the storage layer: a local file or an object in a store
+        untrusted = sio.get_untrusted_types(file=io.BytesIO(data))
     except Exception as exc:  # not a skops zip, corrupt schema …
         raise InvalidModel(f"{path.name}: not a readable skops file ({exc}); retrain") from exc
     refused = sorted(set(untrusted) - ALLOWED_TYPES)
@@ -123,7 +125,8 @@ def load_artefact(path: Path) -> Pipeline:
     """Load a ``.skops`` file, trusting only skops' defaults plus ``ALLOWED_TYPES``."""
     untrusted = check_artefact(path)
     try:
-        pipeline = sio.load(path, trusted=untrusted)
+        # Bytes, not the path: the artefact may be an object in a store (the storage layer).
+        pipeline = sio.load(io.BytesIO(path.read_bytes()), trusted=untrusted)
     except Exception as exc:  # a schema that lies about its content
         raise InvalidModel(f"{path.name}: could not be loaded ({exc}); retrain") from exc
     if not isinstance(pipeline, Pipeline):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from biotracker.config import REPO_DIR, Settings, load_settings
+from biotracker.storage import StoragePath
 
 
-def models_dir(settings: Settings) -> Path:
-    """``Settings.models_dir``, defaulting to ``models/`` at the repository root."""
-    return settings.models_dir or REPO_DIR / "models"
+def models_dir(settings: Settings) -> StoragePath:
+    """``Settings.models_dir``; else ``models/`` in the shared storage when ``storage_url`` is set
+    (every worker must see the same models), else ``models/`` at the repository root."""
+    if settings.models_dir:
+        return settings.models_dir
+    return settings.storage_root / "models" if settings.storage_url else REPO_DIR / "models"
 
 
 def retrain_models(at: str | None = None) -> dict[str, object]:

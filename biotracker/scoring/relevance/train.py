@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import platform
@@ -27,6 +28,7 @@ from sklearn.metrics import average_precision_score, precision_score, recall_sco
 from sklearn.model_selection import StratifiedKFold
 from sqlalchemy import Engine, select
 
+from biotracker import storage
 from biotracker.db.tables import alert_feedback, alerts
 from biotracker.errors import BiotrackerError
 from biotracker.schema import Window, as_utc
@@ -236,9 +238,9 @@ def train_relevance_model(
     model_id = f"{MODEL_NAME}-{_data_hash(labels)}"
     models_dir.mkdir(parents=True, exist_ok=True)
     artefact = models_dir / f"{model_id}.skops"
-    tmp = artefact.with_suffix(".skops.tmp")
-    sio.dump(model, tmp)
-    tmp.replace(artefact)
+    buffer = io.BytesIO()
+    sio.dump(model, buffer)
+    storage.write_bytes(artefact, buffer.getvalue())  # atomic, on local disk or an object store
     when = as_utc(at) if at is not None else as_utc(labels["at"].max())
     weeks = alert_weeks(engine, list(labels["alert_id"]))
     card = ModelCard(
