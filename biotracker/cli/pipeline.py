@@ -146,7 +146,7 @@ def normalise(
         False, help="Normalise every archived payload again, not only pending ones."
     ),
     start: str | None = typer.Option(
-        None, help="Start of the window that was fetched (default: 7 days before --end)."
+        None, callback=iso_moment, help="Start of the window that was fetched (default: 7 days before --end)."
     ),
     end: str | None = END,
 ) -> None:
@@ -189,10 +189,14 @@ def score(start: str | None = START, end: str | None = END) -> None:
 
 
 def run(
-    start: str | None = typer.Option(None, help="Fetch window start (default: 1 day before --end)."),
+    start: str | None = typer.Option(
+        None, callback=iso_moment, help="Fetch window start (default: 1 day before --end)."
+    ),
     end: str | None = END,
     day: str | None = typer.Option(
-        None, help="Digest day (ISO date). Default: from the data (see biotracker/chain.py)."
+        None,
+        callback=iso_day,
+        help="Digest day (ISO date). Default: from the data (see biotracker/chain.py).",
     ),
     replay: Path | None = REPLAY,
     send: bool = typer.Option(True, help="Mail the subscribers' digests (BIOTRACKER_SUBSCRIBERS_FILE)."),
