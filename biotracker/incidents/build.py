@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
@@ -35,7 +35,10 @@ from biotracker.incidents.cluster import (
     incident_id_for,
 )
 from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
-from biotracker.schema import Tlp, Window, as_utc, most_restrictive
+from biotracker.incidents.changes import Changes, SeriesWeek
+from biotracker.incidents.scopes import PUBLIC, Scope, intake_sources
+from biotracker.incidents.series import series_key, week_start
+from biotracker.schema import SourceKind, Tlp, Window, as_utc, most_restrictive
 
 __all__ = ["IncidentSummary", "build_incidents", "detach_report", "incident_id_for", "reattach_report"]
 
@@ -66,6 +69,8 @@ _COLUMNS = tuple(
 
 @dataclass
 class IncidentSummary:
+    """What one run changed, in a form the next stage takes (``score_window(..., changes=...)``)."""
+
     reports: int = 0
     incidents: int = 0
     #: reports that joined an incident seeded by another report
@@ -82,9 +87,12 @@ class IncidentSummary:
     #: links not made because the incident would have spanned more than ``max_span_days``
     span_cuts: int = 0
     links: dict[str, int] = field(default_factory=dict)
+    #: the typed hand-off: which scope, and what in it changed
+    changes: Changes = field(default_factory=lambda: Changes(PUBLIC.key))
 
     def summary(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {k: v for k, v in asdict(self).items() if k != "changes"}
+        return out | {"changes": self.changes.summary()}
 
 
 def agent_key(
@@ -163,33 +171,59 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
         yield values[i : i + _CHUNK]
 
 
-def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> tuple[_Scope, set[str]]:
-    """Reports to re-cluster and the ids of the incidents they belonged to."""
+def _intervals(times: list[dt.datetime], gap: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Event-time ranges within ``gap`` of the given times, overlapping ones merged: a report
+    observed two years ago must not pull in the two years between it and today's reports."""
+    out: list[tuple[dt.datetime, dt.datetime]] = []
+    for t in sorted(times):
+        if out and t - gap <= out[-1][1]:
+            out[-1] = (out[-1][0], t + gap)
+        else:
+            out.append((t - gap, t + gap))
+    return out
+
+
+def _load_scope(
+    conn: Connection,
+    window: Window | None,
+    gap: dt.timedelta,
+    visible: ColumnElement[bool],
+    scope_key: str,
+    report_ids: Collection[str] | None = None,
+) -> tuple[_Scope, set[str]]:
+    """Reports to re-cluster and the ids of the incidents they belonged to (in this scope)."""
     scope = _Scope()
-    if window is None:
-        scope.add(conn.execute(select(*_COLUMNS).execution_options(yield_per=5000)).mappings())
-        return scope, set(conn.execute(select(incidents.c.incident_id)).scalars())
-    times = scope.add(
-        conn.execute(
-            select(*_COLUMNS).where(
-                reports.c.published_at >= window.start, reports.c.published_at < window.end
-            )
-        ).mappings()
-    )
-    if not scope.records:
+    if window is None and report_ids is None:
+        rows = select(*_COLUMNS).where(visible).execution_options(yield_per=5000)
+        scope.add(conn.execute(rows).mappings())
+        return scope, set(conn.execute(select(incidents.c.incident_id).where(incidents.c.scope == scope_key)).scalars())
+    times: list[dt.datetime] = []
+    if window is not None:
+        in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
+        times += scope.add(conn.execute(select(*_COLUMNS).where(in_window, visible)).mappings())
+    for ids in _chunks(sorted(report_ids or ())):
+        times += scope.add(conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids), visible)).mappings())
+    seeds = sorted(scope.records)
+    if not seeds:
         return scope, set()
-    if times:
-        event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
-        near = select(*_COLUMNS).where(event_at >= min(times) - gap, event_at <= max(times) + gap)
+    event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
+    for low, high in _intervals(times, gap):
+        near = select(*_COLUMNS).where(event_at >= low, event_at <= high, visible)
         scope.add(conn.execute(near.execution_options(yield_per=5000)).mappings())
     touched: set[str] = set()
     for ids in _chunks(sorted(scope.records)):
         touched.update(
             conn.execute(
-                select(incident_reports.c.incident_id).where(incident_reports.c.report_id.in_(ids))
+                select(incident_reports.c.incident_id).where(
+                    incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope_key
+                )
             ).scalars()
         )
-    members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+    members = (
+        select(*_COLUMNS)
+        .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+        .where(visible)
+    )
     for ids in _chunks(sorted(touched)):
         scope.add(conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings())
     return scope, touched
@@ -240,18 +274,76 @@ def incident_row(
     }
 
 
-def _link_rows(cluster: Cluster) -> list[dict]:
-    return [
-        {
-            "incident_id": cluster.incident_id,
-            "report_id": link.report_id,
-            "link": link.kind.value,
-            "linked_to": link.linked_to,
-            "reason": link.reason,
-            "duplicate_of": link.duplicate_of,
-        }
-        for link in cluster.links
+def _link_rows(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], scope: Scope) -> list[dict]:
+    """The cluster's links, each with its report's series, week and counts (the facts later stages read)."""
+    out = []
+    incident_id = scope.qualify(cluster.incident_id)
+    for link in cluster.links:
+        row = rows[link.report_id]
+        at = _event_time(row)
+        out.append(
+            {
+                "incident_id": incident_id,
+                "report_id": link.report_id,
+                "link": link.kind.value,
+                "linked_to": link.linked_to,
+                "reason": link.reason,
+                "duplicate_of": link.duplicate_of,
+                "scope": scope.key,
+                "series_key": series_key(row["disease"], row["country_iso3"], row["host"]),
+                "disease": row["disease"],
+                "country_iso3": row["country_iso3"],
+                "period_start": week_start(at) if at is not None else None,
+                "cases": row["cases"],
+                "deaths": row["deaths"],
+            }
+        )
+    return out
+
+
+_LINK_FACTS = ("incident_id", "duplicate_of", "series_key", "period_start", "link", "linked_to", "reason")
+
+
+def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: bool) -> dict[str, dict]:
+    cols = [incident_reports.c.report_id, *(incident_reports.c[c] for c in _LINK_FACTS)]
+    where = incident_reports.c.scope == scope.key
+    if full:
+        return {r["report_id"]: dict(r) for r in conn.execute(select(*cols).where(where)).mappings()}
+    out: dict[str, dict] = {}
+    for ids in _chunks(sorted(report_ids)):
+        out.update(
+            {
+                r["report_id"]: dict(r)
+                for r in conn.execute(select(*cols).where(where, incident_reports.c.report_id.in_(ids))).mappings()
+            }
+        )
+    return out
+
+
+def _old_incidents(conn: Connection, ids: Iterable[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for chunk in _chunks(sorted(ids)):
+        out.update(
+            {
+                r["incident_id"]: {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}
+                for r in conn.execute(select(incidents).where(incidents.c.incident_id.in_(chunk))).mappings()
+            }
+        )
+    return out
+
+
+def first_week(conn: Connection, scope: str, with_disease: bool = False) -> dt.date | None:
+    """The first week with a counted report in the scope: every series' week axis starts there."""
+    where = [
+        incident_reports.c.scope == scope,
+        incident_reports.c.period_start.is_not(None),
+        incident_reports.c.duplicate_of.is_(None),
     ]
+    if with_disease:
+        where.append(incident_reports.c.disease.is_not(None))
+    return conn.execute(
+        select(incident_reports.c.period_start).where(*where).order_by(incident_reports.c.period_start).limit(1)
+    ).scalar()
 
 
 def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
@@ -269,38 +361,61 @@ def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
 
 
 def build_incidents(
-    engine: Engine, window: Window | None = None, config: ClusterConfig = ClusterConfig()
+    engine: Engine,
+    window: Window | None = None,
+    config: ClusterConfig = ClusterConfig(),
+    *,
+    report_ids: Collection[str] | None = None,
+    scope: Scope = PUBLIC,
+    source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> IncidentSummary:
-    """Cluster the reports published in ``window`` (all reports when None) and their neighbourhood
-    into incidents, replacing the incidents those reports belonged to."""
+    """Cluster the reports ``scope`` may see into incidents, replacing the incidents they belonged to.
+
+    Which reports: those published in ``window`` and those named in ``report_ids`` (new or changed
+    reports, whatever their dates), with their neighbourhood; every report when both are None (a
+    full rebuild of the scope). ``summary.changes`` says what changed, for the next stage.
+    """
     summary = IncidentSummary()
     tiers = _tiers()
+    visible = scope.visible(intake_sources(source_kinds))
+    full = window is None and report_ids is None
     with engine.begin() as conn:
-        scope, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days))
+        starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
+        loaded, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days), visible, scope.key, report_ids)
         detached = set(
             conn.execute(
                 select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
             ).scalars()
         )
-        result: ClusterResult = cluster_reports(list(scope.records.values()), config, detached, tiers)
-        by_id = scope.rows
-        del scope
+        result: ClusterResult = cluster_reports(list(loaded.records.values()), config, detached, tiers)
+        by_id = loaded.rows
+        del loaded
         incident_rows, links = [], []
         for cluster in result.clusters():
-            incident_rows.append(incident_row(cluster, by_id, tiers))
-            links.extend(_link_rows(cluster))
+            row = incident_row(cluster, by_id, tiers)
+            row["incident_id"] = scope.qualify(row["incident_id"])
+            incident_rows.append(row | {"scope": scope.key})
+            links.extend(_link_rows(cluster, by_id, scope))
         new_ids = {r["incident_id"] for r in incident_rows}
-        if window is None:
-            conn.execute(delete(incident_reports))
+        old_links = _old_links(conn, scope, by_id, full)
+        old_incidents = _old_incidents(conn, touched | new_ids) if not full else {}
+        if full:
+            conn.execute(delete(incident_reports).where(incident_reports.c.scope == scope.key))
         else:
             for ids in _chunks(sorted(by_id)):
-                conn.execute(delete(incident_reports).where(incident_reports.c.report_id.in_(ids)))
+                conn.execute(
+                    delete(incident_reports).where(
+                        incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope.key
+                    )
+                )
         stale = sorted(touched - new_ids)
         for ids in _chunks(stale):
             conn.execute(delete(incidents).where(incidents.c.incident_id.in_(ids)))
         _upsert_many(conn, incidents, incident_rows)
         if links:
             conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
+        moved = starts != (first_week(conn, scope.key), first_week(conn, scope.key, True))
+    summary.changes = _changes(scope, full or moved, links, old_links, incident_rows, old_incidents, stale)
     stats = result.stats
     summary.reports = len(by_id)
     summary.incidents = len(incident_rows)
@@ -313,15 +428,58 @@ def build_incidents(
     summary.span_cuts = stats.get("span_cuts", 0)
     summary.links = {k.removesuffix("_links"): v for k, v in sorted(stats.items()) if k.endswith("_links")}
     log.info(
-        "incidents: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed)",
+        "incidents [%s]: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed); %s",
+        scope,
         summary.reports,
         summary.incidents,
         summary.merged,
         summary.duplicates,
         summary.corroborated,
         summary.removed,
+        summary.changes.summary(),
     )
     return summary
+
+
+def _changes(
+    scope: Scope,
+    full: bool,
+    links: list[dict],
+    old_links: Mapping[str, Mapping[str, Any]],
+    incident_rows: list[dict],
+    old_incidents: Mapping[str, Mapping[str, Any]],
+    stale: list[str],
+) -> Changes:
+    """Only what differs from before: re-clustering a neighbourhood mostly rewrites identical rows."""
+    new_links = {r["report_id"]: r for r in links}
+    reports_changed: set[str] = set()
+    weeks: set[SeriesWeek] = set()
+    incident_ids: set[str] = set(stale)
+    for rid in new_links.keys() | old_links.keys():
+        new, old = new_links.get(rid), old_links.get(rid)
+        if new is not None and old is not None and all(new[c] == old[c] for c in _LINK_FACTS):
+            continue
+        reports_changed.add(rid)
+        for row in (new, old):
+            if row is not None:
+                incident_ids.add(row["incident_id"])
+                if row["period_start"] is not None:
+                    weeks.add((row["series_key"], row["period_start"]))
+    for row in incident_rows:
+        old = old_incidents.get(row["incident_id"])
+        if old is None or any(old.get(k) != v for k, v in row.items()):
+            incident_ids.add(row["incident_id"])
+    for rid, row in new_links.items():  # a changed incident changes the alerts of its members' weeks
+        if row["incident_id"] in incident_ids and row["period_start"] is not None:
+            weeks.add((row["series_key"], row["period_start"]))
+    return Changes(
+        scope.key,
+        full=full,
+        report_ids=frozenset(reports_changed),
+        incident_ids=frozenset(incident_ids - set(stale)),
+        removed_incident_ids=frozenset(stale),
+        series_weeks=frozenset(weeks),
+    )
 
 
 def detach_report(engine: Engine, report_id: str, note: str = "", at: dt.datetime | None = None) -> None:
