@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
 
-from biotracker.alerts.derive import AlertSummary, derive_alerts
+from biotracker.alerts.derive import AlertSummary
+from biotracker.alerts.refresh import combined, refresh_derived
 from biotracker.config import BUNDLED_RECORDINGS, Settings
 from biotracker.db.engine import open_store, row_counts
 from biotracker.db.tables import reports
 from biotracker.errors import FetchError
-from biotracker.incidents.build import IncidentSummary, build_incidents
+from biotracker.incidents.build import IncidentSummary
 from biotracker.incidents.series import week_start
 from biotracker.ingest.registry import list_connectors
 from biotracker.ingest.run import Clock, FetchSummary, fetch_to_raw, open_http, utc_now
@@ -25,10 +26,9 @@ from biotracker.normalise.run import NormaliseSummary, normalise_pending
 from biotracker.outputs.digest import DigestFiles
 from biotracker.outputs.publish import PublishResult, publish_day
 from biotracker.schema import Window, as_utc
-from biotracker.scoring.lens import LensSummary, assess_incidents
-from biotracker.scoring.relevance import rank_alerts
+from biotracker.scoring.lens import LensSummary
 from biotracker.scoring.relevance.tasks import models_dir
-from biotracker.scoring.score import ScoreSummary, score_window
+from biotracker.scoring.score import ScoreSummary
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,8 @@ def run_demo(settings: Settings, as_of: dt.date | None = None, clock: Clock = ut
     )
     normalised = normalise_pending(settings, engine)
     day = as_of or latest_week_end(engine) or dt.date.today()
-    incidents = build_incidents(engine, Window(DEMO_START, as_utc(day)))
     scored = Window(as_utc(day) - dt.timedelta(weeks=DEMO_SCORED_WEEKS), as_utc(day))
-    scoring = score_window(engine, scored)
-    lens = assess_incidents(engine)
-    alerted = derive_alerts(engine, scored)
-    rank_alerts(engine, models_dir(settings))
+    runs = refresh_derived(engine, scored, models_dir(settings), full=True)
+    incidents, scoring, lens, alerted = combined(runs)
     published = publish_day(engine, settings, day, lookback_days=DEMO_LOOKBACK_DAYS, send=False)
     return DemoResult(ingest, normalised, incidents, scoring, lens, alerted, published, row_counts(engine))

@@ -79,7 +79,7 @@ def _audience(settings: Settings, subscriber: str | None, clearance: str | None)
     return INTERNAL
 
 
-def _data(settings: Settings, since: str | None, until: str | None):
+def _data(settings: Settings, since: str | None, until: str | None, audience=None):  # type: ignore[no-untyped-def]
     from biotracker.db.engine import open_store
     from biotracker.outputs.records import load_output_data
     from biotracker.schema import Window, as_utc
@@ -91,7 +91,7 @@ def _data(settings: Settings, since: str | None, until: str | None):
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
     try:
-        return load_output_data(open_store(settings), window)
+        return load_output_data(open_store(settings), window, **({"audience": audience} if audience else {}))
     except BiotrackerError as exc:
         raise _fail(exc) from exc
 
@@ -121,7 +121,7 @@ def export_cap_command(
     audience = _audience(settings, subscriber, clearance)
     try:
         result = export_cap(
-            _data(settings, since, until),
+            _data(settings, since, until, audience),
             audience,
             output or settings.out_dir / "cap",
             sender=settings.mail_from,
@@ -154,7 +154,7 @@ def export_stix_command(
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
     result = export_stix(
-        _data(settings, since, until), audience, output or settings.out_dir / "stix-bundle.json"
+        _data(settings, since, until, audience), audience, output or settings.out_dir / "stix-bundle.json"
     )
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.objects.items()))
     _report(
@@ -181,7 +181,9 @@ def export_json_command(
 
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
-    result = export_json(_data(settings, since, until), audience, output or settings.out_dir / "export.json")
+    result = export_json(
+        _data(settings, since, until, audience), audience, output or settings.out_dir / "export.json"
+    )
     _report(
         result.summary(),
         as_json,

@@ -148,36 +148,29 @@ def normalise(
 ) -> None:
     """Parse archived payloads into reports (failures go to quarantine) and group them into incidents."""
     from biotracker.db.engine import open_store
-    from biotracker.incidents.build import build_incidents
+    from biotracker.incidents.build import build_every_scope
     from biotracker.normalise.run import normalise_pending
 
     settings = _settings()
     engine = open_store(settings)
     summary = normalise_pending(settings, engine, source, reprocess)
-    built = build_incidents(engine)
+    built = build_every_scope(engine, report_ids=summary.report_ids)
     console.print(
         f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
-        f"{summary.quarantined} quarantined; {built.incidents} incidents"
+        f"{summary.quarantined} quarantined; {sum(b.incidents for b in built.values())} incidents re-clustered"
     )
 
 
 def score(start: str | None = START, end: str | None = END) -> None:
     """Score weekly series (methods.toml), assess incidents (risk lens) and derive alerts for the window."""
-    from biotracker.alerts.derive import derive_alerts
+    from biotracker.alerts.refresh import combined, refresh_derived
     from biotracker.db.engine import open_store
-    from biotracker.scoring.lens import assess_incidents
-    from biotracker.scoring.score import score_window
+    from biotracker.scoring.relevance.tasks import models_dir
 
     settings = _settings()
     engine = open_store(settings)
     window = _window(start, end, 56)
-    s = score_window(engine, window)
-    assess_incidents(engine)
-    a = derive_alerts(engine, window)
-    from biotracker.scoring.relevance import rank_alerts
-    from biotracker.scoring.relevance.tasks import models_dir
-
-    rank_alerts(engine, models_dir(settings))
+    _, s, _, a = combined(refresh_derived(engine, window, models_dir(settings), full=True))
     console.print(f"{s.series} series, {s.signals} signals, {s.alarms} alarms; {a.alerts} alerts {a.by_tier}")
 
 

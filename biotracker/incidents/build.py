@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
+from biotracker.incidents.changes import Changes, SeriesWeek
 from biotracker.incidents.cluster import (
     Cluster,
     ClusterConfig,
@@ -35,8 +36,7 @@ from biotracker.incidents.cluster import (
     incident_id_for,
 )
 from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
-from biotracker.incidents.changes import Changes, SeriesWeek
-from biotracker.incidents.scopes import PUBLIC, Scope, intake_sources
+from biotracker.incidents.scopes import INTERNAL, Scope, intake_sources
 from biotracker.incidents.series import series_key, week_start
 from biotracker.schema import SourceKind, Tlp, Window, as_utc, most_restrictive
 
@@ -88,7 +88,7 @@ class IncidentSummary:
     span_cuts: int = 0
     links: dict[str, int] = field(default_factory=dict)
     #: the typed hand-off: which scope, and what in it changed
-    changes: Changes = field(default_factory=lambda: Changes(PUBLIC.key))
+    changes: Changes = field(default_factory=lambda: Changes(INTERNAL.key))
 
     def summary(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "changes"}
@@ -196,13 +196,17 @@ def _load_scope(
     if window is None and report_ids is None:
         rows = select(*_COLUMNS).where(visible).execution_options(yield_per=5000)
         scope.add(conn.execute(rows).mappings())
-        return scope, set(conn.execute(select(incidents.c.incident_id).where(incidents.c.scope == scope_key)).scalars())
+        return scope, set(
+            conn.execute(select(incidents.c.incident_id).where(incidents.c.scope == scope_key)).scalars()
+        )
     times: list[dt.datetime] = []
     if window is not None:
         in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
         times += scope.add(conn.execute(select(*_COLUMNS).where(in_window, visible)).mappings())
     for ids in _chunks(sorted(report_ids or ())):
-        times += scope.add(conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids), visible)).mappings())
+        times += scope.add(
+            conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids), visible)).mappings()
+        )
     seeds = sorted(scope.records)
     if not seeds:
         return scope, set()
@@ -314,7 +318,9 @@ def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: 
         out.update(
             {
                 r["report_id"]: dict(r)
-                for r in conn.execute(select(*cols).where(where, incident_reports.c.report_id.in_(ids))).mappings()
+                for r in conn.execute(
+                    select(*cols).where(where, incident_reports.c.report_id.in_(ids))
+                ).mappings()
             }
         )
     return out
@@ -342,7 +348,10 @@ def first_week(conn: Connection, scope: str, with_disease: bool = False) -> dt.d
     if with_disease:
         where.append(incident_reports.c.disease.is_not(None))
     return conn.execute(
-        select(incident_reports.c.period_start).where(*where).order_by(incident_reports.c.period_start).limit(1)
+        select(incident_reports.c.period_start)
+        .where(*where)
+        .order_by(incident_reports.c.period_start)
+        .limit(1)
     ).scalar()
 
 
@@ -366,7 +375,7 @@ def build_incidents(
     config: ClusterConfig = ClusterConfig(),
     *,
     report_ids: Collection[str] | None = None,
-    scope: Scope = PUBLIC,
+    scope: Scope = INTERNAL,
     source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> IncidentSummary:
     """Cluster the reports ``scope`` may see into incidents, replacing the incidents they belonged to.
@@ -381,7 +390,9 @@ def build_incidents(
     full = window is None and report_ids is None
     with engine.begin() as conn:
         starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
-        loaded, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days), visible, scope.key, report_ids)
+        loaded, touched = _load_scope(
+            conn, window, dt.timedelta(days=config.gap_days), visible, scope.key, report_ids
+        )
         detached = set(
             conn.execute(
                 select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
@@ -398,7 +409,7 @@ def build_incidents(
             links.extend(_link_rows(cluster, by_id, scope))
         new_ids = {r["incident_id"] for r in incident_rows}
         old_links = _old_links(conn, scope, by_id, full)
-        old_incidents = _old_incidents(conn, touched | new_ids) if not full else {}
+        old_incidents = _old_incidents(conn, touched | new_ids)
         if full:
             conn.execute(delete(incident_reports).where(incident_reports.c.scope == scope.key))
         else:
@@ -480,6 +491,48 @@ def _changes(
         removed_incident_ids=frozenset(stale),
         series_weeks=frozenset(weeks),
     )
+
+
+def build_every_scope(
+    engine: Engine,
+    window: Window | None = None,
+    *,
+    report_ids: Collection[str] | None = None,
+    config: ClusterConfig = ClusterConfig(),
+    source_kinds: Mapping[str, SourceKind] | None = None,
+) -> dict[str, IncidentSummary]:
+    """``build_incidents`` for every materialised scope (a scope without rows yet is built in full);
+    everything when ``window`` and ``report_ids`` are both None."""
+    from biotracker.incidents.scopes import materialised_scopes, present_classes, scope_has_rows
+
+    intake = intake_sources(source_kinds)
+    with engine.connect() as conn:
+        scopes = materialised_scopes(present_classes(conn, intake))
+        fresh = {s for s in scopes if not scope_has_rows(conn, s)}
+    out = {}
+    for scope in scopes:
+        if scope in fresh:
+            out[scope.key] = build_incidents(engine, config=config, scope=scope, source_kinds=source_kinds)
+        else:
+            out[scope.key] = build_incidents(
+                engine, window, config, report_ids=report_ids, scope=scope, source_kinds=source_kinds
+            )
+    return out
+
+
+def incident_of_report(conn: Connection, report_id: str) -> str | None:
+    """The report's incident in the most visible scope that holds it (the analysts' view)."""
+    from biotracker.incidents.scopes import STANDARD_SCOPES
+
+    rows = dict(
+        conn.execute(
+            select(incident_reports.c.scope, incident_reports.c.incident_id).where(
+                incident_reports.c.report_id == report_id
+            )
+        ).all()
+    )
+    order = [s.key for s in STANDARD_SCOPES]
+    return max(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1)[1] if rows else None
 
 
 def detach_report(engine: Engine, report_id: str, note: str = "", at: dt.datetime | None = None) -> None:

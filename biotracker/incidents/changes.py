@@ -34,7 +34,13 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        return not (self.full or self.report_ids or self.incident_ids or self.removed_incident_ids or self.series_weeks)
+        return not (
+            self.full
+            or self.report_ids
+            or self.incident_ids
+            or self.removed_incident_ids
+            or self.series_weeks
+        )
 
     def earliest_week(self) -> dict[str, dt.date]:
         """Per touched series, its earliest touched week: later weeks' baselines include it."""

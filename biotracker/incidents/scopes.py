@@ -42,17 +42,24 @@ class Scope:
     def sees(self, tlp: Tlp, intake: bool) -> bool:
         """May this scope use a record marked ``tlp`` (``intake``: from a law-enforcement channel)?"""
         if intake:
-            return self.law_enforcement and self.clearance.allows(most_restrictive([tlp, LAW_ENFORCEMENT_FLOOR]))
+            return self.law_enforcement and self.clearance.allows(
+                most_restrictive([tlp, LAW_ENFORCEMENT_FLOOR])
+            )
         return self.clearance.allows(tlp)
+
+    def sees_all_of(self, other: Scope) -> bool:
+        """True when every report ``other`` may use, this scope may use too."""
+        return _within(other, self)
 
     @property
     def is_public(self) -> bool:
         return self == PUBLIC
 
     def qualify(self, natural_id: str) -> str:
-        """The id a derived row gets in this scope: the natural id in the public scope, so public ids
-        never depend on restricted records; a suffix elsewhere, so scopes never share a row."""
-        if self.is_public:
+        """The id a derived row gets in this scope: the natural id in the analysts' own scope
+        (:data:`INTERNAL`), a suffix naming the scope elsewhere, so scopes never share a row. Ids
+        depend on the scope's key and its own records only, never on what other scopes see."""
+        if self == INTERNAL:
             return natural_id
         return f"{natural_id}~{hashlib.sha256(self.key.encode()).hexdigest()[:10]}"
 
@@ -117,7 +124,9 @@ def present_classes(conn: Connection, intake: Collection[str]) -> frozenset[Visi
         for is_intake in (False, True):
             if is_intake and not intake:
                 continue
-            where = reports.c.source.in_(sorted(intake)) if is_intake else reports.c.source.not_in(sorted(intake))
+            where = (
+                reports.c.source.in_(sorted(intake)) if is_intake else reports.c.source.not_in(sorted(intake))
+            )
             if conn.execute(select(exists().where(reports.c.tlp == t.value, where))).scalar():
                 found.add((t.value, is_intake))
     return frozenset(found)
@@ -136,7 +145,9 @@ def canonical(scope: Scope, present: Iterable[Visibility]) -> Scope:
 
 
 def _within(smaller: Scope, larger: Scope) -> bool:
-    return smaller.clearance.rank <= larger.clearance.rank and (larger.law_enforcement or not smaller.law_enforcement)
+    return smaller.clearance.rank <= larger.clearance.rank and (
+        larger.law_enforcement or not smaller.law_enforcement
+    )
 
 
 def materialised_scopes(present: Iterable[Visibility]) -> list[Scope]:

@@ -10,14 +10,14 @@ with explicit zeros, so detectors see real zero weeks rather than gaps.
 from __future__ import annotations
 
 import datetime as dt
-
 from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from biotracker.db.tables import PUBLIC_SCOPE, incident_reports
+from biotracker.db.tables import incident_reports
+from biotracker.incidents.scopes import INTERNAL
 
 UNKNOWN = "*"
 COLUMNS = ["report_id", "incident_id", "disease", "country_iso3", "host", "series_key", "period_start"]
@@ -53,7 +53,7 @@ def _counted(scope: str) -> list[ColumnElement[bool]]:
 def load_incident_frame(
     engine: Engine,
     *,
-    scope: str = PUBLIC_SCOPE,
+    scope: str = INTERNAL.key,
     series_keys: Collection[str] | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
@@ -78,7 +78,9 @@ def load_incident_frame(
         else:
             rows = []
             for keys in _chunks(sorted(series_keys)):
-                rows += conn.execute(select(*cols).where(*where, incident_reports.c.series_key.in_(keys))).all()
+                rows += conn.execute(
+                    select(*cols).where(*where, incident_reports.c.series_key.in_(keys))
+                ).all()
     frame = pd.DataFrame(rows, columns=["report_id", "incident_id", "series_key", "period_start"])
     parts = [split_series_key(k) for k in frame["series_key"]]
     frame["disease"] = [p[0] for p in parts]
@@ -90,7 +92,7 @@ def load_incident_frame(
 
 
 def load_weekly_counts(
-    engine: Engine, series_keys: Collection[str], *, scope: str = PUBLIC_SCOPE
+    engine: Engine, series_keys: Collection[str], *, scope: str = INTERNAL.key
 ) -> dict[str, dict[dt.date, int]]:
     """Counted reports per week of each series (weeks without a report are absent), by index."""
     out: dict[str, dict[dt.date, int]] = {}
@@ -116,12 +118,16 @@ def weekly_counts(frame: pd.DataFrame, end: dt.date, first: dt.date | None = Non
     return counts_table({k: dict(v[v > 0]) for k, v in counts.items()}, end, first)
 
 
-def counts_table(counts: Mapping[str, Mapping[dt.date, int]], end: dt.date, first: dt.date | None = None) -> pd.DataFrame:
+def counts_table(
+    counts: Mapping[str, Mapping[dt.date, int]], end: dt.date, first: dt.date | None = None
+) -> pd.DataFrame:
     """Wide weekly table from sparse per-series counts, zero-filled from ``first`` to the week before ``end``."""
     if not counts:
         return pd.DataFrame()
     start = first or min(w for c in counts.values() for w in c)
-    weeks = pd.date_range(pd.Timestamp(start), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D")
+    weeks = pd.date_range(
+        pd.Timestamp(start), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D"
+    )
     keys = sorted(counts)
     row_of = {w.date(): i for i, w in enumerate(weeks)}
     values = np.zeros((len(weeks), len(keys)), dtype=int)

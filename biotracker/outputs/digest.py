@@ -318,7 +318,9 @@ def build_digest(
         if clearance == Tlp.RED
         else Audience(name=f"cleared-{clearance.value}", clearance=clearance, kind="partner")
     )
-    data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
+    data = load_output_data(
+        engine, digest_window(day, lookback), source_kinds=source_kinds, audience=audience
+    )
     rendered = render_digest(data, audience, day, lookback)
     files = write_digest(rendered, settings.out_dir)
     log.info("digest for %s: %d alerts -> %s", day, files.alerts, files.html)
@@ -336,7 +338,9 @@ def build_subscriber_digest(
 ) -> tuple[RenderedDigest, DigestFiles]:
     """Render and store one subscriber's digest (``digests/digest-<day>-<name>.html``/``.txt``)."""
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
+    data = load_output_data(
+        engine, digest_window(day, lookback), source_kinds=source_kinds, audience=audience
+    )
     rendered = render_digest(data, audience, day, lookback)
     return rendered, write_digest(
         rendered, settings.out_dir / "digests", suffix=f"-{safe_name(audience.name)}"

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from biotracker.db.tables import incident_assessments, incident_reports, incidents, reports, signals
 from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
-from biotracker.incidents.scopes import PUBLIC, Scope
+from biotracker.incidents.scopes import INTERNAL, Scope
 from biotracker.incidents.series import split_series_key
 from biotracker.schema import Window
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
@@ -200,7 +200,14 @@ class History:
 def _history(frame: pd.DataFrame) -> History:
     """A :class:`History` from one row per report (columns disease, country_iso3, host, period_start)."""
     start = min(frame["period_start"]) if not frame.empty else None
-    rows = zip(frame["disease"], frame["country_iso3"], frame["host"], frame["period_start"], [1] * len(frame), strict=True)
+    rows = zip(
+        frame["disease"],
+        frame["country_iso3"],
+        frame["host"],
+        frame["period_start"],
+        [1] * len(frame),
+        strict=True,
+    )
     return History.from_counts(start, rows)
 
 
@@ -328,7 +335,9 @@ def _incidents_to_assess(
     for disease, since in changes.disease_since().items():
         query = select(incident_reports.c.incident_id).where(
             incident_reports.c.scope == scope.key,
-            incident_reports.c.disease == disease if disease is not None else incident_reports.c.disease.is_(None),
+            incident_reports.c.disease == disease
+            if disease is not None
+            else incident_reports.c.disease.is_(None),
             incident_reports.c.period_start >= since,
             incident_reports.c.duplicate_of.is_(None),
         )
@@ -375,7 +384,9 @@ def _members(conn: Connection, scope: Scope, wanted: set[str] | None) -> dict[st
         rows = [dict(r) for r in conn.execute(query.execution_options(yield_per=5000)).mappings()]
     else:
         for ids in _chunks(sorted(wanted)):
-            rows += [dict(r) for r in conn.execute(query.where(incident_reports.c.incident_id.in_(ids))).mappings()]
+            rows += [
+                dict(r) for r in conn.execute(query.where(incident_reports.c.incident_id.in_(ids))).mappings()
+            ]
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         out[row["incident_id"]].append(row)
@@ -413,8 +424,13 @@ def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> H
             disease, country, host = split_series_key(key)
             counts.append((disease, country, host, week, int(count)))
         cfr = select(
-            incident_reports.c.disease, incident_reports.c.period_start, incident_reports.c.cases, incident_reports.c.deaths
-        ).where(*counted, group, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None))
+            incident_reports.c.disease,
+            incident_reports.c.period_start,
+            incident_reports.c.cases,
+            incident_reports.c.deaths,
+        ).where(
+            *counted, group, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
+        )
         fatality += [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(cfr)]
     return History.from_counts(first_week(conn, scope.key), counts, fatality)
 
@@ -423,7 +439,7 @@ def assess_incidents(
     engine: Engine,
     window: Window | None = None,
     *,
-    scope: Scope = PUBLIC,
+    scope: Scope = INTERNAL,
     changes: Changes | None = None,
 ) -> LensSummary:
     """Assess the scope's incidents: those ``changes`` can affect (see ``_incidents_to_assess``),
@@ -443,11 +459,19 @@ def assess_incidents(
         history = load_history(conn, scope, diseases)
         alarm_keys = sorted({rows[0]["series_key"] for rows in members.values()})
         alarms: dict[tuple[str, dt.date], dict[str, Any]] = {}
-        signal_cols = (signals.c.series_key, signals.c.period_start, signals.c.method, signals.c.observed, signals.c.upperbound)
+        signal_cols = (
+            signals.c.series_key,
+            signals.c.period_start,
+            signals.c.method,
+            signals.c.observed,
+            signals.c.upperbound,
+        )
         for keys in _chunks(alarm_keys):
             query = (
                 select(*signal_cols)
-                .where(signals.c.scope == scope.key, signals.c.alarm.is_(True), signals.c.series_key.in_(keys))
+                .where(
+                    signals.c.scope == scope.key, signals.c.alarm.is_(True), signals.c.series_key.in_(keys)
+                )
                 .order_by(signals.c.series_key, signals.c.period_start, signals.c.method)
             )
             for s in conn.execute(query):
@@ -455,7 +479,9 @@ def assess_incidents(
     rows = []
     weeks: set[tuple[str, dt.date]] = set()
     for incident_id in sorted(members):
-        rows.append(_assess(incident_id, members[incident_id], table, history, alarms, summary) | {"scope": scope.key})
+        rows.append(
+            _assess(incident_id, members[incident_id], table, history, alarms, summary) | {"scope": scope.key}
+        )
         weeks.update((m["series_key"], m["period_start"]) for m in members[incident_id] if m["period_start"])
     with engine.begin() as conn:
         if wanted is None:
@@ -507,7 +533,11 @@ def _assess(
         ),
         None,
     )
-    cues = [c | {"report_id": m["report_id"]} for e, m in zip(evidence, members, strict=True) for c in e.get("cues", [])]
+    cues = [
+        c | {"report_id": m["report_id"]}
+        for e, m in zip(evidence, members, strict=True)
+        for c in e.get("cues", [])
+    ]
     cases = max((int(m["cases"]) for m in members if m["cases"] is not None), default=None)
     deaths = max((int(m["deaths"]) for m in members if m["deaths"] is not None), default=None)
     week, key = first["period_start"], first["series_key"]

@@ -28,7 +28,7 @@ from biotracker.db.upsert import upsert
 from biotracker.errors import ConfigError
 from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
-from biotracker.incidents.scopes import PUBLIC, Scope
+from biotracker.incidents.scopes import INTERNAL, Scope
 from biotracker.incidents.series import counts_table, load_weekly_counts, split_series_key
 from biotracker.schema import Signal, Window
 from biotracker.scoring.detectors import detect
@@ -130,7 +130,7 @@ def _touched_series(engine: Engine, scope: str, changes: Changes | None) -> set[
 
 
 def score_window(
-    engine: Engine, window: Window, *, scope: Scope = PUBLIC, changes: Changes | None = None
+    engine: Engine, window: Window, *, scope: Scope = INTERNAL, changes: Changes | None = None
 ) -> ScoreSummary:
     """Signals for every series week starting in ``window`` (observed > 0 or alarmed).
 
