@@ -10,6 +10,7 @@ for the first time (the first GREEN report arrives) is built in full; ``full=Tru
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,39 +69,67 @@ def refresh_derived(
     report_ids: Collection[str] | None = None,
     full: bool = False,
     source_kinds: Mapping[str, SourceKind] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[ScopeRun]:
     """Bring every scope's derived rows up to date with the reports published in ``published`` and
     those named in ``report_ids`` (new or re-normalised); signals and alerts for weeks in ``scored``.
 
     ``full`` recomputes everything (``biotracker rebuild``): each scope's incidents from all its
     reports, its signals, assessments and the alerts of ``scored`` (analysts' statuses are kept).
+    ``timings`` (stage name -> seconds, summed over scopes) is filled in when given.
     """
+    clock = _Clock(timings)
     intake = intake_sources(source_kinds)
-    with engine.connect() as conn:
+    with clock("incidents"), engine.connect() as conn:
         scopes = materialised_scopes(present_classes(conn, intake))
         fresh = {s for s in scopes if not scope_has_rows(conn, s)}
     runs = []
     for scope in scopes:
         whole = full or scope in fresh
-        if whole:
-            with engine.begin() as conn:
-                conn.execute(delete(signals).where(signals.c.scope == scope.key))
-            built = build_incidents(engine, scope=scope, source_kinds=source_kinds)
-        elif published is None and not report_ids:
+        if not whole and published is None and not report_ids:
             continue
-        else:
-            built = build_incidents(
-                engine, published, report_ids=report_ids, scope=scope, source_kinds=source_kinds
-            )
+        with clock("incidents"):
+            if whole:
+                with engine.begin() as conn:
+                    conn.execute(delete(signals).where(signals.c.scope == scope.key))
+                built = build_incidents(engine, scope=scope, source_kinds=source_kinds)
+            else:
+                built = build_incidents(
+                    engine, published, report_ids=report_ids, scope=scope, source_kinds=source_kinds
+                )
         if built.changes.empty:
             continue
-        scoring = score_window(engine, scored, scope=scope, changes=built.changes)
-        lens = assess_incidents(engine, scope=scope, changes=built.changes)
-        alerted = derive_alerts(engine, scored, scope=scope, changes=lens.changes)
-        ranked = rank_alerts(engine, models_dir, alert_ids=alerted.alert_ids) if alerted.alert_ids else []
+        with clock("score"):
+            scoring = score_window(engine, scored, scope=scope, changes=built.changes)
+        with clock("lens"):
+            lens = assess_incidents(engine, scope=scope, changes=built.changes)
+        with clock("alerts"):
+            alerted = derive_alerts(engine, scored, scope=scope, changes=lens.changes)
+        with clock("rank"):
+            ranked = rank_alerts(engine, models_dir, alert_ids=alerted.alert_ids) if alerted.alert_ids else []
         runs.append(ScopeRun(scope, whole, built, scoring, lens, alerted, len(ranked)))
         log.info("derived [%s]: %s", scope, runs[-1].summary())
     return runs
+
+
+class _Clock:
+    """Adds each ``with clock(stage):`` block's wall time to ``timings[stage]`` (no-op without timings)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.stage = ""
+        self.started = 0.0
+
+    def __call__(self, stage: str) -> _Clock:
+        self.stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.timings is not None:
+            self.timings[self.stage] = self.timings.get(self.stage, 0.0) + time.perf_counter() - self.started
 
 
 def combined(runs: list[ScopeRun]) -> tuple[IncidentSummary, ScoreSummary, LensSummary, AlertSummary]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -147,17 +147,20 @@ def report_record(row: Mapping[str, Any]) -> ReportRecord:
 
 
 class _Scope:
-    """Reports being re-clustered: a record and a slim row each, made as rows stream in."""
+    """Reports being re-clustered: a record and a slim row each, made as rows stream in; only the
+    reports ``sees`` admits (the visibility scope's rule, applied here rather than in SQL so that
+    the neighbourhood queries keep to the event-time index)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sees: Callable[[Mapping[str, Any]], bool] = lambda row: True) -> None:
         self.records: dict[str, ReportRecord] = {}
         self.rows: dict[str, dict[str, Any]] = {}
+        self.sees = sees
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> list[dt.datetime]:
         times = []
         for row in rows:
             rid = row["report_id"]
-            if rid not in self.records:
+            if rid not in self.records and self.sees(row):
                 record = report_record(row)
                 self.records[rid] = record
                 self.rows[rid] = {k: row[k] for k in _KEPT}
@@ -188,11 +191,12 @@ def _load_scope(
     window: Window | None,
     gap: dt.timedelta,
     visible: ColumnElement[bool],
+    sees: Callable[[Mapping[str, Any]], bool],
     scope_key: str,
     report_ids: Collection[str] | None = None,
 ) -> tuple[_Scope, set[str]]:
     """Reports to re-cluster and the ids of the incidents they belonged to (in this scope)."""
-    scope = _Scope()
+    scope = _Scope(sees)
     if window is None and report_ids is None:
         rows = select(*_COLUMNS).where(visible).execution_options(yield_per=5000)
         scope.add(conn.execute(rows).mappings())
@@ -202,20 +206,18 @@ def _load_scope(
     times: list[dt.datetime] = []
     if window is not None:
         in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
-        times += scope.add(conn.execute(select(*_COLUMNS).where(in_window, visible)).mappings())
+        times += scope.add(conn.execute(select(*_COLUMNS).where(in_window)).mappings())
     for ids in _chunks(sorted(report_ids or ())):
-        times += scope.add(
-            conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids), visible)).mappings()
-        )
-    seeds = sorted(scope.records)
-    if not seeds:
+        times += scope.add(conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids))).mappings())
+    if not scope.records and not report_ids:
         return scope, set()
     event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
     for low, high in _intervals(times, gap):
-        near = select(*_COLUMNS).where(event_at >= low, event_at <= high, visible)
+        near = select(*_COLUMNS).where(event_at >= low, event_at <= high)
         scope.add(conn.execute(near.execution_options(yield_per=5000)).mappings())
     touched: set[str] = set()
-    for ids in _chunks(sorted(scope.records)):
+    # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
+    for ids in _chunks(sorted(set(scope.records) | set(report_ids or ()))):
         touched.update(
             conn.execute(
                 select(incident_reports.c.incident_id).where(
@@ -223,11 +225,7 @@ def _load_scope(
                 )
             ).scalars()
         )
-    members = (
-        select(*_COLUMNS)
-        .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
-        .where(visible)
-    )
+    members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
     for ids in _chunks(sorted(touched)):
         scope.add(conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings())
     return scope, touched
@@ -386,12 +384,17 @@ def build_incidents(
     """
     summary = IncidentSummary()
     tiers = _tiers()
-    visible = scope.visible(intake_sources(source_kinds))
+    intake = intake_sources(source_kinds)
+    visible = scope.visible(intake)
+
+    def sees(row: Mapping[str, Any]) -> bool:
+        return scope.sees(Tlp(row["tlp"]), row["source"] in intake)
+
     full = window is None and report_ids is None
     with engine.begin() as conn:
         starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
         loaded, touched = _load_scope(
-            conn, window, dt.timedelta(days=config.gap_days), visible, scope.key, report_ids
+            conn, window, dt.timedelta(days=config.gap_days), visible, sees, scope.key, report_ids
         )
         detached = set(
             conn.execute(
@@ -408,12 +411,13 @@ def build_incidents(
             incident_rows.append(row | {"scope": scope.key})
             links.extend(_link_rows(cluster, by_id, scope))
         new_ids = {r["incident_id"] for r in incident_rows}
-        old_links = _old_links(conn, scope, by_id, full)
+        relinked = set(by_id) | set(report_ids or ())  # named but no longer visible: links dropped
+        old_links = _old_links(conn, scope, relinked, full)
         old_incidents = _old_incidents(conn, touched | new_ids)
         if full:
             conn.execute(delete(incident_reports).where(incident_reports.c.scope == scope.key))
         else:
-            for ids in _chunks(sorted(by_id)):
+            for ids in _chunks(sorted(relinked)):
                 conn.execute(
                     delete(incident_reports).where(
                         incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope.key
