@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "extract",
     "export",
     "models",
+    "rebuild",
 ]
 
 app = typer.Typer(
