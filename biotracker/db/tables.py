@@ -166,7 +166,7 @@ incident_reports = Table(
     Column("period_start", Date, comment="Monday of the report's event week; NULL without a date"),
     Column("cases", Integer),
     Column("deaths", Integer),
-    Index("ix_incident_reports_report_id", "report_id"),
+    Index("ix_incident_reports_report_id", "report_id", "scope"),
     Index("ix_incident_reports_series", "scope", "series_key", "period_start"),
     Index("ix_incident_reports_disease", "scope", "disease", "country_iso3", "period_start"),
     Index("ix_incident_reports_period", "scope", "period_start"),

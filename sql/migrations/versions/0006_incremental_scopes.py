@@ -54,7 +54,7 @@ def upgrade() -> None:
     op.create_index("ix_reports_tlp_source", "reports", ["tlp", "source"])
     op.create_index("ix_reports_event_at", "reports", [sa.text("coalesce(observed_at, published_at)")])
     op.create_index("ix_incidents_scope_first_seen", "incidents", ["scope", "first_seen_at"])
-    op.create_index("ix_incident_reports_report_id", "incident_reports", ["report_id"])
+    op.create_index("ix_incident_reports_report_id", "incident_reports", ["report_id", "scope"])
     op.create_index("ix_incident_reports_series", "incident_reports", ["scope", "series_key", "period_start"])
     op.create_index(
         "ix_incident_reports_disease", "incident_reports", ["scope", "disease", "country_iso3", "period_start"]
