@@ -155,6 +155,8 @@ class _Scope:
         self.records: dict[str, ReportRecord] = {}
         self.rows: dict[str, dict[str, Any]] = {}
         self.sees = sees
+        #: the new or changed reports the run was asked about (before their neighbourhood)
+        self.seeds: set[str] = set()
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> list[dt.datetime]:
         times = []
@@ -209,6 +211,7 @@ def _load_scope(
         times += scope.add(conn.execute(select(*_COLUMNS).where(in_window)).mappings())
     for ids in _chunks(sorted(report_ids or ())):
         times += scope.add(conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids))).mappings())
+    scope.seeds = set(scope.records) | set(report_ids or ())
     if not scope.records and not report_ids:
         return scope, set()
     event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
@@ -403,6 +406,7 @@ def build_incidents(
         )
         result: ClusterResult = cluster_reports(list(loaded.records.values()), config, detached, tiers)
         by_id = loaded.rows
+        seeds = loaded.seeds
         del loaded
         incident_rows, links = [], []
         for cluster in result.clusters():
@@ -430,7 +434,9 @@ def build_incidents(
         if links:
             conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
         moved = starts != (first_week(conn, scope.key), first_week(conn, scope.key, True))
-    summary.changes = _changes(scope, full or moved, links, old_links, incident_rows, old_incidents, stale)
+    summary.changes = _changes(
+        scope, full or moved, links, old_links, incident_rows, old_incidents, stale, seeds
+    )
     stats = result.stats
     summary.reports = len(by_id)
     summary.incidents = len(incident_rows)
@@ -464,15 +470,19 @@ def _changes(
     incident_rows: list[dict],
     old_incidents: Mapping[str, Mapping[str, Any]],
     stale: list[str],
+    seeds: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Changes:
-    """Only what differs from before: re-clustering a neighbourhood mostly rewrites identical rows."""
+    """Only what differs from before: re-clustering a neighbourhood mostly rewrites identical rows.
+    The ``seeds`` (new or changed reports) always count as changed, with their incidents: their
+    text, evidence or cues may differ even where their links do not."""
     new_links = {r["report_id"]: r for r in links}
     reports_changed: set[str] = set()
     weeks: set[SeriesWeek] = set()
     incident_ids: set[str] = set(stale)
     for rid in new_links.keys() | old_links.keys():
         new, old = new_links.get(rid), old_links.get(rid)
-        if new is not None and old is not None and all(new[c] == old[c] for c in _LINK_FACTS):
+        same = new is not None and old is not None and all(new[c] == old[c] for c in _LINK_FACTS)
+        if same and rid not in seeds:
             continue
         reports_changed.add(rid)
         for row in (new, old):

@@ -396,6 +396,65 @@ def _members(conn: Connection, scope: Scope, wanted: set[str] | None) -> dict[st
     return out
 
 
+def _reusable(
+    conn: Connection, wanted: set[str] | None, changes: Changes | None
+) -> dict[str, dict[str, Any]]:
+    """Assessments whose incident and reports did not change: only their history-dependent flags
+    can differ, so their agent and cues are kept and their reports' evidence is not read again."""
+    if wanted is None or changes is None:
+        return {}
+    cols = (
+        incident_assessments.c.incident_id,
+        incident_assessments.c.agent_key,
+        incident_assessments.c.agent_id,
+        incident_assessments.c.cues,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(sorted(wanted - changes.incident_ids)):
+        for row in conn.execute(select(*cols).where(incident_assessments.c.incident_id.in_(ids))).mappings():
+            if row["agent_key"] is None or row["agent_id"] is not None:
+                out[row["incident_id"]] = dict(row)
+    return out
+
+
+def _link_members(
+    conn: Connection, scope: Scope, reuse: Mapping[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Counted members of unchanged incidents from their links alone (series facts, no evidence)."""
+    cols = (
+        incident_reports.c.incident_id,
+        incident_reports.c.report_id,
+        incident_reports.c.series_key,
+        incident_reports.c.period_start,
+        incident_reports.c.cases,
+        incident_reports.c.deaths,
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ids in _chunks(sorted(reuse)):
+        query = select(*cols).where(
+            incident_reports.c.incident_id.in_(ids),
+            incident_reports.c.scope == scope.key,
+            incident_reports.c.duplicate_of.is_(None),
+        )
+        for row in conn.execute(query).mappings():
+            disease, country, host = split_series_key(row["series_key"])
+            out[row["incident_id"]].append(
+                dict(row)
+                | {
+                    "disease": disease,
+                    "country_iso3": country,
+                    "host": host,
+                    "pathogen": None,
+                    "evidence": None,
+                }
+                | {"reused": reuse[row["incident_id"]]}
+            )
+    never = dt.date.max
+    for members in out.values():
+        members.sort(key=lambda r: (r["period_start"] or never, r["report_id"]))
+    return out
+
+
 def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> History:
     """Weekly counts (and case fatality ratios) of ``diseases`` in the scope, all weeks: the lens's history.
 
@@ -454,7 +513,9 @@ def assess_incidents(
         if wanted is not None and not wanted:
             summary.changes = changes
             return summary
-        members = _members(conn, scope, wanted)
+        reuse = _reusable(conn, wanted, changes)
+        members = _members(conn, scope, None if wanted is None else wanted - set(reuse))
+        members.update(_link_members(conn, scope, reuse))
         diseases = {rows[0]["disease"] for rows in members.values()}
         history = load_history(conn, scope, diseases)
         alarm_keys = sorted({rows[0]["series_key"] for rows in members.values()})
@@ -521,23 +582,28 @@ def _assess(
     """One incident's assessment row. Its facts come from its earliest counted member (ties by
     report id), so SQLite and PostgreSQL agree whatever order rows come back in."""
     first = members[0]
-    evidence = [m["evidence"] or {} for m in members]
-    agent = next(
-        (
-            a
-            for a in (
-                resolve_agent(table, e.get("extraction"), m["disease"], m["pathogen"])
-                for e, m in zip(evidence, members, strict=True)
-            )
-            if a
-        ),
-        None,
-    )
-    cues = [
-        c | {"report_id": m["report_id"]}
-        for e, m in zip(evidence, members, strict=True)
-        for c in e.get("cues", [])
-    ]
+    reused = first.get("reused")
+    if reused is not None:  # an unchanged incident: its agent and cues as assessed before
+        agent = table.by_agent_id(reused["agent_id"]) if reused["agent_id"] else None
+        cues = list(reused["cues"] or [])
+    else:
+        evidence = [m["evidence"] or {} for m in members]
+        agent = next(
+            (
+                a
+                for a in (
+                    resolve_agent(table, e.get("extraction"), m["disease"], m["pathogen"])
+                    for e, m in zip(evidence, members, strict=True)
+                )
+                if a
+            ),
+            None,
+        )
+        cues = [
+            c | {"report_id": m["report_id"]}
+            for e, m in zip(evidence, members, strict=True)
+            for c in e.get("cues", [])
+        ]
     cases = max((int(m["cases"]) for m in members if m["cases"] is not None), default=None)
     deaths = max((int(m["deaths"]) for m in members if m["deaths"] is not None), default=None)
     week, key = first["period_start"], first["series_key"]
