@@ -175,3 +175,30 @@ def test_detaching_an_unknown_report_says_so(tmp_path, bad):
     engine = store(f"sqlite:///{tmp_path / 'bt.db'}", tmp_path, [])
     with pytest.raises(KeyError):
         detach_report(engine, bad)
+
+
+def _scope_rows(engine, scope: str) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {t.name: sorted(tuple(str(v) for v in r) for r in conn.execute(select(t).where(t.c.scope == scope)))
+                for t in (incidents, incident_reports)}
+
+
+def test_a_report_re_marked_red_leaves_every_scope_not_cleared_for_it(database_url, tmp_path, real_report_rows):
+    """Re-normalised as TLP:RED, a report disappears from the public incidents as if never seen, and
+    the restricted scope that may see it now has incidents of its own."""
+    don = next(r for r in real_report_rows if r["report_id"] == "who_don:2024-DON536")
+    engine = store(database_url, tmp_path, real_report_rows)
+    assert list(build_every_scope(engine)) == ["tlp:clear"]
+    with engine.begin() as conn:
+        upsert(conn, reports, [don | {"tlp": "RED"}])
+    built = build_every_scope(engine, report_ids=[don["report_id"]])
+    assert built["tlp:clear"].changes.report_ids == {don["report_id"]}
+    assert built["tlp:red"].changes.full, "a scope seen for the first time is built in full"
+    never = store(f"sqlite:///{tmp_path / 'never.db'}", tmp_path / "never",
+                  [r for r in real_report_rows if r["report_id"] != don["report_id"]])
+    build_every_scope(never)
+    assert _scope_rows(engine, "tlp:clear") == _scope_rows(never, "tlp:clear")
+    with engine.connect() as conn:
+        seen = set(conn.execute(select(incident_reports.c.scope).where(
+            incident_reports.c.report_id == don["report_id"])).scalars())
+    assert seen == {"tlp:red"}
