@@ -25,7 +25,7 @@ from biotracker.schema import Window, as_utc
 
 DERIVED = (incidents, incident_reports, incident_assessments, signals, alerts)
 #: publication days replayed one at a time after the initial batch
-DAYS = 12
+DAYS = 8
 
 
 def _snapshot(engine) -> dict[str, list[tuple]]:
