@@ -278,10 +278,10 @@ def load_output_data(
     incident_items: dict[str, Item] = {}
     for row in incident_rows:
         rids = sorted(report_ids_of.get(row["incident_id"], []))
-        record = Incident.model_validate({**_fields(Incident, row), "report_ids": rids})
+        incident_record = Incident.model_validate({**_fields(Incident, row), "report_ids": rids})
         members = [report_items[r] for r in rids if r in report_items]
-        incident_items[record.incident_id] = Item(
-            record=record,
+        incident_items[incident_record.incident_id] = Item(
+            record=incident_record,
             sources=frozenset(s for m in members for s in m.sources),
             law_enforcement=any(m.law_enforcement for m in members),
             inherited=most_restrictive(m.tlp for m in members),
@@ -290,16 +290,16 @@ def load_output_data(
     alert_items: list[Item] = []
     wanted: set[str] = set()
     for row in alert_rows:
-        record = Alert.model_validate(_fields(Alert, row))
+        alert_record = Alert.model_validate(_fields(Alert, row))
         behind_reports = [
             report_items[link["report_id"]]
-            for link in behind_links[record.alert_id]
+            for link in behind_links[alert_record.alert_id]
             if link["report_id"] in report_items
         ]
-        behind_reports += [report_items[r] for u in record.source_urls for r in by_url.get(u, [])]
+        behind_reports += [report_items[r] for u in alert_record.source_urls for r in by_url.get(u, [])]
         behind = {
             link["incident_id"]: incident_items[link["incident_id"]]
-            for link in behind_links[record.alert_id]
+            for link in behind_links[alert_record.alert_id]
             if link["incident_id"] in incident_items
         }
         for rep in behind_reports:
@@ -310,12 +310,12 @@ def load_output_data(
                     if iid in incident_items
                 }
             )
-        if record.incident_id in incident_items:
-            behind[record.incident_id] = incident_items[record.incident_id]
+        if alert_record.incident_id in incident_items:
+            behind[alert_record.incident_id] = incident_items[alert_record.incident_id]
         origin = [*behind.values(), *behind_reports]
         alert_items.append(
             Item(
-                record=record,
+                record=alert_record,
                 sources=frozenset(s for o in origin for s in o.sources),
                 law_enforcement=any(o.law_enforcement for o in origin),
                 inherited=most_restrictive(o.tlp for o in origin),
@@ -350,7 +350,7 @@ def load_output_data(
     note_items = []
     for at, note_id, alert_id, actor, text, what in sorted(notes, key=lambda n: (n[0], n[1])):
         parent = alert_by_id[alert_id]
-        alert_record: Alert = parent.record  # type: ignore[assignment]
+        noted: Alert = parent.record  # type: ignore[assignment]
         note = AnalystNote(
             note_id=note_id,
             alert_id=alert_id,
@@ -358,8 +358,8 @@ def load_output_data(
             at=at,
             text=text,
             what=what,
-            disease=alert_record.disease,
-            country_iso3=alert_record.country_iso3,
+            disease=noted.disease,
+            country_iso3=noted.country_iso3,
         )
         # A note is as restricted as its alert (and everything behind it), and never below ANALYST_NOTE_TLP.
         note_items.append(

@@ -154,10 +154,10 @@ class History:
             weeks = sorted(by_week)
             history.weeks[key] = weeks
             history.month_counts[key] = (weeks, np.cumsum(np.stack([by_week[w] for w in weeks]), axis=0))
-        for disease, by_week in by_d.items():
-            weeks = sorted(by_week)
-            hosts = sorted({h for c in by_week.values() for h in c})
-            table = np.array([[by_week[w][h] for h in hosts] for w in weeks], dtype=np.int64)
+        for disease, host_weeks in by_d.items():
+            weeks = sorted(host_weeks)
+            hosts = sorted({h for c in host_weeks.values() for h in c})
+            table = np.array([[host_weeks[w][h] for h in hosts] for w in weeks], dtype=np.int64)
             history.host_counts[disease] = (weeks, hosts, np.cumsum(table, axis=0))
         ratios: dict[Any, list[tuple[dt.date, float]]] = defaultdict(list)
         for disease, week, ratio in fatality:
