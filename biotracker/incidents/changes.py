@@ -11,8 +11,9 @@ or a change that moves the data's first week (which every baseline and novelty t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from biotracker.incidents.series import split_series_key
 
@@ -65,6 +66,28 @@ class Changes:
             self.incident_ids,
             self.removed_incident_ids,
             self.series_weeks | frozenset(more),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON (for an XCom or an asset event's ``extra``); ``from_json`` reads it back."""
+        return {
+            "scope": self.scope,
+            "full": self.full,
+            "report_ids": sorted(self.report_ids),
+            "incident_ids": sorted(self.incident_ids),
+            "removed_incident_ids": sorted(self.removed_incident_ids),
+            "series_weeks": sorted([k, w.isoformat()] for k, w in self.series_weeks),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Changes:
+        return cls(
+            str(data["scope"]),
+            bool(data.get("full", False)),
+            frozenset(data.get("report_ids", ())),
+            frozenset(data.get("incident_ids", ())),
+            frozenset(data.get("removed_incident_ids", ())),
+            frozenset((str(k), dt.date.fromisoformat(w)) for k, w in data.get("series_weeks", ())),
         )
 
     def summary(self) -> dict[str, object]:

@@ -202,3 +202,12 @@ def test_a_report_re_marked_red_leaves_every_scope_not_cleared_for_it(database_u
         seen = set(conn.execute(select(incident_reports.c.scope).where(
             incident_reports.c.report_id == don["report_id"])).scalars())
     assert seen == {"tlp:red"}
+
+
+def test_changes_travel_as_json(tmp_path, real_report_rows):
+    """What one stage changed survives a trip through an XCom or an asset event's extra."""
+    from biotracker.incidents.changes import Changes
+
+    engine = store(f"sqlite:///{tmp_path / 'bt.db'}", tmp_path, real_report_rows)
+    changes = build_incidents(engine).changes
+    assert changes.series_weeks and Changes.from_json(json.loads(json.dumps(changes.to_json()))) == changes
