@@ -38,6 +38,7 @@ from biotracker.schema import Window, as_utc
 
 if TYPE_CHECKING:  # each stage imports its own module when it runs: an Airflow task pays only for its stage
     from biotracker.alerts.derive import AlertSummary
+    from biotracker.alerts.refresh import ScopedChanges
     from biotracker.incidents.build import IncidentSummary
     from biotracker.ingest.run import Clock, FetchSummary
     from biotracker.normalise.run import NormaliseSummary
@@ -220,36 +221,57 @@ def normalise(
     return normalise_pending(settings, engine, sources, reprocess)
 
 
-def incidents(engine: Engine, windows: ChainWindows) -> IncidentSummary:
-    from biotracker.incidents.build import build_incidents
+def incidents(
+    engine: Engine, windows: ChainWindows, report_ids: Iterable[str] | None = None, *, full: bool = False
+) -> tuple[IncidentSummary, ScopedChanges]:
+    """Cluster the reports published in ``windows.reports`` (and those named) in every visibility scope.
 
-    return build_incidents(engine, windows.reports)
+    Returns the totals and, per scope, what changed: the hand-off every later stage takes.
+    """
+    from biotracker.alerts.refresh import build_scopes, total
+    from biotracker.incidents.build import IncidentSummary
 
-
-def score(engine: Engine, windows: ChainWindows) -> ScoreSummary:
-    from biotracker.scoring.score import ScoreSummary, score_window
-
-    return score_window(engine, windows.scored) if windows.scored else ScoreSummary()
-
-
-def lens(engine: Engine, windows: ChainWindows) -> LensSummary:
-    from biotracker.scoring.lens import assess_incidents
-
-    return assess_incidents(engine, windows.reports)
+    ids = sorted(report_ids) if report_ids is not None else None
+    by_scope, built = build_scopes(engine, published=windows.reports, report_ids=ids, full=full)
+    return total(by_scope.values(), IncidentSummary()), built
 
 
-def alerts(engine: Engine, windows: ChainWindows) -> AlertSummary:
-    from biotracker.alerts.derive import AlertSummary, derive_alerts
+def score(engine: Engine, windows: ChainWindows, built: ScopedChanges) -> ScoreSummary:
+    """Signals of the series clustering touched, for the weeks of ``windows.scored``."""
+    from biotracker.alerts.refresh import score_scopes, total
+    from biotracker.scoring.score import ScoreSummary
 
-    return derive_alerts(engine, windows.scored) if windows.scored else AlertSummary()
+    if not windows.scored:
+        return ScoreSummary()
+    return total(score_scopes(engine, windows.scored, built).values(), ScoreSummary())
 
 
-def rank(settings: Settings, engine: Engine) -> list[RankedAlert]:
-    from biotracker.scoring.relevance import rank_alerts
+def lens(engine: Engine, built: ScopedChanges) -> tuple[LensSummary, ScopedChanges]:
+    """The risk lens over the incidents clustering touched; returns what the alerts stage takes."""
+    from biotracker.alerts.refresh import assess_scopes, total
+    from biotracker.scoring.lens import LensSummary
+
+    by_scope, assessed = assess_scopes(engine, built)
+    return total(by_scope.values(), LensSummary()), assessed
+
+
+def alerts(engine: Engine, windows: ChainWindows, assessed: ScopedChanges) -> AlertSummary:
+    """Alerts of the series the lens's changes touch, for the weeks of ``windows.scored``."""
+    from biotracker.alerts.derive import AlertSummary
+    from biotracker.alerts.refresh import derive_scopes, total
+
+    if not windows.scored:
+        return AlertSummary()
+    return total(derive_scopes(engine, windows.scored, assessed).values(), AlertSummary())
+
+
+def rank(settings: Settings, engine: Engine, alert_ids: Iterable[str]) -> list[RankedAlert]:
+    """Relevance of the alerts just written (newest valid model, else the rule score)."""
+    from biotracker.alerts.refresh import rank_scopes
     from biotracker.scoring.relevance.tasks import models_dir
 
     # rank.py annotates a Path; a UPath (models in an object store) has the same API.
-    return rank_alerts(engine, models_dir(settings))  # type: ignore[arg-type]
+    return rank_scopes(engine, models_dir(settings), list(alert_ids))  # type: ignore[arg-type]
 
 
 def publish(
@@ -294,10 +316,10 @@ def run_chain(
     normalised = normalise(settings, engine)
     windows = plan_windows(engine, fetch, day)
     log.info("chain windows: %s", windows.as_extra())
-    built = incidents(engine, windows)
-    scored = score(engine, windows)
-    assessed = lens(engine, windows)
-    alerted = alerts(engine, windows)
-    ranked = rank(settings, engine)
+    built, changed = incidents(engine, windows, normalised.report_ids)
+    scored = score(engine, windows, changed)
+    assessed, lens_changes = lens(engine, changed)
+    alerted = alerts(engine, windows, lens_changes)
+    ranked = rank(settings, engine, alerted.alert_ids)
     published = publish(settings, engine, windows.day, lookback_days=lookback_days, send=send)
     return ChainResult(windows, fetched, normalised, built, scored, assessed, alerted, ranked, published)

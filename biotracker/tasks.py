@@ -98,17 +98,17 @@ def fetch_window_of_run(
     return resolve_window(params, interval_start, interval_end, run_after)
 
 
-def build_incidents(start: str, end: str, day: str | None = None) -> dict[str, object]:
-    """Plan the chain's windows from the fetch window and the data, then re-cluster the reports window.
+def plan_windows(start: str, end: str, day: str | None = None) -> dict[str, object]:
+    """Plan the chain's windows from the fetch window and the normalised data.
 
-    Returns ``{"incidents": summary, "windows": ChainWindows.as_extra()}``; the DAG puts the windows
-    into the ``reports`` asset event for the scoring DAG.
+    Returns ``{"windows": ChainWindows.as_extra()}``; the DAG puts the windows into the ``reports``
+    asset event for the scoring DAG, whose first task clusters the reports window.
     """
     _, engine = _store()
     windows = chain.plan_windows(
         engine, Window.parse(start, end), dt.date.fromisoformat(day) if day else None
     )
-    return {"incidents": chain.incidents(engine, windows).summary(), "windows": windows.as_extra()}
+    return {"windows": windows.as_extra()}
 
 
 def chain_windows_of_run(
@@ -139,28 +139,45 @@ def chain_windows_of_run(
     return chain.plan_windows(engine, fetched, asked).as_extra()
 
 
-def score_window(windows: Extra) -> dict[str, Any]:
-    """Score the weekly series for the weeks of ``windows.scored``."""
+def build_incidents(windows: Extra) -> dict[str, object]:
+    """Cluster the reports of ``windows.reports`` in every visibility scope; hand on what changed."""
     _, engine = _store()
-    return chain.score(engine, chain.ChainWindows.from_extra(windows)).summary()
+    summary, built = chain.incidents(engine, chain.ChainWindows.from_extra(windows))
+    return {"incidents": summary.summary(), "changes": built.to_json()}
 
 
-def assess_incidents(windows: Extra) -> dict[str, Any]:
-    """Risk lens over the incidents of ``windows.reports``."""
+def score_window(windows: Extra, built: Mapping[str, Any]) -> dict[str, Any]:
+    """Score the series clustering touched, for the weeks of ``windows.scored``."""
+    from biotracker.alerts.refresh import ScopedChanges
+
     _, engine = _store()
-    return chain.lens(engine, chain.ChainWindows.from_extra(windows)).summary()
+    changes = ScopedChanges.from_json(built.get("changes"))
+    return chain.score(engine, chain.ChainWindows.from_extra(windows), changes).summary()
 
 
-def derive_alerts(windows: Extra) -> dict[str, object]:
-    """Alerts for the weeks of ``windows.scored``."""
+def assess_incidents(built: Mapping[str, Any]) -> dict[str, Any]:
+    """Risk lens over the incidents clustering touched; hands on what the alerts stage takes."""
+    from biotracker.alerts.refresh import ScopedChanges
+
     _, engine = _store()
-    return chain.alerts(engine, chain.ChainWindows.from_extra(windows)).summary()
+    summary, assessed = chain.lens(engine, ScopedChanges.from_json(built.get("changes")))
+    return {"lens": summary.summary(), "changes": assessed.to_json()}
 
 
-def rank_alerts(windows: Extra) -> dict[str, object]:
-    """Rank the alerts by relevance (newest valid model, else the rule score)."""
+def derive_alerts(windows: Extra, assessed: Mapping[str, Any]) -> dict[str, object]:
+    """Alerts of the touched series, for the weeks of ``windows.scored``."""
+    from biotracker.alerts.refresh import ScopedChanges
+
+    _, engine = _store()
+    changes = ScopedChanges.from_json(assessed.get("changes"))
+    alerted = chain.alerts(engine, chain.ChainWindows.from_extra(windows), changes)
+    return {"alerts": alerted.summary(), "alert_ids": alerted.alert_ids}
+
+
+def rank_alerts(alerted: Mapping[str, Any]) -> dict[str, object]:
+    """Rank the alerts just written by relevance (newest valid model, else the rule score)."""
     settings, engine = _store()
-    ranked = chain.rank(settings, engine)
+    ranked = chain.rank(settings, engine, alerted.get("alert_ids") or [])
     return {"ranked": len(ranked), "ranked_by": sorted({r.source for r in ranked})}
 
 

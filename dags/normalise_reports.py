@@ -1,6 +1,6 @@
-"""Normalise archived payloads into reports (failures to quarantine), then group them into incidents.
+"""Normalise archived payloads into reports (failures to quarantine).
 
-Runs once per completed ingest run (the ``raw_payloads`` event). ``build_incidents`` plans the
+Runs once per completed ingest run (the ``raw_payloads`` event). ``plan_windows`` plans the
 windows of the rest of the chain from the fetch window and the data (biotracker/chain.py) and emits
 them with the one ``reports`` event of the run. A manual run takes ``params.start``/``params.end``
 (the fetch window) and optionally ``params.day``.
@@ -49,15 +49,15 @@ def normalise_reports():
         return run()
 
     @task(outlets=[REPORTS])
-    def build_incidents(span: dict, params=None, outlet_events=None) -> dict:
-        from biotracker.tasks import build_incidents as run
+    def plan_windows(span: dict, params=None, outlet_events=None) -> dict:
+        from biotracker.tasks import plan_windows as run
 
         result = run(span["fetch_start"], span["fetch_end"], params.get("day"))
         outlet_events[REPORTS].extra = result["windows"]
         return result
 
     span = fetch_window()
-    normalise_reports() >> build_incidents(span)
+    normalise_reports() >> plan_windows(span)
 
 
 dag_object = normalise_reports()

@@ -1,7 +1,9 @@
-"""Score weekly series per (disease, country, host), assess incidents, derive and rank alerts.
+"""Group reports into incidents, score weekly series per (disease, country, host), assess incidents,
+derive and rank alerts, in every visibility scope.
 
-One task per stage (score_window -> assess_incidents -> derive_alerts -> rank_alerts), each with its
-own retries and logs. Runs once per ``reports`` event and works on the windows it carries; a manual
+One task per stage (build_incidents -> score_window -> assess_incidents -> derive_alerts ->
+rank_alerts), each with its own retries and logs; each hands the next what it changed (XCom), so a
+run touches only what the new reports can change. Runs once per ``reports`` event and works on the windows it carries; a manual
 run takes ``params.windows`` (copied from an upstream run), or ``params.start``/``params.end`` (the
 weeks to score) and ``params.day``. ``rank_alerts`` emits the one ``alerts`` event of the run.
 """
@@ -43,33 +45,42 @@ def score_signals():
         )
 
     @task
-    def score_window(span: dict) -> dict:
+    def build_incidents(span: dict) -> dict:
+        from biotracker.tasks import build_incidents as run
+
+        return run(span)
+
+    @task
+    def score_window(span: dict, built: dict) -> dict:
         from biotracker.tasks import score_window as run
 
-        return run(span)
+        return run(span, built)
 
     @task
-    def assess_incidents(span: dict) -> dict:
+    def assess_incidents(built: dict) -> dict:
         from biotracker.tasks import assess_incidents as run
 
-        return run(span)
+        return run(built)
 
     @task
-    def derive_alerts(span: dict) -> dict:
+    def derive_alerts(span: dict, assessed: dict) -> dict:
         from biotracker.tasks import derive_alerts as run
 
-        return run(span)
+        return run(span, assessed)
 
     @task(outlets=[ALERTS])
-    def rank_alerts(span: dict, outlet_events=None) -> dict:
+    def rank_alerts(span: dict, alerted: dict, outlet_events=None) -> dict:
         from biotracker.tasks import rank_alerts as run
 
-        result = run(span)
+        result = run(alerted)
         outlet_events[ALERTS].extra = span
         return result
 
     span = windows()
-    score_window(span) >> assess_incidents(span) >> derive_alerts(span) >> rank_alerts(span)
+    built = build_incidents(span)
+    assessed = assess_incidents(built)
+    score_window(span, built) >> assessed
+    rank_alerts(span, derive_alerts(span, assessed))
 
 
 dag_object = score_signals()

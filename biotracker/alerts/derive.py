@@ -13,14 +13,17 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, select
 
 from biotracker.alerts.rules import RuleBook, load_rules
-from biotracker.db.tables import alerts, incident_assessments, incidents, reports, signals
+from biotracker.db.tables import alerts, incident_assessments, incident_reports, incidents, reports, signals
 from biotracker.db.upsert import upsert
+from biotracker.incidents.changes import Changes
+from biotracker.incidents.scopes import INTERNAL, Scope
 from biotracker.incidents.series import load_incident_frame, split_series_key
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, Window, most_restrictive
 from biotracker.scoring.risk.flag_words import TIER_RULE_FLAGS, agent_flag_words
@@ -48,9 +51,13 @@ class AlertSummary:
     by_tier: dict[str, int] = field(default_factory=dict)
     suppressed: int = 0
     folded: int = 0
+    #: alerts written by this run (what ``rank_alerts`` takes), and alerts withdrawn
+    alert_ids: list[str] = field(default_factory=list)
+    removed_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        return out | {"alert_ids": len(self.alert_ids), "removed_ids": len(self.removed_ids)}
 
 
 def alert_id_for(series_key: str, period: dt.date) -> str:
@@ -141,57 +148,136 @@ def _facts(
     return facts, evidence
 
 
-def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None) -> AlertSummary:
-    """Upsert alerts for weeks starting in ``window``; analysts' statuses are kept."""
+def _chunks(values: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _rows_in(conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]) -> list[dict]:
+    """``query`` for ``column IN values``, in chunks: never one statement with every id as a parameter."""
+    out: list[dict] = []
+    for chunk in _chunks(sorted(set(values))):
+        out += [dict(r) for r in conn.execute(query.where(column.in_(chunk))).mappings()]
+    return out
+
+
+def _rederive_from(
+    conn: Connection, scope: Scope, window: Window, changes: Changes | None
+) -> dict[str, dt.date]:
+    """Per series, the week from which its alerts are derived again.
+
+    A series' alerts from its earliest touched week on can change, and so can the episode that
+    week continues (its folded reasons came from the old weeks): derivation restarts at that
+    episode's first week. Without changes (or a full change) every series restarts at the window.
+    """
+    start = window.start.date()
+    if changes is None or changes.full:
+        keys = conn.execute(
+            select(signals.c.series_key)
+            .where(
+                signals.c.scope == scope.key,
+                signals.c.period_start >= start,
+                signals.c.period_start < window.end.date(),
+            )
+            .distinct()
+        ).scalars()
+        frame_keys = conn.execute(
+            select(incident_reports.c.series_key)
+            .where(
+                incident_reports.c.scope == scope.key,
+                incident_reports.c.period_start >= start,
+                incident_reports.c.period_start < window.end.date(),
+            )
+            .distinct()
+        ).scalars()
+        return {k: start for k in {*keys, *frame_keys} if k is not None}
+    since = {k: max(w, start) for k, w in changes.earliest_week().items() if w < window.end.date()}
+    spanning = select(alerts.c.series_key, alerts.c.period_start, alerts.c.last_period).where(
+        alerts.c.scope == scope.key
+    )
+    for row in _rows_in(conn, spanning, alerts.c.series_key, since):
+        last = row["last_period"] or row["period_start"]
+        key = row["series_key"]
+        if last >= since[key] and row["period_start"] < since[key]:
+            since[key] = max(row["period_start"], start)
+    return since
+
+
+def derive_alerts(
+    engine: Engine,
+    window: Window,
+    rules: RuleBook | None = None,
+    *,
+    scope: Scope = INTERNAL,
+    changes: Changes | None = None,
+) -> AlertSummary:
+    """Derive the scope's alerts for weeks starting in ``window``; analysts' statuses are kept.
+
+    With ``changes`` (from ``assess_incidents``) only the series they touch are derived, from
+    their earliest touched week's episode on; without, every series of the window. The alerts
+    derived again are replaced (a week that no longer triggers loses its alert unless an analyst
+    has worked on it). ``summary.alert_ids`` are the alerts written, for ``rank_alerts``.
+    """
     rules = rules or load_rules()
-    frame = load_incident_frame(engine)
     summary = AlertSummary()
-    if frame.empty:
-        return summary
-    start, end = window.start.date(), window.end.date()
-    scoped = frame[(frame["period_start"] >= start) & (frame["period_start"] < end)]
+    end = window.end.date()
     with engine.connect() as conn:
+        since = _rederive_from(conn, scope, window, changes)
+        if not since:
+            return summary
+        first = min(since.values())
+        frame = load_incident_frame(engine, scope=scope.key, series_keys=since, since=first, until=end)
+        if not frame.empty:
+            keep = [w >= since[k] for k, w in zip(frame["series_key"], frame["period_start"], strict=True)]
+            frame = frame[keep]
+        sig_query = select(signals).where(
+            signals.c.scope == scope.key, signals.c.period_start >= first, signals.c.period_start < end
+        )
         scored = {
-            (s["series_key"], s["period_start"]): dict(s)
-            for s in conn.execute(
-                select(signals).where(signals.c.period_start >= start, signals.c.period_start < end)
-            ).mappings()
+            (s["series_key"], s["period_start"]): s
+            for s in sorted(
+                _rows_in(conn, sig_query, signals.c.series_key, since),
+                key=lambda s: (s["method"], s["signal_id"]),
+            )
+            if s["period_start"] >= since[s["series_key"]]
         }
         alarms = {key: sig for key, sig in scored.items() if sig["alarm"]}
-        assessed = {r["incident_id"]: dict(r) for r in conn.execute(select(incident_assessments)).mappings()}
-        inc = {
-            r["incident_id"]: dict(r)
-            for r in conn.execute(
-                select(
-                    incidents.c.incident_id,
-                    incidents.c.corroboration,
-                    incidents.c.reliability,
-                    incidents.c.source_tier,
-                )
-            ).mappings()
-        }
-        existing = [dict(r) for r in conn.execute(select(alerts)).mappings()]
-        links = {
-            r.report_id: (r.url, r.title, r.tlp)
-            for r in conn.execute(
-                select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp).where(
-                    reports.c.report_id.in_(list(scoped["report_id"]))
-                )
+        incident_ids = set(frame["incident_id"]) if not frame.empty else set()
+        assessed = {
+            r["incident_id"]: r
+            for r in _rows_in(
+                conn, select(incident_assessments), incident_assessments.c.incident_id, incident_ids
             )
         }
+        inc_cols = select(
+            incidents.c.incident_id,
+            incidents.c.corroboration,
+            incidents.c.reliability,
+            incidents.c.source_tier,
+        )
+        inc = {r["incident_id"]: r for r in _rows_in(conn, inc_cols, incidents.c.incident_id, incident_ids)}
+        existing_rows = _rows_in(
+            conn, select(alerts).where(alerts.c.scope == scope.key), alerts.c.series_key, since
+        )
+        link_cols = select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp)
+        report_ids = list(frame["report_id"]) if not frame.empty else []
+        links = {
+            r["report_id"]: (r["url"], r["title"], r["tlp"])
+            for r in _rows_in(conn, link_cols, reports.c.report_id, report_ids)
+        }
+    replaced = {r["alert_id"]: r for r in existing_rows if r["period_start"] >= since[r["series_key"]]}
     episodes: dict[str, list[dict]] = defaultdict(list)
-    for row in existing:
-        series = (row.get("features") or {}).get("series_key")
-        if series:
-            episodes[series].append(row)
+    for row in existing_rows:
+        if row["alert_id"] not in replaced:
+            episodes[row["series_key"]].append(row)
 
     members: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-    report_ids: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-    for row in scoped.itertuples(index=False):
+    report_ids_of: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    for row in frame.itertuples(index=False):
         key = (row.series_key, row.period_start)
         if row.incident_id not in members[key]:
             members[key].append(row.incident_id)
-        report_ids[key].append(row.report_id)
+        report_ids_of[key].append(row.report_id)
     for key in alarms:
         members.setdefault(key, [])
 
@@ -208,8 +294,9 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
             continue
         tier_rule, holding = rules.decide(facts)
         episode = _episode(episodes[series], week, rules.cooldown_weeks)
-        alert_id = episode["alert_id"] if episode else alert_id_for(series, week)
-        sources = [links[r] for r in report_ids[key] if r in links]
+        alert_id = episode["alert_id"] if episode else scope.qualify(alert_id_for(series, week))
+        carried = episode or replaced.get(alert_id) or {}
+        sources = [links[r] for r in report_ids_of[key] if r in links]
         disease, country, _host = split_series_key(series)
         reasons = [f"tier {tier_rule.tier.value} set by rule “{tier_rule.name}”: {tier_rule.text}"]
         reasons += [f"rule “{r.name}”: {r.text}" for r in holding[1:] if r.when]
@@ -218,7 +305,7 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
         headline = (
             sources[0][1]
             if len(members[key]) == 1 and sources
-            else f"{len(report_ids[key])} {disease or 'unspecified-agent'} report(s) in {country or 'an unknown country'}"
+            else f"{len(report_ids_of[key])} {disease or 'unspecified-agent'} report(s) in {country or 'an unknown country'}"
         )
         candidate = {
             "alert_id": alert_id,
@@ -229,15 +316,17 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
             "headline": headline,
             "tier": tier_rule.tier.value,
             "reasons": reasons,
-            "status": (episode or {}).get("status") or AlertStatus.NEW.value,
-            "status_by": (episode or {}).get("status_by"),
-            "status_at": (episode or {}).get("status_at"),
+            "status": carried.get("status") or AlertStatus.NEW.value,
+            "status_by": carried.get("status_by"),
+            "status_at": carried.get("status_at"),
             "tlp": most_restrictive(Tlp(t) for _, _, t in sources).value if sources else Tlp.CLEAR.value,
             "country_iso3": country,
             "disease": disease,
             "source_urls": sorted({u for u, _, _ in sources if u})[:MAX_LINKS],
             "rule": tier_rule.name,
             "features": facts | {"series_key": series, "week": week.isoformat()},
+            "scope": scope.key,
+            "series_key": series,
         }
         if previous is not None and alert_id in out:
             summary.folded += 1
@@ -248,18 +337,25 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
         out[alert_id] = candidate
         episodes[series] = [e for e in episodes[series] if e["alert_id"] != alert_id] + [candidate]
     for row in out.values():
-        Alert.model_validate(row)  # the stored row must be a valid schema v1 alert
+        Alert.model_validate({k: v for k, v in row.items() if k not in ("scope", "series_key")})  # schema v1
         summary.by_tier[row["tier"]] = summary.by_tier.get(row["tier"], 0) + 1
+    gone = sorted(a for a, r in replaced.items() if a not in out and not r.get("status_by"))
     with engine.begin() as conn:
+        for ids in _chunks(gone):
+            conn.execute(delete(alerts).where(alerts.c.alert_id.in_(ids)))
         upsert(conn, alerts, list(out.values()))
     summary.alerts = len(out)
+    summary.alert_ids = sorted(out)
+    summary.removed_ids = gone
     log.info(
-        "alerts: %d in %s (%s; %d folded into earlier alerts, %d suppressed)",
+        "alerts [%s]: %d in %s (%s; %d folded into earlier alerts, %d suppressed, %d withdrawn)",
+        scope,
         summary.alerts,
         window,
         summary.by_tier,
         summary.folded,
         summary.suppressed,
+        len(gone),
     )
     return summary
 

@@ -32,13 +32,18 @@ def _rows(status: str | None, tier: str | None, limit: int) -> list[dict]:
     from sqlalchemy import select
 
     from biotracker.db.tables import alerts
+    from biotracker.outputs.audience import INTERNAL, registered_source_kinds
+    from biotracker.outputs.records import reading_scope
 
-    query = select(alerts)
+    engine = _engine()
+    query = select(alerts).where(
+        alerts.c.scope == reading_scope(engine, INTERNAL, registered_source_kinds()).key
+    )
     if status:
         query = query.where(alerts.c.status == status)
     if tier:
         query = query.where(alerts.c.tier == tier)
-    with _engine().connect() as conn:
+    with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
     rows.sort(key=lambda r: (AlertTier(r["tier"]).rank, -(r["last_period"] or r["period_start"]).toordinal()))
     return rows[:limit]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,6 +18,10 @@ from rich.console import Console
 from biotracker.cli.options import iso_day, iso_moment
 from biotracker.config import Settings, load_settings
 from biotracker.errors import ConfigError
+
+if TYPE_CHECKING:
+    from biotracker.outputs.audience import Audience
+    from biotracker.outputs.records import OutputData
 
 console = Console()
 
@@ -75,7 +80,8 @@ def _audience(settings: Settings, subscriber: str | None, clearance: str | None)
     return INTERNAL
 
 
-def _data(settings: Settings, since: str | None, until: str | None):
+def _data(settings: Settings, since: str | None, until: str | None, audience: Audience) -> OutputData:
+    """What ``audience`` may be given: derived data read from the visibility scope it is cleared for."""
     from biotracker.db.engine import open_store
     from biotracker.outputs.records import load_output_data
     from biotracker.schema import Window, as_utc
@@ -86,7 +92,7 @@ def _data(settings: Settings, since: str | None, until: str | None):
             window = Window(as_utc(since or "1900-01-01"), as_utc(until or "2999-01-01"))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-    return load_output_data(open_store(settings), window)
+    return load_output_data(open_store(settings), window, audience=audience)
 
 
 def _report(summary: dict, as_json: bool, line: str) -> None:
@@ -113,7 +119,7 @@ def export_cap_command(
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
     result = export_cap(
-        _data(settings, since, until),
+        _data(settings, since, until, audience),
         audience,
         output or settings.out_dir / "cap",
         sender=settings.mail_from,
@@ -144,7 +150,7 @@ def export_stix_command(
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
     result = export_stix(
-        _data(settings, since, until), audience, output or settings.out_dir / "stix-bundle.json"
+        _data(settings, since, until, audience), audience, output or settings.out_dir / "stix-bundle.json"
     )
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.objects.items()))
     _report(
@@ -171,7 +177,9 @@ def export_json_command(
 
     settings = _settings()
     audience = _audience(settings, subscriber, clearance)
-    result = export_json(_data(settings, since, until), audience, output or settings.out_dir / "export.json")
+    result = export_json(
+        _data(settings, since, until, audience), audience, output or settings.out_dir / "export.json"
+    )
     _report(
         result.summary(),
         as_json,
@@ -219,7 +227,7 @@ def export_misp_command(
         raise typer.BadParameter(f"{org_uuid!r} is not a UUID", param_hint="--org-uuid") from exc
     audience = _audience(settings, audience_name or subscriber, clearance)
     result = export_misp(
-        with_all_assessments(_data(settings, since, until), open_store(settings)),
+        with_all_assessments(_data(settings, since, until, audience), open_store(settings)),
         audience,
         output or settings.out_dir / "misp-feed",
         now=dt.datetime.now(dt.UTC),

@@ -33,22 +33,19 @@ def _engine():  # type: ignore[no-untyped-def]
 
 
 def _incident_of(engine, report_id: str) -> str | None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from biotracker.db.tables import incident_reports
+    from biotracker.incidents.build import incident_of_report
 
     with engine.connect() as conn:
-        return conn.execute(
-            select(incident_reports.c.incident_id).where(incident_reports.c.report_id == report_id)
-        ).scalar_one_or_none()
+        return incident_of_report(conn, report_id)
 
 
 @incidents_app.command("build")
 def build(as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")) -> None:
     """Cluster every report into incidents again (what the pipeline does after normalising)."""
-    from biotracker.incidents.build import build_incidents
+    from biotracker.incidents.build import build_every_scope
 
-    summary = build_incidents(_engine()).summary()
+    built = build_every_scope(_engine())
+    summary = list(built.values())[-1].summary() if built else {}
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -102,7 +99,7 @@ def split(
 ) -> None:
     """Take a report out of its incident for good: it becomes an incident of its own, and re-runs keep
     it apart. Undo with ``biotracker incidents join REPORT_ID``."""
-    from biotracker.incidents.build import build_incidents, detach_report
+    from biotracker.incidents.build import build_every_scope, detach_report
 
     engine = _engine()
     current = _incident_of(engine, report_id)
@@ -113,7 +110,7 @@ def split(
             code=1,
         )
     detach_report(engine, report_id, note, dt.datetime.now(dt.UTC))
-    build_incidents(engine)
+    build_every_scope(engine)
     console.print(
         f"{report_id} detached: now in {_incident_of(engine, report_id)}; "
         f"the rest of {incident_id} is in {_remaining(engine, incident_id, report_id)}"
@@ -134,12 +131,12 @@ def _remaining(engine, incident_id: str, report_id: str) -> str:  # type: ignore
 @incidents_app.command("join")
 def join(report_id: str = typer.Argument(..., help="A report detached earlier with `split`.")) -> None:
     """Remove a split override: the report is clustered normally again."""
-    from biotracker.incidents.build import build_incidents, reattach_report
+    from biotracker.incidents.build import build_every_scope, reattach_report
 
     engine = _engine()
     if not reattach_report(engine, report_id):
         fail(f"report {report_id} has no override", code=1)
-    build_incidents(engine)
+    build_every_scope(engine)
     console.print(f"{report_id} rejoined: now in {_incident_of(engine, report_id)}")
 
 

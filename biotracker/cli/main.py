@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "extract",
     "export",
     "models",
+    "rebuild",
 ]
 
 app = typer.Typer(

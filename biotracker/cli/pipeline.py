@@ -161,10 +161,10 @@ def normalise(
     settings = _settings()
     engine = open_store(settings)
     summary = chain.normalise(settings, engine, source, reprocess)
-    built = chain.incidents(engine, chain.plan_windows(engine, _window(start, end, 7)))
+    built, _ = chain.incidents(engine, chain.plan_windows(engine, _window(start, end, 7)), summary.report_ids)
     console.print(
         f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
-        f"{summary.quarantined} quarantined; {built.incidents} incidents"
+        f"{summary.quarantined} quarantined; {sum(b.incidents for b in built.values())} incidents re-clustered"
     )
 
 
@@ -181,10 +181,11 @@ def score(start: str | None = START, end: str | None = END) -> None:
     engine = open_store(settings)
     window = _window(start, end, 56)
     windows = chain.ChainWindows(fetch=window, day=window.end.date(), reports=window, scored=window)
-    s = chain.score(engine, windows)
-    chain.lens(engine, windows)
-    a = chain.alerts(engine, windows)
-    chain.rank(settings, engine)
+    _, changed = chain.incidents(engine, windows)
+    s = chain.score(engine, windows, changed)
+    _, assessed = chain.lens(engine, changed)
+    a = chain.alerts(engine, windows, assessed)
+    chain.rank(settings, engine, a.alert_ids)
     console.print(f"{s.series} series, {s.signals} signals, {s.alarms} alarms; {a.alerts} alerts {a.by_tier}")
 
 

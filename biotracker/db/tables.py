@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    func,
 )
 
 metadata = MetaData()
@@ -96,7 +97,26 @@ reports = Table(
     Column("tlp", String(16), nullable=False),
     Column("raw_sha256", String(64)),
     Column("evidence", JSON, nullable=False, default=dict),
+    # 0006: which markings exist is asked by index probes (incidents/scopes.py present_classes)
+    Index("ix_reports_tlp_source", "tlp", "source"),
 )
+#: Event time (observed, else published): the clustering neighbourhood query ranges over it.
+Index("ix_reports_event_at", func.coalesce(reports.c.observed_at, reports.c.published_at))
+
+#: Visibility scope of every derived row (incidents/scopes.py); rows written before 0006 are public.
+PUBLIC_SCOPE = "tlp:clear"
+
+
+def _scope_column() -> Column:
+    return Column(
+        "scope",
+        String(200),
+        nullable=False,
+        default=PUBLIC_SCOPE,
+        server_default=PUBLIC_SCOPE,
+        comment="visibility scope: computed only from reports this scope may see (incidents/scopes.py)",
+    )
+
 
 incidents = Table(
     "incidents",
@@ -121,6 +141,8 @@ incidents = Table(
         String(32),
         comment="best source tier: official, law_enforcement, moderated, media, context",
     ),
+    _scope_column(),
+    Index("ix_incidents_scope_first_seen", "scope", "first_seen_at"),
 )
 
 incident_reports = Table(
@@ -135,6 +157,19 @@ incident_reports = Table(
     Column("linked_to", String(300), comment="report_id at the other end of that link"),
     Column("reason", Text, comment="the link in words"),
     Column("duplicate_of", String(300), comment="earliest report of its duplicate group; NULL if none"),
+    # 0006: the report's series and week, copied at link time so that series, baselines and lens
+    # history are read from this table by index, for the series and weeks a run touches only.
+    _scope_column(),
+    Column("series_key", String(300), comment="disease|country|host of the report (incidents/series.py)"),
+    Column("disease", String(200)),
+    Column("country_iso3", String(3)),
+    Column("period_start", Date, comment="Monday of the report's event week; NULL without a date"),
+    Column("cases", Integer),
+    Column("deaths", Integer),
+    Index("ix_incident_reports_report_id", "report_id", "scope"),
+    Index("ix_incident_reports_series", "scope", "series_key", "period_start"),
+    Index("ix_incident_reports_disease", "scope", "disease", "country_iso3", "period_start"),
+    Index("ix_incident_reports_period", "scope", "period_start"),
 )
 
 incident_overrides = Table(
@@ -159,6 +194,8 @@ signals = Table(
     Column("method", String(64), nullable=False),
     Column("details", JSON, nullable=False, default=dict),
     Index("ix_signals_series_period", "series_key", "period_start"),
+    _scope_column(),
+    Index("ix_signals_scope_series_period", "scope", "series_key", "period_start"),
 )
 
 alerts = Table(
@@ -182,6 +219,10 @@ alerts = Table(
     Column("features", JSON, comment="facts the tier rules saw"),
     Column("status_by", String(200), comment="who set the current status"),
     Column("status_at", UtcDateTime(), comment="when the current status was set"),
+    _scope_column(),
+    Column("series_key", String(300), comment="0006: the series the alert is about"),
+    Index("ix_alerts_scope_period", "scope", "period_start"),
+    Index("ix_alerts_scope_series", "scope", "series_key", "period_start"),
 )
 
 alert_events = Table(
@@ -233,6 +274,7 @@ incident_assessments = Table(
         comment="fired Radosavljevic indicators with evidence",
     ),
     Column("rule_score", Float, nullable=False, default=0.0),
+    _scope_column(),
 )
 
 source_health = Table(

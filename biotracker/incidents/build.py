@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
+from biotracker.incidents.changes import Changes, SeriesWeek
 from biotracker.incidents.cluster import (
     Cluster,
     ClusterConfig,
@@ -35,7 +36,9 @@ from biotracker.incidents.cluster import (
     incident_id_for,
 )
 from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
-from biotracker.schema import Tlp, Window, as_utc, most_restrictive
+from biotracker.incidents.scopes import INTERNAL, Scope, intake_sources
+from biotracker.incidents.series import series_key, week_start
+from biotracker.schema import SourceKind, Tlp, Window, as_utc, most_restrictive
 
 __all__ = ["IncidentSummary", "build_incidents", "detach_report", "incident_id_for", "reattach_report"]
 
@@ -66,6 +69,8 @@ _COLUMNS = tuple(
 
 @dataclass
 class IncidentSummary:
+    """What one run changed, in a form the next stage takes (``score_window(..., changes=...)``)."""
+
     reports: int = 0
     incidents: int = 0
     #: reports that joined an incident seeded by another report
@@ -82,9 +87,12 @@ class IncidentSummary:
     #: links not made because the incident would have spanned more than ``max_span_days``
     span_cuts: int = 0
     links: dict[str, int] = field(default_factory=dict)
+    #: the typed hand-off: which scope, and what in it changed
+    changes: Changes = field(default_factory=lambda: Changes(INTERNAL.key))
 
     def summary(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {k: v for k, v in asdict(self).items() if k != "changes"}
+        return out | {"changes": self.changes.summary()}
 
 
 def agent_key(
@@ -139,17 +147,22 @@ def report_record(row: Mapping[str, Any]) -> ReportRecord:
 
 
 class _Scope:
-    """Reports being re-clustered: a record and a slim row each, made as rows stream in."""
+    """Reports being re-clustered: a record and a slim row each, made as rows stream in; only the
+    reports ``sees`` admits (the visibility scope's rule, applied here rather than in SQL so that
+    the neighbourhood queries keep to the event-time index)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sees: Callable[[Mapping[str, Any]], bool] = lambda row: True) -> None:
         self.records: dict[str, ReportRecord] = {}
         self.rows: dict[str, dict[str, Any]] = {}
+        self.sees = sees
+        #: the new or changed reports the run was asked about (before their neighbourhood)
+        self.seeds: set[str] = set()
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> list[dt.datetime]:
         times = []
         for row in rows:
             rid = row["report_id"]
-            if rid not in self.records:
+            if rid not in self.records and self.sees(row):
                 record = report_record(row)
                 self.records[rid] = record
                 self.rows[rid] = {k: row[k] for k in _KEPT}
@@ -163,30 +176,56 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
         yield values[i : i + _CHUNK]
 
 
-def _load_scope(conn: Connection, window: Window | None, gap: dt.timedelta) -> tuple[_Scope, set[str]]:
-    """Reports to re-cluster and the ids of the incidents they belonged to."""
-    scope = _Scope()
-    if window is None:
-        scope.add(conn.execute(select(*_COLUMNS).execution_options(yield_per=5000)).mappings())
-        return scope, set(conn.execute(select(incidents.c.incident_id)).scalars())
-    times = scope.add(
-        conn.execute(
-            select(*_COLUMNS).where(
-                reports.c.published_at >= window.start, reports.c.published_at < window.end
-            )
-        ).mappings()
-    )
-    if not scope.records:
+def _intervals(times: list[dt.datetime], gap: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Event-time ranges within ``gap`` of the given times, overlapping ones merged: a report
+    observed two years ago must not pull in the two years between it and today's reports."""
+    out: list[tuple[dt.datetime, dt.datetime]] = []
+    for t in sorted(times):
+        if out and t - gap <= out[-1][1]:
+            out[-1] = (out[-1][0], t + gap)
+        else:
+            out.append((t - gap, t + gap))
+    return out
+
+
+def _load_scope(
+    conn: Connection,
+    window: Window | None,
+    gap: dt.timedelta,
+    visible: ColumnElement[bool],
+    sees: Callable[[Mapping[str, Any]], bool],
+    scope_key: str,
+    report_ids: Collection[str] | None = None,
+) -> tuple[_Scope, set[str]]:
+    """Reports to re-cluster and the ids of the incidents they belonged to (in this scope)."""
+    scope = _Scope(sees)
+    if window is None and report_ids is None:
+        rows = select(*_COLUMNS).where(visible).execution_options(yield_per=5000)
+        scope.add(conn.execute(rows).mappings())
+        return scope, set(
+            conn.execute(select(incidents.c.incident_id).where(incidents.c.scope == scope_key)).scalars()
+        )
+    times: list[dt.datetime] = []
+    if window is not None:
+        in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
+        times += scope.add(conn.execute(select(*_COLUMNS).where(in_window)).mappings())
+    for ids in _chunks(sorted(report_ids or ())):
+        times += scope.add(conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids))).mappings())
+    scope.seeds = set(scope.records) | set(report_ids or ())
+    if not scope.records and not report_ids:
         return scope, set()
-    if times:
-        event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
-        near = select(*_COLUMNS).where(event_at >= min(times) - gap, event_at <= max(times) + gap)
+    event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
+    for low, high in _intervals(times, gap):
+        near = select(*_COLUMNS).where(event_at >= low, event_at <= high)
         scope.add(conn.execute(near.execution_options(yield_per=5000)).mappings())
     touched: set[str] = set()
-    for ids in _chunks(sorted(scope.records)):
+    # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
+    for ids in _chunks(sorted(set(scope.records) | set(report_ids or ()))):
         touched.update(
             conn.execute(
-                select(incident_reports.c.incident_id).where(incident_reports.c.report_id.in_(ids))
+                select(incident_reports.c.incident_id).where(
+                    incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope_key
+                )
             ).scalars()
         )
     members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
@@ -240,18 +279,81 @@ def incident_row(
     }
 
 
-def _link_rows(cluster: Cluster) -> list[dict]:
-    return [
-        {
-            "incident_id": cluster.incident_id,
-            "report_id": link.report_id,
-            "link": link.kind.value,
-            "linked_to": link.linked_to,
-            "reason": link.reason,
-            "duplicate_of": link.duplicate_of,
-        }
-        for link in cluster.links
+def _link_rows(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], scope: Scope) -> list[dict]:
+    """The cluster's links, each with its report's series, week and counts (the facts later stages read)."""
+    out = []
+    incident_id = scope.qualify(cluster.incident_id)
+    for link in cluster.links:
+        row = rows[link.report_id]
+        at = _event_time(row)
+        out.append(
+            {
+                "incident_id": incident_id,
+                "report_id": link.report_id,
+                "link": link.kind.value,
+                "linked_to": link.linked_to,
+                "reason": link.reason,
+                "duplicate_of": link.duplicate_of,
+                "scope": scope.key,
+                "series_key": series_key(row["disease"], row["country_iso3"], row["host"]),
+                "disease": row["disease"],
+                "country_iso3": row["country_iso3"],
+                "period_start": week_start(at) if at is not None else None,
+                "cases": row["cases"],
+                "deaths": row["deaths"],
+            }
+        )
+    return out
+
+
+_LINK_FACTS = ("incident_id", "duplicate_of", "series_key", "period_start", "link", "linked_to", "reason")
+
+
+def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: bool) -> dict[str, dict]:
+    cols = [incident_reports.c.report_id, *(incident_reports.c[c] for c in _LINK_FACTS)]
+    where = incident_reports.c.scope == scope.key
+    if full:
+        return {r["report_id"]: dict(r) for r in conn.execute(select(*cols).where(where)).mappings()}
+    out: dict[str, dict] = {}
+    for ids in _chunks(sorted(report_ids)):
+        out.update(
+            {
+                r["report_id"]: dict(r)
+                for r in conn.execute(
+                    select(*cols).where(where, incident_reports.c.report_id.in_(ids))
+                ).mappings()
+            }
+        )
+    return out
+
+
+def _old_incidents(conn: Connection, ids: Iterable[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for chunk in _chunks(sorted(ids)):
+        out.update(
+            {
+                r["incident_id"]: {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}
+                for r in conn.execute(select(incidents).where(incidents.c.incident_id.in_(chunk))).mappings()
+            }
+        )
+    return out
+
+
+def first_week(conn: Connection, scope: str, with_disease: bool = False) -> dt.date | None:
+    """The first week with a counted report in the scope: every series' week axis starts there."""
+    where = [
+        incident_reports.c.scope == scope,
+        incident_reports.c.period_start.is_not(None),
+        incident_reports.c.duplicate_of.is_(None),
     ]
+    if with_disease:
+        where.append(incident_reports.c.disease.is_not(None))
+    return conn.execute(
+        select(incident_reports.c.period_start)
+        .where(*where)
+        .order_by(incident_reports.c.period_start)
+        .limit(1)
+    ).scalar()
 
 
 def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
@@ -269,38 +371,72 @@ def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
 
 
 def build_incidents(
-    engine: Engine, window: Window | None = None, config: ClusterConfig = ClusterConfig()
+    engine: Engine,
+    window: Window | None = None,
+    config: ClusterConfig = ClusterConfig(),
+    *,
+    report_ids: Collection[str] | None = None,
+    scope: Scope = INTERNAL,
+    source_kinds: Mapping[str, SourceKind] | None = None,
 ) -> IncidentSummary:
-    """Cluster the reports published in ``window`` (all reports when None) and their neighbourhood
-    into incidents, replacing the incidents those reports belonged to."""
+    """Cluster the reports ``scope`` may see into incidents, replacing the incidents they belonged to.
+
+    Which reports: those published in ``window`` and those named in ``report_ids`` (new or changed
+    reports, whatever their dates), with their neighbourhood; every report when both are None (a
+    full rebuild of the scope). ``summary.changes`` says what changed, for the next stage.
+    """
     summary = IncidentSummary()
     tiers = _tiers()
+    intake = intake_sources(source_kinds)
+    visible = scope.visible(intake)
+
+    def sees(row: Mapping[str, Any]) -> bool:
+        return scope.sees(Tlp(row["tlp"]), row["source"] in intake)
+
+    full = window is None and report_ids is None
     with engine.begin() as conn:
-        scope, touched = _load_scope(conn, window, dt.timedelta(days=config.gap_days))
+        starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
+        loaded, touched = _load_scope(
+            conn, window, dt.timedelta(days=config.gap_days), visible, sees, scope.key, report_ids
+        )
         detached = set(
             conn.execute(
                 select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
             ).scalars()
         )
-        result: ClusterResult = cluster_reports(list(scope.records.values()), config, detached, tiers)
-        by_id = scope.rows
-        del scope
+        result: ClusterResult = cluster_reports(list(loaded.records.values()), config, detached, tiers)
+        by_id = loaded.rows
+        seeds = loaded.seeds
+        del loaded
         incident_rows, links = [], []
         for cluster in result.clusters():
-            incident_rows.append(incident_row(cluster, by_id, tiers))
-            links.extend(_link_rows(cluster))
+            row = incident_row(cluster, by_id, tiers)
+            row["incident_id"] = scope.qualify(row["incident_id"])
+            incident_rows.append(row | {"scope": scope.key})
+            links.extend(_link_rows(cluster, by_id, scope))
         new_ids = {r["incident_id"] for r in incident_rows}
-        if window is None:
-            conn.execute(delete(incident_reports))
+        relinked = set(by_id) | set(report_ids or ())  # named but no longer visible: links dropped
+        old_links = _old_links(conn, scope, relinked, full)
+        old_incidents = _old_incidents(conn, touched | new_ids)
+        if full:
+            conn.execute(delete(incident_reports).where(incident_reports.c.scope == scope.key))
         else:
-            for ids in _chunks(sorted(by_id)):
-                conn.execute(delete(incident_reports).where(incident_reports.c.report_id.in_(ids)))
+            for ids in _chunks(sorted(relinked)):
+                conn.execute(
+                    delete(incident_reports).where(
+                        incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope.key
+                    )
+                )
         stale = sorted(touched - new_ids)
         for ids in _chunks(stale):
             conn.execute(delete(incidents).where(incidents.c.incident_id.in_(ids)))
         _upsert_many(conn, incidents, incident_rows)
         if links:
             conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
+        moved = starts != (first_week(conn, scope.key), first_week(conn, scope.key, True))
+    summary.changes = _changes(
+        scope, full or moved, links, old_links, incident_rows, old_incidents, stale, seeds
+    )
     stats = result.stats
     summary.reports = len(by_id)
     summary.incidents = len(incident_rows)
@@ -313,15 +449,104 @@ def build_incidents(
     summary.span_cuts = stats.get("span_cuts", 0)
     summary.links = {k.removesuffix("_links"): v for k, v in sorted(stats.items()) if k.endswith("_links")}
     log.info(
-        "incidents: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed)",
+        "incidents [%s]: %d reports -> %d incidents (%d merged, %d duplicates, %d corroborated, %d removed); %s",
+        scope,
         summary.reports,
         summary.incidents,
         summary.merged,
         summary.duplicates,
         summary.corroborated,
         summary.removed,
+        summary.changes.summary(),
     )
     return summary
+
+
+def _changes(
+    scope: Scope,
+    full: bool,
+    links: list[dict],
+    old_links: Mapping[str, Mapping[str, Any]],
+    incident_rows: list[dict],
+    old_incidents: Mapping[str, Mapping[str, Any]],
+    stale: list[str],
+    seeds: set[str] = frozenset(),  # type: ignore[assignment]
+) -> Changes:
+    """Only what differs from before: re-clustering a neighbourhood mostly rewrites identical rows.
+    The ``seeds`` (new or changed reports) always count as changed, with their incidents: their
+    text, evidence or cues may differ even where their links do not."""
+    new_links = {r["report_id"]: r for r in links}
+    reports_changed: set[str] = set()
+    weeks: set[SeriesWeek] = set()
+    incident_ids: set[str] = set(stale)
+    for rid in new_links.keys() | old_links.keys():
+        new, old = new_links.get(rid), old_links.get(rid)
+        same = new is not None and old is not None and all(new[c] == old[c] for c in _LINK_FACTS)
+        if same and rid not in seeds:
+            continue
+        reports_changed.add(rid)
+        for row in (new, old):
+            if row is not None:
+                incident_ids.add(row["incident_id"])
+                if row["period_start"] is not None:
+                    weeks.add((row["series_key"], row["period_start"]))
+    for row in incident_rows:
+        old = old_incidents.get(row["incident_id"])
+        if old is None or any(old.get(k) != v for k, v in row.items()):
+            incident_ids.add(row["incident_id"])
+    for rid, row in new_links.items():  # a changed incident changes the alerts of its members' weeks
+        if row["incident_id"] in incident_ids and row["period_start"] is not None:
+            weeks.add((row["series_key"], row["period_start"]))
+    return Changes(
+        scope.key,
+        full=full,
+        report_ids=frozenset(reports_changed),
+        incident_ids=frozenset(incident_ids - set(stale)),
+        removed_incident_ids=frozenset(stale),
+        series_weeks=frozenset(weeks),
+    )
+
+
+def build_every_scope(
+    engine: Engine,
+    window: Window | None = None,
+    *,
+    report_ids: Collection[str] | None = None,
+    config: ClusterConfig = ClusterConfig(),
+    source_kinds: Mapping[str, SourceKind] | None = None,
+) -> dict[str, IncidentSummary]:
+    """``build_incidents`` for every materialised scope (a scope without rows yet is built in full);
+    everything when ``window`` and ``report_ids`` are both None."""
+    from biotracker.incidents.scopes import materialised_scopes, present_classes, scope_has_rows
+
+    intake = intake_sources(source_kinds)
+    with engine.connect() as conn:
+        scopes = materialised_scopes(present_classes(conn, intake))
+        fresh = {s for s in scopes if not scope_has_rows(conn, s)}
+    out = {}
+    for scope in scopes:
+        if scope in fresh:
+            out[scope.key] = build_incidents(engine, config=config, scope=scope, source_kinds=source_kinds)
+        else:
+            out[scope.key] = build_incidents(
+                engine, window, config, report_ids=report_ids, scope=scope, source_kinds=source_kinds
+            )
+    return out
+
+
+def incident_of_report(conn: Connection, report_id: str) -> str | None:
+    """The report's incident in the most visible scope that holds it (the analysts' view)."""
+    from biotracker.incidents.scopes import STANDARD_SCOPES
+
+    rows = dict(
+        conn.execute(
+            select(incident_reports.c.scope, incident_reports.c.incident_id).where(
+                incident_reports.c.report_id == report_id
+            )
+        ).all()
+    )
+    order = [s.key for s in STANDARD_SCOPES]
+    return max(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1)[1] if rows else None
 
 
 def detach_report(engine: Engine, report_id: str, note: str = "", at: dt.datetime | None = None) -> None:

@@ -58,21 +58,22 @@ def incident_page(engine: Engine, incident_id: str) -> dict[str, Any]:
             .mappings()
             .first()
         )
-        linked = [
-            dict(r._mapping)
-            for r in conn.execute(
-                select(
-                    alerts.c.alert_id, alerts.c.tier, alerts.c.status, alerts.c.features, alerts.c.headline
-                )
+        scope = incident["scope"]
+        key = conn.execute(
+            select(incident_reports.c.series_key)
+            .where(
+                incident_reports.c.incident_id == incident_id, incident_reports.c.period_start.is_not(None)
             )
-        ]
-    frame = load_incident_frame(engine)
-    rows = frame[frame["incident_id"] == incident_id]
+            .order_by(incident_reports.c.period_start, incident_reports.c.report_id)
+            .limit(1)
+        ).scalar()
     series: dict[str, Any] = {}
-    if not rows.empty:
-        key = rows.iloc[0]["series_key"]
-        last = max(rows["period_start"])
-        counts = weekly_counts(frame[frame["series_key"] == key], last + dt.timedelta(days=7))[key]
+    linked: list[dict[str, Any]] = []
+    if key is not None:
+        frame = load_incident_frame(engine, scope=scope, series_keys=[key])
+        rows = frame[frame["incident_id"] == incident_id]
+        last = max(rows["period_start"]) if not rows.empty else max(frame["period_start"])
+        counts = weekly_counts(frame, last + dt.timedelta(days=7))[key]
         counts = counts.iloc[-SERIES_WEEKS:]
         with engine.connect() as conn:
             bounds = {
@@ -80,9 +81,21 @@ def incident_page(engine: Engine, incident_id: str) -> dict[str, Any]:
                 for s in conn.execute(
                     select(
                         signals.c.period_start, signals.c.upperbound, signals.c.alarm, signals.c.method
-                    ).where(signals.c.series_key == key)
+                    ).where(signals.c.series_key == key, signals.c.scope == scope)
                 )
             }
+            linked = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(
+                        alerts.c.alert_id,
+                        alerts.c.tier,
+                        alerts.c.status,
+                        alerts.c.features,
+                        alerts.c.headline,
+                    ).where(alerts.c.scope == scope, alerts.c.series_key == key)
+                )
+            ]
         series = {
             "series_key": key,
             "weeks": [

@@ -10,14 +10,17 @@ with explicit zeros, so detectors see real zero weeks rather than gaps.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
-from biotracker.db.tables import incident_reports, reports
+from biotracker.db.tables import incident_reports
+from biotracker.incidents.scopes import INTERNAL
 
 UNKNOWN = "*"
-COLUMNS = ["report_id", "incident_id", "disease", "country_iso3", "host", "seen_at"]
+COLUMNS = ["report_id", "incident_id", "disease", "country_iso3", "host", "series_key", "period_start"]
 
 
 def week_start(moment: dt.datetime | dt.date) -> dt.date:
@@ -34,46 +37,103 @@ def split_series_key(key: str) -> tuple[str | None, str | None, str | None]:
     return tuple(None if part == UNKNOWN else part for part in (disease, country, host))  # type: ignore[return-value]
 
 
-def load_incident_frame(engine: Engine) -> pd.DataFrame:
+def _chunks(values: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _counted(scope: str) -> list[ColumnElement[bool]]:
+    return [
+        incident_reports.c.scope == scope,
+        incident_reports.c.period_start.is_not(None),
+        incident_reports.c.duplicate_of.is_(None),
+    ]
+
+
+def load_incident_frame(
+    engine: Engine,
+    *,
+    scope: str = INTERNAL.key,
+    series_keys: Collection[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
     """One row per counted report with a date: its incident, series key and week.
 
-    Reports with no disease are kept (series "*|<country>|<host>"): a law-enforcement report of a
-    white-powder letter names no disease yet must still reach the alert rules; scoring skips them.
+    Read from the links (which carry each report's series and week), for ``series_keys`` only
+    when given and weeks in ``[since, until)``: a stage reads the series and weeks it touches, not
+    all history. Reports with no disease are kept (series "*|<country>|<host>"): a
+    law-enforcement report of a white-powder letter names no disease yet must still reach the
+    alert rules; scoring skips them.
     """
-    seen_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
+    cols = [incident_reports.c[c] for c in ("report_id", "incident_id", "series_key", "period_start")]
+    where = _counted(scope)
+    if since is not None:
+        where.append(incident_reports.c.period_start >= since)
+    if until is not None:
+        where.append(incident_reports.c.period_start < until)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                reports.c.report_id,
-                incident_reports.c.incident_id,
-                reports.c.disease,
-                reports.c.country_iso3,
-                reports.c.host,
-                seen_at.label("seen_at"),
-            )
-            .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
-            .where(seen_at.is_not(None), incident_reports.c.duplicate_of.is_(None))
-        ).all()
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    if frame.empty:
-        return frame.assign(series_key=pd.Series(dtype=str), period_start=pd.Series(dtype=object))
+        if series_keys is None:
+            rows = conn.execute(select(*cols).where(*where)).all()
+        else:
+            rows = []
+            for keys in _chunks(sorted(series_keys)):
+                rows += conn.execute(
+                    select(*cols).where(*where, incident_reports.c.series_key.in_(keys))
+                ).all()
+    frame = pd.DataFrame(rows, columns=["report_id", "incident_id", "series_key", "period_start"])
+    parts = [split_series_key(k) for k in frame["series_key"]]
+    frame["disease"] = [p[0] for p in parts]
+    frame["country_iso3"] = [p[1] for p in parts]
+    frame["host"] = [p[2] for p in parts]
+    frame = frame[COLUMNS]
     frame = frame.astype(object).where(frame.notna(), None)  # SQL NULL stays None, not NaN
-    frame["series_key"] = [
-        series_key(d, c, h)
-        for d, c, h in zip(frame["disease"], frame["country_iso3"], frame["host"], strict=True)
-    ]
-    frame["period_start"] = [week_start(pd.Timestamp(t).to_pydatetime()) for t in frame["seen_at"]]
     return frame.sort_values(["series_key", "period_start", "report_id"]).reset_index(drop=True)
 
 
-def weekly_counts(frame: pd.DataFrame, end: dt.date) -> pd.DataFrame:
-    """Wide table: one row per week (Mondays up to the week before ``end``), one column per series."""
+def load_weekly_counts(
+    engine: Engine, series_keys: Collection[str], *, scope: str = INTERNAL.key
+) -> dict[str, dict[dt.date, int]]:
+    """Counted reports per week of each series (weeks without a report are absent), by index."""
+    out: dict[str, dict[dt.date, int]] = {}
+    n = func.count().label("n")
+    with engine.connect() as conn:
+        for keys in _chunks(sorted(series_keys)):
+            query = (
+                select(incident_reports.c.series_key, incident_reports.c.period_start, n)
+                .where(*_counted(scope), incident_reports.c.series_key.in_(keys))
+                .group_by(incident_reports.c.series_key, incident_reports.c.period_start)
+            )
+            for key, week, count in conn.execute(query):
+                out.setdefault(key, {})[week] = int(count)
+    return out
+
+
+def weekly_counts(frame: pd.DataFrame, end: dt.date, first: dt.date | None = None) -> pd.DataFrame:
+    """Wide table: one row per week (Mondays from ``first``, default the frame's first week, up to
+    the week before ``end``), one column per series."""
     if frame.empty:
         return pd.DataFrame()
     counts = frame.groupby(["period_start", "series_key"]).size().unstack("series_key", fill_value=0)
-    first = min(counts.index)
+    return counts_table({k: dict(v[v > 0]) for k, v in counts.items()}, end, first)
+
+
+def counts_table(
+    counts: Mapping[str, Mapping[dt.date, int]], end: dt.date, first: dt.date | None = None
+) -> pd.DataFrame:
+    """Wide weekly table from sparse per-series counts, zero-filled from ``first`` to the week before ``end``."""
+    if not counts:
+        return pd.DataFrame()
+    start = first or min(w for c in counts.values() for w in c)
     weeks = pd.date_range(
-        pd.Timestamp(first), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D"
+        pd.Timestamp(start), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D"
     )
-    counts.index = pd.to_datetime(counts.index)
-    return counts.reindex(weeks, fill_value=0).astype(int)
+    keys = sorted(counts)
+    row_of = {w.date(): i for i, w in enumerate(weeks)}
+    values = np.zeros((len(weeks), len(keys)), dtype=int)
+    for j, key in enumerate(keys):
+        for week, value in counts[key].items():
+            i = row_of.get(week)
+            if i is not None:
+                values[i, j] = value
+    return pd.DataFrame(values, index=weeks, columns=keys)

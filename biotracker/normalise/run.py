@@ -47,9 +47,13 @@ class NormaliseSummary:
     skipped: int = 0
     quarantined: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
+    #: reports written (new or changed): what ``build_incidents(report_ids=...)`` re-clusters
+    report_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "report_ids"} | {
+            "report_ids": len(self.report_ids)
+        }
 
 
 def report_row(report: Report) -> dict[str, object]:
@@ -341,6 +345,7 @@ def normalise_pending(
         good, bad = store_outcome(engine, connector, row.sha256, good, bad)
         summary.payloads += 1
         summary.reports += len(good)
+        summary.report_ids.extend(r.report_id for r in good)
         summary.skipped += skipped
         summary.quarantined += len(bad)
         summary.by_source[row.source] = summary.by_source.get(row.source, 0) + len(good)

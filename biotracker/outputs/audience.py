@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from biotracker.errors import ConfigError
+from biotracker.incidents.scopes import LAW_ENFORCEMENT_FLOOR, Scope, scope_for
 from biotracker.schema import Alert, AlertTier, Incident, Report, SourceKind, Tlp, most_restrictive
 
-#: The least restrictive marking a law-enforcement intake record can carry in any output.
-LAW_ENFORCEMENT_FLOOR = Tlp.AMBER_STRICT
 #: Analysts' notes are internal working text: shared no wider than TLP:AMBER (and never wider than their alert).
 ANALYST_NOTE_TLP = Tlp.AMBER
 
@@ -151,6 +150,11 @@ class Audience:
     def path_key(self) -> str:
         """Where this audience's files live: see :func:`subscriber_key`."""
         return subscriber_key(self.name)
+
+    @property
+    def scope(self) -> Scope:
+        """The visibility scope whose derived data this audience reads (incidents/scopes.py)."""
+        return scope_for(self.clearance, self.law_enforcement)
 
     def may_receive(self, item: Item) -> bool:
         """The security rule alone (TLP and law-enforcement intake), without topic preferences."""

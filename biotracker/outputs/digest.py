@@ -305,7 +305,9 @@ def build_digest(
         if clearance == Tlp.RED
         else Audience(name=f"cleared-{clearance.value}", clearance=clearance, kind="partner")
     )
-    data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
+    data = load_output_data(
+        engine, digest_window(day, lookback), source_kinds=source_kinds, audience=audience
+    )
     rendered = render_digest(data, audience, day, lookback)
     files = write_digest(rendered, settings.out_dir)
     log.info("digest for %s: %d alerts -> %s", day, files.alerts, files.html)
@@ -324,7 +326,9 @@ def build_subscriber_digest(
     """Render and store one subscriber's digest (``digests/digest-<day>-<key>.html``/``.txt``, the key
     from :func:`~biotracker.outputs.audience.subscriber_key`)."""
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    data = load_output_data(engine, digest_window(day, lookback), source_kinds=source_kinds)
+    data = load_output_data(
+        engine, digest_window(day, lookback), source_kinds=source_kinds, audience=audience
+    )
     rendered = render_digest(data, audience, day, lookback)
     return rendered, write_subscriber_digest(rendered, settings.out_dir)
 

@@ -41,7 +41,7 @@ from biotracker.outputs.mail import (
     store_message,
 )
 from biotracker.outputs.outbox import MessageState
-from biotracker.outputs.records import OutputData, load_output_data
+from biotracker.outputs.records import OutputData, load_output_data, reading_scope
 from biotracker.outputs.stix import export_stix
 from biotracker.schema import SourceKind, Window, as_utc
 
@@ -77,7 +77,7 @@ def export_all(
     sent_at: dt.datetime | None = None,
 ) -> ExportResult:
     """CAP messages (``cap/``), the STIX bundle (``stix-bundle.json``) and the JSON export (``export.json``)."""
-    data = load_output_data(engine, window, source_kinds=source_kinds)
+    data = load_output_data(engine, window, source_kinds=source_kinds, audience=audience)
     return write_exports(data, settings, audience, out_dir or settings.out_dir, sent_at=sent_at)
 
 
@@ -159,9 +159,17 @@ def publish_day(
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
     moment = as_utc(sent_at or day)
     lookback = settings.digest_lookback_days if lookback_days is None else lookback_days
-    data = load_output_data(
-        engine, digest_window(day, lookback), source_kinds=kinds
-    )  # read once, filter per audience
+    window = digest_window(day, lookback)
+    read: dict[str, OutputData] = {}
+
+    def data_for(audience: Audience) -> OutputData:
+        """Read once per visibility scope (the one the audience is cleared for), filter per audience."""
+        scope = reading_scope(engine, audience, kinds)
+        if scope.key not in read:
+            read[scope.key] = load_output_data(engine, window, source_kinds=kinds, scope=scope)
+        return read[scope.key]
+
+    data = data_for(INTERNAL)
     digest = write_digest(render_digest(data, INTERNAL, day, lookback), settings.out_dir)
     day_dir = settings.out_dir / f"exports-{day.isoformat()}"
     exports = write_exports(data, settings, INTERNAL, day_dir, sent_at=moment)
@@ -169,11 +177,15 @@ def publish_day(
     if subscribers is None and settings.subscribers_file is not None:
         subscribers = load_subscribers(settings.subscribers_file)
     for audience in subscribers.subscribers if subscribers else ():
-        rendered = render_digest(data, audience, day, lookback)
+        rendered = render_digest(data_for(audience), audience, day, lookback)
         result.subscriber_digests[audience.name] = write_subscriber_digest(rendered, settings.out_dir)
         # What partner systems ingest: the subscriber's own CAP messages and bundles.
         result.subscriber_exports[audience.name] = write_exports(
-            data, settings, audience, day_dir / "subscribers" / audience.path_key, sent_at=moment
+            data_for(audience),
+            settings,
+            audience,
+            day_dir / "subscribers" / audience.path_key,
+            sent_at=moment,
         )
         if not audience.email:
             continue

@@ -6,16 +6,22 @@ filter can hold back law-enforcement intake and never let a record escape the re
 is behind it. An alert's origin is deliberately wide (a superset of what the alert rules used, so
 that it stays right when the rules change): its incident, every incident holding one of its source
 links, and every incident and report of its disease and country in the weeks it covers.
+
+Derived rows are read from one visibility scope (``incidents/scopes.py``): the one the audience is
+cleared for, so every count, flag and alert shown was computed only from records it may see. The
+item filter still applies on top (defence in depth). Only what the listed alerts reference is
+read, so the cost follows the digest, not the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
 from biotracker.db.tables import (
     alert_events,
@@ -27,9 +33,18 @@ from biotracker.db.tables import (
     reports,
     signals,
 )
+from biotracker.incidents.scopes import (
+    STANDARD_SCOPES,
+    Scope,
+    canonical,
+    intake_sources,
+    present_classes,
+    scope_for,
+    scope_has_rows,
+)
 from biotracker.incidents.series import week_start
-from biotracker.outputs.audience import AnalystNote, Item, registered_source_kinds
-from biotracker.schema import Alert, Incident, Report, SourceKind, Window, as_utc, most_restrictive
+from biotracker.outputs.audience import INTERNAL, AnalystNote, Audience, Item, registered_source_kinds
+from biotracker.schema import Alert, Incident, Report, SourceKind, Tlp, Window, as_utc, most_restrictive
 
 
 @dataclass(frozen=True)
@@ -57,12 +72,15 @@ class OutputData:
     #: Scored weekly series by series key, oldest first, and the signal each alert points to.
     series: dict[str, list[SeriesPoint]] = field(default_factory=dict)
     signal_series: dict[str, str] = field(default_factory=dict)
-    #: Every report (all times) by (disease, country): its week and item, to count series per audience.
+    #: Every report of the listed alerts' topics (all weeks up to the alert) by (disease, country):
+    #: its week and a stand-in item carrying its marking and source, to count series per audience.
     report_weeks: dict[Topic, list[tuple[dt.date, Item]]] = field(default_factory=dict)
     health: list[dict] = field(default_factory=list)
     #: Risk-lens assessment of the alerts' incidents (unusual flags, Radosavljevic indicators, cues).
     assessments: dict[str, dict] = field(default_factory=dict)
     source_kinds: Mapping[str, SourceKind] = field(default_factory=dict)
+    #: the visibility scope the derived rows were read from (incidents/scopes.py)
+    scope: str = ""
 
     @property
     def items(self) -> list[Item]:
@@ -98,92 +116,156 @@ def report_week(row: Mapping) -> dt.date | None:
     return week_start(as_utc(seen)) if seen else None
 
 
+def reading_scope(engine: Engine, audience: Audience, source_kinds: Mapping[str, SourceKind]) -> Scope:
+    """The scope whose rows ``audience`` reads: the most visible scope it is cleared for that has rows.
+
+    After ``refresh_derived`` that is the audience's own scope, or the narrower scope that sees the
+    same reports (``incidents.scopes.canonical``); a narrower scope never shows more than the
+    audience may see.
+    """
+    own = scope_for(audience.clearance, audience.law_enforcement)
+    with engine.connect() as conn:
+        present = present_classes(conn, intake_sources(source_kinds))
+        target = canonical(own, present)
+        if scope_has_rows(conn, target):
+            return target
+        within = [s for s in STANDARD_SCOPES if own.sees_all_of(s) and scope_has_rows(conn, s)]
+    return within[-1] if within else target
+
+
+def _chunks(values: Iterable[Any], size: int = 500) -> Iterable[list[Any]]:
+    ordered = sorted(set(values))
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
+
+
+def _select_in(conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]) -> list[dict]:
+    out: list[dict] = []
+    for chunk in _chunks(values):
+        out += [_row(r) for r in conn.execute(query.where(column.in_(chunk))).mappings()]
+    return out
+
+
 def load_output_data(
     engine: Engine,
     window: Window | None = None,
     *,
     source_kinds: Mapping[str, SourceKind] | None = None,
     health_at: dt.datetime | None = None,
+    audience: Audience = INTERNAL,
+    scope: Scope | None = None,
 ) -> OutputData:
-    """Alerts with ``period_start`` in ``window`` (all when None), the incidents and reports behind them.
+    """Alerts with ``period_start`` in ``window`` (all when None), the incidents and reports behind them,
+    read from the scope ``audience`` may see (``scope`` overrides it).
 
-    Incidents are those first seen in the window, plus any behind an alert in the window. Source
-    health is judged at ``health_at`` (default: the window's end; none without a window).
+    Only what the listed alerts reference is read: their incidents and the reports of their
+    disease and country in the weeks they cover, the incidents first seen in the window, their
+    series and notes. Incidents are those first seen in the window, plus any behind an alert in the
+    window. Source health is judged at ``health_at`` (default: the window's end; none without a window).
     """
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
+    scope = scope or reading_scope(engine, audience, kinds)
     with engine.connect() as conn:
-        alert_q = select(alerts)
+        alert_q = select(alerts).where(alerts.c.scope == scope.key)
         if window is not None:
             alert_q = alert_q.where(
                 alerts.c.period_start >= window.start.date(), alerts.c.period_start < window.end.date()
             )
         alert_rows = [_row(r) for r in conn.execute(alert_q.order_by(alerts.c.alert_id)).mappings()]
-        incident_rows = [
-            _row(r) for r in conn.execute(select(incidents).order_by(incidents.c.incident_id)).mappings()
-        ]
-        links = conn.execute(select(incident_reports.c.incident_id, incident_reports.c.report_id)).all()
-        report_rows = {r["report_id"]: _row(r) for r in conn.execute(select(reports)).mappings()}
-        signal_rows = [
-            _row(r)
-            for r in conn.execute(
-                select(
-                    signals.c.signal_id,
-                    signals.c.series_key,
-                    signals.c.period_start,
-                    signals.c.observed,
-                    signals.c.expected,
-                    signals.c.upperbound,
-                    signals.c.alarm,
-                    signals.c.method,
-                ).order_by(signals.c.series_key, signals.c.period_start, signals.c.method)
-            ).mappings()
-        ]
         alert_ids = [r["alert_id"] for r in alert_rows]
-        event_rows = (
-            [
+        # the reports behind each alert: its series' disease and country in the weeks it covers
+        behind_links: dict[str, list[dict]] = {}
+        for row in alert_rows:
+            first = row["period_start"]
+            last = max(first, row.get("last_period") or first)
+            query = select(
+                incident_reports.c.incident_id, incident_reports.c.report_id, incident_reports.c.period_start
+            ).where(
+                incident_reports.c.scope == scope.key,
+                incident_reports.c.disease == row["disease"]
+                if row["disease"] is not None
+                else incident_reports.c.disease.is_(None),
+                incident_reports.c.country_iso3 == row["country_iso3"]
+                if row["country_iso3"] is not None
+                else incident_reports.c.country_iso3.is_(None),
+                incident_reports.c.period_start >= first,
+                incident_reports.c.period_start <= last,
+            )
+            behind_links[row["alert_id"]] = [dict(r) for r in conn.execute(query).mappings()]
+        incident_ids = {r["incident_id"] for r in alert_rows if r.get("incident_id")}
+        incident_ids |= {link["incident_id"] for links in behind_links.values() for link in links}
+        if window is not None:
+            incident_ids |= set(
+                conn.execute(
+                    select(incidents.c.incident_id).where(
+                        incidents.c.scope == scope.key,
+                        incidents.c.first_seen_at >= window.start,
+                        incidents.c.first_seen_at < window.end,
+                    )
+                ).scalars()
+            )
+            incident_rows = _select_in(conn, select(incidents), incidents.c.incident_id, incident_ids)
+        else:
+            incident_rows = [
                 _row(r)
-                for r in conn.execute(
-                    select(alert_events)
-                    .where(alert_events.c.alert_id.in_(alert_ids), alert_events.c.note != "")
-                    .order_by(alert_events.c.at, alert_events.c.event_id)
-                ).mappings()
+                for r in conn.execute(select(incidents).where(incidents.c.scope == scope.key)).mappings()
             ]
-            if alert_ids
-            else []
-        )
-        alert_incidents = sorted({r["incident_id"] for r in alert_rows if r.get("incident_id")})
-        assessments = {
-            r["incident_id"]: _row(r)
-            for r in conn.execute(
-                select(incident_assessments).where(incident_assessments.c.incident_id.in_(alert_incidents))
-            ).mappings()
+        incident_rows.sort(key=lambda r: r["incident_id"])
+        link_q = select(incident_reports.c.incident_id, incident_reports.c.report_id)
+        links = [
+            (r["incident_id"], r["report_id"])
+            for r in _select_in(
+                conn, link_q, incident_reports.c.incident_id, [r["incident_id"] for r in incident_rows]
+            )
+        ]
+        report_rows = {
+            r["report_id"]: r
+            for r in _select_in(conn, select(reports), reports.c.report_id, {rid for _, rid in links})
         }
-        feedback_rows = (
-            [
-                _row(r)
-                for r in conn.execute(
-                    select(alert_feedback)
-                    .where(alert_feedback.c.alert_id.in_(alert_ids))
-                    .order_by(alert_feedback.c.at, alert_feedback.c.feedback_id)
-                ).mappings()
-            ]
-            if alert_ids
-            else []
+        signal_ids = {r["signal_id"] for r in alert_rows if r.get("signal_id")}
+        signal_cols = select(
+            signals.c.signal_id,
+            signals.c.series_key,
+            signals.c.period_start,
+            signals.c.observed,
+            signals.c.expected,
+            signals.c.upperbound,
+            signals.c.alarm,
+            signals.c.method,
         )
+        series_of = {
+            r["signal_id"]: r["series_key"]
+            for r in _select_in(conn, signal_cols, signals.c.signal_id, signal_ids)
+        }
+        signal_rows = _select_in(
+            conn, signal_cols.where(signals.c.scope == scope.key), signals.c.series_key, series_of.values()
+        )
+        signal_rows.sort(key=lambda s: (s["series_key"], s["period_start"], s["method"]))
+        topic_weeks = _topic_weeks(conn, scope, alert_rows)
+        event_rows = _select_in(
+            conn, select(alert_events).where(alert_events.c.note != ""), alert_events.c.alert_id, alert_ids
+        )
+        event_rows.sort(key=lambda r: (r["at"], r["event_id"]))
+        alert_incidents = {r["incident_id"] for r in alert_rows if r.get("incident_id")}
+        assessments = {
+            r["incident_id"]: r
+            for r in _select_in(
+                conn, select(incident_assessments), incident_assessments.c.incident_id, alert_incidents
+            )
+        }
+        feedback_rows = _select_in(conn, select(alert_feedback), alert_feedback.c.alert_id, alert_ids)
+        feedback_rows.sort(key=lambda r: (r["at"], r["feedback_id"]))
 
     def is_le(source: str) -> bool:
         return kinds.get(source) == SourceKind.LAW_ENFORCEMENT
 
     report_items: dict[str, Item] = {}
-    report_weeks: dict[Topic, list[tuple[dt.date, Item]]] = defaultdict(list)
     by_url: dict[str, list[str]] = defaultdict(list)
-    for rid, row in report_rows.items():
-        record = Report.model_validate(_fields(Report, row))
-        item = Item(record=record, sources=frozenset({record.source}), law_enforcement=is_le(record.source))
-        report_items[rid] = item
-        week = report_week(row)
-        if week is not None:
-            report_weeks[_key(record.disease, record.country_iso3)].append((week, item))
+    for rid in sorted(report_rows):
+        record = Report.model_validate(_fields(Report, report_rows[rid]))
+        report_items[rid] = Item(
+            record=record, sources=frozenset({record.source}), law_enforcement=is_le(record.source)
+        )
         if record.url:
             by_url[record.url].append(rid)
 
@@ -194,43 +276,46 @@ def load_output_data(
         incidents_of_report[report_id].append(incident_id)
 
     incident_items: dict[str, Item] = {}
-    incidents_by_topic: dict[Topic, list[tuple[dt.date, Item]]] = defaultdict(list)
     for row in incident_rows:
         rids = sorted(report_ids_of.get(row["incident_id"], []))
-        record = Incident.model_validate({**_fields(Incident, row), "report_ids": rids})
+        incident_record = Incident.model_validate({**_fields(Incident, row), "report_ids": rids})
         members = [report_items[r] for r in rids if r in report_items]
-        item = Item(
-            record=record,
+        incident_items[incident_record.incident_id] = Item(
+            record=incident_record,
             sources=frozenset(s for m in members for s in m.sources),
             law_enforcement=any(m.law_enforcement for m in members),
             inherited=most_restrictive(m.tlp for m in members),
         )
-        incident_items[record.incident_id] = item
-        if record.first_seen_at is not None:
-            incidents_by_topic[_key(record.disease, record.country_iso3)].append(
-                (week_start(as_utc(record.first_seen_at)), item)
-            )
 
     alert_items: list[Item] = []
     wanted: set[str] = set()
     for row in alert_rows:
-        record = Alert.model_validate(_fields(Alert, row))
-        first, last = (
-            record.period_start,
-            max(record.period_start, row.get("last_period") or record.period_start),
-        )
-        topic = _key(record.disease, record.country_iso3)
-        behind_reports = [i for w, i in report_weeks.get(topic, []) if first <= w <= last]
-        behind_reports += [report_items[r] for u in record.source_urls for r in by_url.get(u, [])]
-        behind = {i.key: i for w, i in incidents_by_topic.get(topic, []) if first <= w <= last}
+        alert_record = Alert.model_validate(_fields(Alert, row))
+        behind_reports = [
+            report_items[link["report_id"]]
+            for link in behind_links[alert_record.alert_id]
+            if link["report_id"] in report_items
+        ]
+        behind_reports += [report_items[r] for u in alert_record.source_urls for r in by_url.get(u, [])]
+        behind = {
+            link["incident_id"]: incident_items[link["incident_id"]]
+            for link in behind_links[alert_record.alert_id]
+            if link["incident_id"] in incident_items
+        }
         for rep in behind_reports:
-            behind.update({iid: incident_items[iid] for iid in incidents_of_report.get(rep.key, [])})
-        if record.incident_id in incident_items:
-            behind[record.incident_id] = incident_items[record.incident_id]
+            behind.update(
+                {
+                    iid: incident_items[iid]
+                    for iid in incidents_of_report.get(rep.key, [])
+                    if iid in incident_items
+                }
+            )
+        if alert_record.incident_id in incident_items:
+            behind[alert_record.incident_id] = incident_items[alert_record.incident_id]
         origin = [*behind.values(), *behind_reports]
         alert_items.append(
             Item(
-                record=record,
+                record=alert_record,
                 sources=frozenset(s for o in origin for s in o.sources),
                 law_enforcement=any(o.law_enforcement for o in origin),
                 inherited=most_restrictive(o.tlp for o in origin),
@@ -265,7 +350,7 @@ def load_output_data(
     note_items = []
     for at, note_id, alert_id, actor, text, what in sorted(notes, key=lambda n: (n[0], n[1])):
         parent = alert_by_id[alert_id]
-        alert_record: Alert = parent.record  # type: ignore[assignment]
+        noted: Alert = parent.record  # type: ignore[assignment]
         note = AnalystNote(
             note_id=note_id,
             alert_id=alert_id,
@@ -273,8 +358,8 @@ def load_output_data(
             at=at,
             text=text,
             what=what,
-            disease=alert_record.disease,
-            country_iso3=alert_record.country_iso3,
+            disease=noted.disease,
+            country_iso3=noted.country_iso3,
         )
         # A note is as restricted as its alert (and everything behind it), and never below ANALYST_NOTE_TLP.
         note_items.append(
@@ -294,10 +379,8 @@ def load_output_data(
     chosen_reports = sorted({r for i in chosen for r in i.record.report_ids})  # type: ignore[union-attr]
 
     series: dict[str, list[SeriesPoint]] = defaultdict(list)
-    signal_series: dict[str, str] = {}
     seen_weeks: set[tuple[str, dt.date]] = set()
     for s in signal_rows:
-        signal_series[s["signal_id"]] = s["series_key"]
         if (s["series_key"], s["period_start"]) in seen_weeks:  # one method per week: the first by name
             continue
         seen_weeks.add((s["series_key"], s["period_start"]))
@@ -313,12 +396,69 @@ def load_output_data(
         reports=[report_items[r] for r in chosen_reports if r in report_items],
         notes=note_items,
         series=dict(series),
-        signal_series=signal_series,
-        report_weeks=dict(report_weeks),
+        signal_series=series_of,
+        report_weeks=_report_weeks(topic_weeks, is_le),
         health=health,
         assessments=assessments,
         source_kinds=kinds,
+        scope=scope.key,
     )
+
+
+def _topic_weeks(conn: Connection, scope: Scope, alert_rows: list[dict]) -> list[tuple[Any, ...]]:
+    """Reports per (disease, country, week, marking, source) of the listed alerts' topics, every week
+    up to the latest alert: what the digest's per-audience sparklines count, aggregated by the database."""
+    topics: dict[tuple[Any, Any], dt.date] = {}
+    for row in alert_rows:
+        key = (row["disease"], row["country_iso3"])
+        topics[key] = max(row["period_start"], topics.get(key, row["period_start"]))
+    out: list[tuple[Any, ...]] = []
+    n = func.count().label("n")
+    for (disease, country), until in sorted(topics.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+        query = (
+            select(
+                incident_reports.c.period_start,
+                reports.c.disease,
+                reports.c.country_iso3,
+                reports.c.tlp,
+                reports.c.source,
+                n,
+            )
+            .join(reports, reports.c.report_id == incident_reports.c.report_id)
+            .where(
+                incident_reports.c.scope == scope.key,
+                incident_reports.c.disease == disease
+                if disease is not None
+                else incident_reports.c.disease.is_(None),
+                incident_reports.c.country_iso3 == country
+                if country is not None
+                else incident_reports.c.country_iso3.is_(None),
+                incident_reports.c.period_start <= until,
+            )
+            .group_by(
+                incident_reports.c.period_start,
+                reports.c.disease,
+                reports.c.country_iso3,
+                reports.c.tlp,
+                reports.c.source,
+            )
+        )
+        out += [tuple(r) for r in conn.execute(query)]
+    return out
+
+
+def _report_weeks(
+    rows: list[tuple[Any, ...]], is_le: Callable[[str], bool]
+) -> dict[Topic, list[tuple[dt.date, Item]]]:
+    """One entry per report (the same stand-in item repeated: only its marking and source matter)."""
+    out: dict[Topic, list[tuple[dt.date, Item]]] = defaultdict(list)
+    for week, disease, country, tlp, source, count in sorted(rows, key=lambda r: tuple(str(v) for v in r)):
+        stand_in = Report.model_construct(
+            report_id=f"{source}:*", source=source, disease=disease, country_iso3=country, tlp=Tlp(tlp)
+        )
+        item = Item(record=stand_in, sources=frozenset({source}), law_enforcement=is_le(source))
+        out[_key(disease, country)].extend([(week, item)] * int(count))
+    return dict(out)
 
 
 def topic_of(alert: Alert) -> Topic:

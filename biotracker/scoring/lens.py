@@ -7,22 +7,28 @@ and the risk data files; results go to ``incident_assessments`` (one row per inc
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import io
 import logging
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_assessments, incident_reports, incidents, reports, signals
-from biotracker.db.upsert import upsert
-from biotracker.incidents.series import load_incident_frame
+from biotracker.incidents.build import first_week
+from biotracker.incidents.changes import Changes
+from biotracker.incidents.scopes import INTERNAL, Scope
+from biotracker.incidents.series import split_series_key
 from biotracker.schema import Window
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
 from biotracker.scoring.risk.indicators import IncidentFeatures, assess_radosavljevic
@@ -51,9 +57,12 @@ class LensSummary:
     with_agent: int = 0
     flagged: int = 0
     with_cues: int = 0
+    #: the changes passed in, plus the series weeks of every incident assessed (for ``derive_alerts``)
+    changes: Changes | None = None
 
-    def summary(self) -> dict[str, int]:
-        return asdict(self)
+    def summary(self) -> dict[str, object]:
+        out: dict[str, object] = {k: v for k, v in asdict(self).items() if k != "changes"}
+        return out | {"changes": self.changes.summary() if self.changes else None}
 
 
 @cache
@@ -99,26 +108,107 @@ def agent_flags(agent: Agent | None) -> dict[str, Any]:
     }
 
 
-def _history(frame: pd.DataFrame) -> dict[str, Any]:
-    """Lookups over all counted reports that the unusualness flags compare against."""
-    by_dc: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
-    months: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    hosts: dict[str, Counter] = defaultdict(Counter)
-    countries_week: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
-    for row in frame.itertuples(index=False):
-        if row.country_iso3:
-            by_dc[(row.disease, row.country_iso3)].append(row.period_start)
-            months[(row.disease, row.country_iso3)][row.period_start.month] += 1
-            countries_week[(row.disease, row.period_start)].add(row.country_iso3)
-        hosts[row.disease][row.host or "*"] += 1
+@dataclass
+class History:
+    """What the unusualness flags compare an incident against, as of its week (point in time).
+
+    Built from weekly report counts per (disease, country, host) — the series, not the reports —
+    for the diseases being assessed. Each question is asked *as of* the incident's week: counts of
+    weeks up to and including it, never later ones. So an assessment does not change when later
+    reports arrive, and a run that adds reports re-assesses only the incidents of their diseases
+    from their earliest week on (the incremental chain depends on this).
+    """
+
+    #: first week of any counted report in the scope (the data's beginning)
+    start: dt.date | None
+    #: (disease, country) -> sorted distinct weeks with a report
+    weeks: dict[tuple[Any, Any], list[dt.date]] = field(default_factory=dict)
+    #: (disease, country) -> (sorted weeks, cumulative counts by month: len(weeks) x 12)
+    month_counts: dict[tuple[Any, Any], tuple[list[dt.date], np.ndarray]] = field(default_factory=dict)
+    #: disease -> (sorted weeks, host names, cumulative counts: len(weeks) x len(hosts))
+    host_counts: dict[Any, tuple[list[dt.date], list[str], np.ndarray]] = field(default_factory=dict)
+    #: (disease, week) -> countries with a report that week
+    countries_week: dict[tuple[Any, dt.date], set[str]] = field(default_factory=dict)
+    #: disease -> (sorted weeks, case fatality ratios) of reports with at least CFR_MIN_CASES cases
+    fatality: dict[Any, tuple[list[dt.date], list[float]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_counts(
+        cls,
+        start: dt.date | None,
+        counts: Iterable[tuple[Any, Any, Any, dt.date, int]],
+        fatality: Iterable[tuple[Any, dt.date, float]] = (),
+    ) -> History:
+        """From (disease, country, host, week, reports) rows and (disease, week, deaths/cases) rows."""
+        by_dc: dict[tuple[Any, Any], dict[dt.date, np.ndarray]] = defaultdict(dict)
+        by_d: dict[Any, dict[dt.date, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        countries: dict[tuple[Any, dt.date], set[str]] = defaultdict(set)
+        for disease, country, host, week, n in counts:
+            if country:
+                months = by_dc[(disease, country)].setdefault(week, np.zeros(12, dtype=np.int64))
+                months[week.month - 1] += n
+                countries[(disease, week)].add(country)
+            by_d[disease][week][host or "*"] += n
+        history = cls(start=start, countries_week=dict(countries))
+        for key, by_week in by_dc.items():
+            weeks = sorted(by_week)
+            history.weeks[key] = weeks
+            history.month_counts[key] = (weeks, np.cumsum(np.stack([by_week[w] for w in weeks]), axis=0))
+        for disease, host_weeks in by_d.items():
+            weeks = sorted(host_weeks)
+            hosts = sorted({h for c in host_weeks.values() for h in c})
+            table = np.array([[host_weeks[w][h] for h in hosts] for w in weeks], dtype=np.int64)
+            history.host_counts[disease] = (weeks, hosts, np.cumsum(table, axis=0))
+        ratios: dict[Any, list[tuple[dt.date, float]]] = defaultdict(list)
+        for disease, week, ratio in fatality:
+            ratios[disease].append((week, ratio))
+        for disease, pairs in ratios.items():
+            pairs.sort()
+            history.fatality[disease] = ([w for w, _ in pairs], [r for _, r in pairs])
+        return history
+
+    def earlier_weeks(self, disease: Any, country: Any, week: dt.date) -> list[dt.date]:
+        weeks = self.weeks.get((disease, country), [])
+        return weeks[: bisect.bisect_left(weeks, week)]
+
+    def months(self, disease: Any, country: Any, week: dt.date) -> Counter:
+        """Reports per month (1-12) of ``disease`` in ``country`` in weeks up to ``week``."""
+        weeks, cumulative = self.month_counts.get((disease, country), ([], np.zeros((0, 12))))
+        i = bisect.bisect_right(weeks, week)
+        if i == 0:
+            return Counter()
+        return Counter({m + 1: int(v) for m, v in enumerate(cumulative[i - 1]) if v})
+
+    def hosts(self, disease: Any, week: dt.date) -> Counter:
+        """Reports per host of ``disease`` in weeks up to ``week``."""
+        weeks, hosts, cumulative = self.host_counts.get(disease, ([], [], np.zeros((0, 0))))
+        i = bisect.bisect_right(weeks, week)
+        if i == 0:
+            return Counter()
+        return Counter({h: int(v) for h, v in zip(hosts, cumulative[i - 1], strict=True) if v})
+
+    def countries(self, disease: Any, week: dt.date) -> set[str]:
+        return self.countries_week.get((disease, week), set())
+
+    def usual_fatality(self, disease: Any, week: dt.date) -> float | None:
+        """Median case fatality of ``disease`` over reports up to ``week`` (None under three)."""
+        weeks, ratios = self.fatality.get(disease, ([], []))
+        i = bisect.bisect_right(weeks, week)
+        return float(np.median(ratios[:i])) if i >= 3 else None
+
+
+def _history(frame: pd.DataFrame) -> History:
+    """A :class:`History` from one row per report (columns disease, country_iso3, host, period_start)."""
     start = min(frame["period_start"]) if not frame.empty else None
-    return {
-        "by_dc": {k: sorted(v) for k, v in by_dc.items()},
-        "months": months,
-        "hosts": hosts,
-        "countries_week": countries_week,
-        "start": start,
-    }
+    rows = zip(
+        frame["disease"],
+        frame["country_iso3"],
+        frame["host"],
+        frame["period_start"],
+        [1] * len(frame),
+        strict=True,
+    )
+    return History.from_counts(start, rows)
 
 
 def unusual_flags(
@@ -130,19 +220,23 @@ def unusual_flags(
     deaths: int | None,
     agent: Agent | None,
     alarm: dict | None,
-    history: dict[str, Any],
+    history: History,
     cfr_norm: dict[str, float],
 ) -> list[dict[str, str]]:
-    """Each unusualness flag that holds for this incident, with the evidence in words."""
+    """Each unusualness flag that holds for this incident, with the evidence in words.
+
+    ``history`` answers as of ``week`` (see :class:`History`); ``cfr_norm`` is the usual case
+    fatality per disease as of that week.
+    """
     flags: list[dict[str, str]] = []
     if country:
-        earlier = [w for w in history["by_dc"].get((disease, country), []) if w < week]
-        if history["start"] and (week - history["start"]).days > 7 * NOVELTY_WEEKS:
+        earlier = history.earlier_weeks(disease, country, week)
+        if history.start and (week - history.start).days > 7 * NOVELTY_WEEKS:
             if not earlier:
                 flags.append(
                     {
                         "flag": "first_occurrence",
-                        "evidence": f"no earlier report of {disease} in {country} since the data begin ({history['start']})",
+                        "evidence": f"no earlier report of {disease} in {country} since the data begin ({history.start})",
                     }
                 )
             elif (week - earlier[-1]).days > 7 * NOVELTY_WEEKS:
@@ -152,8 +246,8 @@ def unusual_flags(
                         "evidence": f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
                     }
                 )
-        span_years = (week - history["start"]).days / 365.25 if history["start"] else 0
-        months = history["months"].get((disease, country), Counter())
+        span_years = (week - history.start).days / 365.25 if history.start else 0
+        months = history.months(disease, country, week)
         total = sum(months.values())
         if span_years >= SEASON_MIN_YEARS and total >= SEASON_MIN_REPORTS:
             near = sum(months[((week.month - 1 + d) % 12) + 1] for d in (-1, 0, 1))
@@ -174,7 +268,7 @@ def unusual_flags(
                     f"{', '.join(sorted(endemic)) or 'no country'})",
                 }
             )
-    hosts = history["hosts"].get(disease, Counter())
+    hosts = history.hosts(disease, week)
     if host and sum(hosts.values()) >= HOST_MIN_REPORTS and hosts[host] <= 1:
         usual = ", ".join(h for h, _ in hosts.most_common(3))
         flags.append(
@@ -192,7 +286,7 @@ def unusual_flags(
                 "evidence": f"{alarm['method']}: {alarm['observed']} this week above the upper bound {alarm['upperbound']:.2f}",
             }
         )
-    elsewhere = history["countries_week"].get((disease, week), set())
+    elsewhere = history.countries(disease, week)
     if len(elsewhere) >= SIMULTANEOUS_COUNTRIES:
         flags.append(
             {
@@ -213,161 +307,367 @@ def unusual_flags(
     return flags
 
 
-def _cfr_norms(frame: pd.DataFrame, facts: pd.DataFrame) -> dict[str, float]:
-    """Median case fatality per disease over reports with at least CFR_MIN_CASES cases."""
-    usable = facts[(facts["cases"].fillna(0) >= CFR_MIN_CASES) & facts["deaths"].notna()]
-    if usable.empty:
-        return {}
-    ratios = usable.assign(cfr=usable["deaths"] / usable["cases"]).groupby("disease")["cfr"]
-    return {d: float(v) for d, v in ratios.median().items() if ratios.size()[d] >= 3}
+def _chunks(values: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
-def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummary:
-    """Assess every incident first seen in ``window`` (all incidents when None)."""
-    frame = load_incident_frame(engine)
-    summary = LensSummary()
-    if frame.empty:
-        return summary
-    history = _history(frame)
-    table = load_agents()
-    query = select(incidents.c.incident_id, incidents.c.first_seen_at)
-    if window is not None:
-        query = query.where(incidents.c.first_seen_at >= window.start, incidents.c.first_seen_at < window.end)
-    with engine.connect() as conn:
-        wanted = {r.incident_id for r in conn.execute(query)}
-        facts = pd.DataFrame(
-            conn.execute(
-                select(
-                    incident_reports.c.incident_id,
-                    reports.c.report_id,
-                    reports.c.disease,
-                    reports.c.pathogen,
-                    reports.c.host,
-                    reports.c.country_iso3,
-                    reports.c.cases,
-                    reports.c.deaths,
-                    reports.c.evidence,
-                )
-                .join(reports, reports.c.report_id == incident_reports.c.report_id)
-                .where(incident_reports.c.duplicate_of.is_(None))
-            ).all(),
-            columns=[
-                "incident_id",
-                "report_id",
-                "disease",
-                "pathogen",
-                "host",
-                "country_iso3",
-                "cases",
-                "deaths",
-                "evidence",
-            ],
+def _incidents_to_assess(
+    conn: Connection, scope: Scope, window: Window | None, changes: Changes | None
+) -> set[str] | None:
+    """Incident ids to (re-)assess; None means every incident of the scope.
+
+    With ``changes``: the changed incidents, and every incident with a counted report of a touched
+    disease from that disease's earliest touched week on (their as-of history may have changed).
+    """
+    if changes is not None and changes.full:
+        return None
+    if changes is None:
+        if window is None:
+            return None
+        query = select(incidents.c.incident_id).where(
+            incidents.c.scope == scope.key,
+            incidents.c.first_seen_at >= window.start,
+            incidents.c.first_seen_at < window.end,
         )
-        alarms = {
-            (s.series_key, s.period_start): dict(s._mapping)
-            for s in conn.execute(
-                select(
-                    signals.c.series_key,
-                    signals.c.period_start,
-                    signals.c.method,
-                    signals.c.observed,
-                    signals.c.upperbound,
-                ).where(signals.c.alarm.is_(True))
-            )
-        }
-    cfr_norm = _cfr_norms(frame, facts)
-    facts = facts.astype(object).where(facts.notna(), None)  # NaN -> None: pandas fills gaps with floats
-    weeks = frame.groupby("incident_id").agg(
-        period_start=("period_start", "min"), series_key=("series_key", "first")
+        return set(conn.execute(query).scalars())
+    wanted = set(changes.incident_ids)
+    for disease, since in changes.disease_since().items():
+        query = select(incident_reports.c.incident_id).where(
+            incident_reports.c.scope == scope.key,
+            incident_reports.c.disease == disease
+            if disease is not None
+            else incident_reports.c.disease.is_(None),
+            incident_reports.c.period_start >= since,
+            incident_reports.c.duplicate_of.is_(None),
+        )
+        wanted.update(conn.execute(query.distinct()).scalars())
+    return wanted
+
+
+_MEMBER_COLUMNS = (
+    "incident_id",
+    "report_id",
+    "series_key",
+    "period_start",
+    "disease",
+    "pathogen",
+    "host",
+    "country_iso3",
+    "cases",
+    "deaths",
+    "evidence",
+)
+
+
+def _members(conn: Connection, scope: Scope, wanted: set[str] | None) -> dict[str, list[dict[str, Any]]]:
+    """Counted (non-duplicate) members of each incident, earliest week first, then by report id."""
+    query = (
+        select(
+            incident_reports.c.incident_id,
+            incident_reports.c.report_id,
+            incident_reports.c.series_key,
+            incident_reports.c.period_start,
+            reports.c.disease,
+            reports.c.pathogen,
+            reports.c.host,
+            reports.c.country_iso3,
+            reports.c.cases,
+            reports.c.deaths,
+            reports.c.evidence,
+        )
+        .join(reports, reports.c.report_id == incident_reports.c.report_id)
+        .where(incident_reports.c.scope == scope.key, incident_reports.c.duplicate_of.is_(None))
     )
+    rows: list[dict[str, Any]] = []
+    if wanted is None:
+        rows = [dict(r) for r in conn.execute(query.execution_options(yield_per=5000)).mappings()]
+    else:
+        for ids in _chunks(sorted(wanted)):
+            rows += [
+                dict(r) for r in conn.execute(query.where(incident_reports.c.incident_id.in_(ids))).mappings()
+            ]
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        out[row["incident_id"]].append(row)
+    never = dt.date.max
+    for members in out.values():
+        members.sort(key=lambda r: (r["period_start"] or never, r["report_id"]))
+    return out
+
+
+def _reusable(
+    conn: Connection, wanted: set[str] | None, changes: Changes | None
+) -> dict[str, dict[str, Any]]:
+    """Assessments whose incident and reports did not change: only their history-dependent flags
+    can differ, so their agent and cues are kept and their reports' evidence is not read again."""
+    if wanted is None or changes is None:
+        return {}
+    cols = (
+        incident_assessments.c.incident_id,
+        incident_assessments.c.agent_key,
+        incident_assessments.c.agent_id,
+        incident_assessments.c.cues,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(sorted(wanted - changes.incident_ids)):
+        for row in conn.execute(select(*cols).where(incident_assessments.c.incident_id.in_(ids))).mappings():
+            if row["agent_key"] is None or row["agent_id"] is not None:
+                out[row["incident_id"]] = dict(row)
+    return out
+
+
+def _link_members(
+    conn: Connection, scope: Scope, reuse: Mapping[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Counted members of unchanged incidents from their links alone (series facts, no evidence)."""
+    cols = (
+        incident_reports.c.incident_id,
+        incident_reports.c.report_id,
+        incident_reports.c.series_key,
+        incident_reports.c.period_start,
+        incident_reports.c.cases,
+        incident_reports.c.deaths,
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ids in _chunks(sorted(reuse)):
+        query = select(*cols).where(
+            incident_reports.c.incident_id.in_(ids),
+            incident_reports.c.scope == scope.key,
+            incident_reports.c.duplicate_of.is_(None),
+        )
+        for row in conn.execute(query).mappings():
+            disease, country, host = split_series_key(row["series_key"])
+            out[row["incident_id"]].append(
+                dict(row)
+                | {
+                    "disease": disease,
+                    "country_iso3": country,
+                    "host": host,
+                    "pathogen": None,
+                    "evidence": None,
+                }
+                | {"reused": reuse[row["incident_id"]]}
+            )
+    never = dt.date.max
+    for members in out.values():
+        members.sort(key=lambda r: (r["period_start"] or never, r["report_id"]))
+    return out
+
+
+def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> History:
+    """Weekly counts (and case fatality ratios) of ``diseases`` in the scope, all weeks: the lens's history.
+
+    Aggregated by the database over the links' series columns, so its size is series x weeks of the
+    diseases assessed, not their reports.
+    """
+    n = func.count().label("n")
+    counts: list[tuple[Any, Any, Any, dt.date, int]] = []
+    fatality: list[tuple[Any, dt.date, float]] = []
+    named = sorted(d for d in diseases if d is not None)
+    groups: list[ColumnElement[bool]] = [incident_reports.c.disease.in_(ids) for ids in _chunks(named)]
+    if None in diseases:
+        groups.append(incident_reports.c.disease.is_(None))
+    counted = (
+        incident_reports.c.scope == scope.key,
+        incident_reports.c.period_start.is_not(None),
+        incident_reports.c.duplicate_of.is_(None),
+    )
+    for group in groups:
+        query = (
+            select(incident_reports.c.series_key, incident_reports.c.period_start, n)
+            .where(*counted, group)
+            .group_by(incident_reports.c.series_key, incident_reports.c.period_start)
+        )
+        for key, week, count in conn.execute(query):
+            disease, country, host = split_series_key(key)
+            counts.append((disease, country, host, week, int(count)))
+        cfr = select(
+            incident_reports.c.disease,
+            incident_reports.c.period_start,
+            incident_reports.c.cases,
+            incident_reports.c.deaths,
+        ).where(
+            *counted, group, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
+        )
+        fatality += [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(cfr)]
+    return History.from_counts(first_week(conn, scope.key), counts, fatality)
+
+
+def assess_incidents(
+    engine: Engine,
+    window: Window | None = None,
+    *,
+    scope: Scope = INTERNAL,
+    changes: Changes | None = None,
+) -> LensSummary:
+    """Assess the scope's incidents: those ``changes`` can affect (see ``_incidents_to_assess``),
+    else those first seen in ``window``, else all.
+
+    ``summary.changes`` adds the series weeks of every incident assessed, for ``derive_alerts``.
+    """
+    summary = LensSummary()
+    table = load_agents()
+    with engine.connect() as conn:
+        wanted = _incidents_to_assess(conn, scope, window, changes)
+        if wanted is not None and not wanted:
+            summary.changes = changes
+            return summary
+        reuse = _reusable(conn, wanted, changes)
+        members = _members(conn, scope, None if wanted is None else wanted - set(reuse))
+        members.update(_link_members(conn, scope, reuse))
+        diseases = {rows[0]["disease"] for rows in members.values()}
+        history = load_history(conn, scope, diseases)
+        alarm_keys = sorted({rows[0]["series_key"] for rows in members.values()})
+        alarms: dict[tuple[str, dt.date], dict[str, Any]] = {}
+        signal_cols = (
+            signals.c.series_key,
+            signals.c.period_start,
+            signals.c.method,
+            signals.c.observed,
+            signals.c.upperbound,
+        )
+        for keys in _chunks(alarm_keys):
+            query = (
+                select(*signal_cols)
+                .where(
+                    signals.c.scope == scope.key, signals.c.alarm.is_(True), signals.c.series_key.in_(keys)
+                )
+                .order_by(signals.c.series_key, signals.c.period_start, signals.c.method)
+            )
+            for s in conn.execute(query):
+                alarms.setdefault((s.series_key, s.period_start), dict(s._mapping))
     rows = []
-    for incident_id, members in facts[facts["incident_id"].isin(wanted)].groupby("incident_id", sort=True):
-        first = members.iloc[0]
-        evidence = [e or {} for e in members["evidence"]]
+    weeks: set[tuple[str, dt.date]] = set()
+    for incident_id in sorted(members):
+        rows.append(
+            _assess(incident_id, members[incident_id], table, history, alarms, summary) | {"scope": scope.key}
+        )
+        weeks.update((m["series_key"], m["period_start"]) for m in members[incident_id] if m["period_start"])
+    with engine.begin() as conn:
+        if wanted is None:
+            conn.execute(delete(incident_assessments).where(incident_assessments.c.scope == scope.key))
+        elif changes is not None and changes.removed_incident_ids:
+            for ids in _chunks(sorted(changes.removed_incident_ids)):
+                conn.execute(delete(incident_assessments).where(incident_assessments.c.incident_id.in_(ids)))
+        _upsert_rows(conn, rows)
+    summary.incidents = len(rows)
+    base = changes or Changes(scope.key, full=wanted is None)
+    summary.changes = base.with_series_weeks(weeks)
+    log.info("lens [%s]: %s", scope, summary.summary())
+    return summary
+
+
+def _upsert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One compiled insert-or-update executed for all rows (the generic upsert compiles per batch)."""
+    if not rows:
+        return
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
+    stmt = insert(incident_assessments)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["incident_id"], set_={c: stmt.excluded[c] for c in rows[0] if c != "incident_id"}
+    )
+    for start in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[start : start + 5000])
+
+
+def _assess(
+    incident_id: str,
+    members: list[dict[str, Any]],
+    table: AgentTable,
+    history: History,
+    alarms: Mapping[tuple[str, dt.date], dict[str, Any]],
+    summary: LensSummary,
+) -> dict[str, Any]:
+    """One incident's assessment row. Its facts come from its earliest counted member (ties by
+    report id), so SQLite and PostgreSQL agree whatever order rows come back in."""
+    first = members[0]
+    reused = first.get("reused")
+    if reused is not None:  # an unchanged incident: its agent and cues as assessed before
+        agent = table.by_agent_id(reused["agent_id"]) if reused["agent_id"] else None
+        cues = list(reused["cues"] or [])
+    else:
+        evidence = [m["evidence"] or {} for m in members]
         agent = next(
             (
                 a
                 for a in (
-                    resolve_agent(table, e.get("extraction"), r.disease, r.pathogen)
-                    for e, r in zip(evidence, members.itertuples(index=False), strict=True)
+                    resolve_agent(table, e.get("extraction"), m["disease"], m["pathogen"])
+                    for e, m in zip(evidence, members, strict=True)
                 )
                 if a
             ),
             None,
         )
         cues = [
-            c | {"report_id": rid}
-            for e, rid in zip(evidence, members["report_id"], strict=True)
+            c | {"report_id": m["report_id"]}
+            for e, m in zip(evidence, members, strict=True)
             for c in e.get("cues", [])
         ]
-        cases = max((int(v) for v in members["cases"] if v is not None), default=None)
-        deaths = max((int(v) for v in members["deaths"] if v is not None), default=None)
-        flags: list[dict[str, str]] = []
-        if incident_id in weeks.index and first.disease:
-            week, key = weeks.loc[incident_id, "period_start"], weeks.loc[incident_id, "series_key"]
-            flags = unusual_flags(
-                first.disease,
-                first.country_iso3,
-                first.host,
-                week,
-                cases,
-                deaths,
-                agent,
-                alarms.get((key, week)),
-                history,
-                cfr_norm,
+    cases = max((int(m["cases"]) for m in members if m["cases"] is not None), default=None)
+    deaths = max((int(m["deaths"]) for m in members if m["deaths"] is not None), default=None)
+    week, key = first["period_start"], first["series_key"]
+    cfr_norm: dict[str, float] = {}
+    if week is not None and first["disease"]:
+        usual = history.usual_fatality(first["disease"], week)
+        cfr_norm = {first["disease"]: usual} if usual is not None else {}
+    flags: list[dict[str, str]] = []
+    if week is not None and first["disease"]:
+        flags = unusual_flags(
+            first["disease"],
+            first["country_iso3"],
+            first["host"],
+            week,
+            cases,
+            deaths,
+            agent,
+            alarms.get((key, week)),
+            history,
+            cfr_norm,
+        )
+    names = {f["flag"] for f in flags}
+    cue_kinds = {c["category"] for c in cues}
+    features = IncidentFeatures(
+        agent=agent.key if agent else None,
+        host=first["host"],
+        cases=cases,
+        deaths=deaths,
+        expected_cfr=cfr_norm.get(first["disease"]) if first["disease"] else None,
+        **{
+            name: (name in names)
+            for name in (
+                "unusual_host",
+                "statistical_alarm",
+                "high_cfr",
+                "non_endemic",
+                "eradicated_agent",
+                "multiple_simultaneous",
+                "first_occurrence",
+                "out_of_season",
             )
-        names = {f["flag"] for f in flags}
-        cue_kinds = {c["category"] for c in cues}
-        features = IncidentFeatures(
-            agent=agent.key if agent else None,
-            host=first.host,
-            cases=cases,
-            deaths=deaths,
-            expected_cfr=cfr_norm.get(first.disease) if first.disease else None,
-            **{
-                name: (name in names)
-                for name in (
-                    "unusual_host",
-                    "statistical_alarm",
-                    "high_cfr",
-                    "non_endemic",
-                    "eradicated_agent",
-                    "multiple_simultaneous",
-                    "first_occurrence",
-                    "out_of_season",
-                )
-            },
-            **{field: True for kind, field in CUE_INDICATORS.items() if kind in cue_kinds},
-        )
-        assessment = assess_radosavljevic(features, table)
-        flags_for_agent = agent_flags(agent)
-        rows.append(
-            {
-                "incident_id": incident_id,
-                "agent_key": agent.key if agent else None,
-                "agent_id": agent.agent_id if agent else None,
-                "agent_name": agent.name if agent else None,
-                "agent_flags": flags_for_agent,
-                "unusual": flags,
-                "cues": cues,
-                "indicator_total": assessment.total,
-                "verdict": assessment.verdict.value,
-                "indicators": [
-                    {"number": r.number, "indicator": r.indicator, "evidence": r.evidence}
-                    for r in assessment.fired()
-                ],
-                "rule_score": rule_score(flags_for_agent, flags, cues, assessment.total),
-            }
-        )
-        summary.with_agent += agent is not None
-        summary.flagged += bool(flags)
-        summary.with_cues += bool(cues)
-    with engine.begin() as conn:
-        upsert(conn, incident_assessments, rows)
-    summary.incidents = len(rows)
-    log.info("lens: %s", summary.summary())
-    return summary
+        },
+        **{field: True for kind, field in CUE_INDICATORS.items() if kind in cue_kinds},
+    )
+    assessment = assess_radosavljevic(features, table)
+    flags_for_agent = agent_flags(agent)
+    summary.with_agent += agent is not None
+    summary.flagged += bool(flags)
+    summary.with_cues += bool(cues)
+    return {
+        "incident_id": incident_id,
+        "agent_key": agent.key if agent else None,
+        "agent_id": agent.agent_id if agent else None,
+        "agent_name": agent.name if agent else None,
+        "agent_flags": flags_for_agent,
+        "unusual": flags,
+        "cues": cues,
+        "indicator_total": assessment.total,
+        "verdict": assessment.verdict.value,
+        "indicators": [
+            {"number": r.number, "indicator": r.indicator, "evidence": r.evidence} for r in assessment.fired()
+        ],
+        "rule_score": rule_score(flags_for_agent, flags, cues, assessment.total),
+    }
 
 
 def rule_score(

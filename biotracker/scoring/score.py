@@ -1,7 +1,8 @@
 """Stage 4: score weekly series and store signals (``score_window``).
 
-Weekly counts per (disease, country) come from all incidents, so baselines exist from the first
-run; only weeks starting inside the window are written. Each series is scored by the method that
+Weekly counts per (disease, country) come from all incidents of the scope, so baselines exist from
+the first run; only weeks starting inside the window are written, and with ``changes`` only the
+series they touch are read and scored. Each series is scored by the method that
 ``methods.toml`` assigns it (R ``surveillance`` algorithms from ``biotracker.scoring.detectors``),
 all series of one method in one vectorised call.
 """
@@ -21,12 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
 
-from biotracker.db.tables import signals
+from biotracker.db.tables import incident_reports, signals
 from biotracker.db.upsert import upsert
 from biotracker.errors import ConfigError
-from biotracker.incidents.series import load_incident_frame, weekly_counts
+from biotracker.incidents.build import first_week
+from biotracker.incidents.changes import Changes
+from biotracker.incidents.scopes import INTERNAL, Scope
+from biotracker.incidents.series import counts_table, load_weekly_counts, split_series_key
 from biotracker.schema import Signal, Window
 from biotracker.scoring.detectors import METHODS, detect, parse_control
 from biotracker.scoring.detectors.api import DegenerateHistoryWarning
@@ -112,9 +116,12 @@ class ScoreSummary:
     weeks: int = 0
     signals: int = 0
     alarms: int = 0
+    #: passed on unchanged: signals change only in touched series, from their earliest touched week
+    changes: Changes | None = None
 
-    def summary(self) -> dict[str, int]:
-        return asdict(self)
+    def summary(self) -> dict[str, object]:
+        out: dict[str, object] = {k: v for k, v in asdict(self).items() if k != "changes"}
+        return out | {"changes": self.changes.summary() if self.changes else None}
 
 
 @cache
@@ -187,12 +194,46 @@ def _log_warnings(caught: list[warnings.WarningMessage], choice: MethodChoice) -
         log.log(level, "scoring with %s: %s: %s", choice.label, w.category.__name__, w.message)
 
 
-def score_window(engine: Engine, window: Window) -> ScoreSummary:
-    """Signals for every series week starting in ``window`` (observed > 0 or alarmed)."""
-    frame = load_incident_frame(engine)
-    frame = frame[frame["disease"].notna()] if not frame.empty else frame  # no disease, no meaningful series
-    summary = ScoreSummary()
-    counts = weekly_counts(frame, window.end.date())
+def _touched_series(engine: Engine, scope: str, changes: Changes | None) -> set[str]:
+    """Series with a disease that the changes touch (all of the scope's without changes, or when full)."""
+    if changes is not None and not changes.full:
+        return {k for k, _ in changes.series_weeks if split_series_key(k)[0] is not None}
+    with engine.connect() as conn:
+        keys = conn.execute(
+            select(incident_reports.c.series_key)
+            .where(incident_reports.c.scope == scope, incident_reports.c.disease.is_not(None))
+            .distinct()
+        ).scalars()
+        return {k for k in keys if k is not None}
+
+
+def score_window(
+    engine: Engine, window: Window, *, scope: Scope = INTERNAL, changes: Changes | None = None
+) -> ScoreSummary:
+    """Signals for every series week starting in ``window`` (observed > 0 or alarmed).
+
+    With ``changes`` (from ``build_incidents``), only the series they touch are read and scored:
+    a series' signals depend on its own counts and the scope's first week alone. The window's
+    signals of those series are replaced, so a series that lost its reports loses its signals.
+    """
+    summary = ScoreSummary(changes=changes)
+    touched = _touched_series(engine, scope.key, changes)
+    start, end = window.start.date(), window.end.date()
+    with engine.begin() as conn:
+        first = first_week(conn, scope.key, with_disease=True)
+        for keys in _chunks(sorted(touched)):
+            conn.execute(
+                delete(signals).where(
+                    signals.c.scope == scope.key,
+                    signals.c.series_key.in_(keys),
+                    signals.c.period_start >= start,
+                    signals.c.period_start < end,
+                )
+            )
+    if not touched or first is None:
+        return summary
+    counts = counts_table(load_weekly_counts(engine, touched, scope=scope.key), end, first)
+    counts = counts.loc[:, counts.sum(axis=0) > 0] if not counts.empty else counts
     if counts.empty:
         return summary
     weeks = counts.index
@@ -211,19 +252,27 @@ def score_window(engine: Engine, window: Window) -> ScoreSummary:
     rows: list[dict[str, Any]] = []
     for choice, keys in sorted(groups.items(), key=lambda kv: kv[0].label):
         rows.extend(_score_group(choice, keys, counts, dates, in_window, summary))
+    for row in rows:
+        row["signal_id"] = scope.qualify(row["signal_id"])
+        row["scope"] = scope.key
     summary.series = len(counts.columns)
     summary.weeks = len(in_window) * len(counts.columns)
     with engine.begin() as conn:
         upsert(conn, signals, rows)
     summary.signals = len(rows)
     log.info(
-        "scoring: %d series, %d signals, %d alarms in %s",
+        "scoring [%s]: %d series, %d signals, %d alarms in %s",
+        scope,
         summary.series,
         summary.signals,
         summary.alarms,
         window,
     )
     return summary
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _score_group(

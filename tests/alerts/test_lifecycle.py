@@ -9,6 +9,9 @@ from biotracker.alerts.derive import derive_alerts
 from biotracker.alerts.lifecycle import AlertNotFound, TransitionError, history, record_feedback, set_status
 from biotracker.db.engine import open_store
 from biotracker.db.tables import alert_feedback, alerts
+from biotracker.incidents.scopes import scope_named
+from biotracker.outputs.audience import INTERNAL, registered_source_kinds
+from biotracker.outputs.records import reading_scope
 from biotracker.schema import AlertStatus, Window
 
 T0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)
@@ -19,7 +22,9 @@ def store(demo_copy):
     """A private copy of the demo's store (SQLite and PostgreSQL) and one of its alerts."""
     engine = open_store(demo_copy)
     with engine.connect() as conn:
-        first = conn.execute(select(alerts.c.alert_id).order_by(alerts.c.alert_id)).first()
+        scope = reading_scope(engine, INTERNAL, registered_source_kinds()).key  # the analysts' view
+        first = conn.execute(select(alerts.c.alert_id).where(alerts.c.scope == scope)
+                             .order_by(alerts.c.alert_id)).first()
     return engine, first.alert_id
 
 
@@ -42,7 +47,9 @@ def test_rederiving_alerts_keeps_the_analysts_status(store):
     set_status(engine, alert_id, AlertStatus.DISMISSED, "ana", T0)
     with engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(alerts)).scalar_one()
-    derive_alerts(engine, Window.parse("2022-10-24", "2024-10-21"))
+    with engine.connect() as conn:
+        scope = scope_named(conn.execute(select(alerts.c.scope).where(alerts.c.alert_id == alert_id)).scalar_one())
+    assert derive_alerts(engine, Window.parse("2022-10-24", "2024-10-21"), scope=scope).alerts > 0
     with engine.connect() as conn:
         assert conn.execute(select(alerts.c.status).where(alerts.c.alert_id == alert_id)).scalar_one() == "dismissed"
         assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == before

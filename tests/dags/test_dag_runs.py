@@ -68,13 +68,13 @@ def test_the_dag_chain_produces_the_same_tables_as_the_demo(tmp_path, monkeypatc
                                            "fetch_end": "2030-01-01T00:00:00+00:00"}
 
     normalised = _run("normalise_reports", EVERYTHING)
-    windows = _xcom(normalised, "build_incidents")["windows"]
+    windows = _xcom(normalised, "plan_windows")["windows"]
     assert windows["day"] == day, "the digest day comes from the recordings, not from the clock"
 
     scored = _run("score_signals", {"windows": windows})
     assert [t.task_id for t in _dag("score_signals").topological_sort()] == [
-        "windows", "score_window", "assess_incidents", "derive_alerts", "rank_alerts"]
-    assert _xcom(scored, "derive_alerts")["alerts"] == demo.alerts.alerts
+        "windows", "build_incidents", "score_window", "assess_incidents", "derive_alerts", "rank_alerts"]
+    assert _xcom(scored, "derive_alerts")["alerts"]["alerts"] == demo.alerts.alerts
     _run("publish_digest", {"day": day, "lookback_days": 28})
 
     dag_settings = load_settings()

@@ -14,7 +14,7 @@ from biotracker.config import load_settings
 from biotracker.db.engine import make_engine, migrate
 from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
-from biotracker.incidents.build import build_incidents, detach_report, reattach_report
+from biotracker.incidents.build import build_every_scope, build_incidents, detach_report, reattach_report
 from biotracker.schema import Window
 
 
@@ -48,7 +48,9 @@ def test_building_twice_gives_identical_incidents(database_url, tmp_path, real_r
     snapshot = tables(engine)
     second = build_incidents(engine)
     assert tables(engine) == snapshot
-    assert first.summary() == second.summary() | {"removed": first.removed}
+    unchanged = {k: v for k, v in second.summary().items() if k != "changes"}
+    assert {k: v for k, v in first.summary().items() if k != "changes"} == unchanged | {"removed": first.removed}
+    assert not second.changes.report_ids and not second.changes.incident_ids, "a re-run changes nothing"
     assert second.removed == 0 and first.reports == len(rows)
     assert first.incidents < first.reports and first.duplicates >= 1
     with engine.connect() as conn:
@@ -138,10 +140,11 @@ def test_detaching_a_report_is_respected_by_reruns_and_undone_by_reattaching(dat
 def test_cli_split_show_and_join(tmp_path, real_report_rows):
     url = f"sqlite:///{tmp_path / 'bt.db'}"
     engine = store(url, tmp_path, real_report_rows)
-    build_incidents(engine)
+    (scope,) = build_every_scope(engine)  # the recordings' reports are all public: one scope
+    in_scope = incident_reports.c.scope == scope
     with engine.connect() as conn:
         member = conn.execute(select(incident_reports.c.report_id, incident_reports.c.incident_id)
-                              .where(incident_reports.c.link == "same_event")
+                              .where(incident_reports.c.link == "same_event", in_scope)
                               .order_by(incident_reports.c.report_id)).first()
     env = {"BIOTRACKER_HOME": str(tmp_path), "BIOTRACKER_DATABASE_URL": url}
     runner = CliRunner()
@@ -156,7 +159,7 @@ def test_cli_split_show_and_join(tmp_path, real_report_rows):
     split = runner.invoke(app, ["incidents", "split", member.incident_id, member.report_id, "--note", "t"],
                           env=env)
     assert split.exit_code == 0, split.output
-    where = incident_reports.c.report_id == member.report_id
+    where = (incident_reports.c.report_id == member.report_id) & in_scope
     with engine.connect() as conn:
         assert conn.execute(select(incident_reports.c.link).where(where)).scalar_one() == "detached"
     joined = runner.invoke(app, ["incidents", "join", member.report_id], env=env)
@@ -172,3 +175,39 @@ def test_detaching_an_unknown_report_says_so(tmp_path, bad):
     engine = store(f"sqlite:///{tmp_path / 'bt.db'}", tmp_path, [])
     with pytest.raises(KeyError):
         detach_report(engine, bad)
+
+
+def _scope_rows(engine, scope: str) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {t.name: sorted(tuple(str(v) for v in r) for r in conn.execute(select(t).where(t.c.scope == scope)))
+                for t in (incidents, incident_reports)}
+
+
+def test_a_report_re_marked_red_leaves_every_scope_not_cleared_for_it(database_url, tmp_path, real_report_rows):
+    """Re-normalised as TLP:RED, a report disappears from the public incidents as if never seen, and
+    the restricted scope that may see it now has incidents of its own."""
+    don = next(r for r in real_report_rows if r["report_id"] == "who_don:2024-DON536")
+    engine = store(database_url, tmp_path, real_report_rows)
+    assert list(build_every_scope(engine)) == ["tlp:clear"]
+    with engine.begin() as conn:
+        upsert(conn, reports, [don | {"tlp": "RED"}])
+    built = build_every_scope(engine, report_ids=[don["report_id"]])
+    assert built["tlp:clear"].changes.report_ids == {don["report_id"]}
+    assert built["tlp:red"].changes.full, "a scope seen for the first time is built in full"
+    never = store(f"sqlite:///{tmp_path / 'never.db'}", tmp_path / "never",
+                  [r for r in real_report_rows if r["report_id"] != don["report_id"]])
+    build_every_scope(never)
+    assert _scope_rows(engine, "tlp:clear") == _scope_rows(never, "tlp:clear")
+    with engine.connect() as conn:
+        seen = set(conn.execute(select(incident_reports.c.scope).where(
+            incident_reports.c.report_id == don["report_id"])).scalars())
+    assert seen == {"tlp:red"}
+
+
+def test_changes_travel_as_json(tmp_path, real_report_rows):
+    """What one stage changed survives a trip through an XCom or an asset event's extra."""
+    from biotracker.incidents.changes import Changes
+
+    engine = store(f"sqlite:///{tmp_path / 'bt.db'}", tmp_path, real_report_rows)
+    changes = build_incidents(engine).changes
+    assert changes.series_weeks and Changes.from_json(json.loads(json.dumps(changes.to_json()))) == changes

@@ -62,10 +62,14 @@ def populate(engine) -> None:
         _incident("inc-fra-1", "Anthrax - France <script>alert('x')</script>", "anthrax", "FRA", t, "AMBER"),
         _incident("inc-deu-1", LE_MARKER, "avian influenza", "DEU", t, "CLEAR"),
     ]
+    # Links carry their report's series facts, as build_incidents writes them.
+    facts = {r["report_id"]: {"disease": r["disease"], "country_iso3": r["country_iso3"], "period_start": WEEK,
+                              "series_key": f"{r['disease']}|{r['country_iso3']}|human"} for r in rep}
     links = [{"incident_id": "inc-nga-1", "report_id": "who_don:DON500"},
              {"incident_id": "inc-nga-2", "report_id": "who_don:DON501"},
              {"incident_id": "inc-fra-1", "report_id": "who_don:DON502"},
              {"incident_id": "inc-deu-1", "report_id": "police_intake:PI-1"}]
+    links = [link | facts[link["report_id"]] for link in links]
     sig = []
     for i in range(12):
         week = WEEK - dt.timedelta(days=7 * (11 - i))

@@ -11,17 +11,19 @@ from stix2validator import ValidationOptions, validate_file
 
 from biotracker.db.engine import open_store
 from biotracker.db.tables import alerts, reports
-from biotracker.outputs.audience import Audience, registered_source_kinds
+from biotracker.outputs.audience import INTERNAL, Audience, registered_source_kinds
 from biotracker.outputs.cap import cap_schema
 from biotracker.outputs.publish import export_all
+from biotracker.outputs.records import reading_scope
 from biotracker.schema import SourceKind, Tlp, Window, as_utc
 
 
 def test_demo_exports_every_alert_as_valid_cap_and_json(demo_store, tmp_path):
     settings, result = demo_store
     engine = open_store(settings)
+    internal = reading_scope(engine, INTERNAL, registered_source_kinds())  # the analysts' scope
     with engine.connect() as conn:
-        n_alerts = conn.execute(select(func.count()).select_from(alerts)).scalar_one()
+        n_alerts = conn.execute(select(func.count()).select_from(alerts).where(alerts.c.scope == internal.key)).scalar_one()
     out = export_all(engine, settings, out_dir=tmp_path)
     assert n_alerts > 0 and out.cap_messages == n_alerts == out.json_alerts
     for path in sorted((tmp_path / "cap").glob("*.cap.xml")):

@@ -39,7 +39,7 @@ from biotracker.outputs.jsonexport import json_document
 from biotracker.outputs.mail import compose_digest_email
 from biotracker.outputs.records import load_output_data
 from biotracker.outputs.stix import TLP2_IDS, stix_bundle
-from biotracker.schema import AlertStatus, AlertTier, SourceKind, Tlp, as_utc
+from biotracker.schema import AlertStatus, AlertTier, SourceKind, Tlp, Window, as_utc
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = REPO / "test-output" / "no-leak-figures.json"
@@ -206,3 +206,130 @@ def test_no_output_leaks_to_an_audience_not_cleared_for_it(engine, figures, worl
         for record in [*document["alerts"], *document["incidents"], *document["notes"]]:
             _check(truth, audience, json.dumps(record), Tlp(record["tlp"]), "JSON record")
         STATS["renders"] += 6
+
+
+# --- derived data respects markings ----------------------------------------------------------------
+#
+# Property: restricted reports placed on the same diseases, countries and weeks as public ones change
+# nothing an audience not cleared for them receives. The real chain (clustering, series, detectors,
+# risk lens, alerts, ranking) runs on a world of public reports alone, on that world plus every
+# restricted report the audience may see, and on the world plus all restricted reports; the
+# audience's outputs (digest HTML and text, email, CAP, STIX, JSON) must be byte-identical in the
+# last two. Figures go to test-output/derived-leak-figures.json.
+
+DERIVED_FIGURES = REPO / "test-output" / "derived-leak-figures.json"
+DERIVED_STATS = {"examples": 0, "audiences": 0, "restricted_reports": 0, "renders_checked": 0,
+                 "alerts_rendered": 0, "leaks": 0}
+ALERT_DISEASES = ["smallpox", "cholera", "plague"]  # smallpox: eradicated, so its weeks always alert
+LOOKBACK = 28
+SCORED = Window(as_utc(DAY - dt.timedelta(weeks=80)), as_utc(DAY))
+
+public_st = st.fixed_dictionaries({
+    "source": st.sampled_from(["who_don", "hpai_outbreaks"]), "disease": st.sampled_from(ALERT_DISEASES),
+    "country": st.sampled_from(COUNTRIES), "weeks_ago": st.sampled_from([1, 1, 2, 3, 20, 60, 70]),
+    "cases": st.integers(0, 40), "deaths": st.integers(0, 20)})
+restricted_st = st.fixed_dictionaries({
+    "tlp": tlps, "source": st.sampled_from(sorted(SOURCES)), "near": st.integers(0, 10_000),
+    "country": st.one_of(st.none(), st.sampled_from(COUNTRIES)), "cases": st.integers(0, 40),
+    "deaths": st.integers(0, 20)})
+
+
+def _report(i: int, source: str, tlp: Tlp, disease: str, country: str, weeks_ago: int, cases: int, deaths: int,
+            tag: str) -> dict:
+    at = as_utc(dt.datetime.combine(WEEK - dt.timedelta(weeks=weeks_ago - 1), dt.time(12)))
+    marker = f"RPT-{i:03d}X"
+    return {"report_id": f"{source}:{tag}{marker}", "source": source, "source_id": f"{tag}{marker}",
+            "url": f"https://src.example/{tag}{marker}", "title": f"{disease} in {country}: report {marker}",
+            "summary": f"{cases} cases and {deaths} deaths of {disease} reported in {country}.", "text": "",
+            "published_at": at, "observed_at": at, "disease": disease, "pathogen": None, "host": "human",
+            "country_iso3": country, "admin_area": None, "lat": None, "lon": None, "cases": cases,
+            "deaths": deaths, "language": "en", "tlp": tlp.value, "raw_sha256": None, "evidence": {}}
+
+
+def _restricted(public: list[dict], spec: dict, i: int) -> dict | None:
+    """A restricted report on the disease and week of a public one (its country or another)."""
+    base = public[spec["near"] % len(public)]
+    le = SOURCES[spec["source"]] == SourceKind.LAW_ENFORCEMENT
+    if not le and spec["tlp"] == Tlp.CLEAR:
+        return None  # a public report: not what this property is about
+    at = base["observed_at"]
+    weeks_ago = (WEEK - at.date()).days // 7 + 1
+    return _report(100 + i, spec["source"], spec["tlp"], base["disease"], spec["country"] or base["country_iso3"],
+                   weeks_ago, spec["cases"], spec["deaths"], "R")
+
+
+def _derive(engine, rows: list[dict], home) -> None:
+    from biotracker.alerts.refresh import refresh_derived
+    from biotracker.db.tables import incident_assessments
+
+    with engine.begin() as conn:
+        for table in (alert_events, alert_feedback, alerts, signals, incident_assessments, incident_reports,
+                      incidents, reports):
+            conn.execute(delete(table))
+        upsert(conn, reports, rows)
+    refresh_derived(engine, SCORED, home / "no-models", full=True, source_kinds=SOURCES)
+
+
+def _outputs(engine, audience: Audience) -> dict[str, str]:
+    from biotracker.outputs.digest import digest_window
+
+    data = load_output_data(engine, digest_window(DAY, LOOKBACK), source_kinds=SOURCES, audience=audience,
+                            health_at=as_utc(DAY))
+    digest = render_digest(data, audience, DAY, LOOKBACK)
+    msg = email.message_from_bytes(
+        compose_digest_email(digest, mail_from="d@biotracker.example", sent_at=as_utc(DAY)).as_bytes(),
+        policy=email.policy.default)
+    mail = "\n".join([msg["Subject"], msg["X-TLP"], msg.get_body(("plain",)).get_content(),
+                      msg.get_body(("html",)).get_content()])  # Message-ID and MIME boundaries are random
+    _, messages = cap_messages(data, audience, sent_at=as_utc(DAY))
+    _, bundle = stix_bundle(data, audience)
+    _, document = json_document(data, audience)
+    DERIVED_STATS["alerts_rendered"] += len(digest.delivery.of_kind("alert"))
+    return {"digest.html": digest.html, "digest.txt": digest.text, "email": mail,
+            "cap": json.dumps(messages, sort_keys=True), "stix": bundle.serialize(sort_keys=True),
+            "json": json.dumps(document, sort_keys=True, default=str)}
+
+
+@pytest.fixture(scope="module")
+def derived_figures():
+    yield DERIVED_STATS
+    DERIVED_FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    DERIVED_FIGURES.write_text(json.dumps(DERIVED_STATS, indent=2) + "\n", encoding="utf-8")
+    print(f"\nderived-data leak property: {DERIVED_STATS}")
+
+
+@pytest.fixture(scope="module")
+def two_stores(tmp_path_factory):
+    home = tmp_path_factory.mktemp("derived")
+    return (open_store(load_settings({}, home=str(home / "a"))), open_store(load_settings({}, home=str(home / "b"))),
+            home)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(public=st.lists(public_st, min_size=3, max_size=12), restricted=st.lists(restricted_st, min_size=1, max_size=8),
+       audiences=st.lists(audience_st, min_size=1, max_size=2))
+def test_restricted_reports_change_no_output_for_an_audience_not_cleared_for_them(
+        two_stores, derived_figures, public, restricted, audiences):
+    with_all, with_visible, home = two_stores
+    rows = [_report(i, p["source"], Tlp.CLEAR, p["disease"], p["country"], p["weeks_ago"], p["cases"], p["deaths"],
+                    "P") for i, p in enumerate(public)]
+    extra = [r for r in (_restricted(rows, spec, i) for i, spec in enumerate(restricted)) if r is not None]
+    DERIVED_STATS["examples"] += 1
+    DERIVED_STATS["restricted_reports"] += len(extra)
+    _derive(with_all, rows + extra, home)
+    for audience in audiences:
+        DERIVED_STATS["audiences"] += 1
+        le = {r["report_id"]: SOURCES[r["source"]] == SourceKind.LAW_ENFORCEMENT for r in extra}
+        visible = [r for r in extra if (audience.law_enforcement or not le[r["report_id"]])
+                   and audience.clearance.allows(max([Tlp(r["tlp"]), Tlp.AMBER_STRICT if le[r["report_id"]]
+                                                      else Tlp.CLEAR], key=lambda m: m.rank))]
+        _derive(with_visible, rows + visible, home)
+        want, got = _outputs(with_visible, audience), _outputs(with_all, audience)
+        for name in want:
+            DERIVED_STATS["renders_checked"] += 1
+            if got[name] != want[name]:
+                DERIVED_STATS["leaks"] += 1
+            assert got[name] == want[name], (
+                f"{name} for {audience} changed when reports it may not see were added: "
+                f"{[(r['tlp'], r['source'], r['disease'], r['country_iso3']) for r in extra if r not in visible]}")

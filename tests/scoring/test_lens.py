@@ -66,3 +66,20 @@ def test_every_demo_incident_carries_agent_flags_unusualness_and_indicator_score
     assert flagged and all(f["evidence"] for f in flagged)
     powder = [c for r in rows for c in r["cues"] if c["category"] == "suspicious_powder_hoax"]
     assert powder and "white powder" in powder[0]["sentence"]
+
+
+def test_history_is_asked_as_of_the_incident_week_never_later():
+    """Later reports never change an assessment: what the incremental chain relies on."""
+    from collections import Counter
+
+    from biotracker.scoring.lens import History
+
+    later = W + dt.timedelta(weeks=1)
+    h = History.from_counts(dt.date(2020, 1, 6), [("plague", "MDG", "human", W, 1), ("plague", "MDG", "rat", later, 30),
+                                                  ("plague", "USA", "human", later, 2)],
+                            [("plague", W, 0.1), ("plague", W, 0.2), ("plague", W, 0.3), ("plague", later, 0.9)])
+    assert h.hosts("plague", W) == Counter({"human": 1}) and h.hosts("plague", later)["rat"] == 30
+    assert h.months("plague", "MDG", W) == Counter({W.month: 1})
+    assert h.countries("plague", later) == {"MDG", "USA"} and h.countries("plague", W) == {"MDG"}
+    assert h.usual_fatality("plague", W) == 0.2 and h.usual_fatality("plague", W - dt.timedelta(weeks=1)) is None
+    assert h.earlier_weeks("plague", "MDG", later) == [W] and h.earlier_weeks("plague", "MDG", W) == []

@@ -123,17 +123,30 @@ def alert_features(alert: Mapping[str, Any], assessment: Mapping[str, Any] | Non
 
 
 def load_alert_frame(engine: Engine, alert_ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """Feature rows for ``alert_ids`` (default: every alert), indexed by alert_id, in id order."""
-    wanted = None if alert_ids is None else set(alert_ids)
+    """Feature rows for ``alert_ids`` (default: every alert), indexed by alert_id, in id order.
+
+    Only the named alerts and their incidents' assessments are read, in chunks of ids (never one
+    statement with every id as a parameter).
+    """
     with engine.connect() as conn:
-        rows = [
-            dict(r)
-            for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()
-            if wanted is None or r["alert_id"] in wanted
-        ]
-        incident_ids = {r["incident_id"] for r in rows if r["incident_id"]}
-        lens = select(incident_assessments).where(incident_assessments.c.incident_id.in_(incident_ids))
-        assessed = {r["incident_id"]: dict(r) for r in conn.execute(lens).mappings()}
+        if alert_ids is None:
+            rows = [dict(r) for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()]
+        else:
+            rows = []
+            for ids in _chunks(sorted(set(alert_ids))):
+                rows += [
+                    dict(r) for r in conn.execute(select(alerts).where(alerts.c.alert_id.in_(ids))).mappings()
+                ]
+            rows.sort(key=lambda r: r["alert_id"])
+        assessed: dict[str, dict] = {}
+        for ids in _chunks(sorted({r["incident_id"] for r in rows if r["incident_id"]})):
+            lens = select(incident_assessments).where(incident_assessments.c.incident_id.in_(ids))
+            assessed.update({r["incident_id"]: dict(r) for r in conn.execute(lens).mappings()})
     records = [alert_features(r, assessed.get(r["incident_id"])) | {"alert_id": r["alert_id"]} for r in rows]
     columns = ["alert_id", *NUMERIC, "tags", "text"]
     return pd.DataFrame(records, columns=columns).set_index("alert_id")
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

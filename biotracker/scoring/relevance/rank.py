@@ -41,6 +41,9 @@ def rank_alerts(
 ) -> list[RankedAlert]:
     """Alerts (default: all) most relevant first; with ``store`` their score goes into ``features``.
 
+    The incremental chain passes ``alert_ids=derive_alerts(...).alert_ids``: an alert's score
+    depends on that alert alone (model or rule score), so the others need not be read again.
+
     ``model`` overrides the newest saved one (the benchmark uses it); otherwise
     ``load_newest_model(models_dir)`` decides, and None means the rule score.
     """
@@ -67,12 +70,18 @@ def store_relevance(engine: Engine, ranked: list[RankedAlert]) -> None:
     """Merge ``relevance``/``relevance_source`` into each alert's ``features`` JSON."""
     by_id = {r.alert_id: r for r in ranked}
     with engine.begin() as conn:
-        current = {
-            row.alert_id: row.features or {}
-            for row in conn.execute(
-                select(alerts.c.alert_id, alerts.c.features).where(alerts.c.alert_id.in_(list(by_id)))
+        current: dict[str, dict] = {}
+        ids = sorted(by_id)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            current.update(
+                {
+                    row.alert_id: row.features or {}
+                    for row in conn.execute(
+                        select(alerts.c.alert_id, alerts.c.features).where(alerts.c.alert_id.in_(chunk))
+                    )
+                }
             )
-        }
         params = [
             {
                 "key": alert_id,

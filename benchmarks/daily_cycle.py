@@ -1,0 +1,246 @@
+"""Time one daily cycle of ~2,000 new reports on a store of N reports, stage by stage, with peak memory.
+
+    python benchmarks/daily_cycle.py --history N [--backend sqlite|postgresql] [--daily 2000] [--json]
+
+The store is N reports resampled from the real recordings: every report the demo normalises from the
+bundled feeds (WHO DON, ProMED, EMPRES-i, the HPAI tables, the police drop folder, ...) with its
+title, text, extraction evidence, source and marking kept, and what makes a new event varied: the
+publication date (uniform over five years), the event date (0-6 days earlier), the country (half
+keep their own, half get another country seen in the corpus: many disease x country series) and an
+item number in the title (so copies are not exact duplicates of each other). The store is built
+once, every derived table computed in full (``refresh_derived(full=True)``, what ``biotracker
+rebuild`` runs), and cached under ``var/bench/`` so a rerun reuses it.
+
+One cycle then adds a day of ``--daily`` new reports (published the day after the history ends;
+5% about events up to eight weeks earlier) and runs the chain on what they change, in a fresh
+child process whose peak resident memory (``ru_maxrss``) is reported: ``store`` (writing the
+reports: the stand-in for ingest and normalise, which are not timed here), ``incidents``,
+``score``, ``lens``, ``alerts``, ``rank`` (each summed over the visibility scopes), and
+``publish`` (``publish_day``: the analysts' digest and exports plus a public and a law-enforcement
+subscriber's, no mail sent). Each cycle starts from a copy of the cached store.
+
+With ``--json`` the last line is
+``{"history": N, "backend": ..., "stages": {NAME: SECONDS, ...}, "total_s": ..., "peak_rss_mb": ...}``.
+PostgreSQL runs on a throwaway cluster (``tests/pg_cluster.py``); its store is rebuilt every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import random
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CACHE = ROOT / "var" / "bench"
+UTC = dt.UTC
+#: The history ends here; the new day is the day after.
+END = dt.datetime(2026, 6, 1, tzinfo=UTC)
+YEARS = 5
+SCORED_WEEKS = 8
+LOOKBACK_DAYS = 7
+
+
+def _templates() -> list[dict]:
+    """Every report the demo normalises from the bundled recordings (its store cached in var/bench/demo)."""
+    from sqlalchemy import select
+
+    from biotracker.config import load_settings
+    from biotracker.db.engine import make_engine
+    from biotracker.db.tables import reports
+
+    home = CACHE / "demo"
+    settings = load_settings({}, home=str(home))
+    if not (home / "demo-done").exists():
+        from biotracker.ingest.run import open_http  # noqa: F401  (fail early if the package is broken)
+        from biotracker.pipeline import run_demo
+
+        run_demo(settings, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=UTC))
+        (home / "demo-done").write_text("ok\n")
+    with make_engine(settings).connect() as conn:
+        return [dict(r) for r in conn.execute(select(reports).order_by(reports.c.report_id)).mappings()]
+
+
+def _resample(
+    templates: list[dict], n: int, seed: int, start: dt.datetime, days: float, tag: str, late: float = 0.0
+) -> list[dict]:
+    rng = random.Random(seed)
+    countries = sorted({t["country_iso3"] for t in templates if t["country_iso3"]})
+    out = []
+    for i in range(n):
+        t = rng.choice(templates)
+        published = start + dt.timedelta(seconds=rng.uniform(0, days * 86400))
+        back = (
+            dt.timedelta(days=rng.uniform(7, 56))
+            if rng.random() < late
+            else dt.timedelta(days=rng.uniform(0, 6))
+        )
+        country = t["country_iso3"] if rng.random() < 0.5 or not countries else rng.choice(countries)
+        source_id = f"{tag}{i}"
+        out.append(
+            t
+            | {
+                "report_id": f"{t['source']}:{source_id}",
+                "source_id": source_id,
+                "url": f"{t['url'] or 'https://bench.example/'}#{source_id}",
+                "title": f"{t['title']} (item {tag}{i})",
+                "published_at": published,
+                "observed_at": published - back,
+                "country_iso3": country,
+            }
+        )
+    return out
+
+
+def _insert(engine, rows: list[dict]) -> None:
+    from biotracker.db.tables import reports
+
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 5000):
+            conn.execute(reports.insert(), rows[i : i + 5000])
+
+
+def _scored(day: dt.datetime):
+    from biotracker.schema import Window
+
+    return Window(day - dt.timedelta(weeks=SCORED_WEEKS), day)
+
+
+def _build(url: str, home: Path, history: int, seed: int) -> None:
+    """A store of ``history`` resampled reports with every derived table computed (child process)."""
+    from biotracker.alerts.refresh import refresh_derived
+    from biotracker.config import load_settings
+    from biotracker.db.engine import open_store
+
+    templates = _templates()
+    engine = open_store(load_settings({}, home=str(home), database_url=url))
+    started = time.perf_counter()
+    for part in range(0, history, 100_000):
+        n = min(100_000, history - part)
+        rows = _resample(
+            templates, n, seed + part, END - dt.timedelta(days=365 * YEARS), 365 * YEARS, f"h{part}-"
+        )
+        _insert(engine, rows)
+    print(f"stored {history} reports in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    started = time.perf_counter()
+    refresh_derived(engine, _scored(END), home / "no-models", full=True)
+    print(f"derived every table in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+def _cycle(url: str, home: Path, daily: int, seed: int, queue) -> None:  # type: ignore[no-untyped-def]
+    """One day: store the day's reports, derive what they change, publish (child process)."""
+    from biotracker.alerts.refresh import refresh_derived
+    from biotracker.config import load_settings
+    from biotracker.db.engine import open_store
+    from biotracker.outputs.audience import Audience, SubscriberBook
+    from biotracker.outputs.publish import publish_day
+    from biotracker.schema import Tlp
+    from biotracker.scoring.relevance.tasks import models_dir
+
+    templates = _templates()
+    settings = load_settings({}, home=str(home), database_url=url)
+    engine = open_store(settings)
+    rows = _resample(templates, daily, seed + 10**9, END, 1.0, "day-", late=0.05)
+    day = END + dt.timedelta(days=1)
+    stages: dict[str, float] = {}
+    cpu = time.process_time()
+    started = time.perf_counter()
+    _insert(engine, rows)
+    stages["store"] = time.perf_counter() - started
+    refresh_derived(
+        engine, _scored(day), models_dir(settings), report_ids=[r["report_id"] for r in rows], timings=stages
+    )
+    book = SubscriberBook(
+        (Audience("public", Tlp.CLEAR, "public"), Audience("police", Tlp.RED, "law_enforcement"))
+    )
+    started = time.perf_counter()
+    publish_day(engine, settings, day.date(), lookback_days=LOOKBACK_DAYS, subscribers=book, send=False)
+    stages["publish"] = time.perf_counter() - started
+    stages_cpu = time.process_time() - cpu  # this process only: the SQLite engine, not a PostgreSQL server
+    queue.put((stages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, stages_cpu))
+
+
+def _spawn(target, *args):  # type: ignore[no-untyped-def]
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue) if target is _cycle else args)
+    proc.start()
+    result = queue.get() if target is _cycle else None
+    proc.join()
+    if proc.exitcode:
+        raise SystemExit(f"{target.__name__} failed (exit {proc.exitcode})")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--history", type=int, required=True, help="reports in the store before the day")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--daily", type=int, default=2000, help="new reports in the day")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    args = parser.parse_args()
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    _templates()  # the demo store, once
+    work = CACHE / f"run-{args.backend}-{args.history}"
+    shutil.rmtree(work, ignore_errors=True)
+    cluster = None
+    if args.backend == "sqlite":
+        cached = CACHE / f"store-{args.history}-{args.seed}"
+        if not (cached / "biotracker.db").exists():
+            shutil.rmtree(cached, ignore_errors=True)
+            started = time.perf_counter()
+            _spawn(_build, f"sqlite:///{cached / 'biotracker.db'}", cached, args.history, args.seed)
+            print(
+                f"built the store in {time.perf_counter() - started:.0f} s (cached in {cached})",
+                file=sys.stderr,
+            )
+        shutil.copytree(cached, work)
+        url = f"sqlite:///{work / 'biotracker.db'}"
+    else:
+        from tests.pg_cluster import create_database, start_cluster
+
+        cluster = start_cluster()
+        url = create_database(cluster, "bench")
+        work.mkdir(parents=True)
+        started = time.perf_counter()
+        _spawn(_build, url, work, args.history, args.seed)
+        print(f"built the store in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    try:
+        stages, peak, cpu = _spawn(_cycle, url, work, args.daily, args.seed)  # the cycle's own process
+    finally:
+        if cluster is not None:
+            from tests.pg_cluster import stop_cluster
+
+            stop_cluster(cluster)
+    total = sum(stages.values())
+    print(f"daily cycle of {args.daily} reports on {args.history:,} ({args.backend}):")
+    for name, seconds in stages.items():
+        print(f"  {name:<10} {seconds:8.2f} s")
+    print(f"  {'total':<10} {total:8.2f} s   peak RSS {peak / 1024:.0f} MB   CPU {cpu:.2f} s (this process)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "history": args.history,
+                    "backend": args.backend,
+                    "stages": {k: round(v, 3) for k, v in stages.items()},
+                    "total_s": round(total, 3),
+                    "peak_rss_mb": round(peak / 1024, 1),
+                    "cpu_s": round(cpu, 3),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
