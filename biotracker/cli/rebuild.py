@@ -7,17 +7,17 @@ import json
 import typer
 from rich.console import Console
 
-from biotracker.errors import BiotrackerError
+from biotracker.cli.options import iso_day
 
 console = Console()
 
 
 def rebuild(
     start: str | None = typer.Option(
-        None, help="First week alerts are derived for (ISO date). Default: 104 weeks back."
+        None, callback=iso_day, help="First week alerts are derived for (ISO date). Default: 104 weeks back."
     ),
     end: str | None = typer.Option(
-        None, help="End of the alert window (ISO date, exclusive). Default: tomorrow."
+        None, callback=iso_day, help="End of the alert window (ISO date, exclusive). Default: tomorrow."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print each scope's summary as JSON."),
 ) -> None:
@@ -32,14 +32,12 @@ def rebuild(
     from biotracker.schema import Window, as_utc
     from biotracker.scoring.relevance.tasks import models_dir
 
-    try:
-        settings = load_settings()
-        until = as_utc(end) if end else as_utc(dt.date.today() + dt.timedelta(days=1))
-        window = Window(as_utc(start) if start else until - dt.timedelta(weeks=104), until)
-        runs = refresh_derived(open_store(settings), window, models_dir(settings), full=True)
-    except (BiotrackerError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings()
+    until = as_utc(end) if end else as_utc(dt.date.today() + dt.timedelta(days=1))
+    since = as_utc(start) if start else until - dt.timedelta(weeks=104)
+    if since >= until:
+        raise typer.BadParameter(f"--start {start} is not before --end {end or until.date()}")
+    runs = refresh_derived(open_store(settings), Window(since, until), models_dir(settings), full=True)
     summaries = [r.summary() for r in runs]
     if as_json:
         print(json.dumps(summaries, indent=2))
