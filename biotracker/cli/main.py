@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "extract",
     "export",
     "models",
+    "backtest",
 ]
 
 app = typer.Typer(
