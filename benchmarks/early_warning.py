@@ -365,19 +365,39 @@ def _run_backtest(stream: Path, end: dt.date) -> tuple[list[dict], list[tuple[dt
     return rows, [(s.day, s.disease, s.country_iso3) for s in result.sightings], seconds
 
 
+def _read_alerts(stream: Path, alerts: Path, end: dt.date) -> tuple[list[dict], list[tuple[dt.date, str, str]]]:
+    """A finished ``biotracker backtest`` output, and the sightings the same normalisation gives."""
+    from biotracker.backtest import read_stream, to_reports
+
+    items, _bad = read_stream(stream)
+    sightings = [
+        (r.published_at.date(), r.disease, r.country_iso3)
+        for i in items
+        if i.day <= end
+        for r in to_reports(i)
+        if r.disease and r.country_iso3 and r.published_at
+    ]
+    rows = [json.loads(line) for line in alerts.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if dt.date.fromisoformat(r["day"]) <= end], sightings
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stream", type=Path, required=True)
     parser.add_argument("--gold", type=Path, required=True)
     parser.add_argument("--start", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--end", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--alerts", type=Path, help="score this finished backtest output instead of running one")
     parser.add_argument("--misses", type=int, default=0, help="print the N commonest misses and false alarms")
     args = parser.parse_args(argv)
 
     matcher = DiseaseMatcher(load_crosswalk())
     dons, unmatched = read_gold(args.gold, matcher)
     events = gold_events(dons, args.start, args.end)
-    rows, sightings, seconds = _run_backtest(args.stream, args.end)
+    if args.alerts:
+        (rows, sightings), seconds = _read_alerts(args.stream, args.alerts, args.end), 0.0
+    else:
+        rows, sightings, seconds = _run_backtest(args.stream, args.end)
     alerts = collapse_events(rows, matcher)
     figures = score(events, dons, alerts, args.start, args.end)
     baseline = score(events, dons, naive_alerts(sightings, matcher), args.start, args.end)

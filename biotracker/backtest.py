@@ -33,6 +33,7 @@ from biotracker.incidents.build import build_incidents
 from biotracker.incidents.series import week_start
 from biotracker.ingest.html_text import html_to_text
 from biotracker.normalise.enrich import enrich
+from biotracker.normalise.fanout import per_country
 from biotracker.normalise.run import report_row
 from biotracker.normalise.vocab import load_vocabulary
 from biotracker.schema import AlertTier, Report, Tlp, Window, as_utc
@@ -177,9 +178,10 @@ def _parse_rows(reader: csv.DictReader, id_column: str) -> tuple[list[StreamItem
     return good, bad
 
 
-def to_report(item: StreamItem) -> Report:
-    """The normalised report of a stream item: the connector's fields, then the same ``enrich``
-    every connector's reports go through in ``normalise_payload``."""
+def to_reports(item: StreamItem) -> list[Report]:
+    """The normalised reports of a stream item: the connector's fields, then the same ``enrich``
+    every connector's reports go through in ``normalise_payload``, then one report per country
+    a round-up names (``normalise.fanout``)."""
     when = as_utc(item.day)
     report = Report(
         source=item.source,
@@ -192,7 +194,7 @@ def to_report(item: StreamItem) -> Report:
         language="en",
         tlp=Tlp.CLEAR,
     )
-    return enrich(report)
+    return per_country(enrich(report))
 
 
 # -- one day ------------------------------------------------------------------------------------
@@ -325,8 +327,8 @@ def _replay(ordered: list[StreamItem], first: dt.date, last: dt.date, home: Path
     state: dict[str, dict] = {}
     try:
         for day in _days(first, last):
-            new = [to_report(i) for i in by_day.get(day, [])]
-            result.items += len(new)
+            new = [r for i in by_day.get(day, []) for r in to_reports(i)]
+            result.items += len(by_day.get(day, []))
             result.sightings.extend(
                 Sighting(r.published_at.date(), r.disease, r.country_iso3, r.report_id)  # type: ignore[union-attr]
                 for r in new

@@ -8,10 +8,8 @@ and the risk data files; results go to ``incident_assessments`` (one row per inc
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import logging
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -26,15 +24,18 @@ from biotracker.incidents.series import load_incident_frame
 from biotracker.schema import Window
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
 from biotracker.scoring.risk.indicators import IncidentFeatures, assess_radosavljevic
+from biotracker.scoring.unusual import (
+    Flag,
+    IncidentFacts,
+    UnusualConfig,
+    build_history,
+    meaningful_flags,
+    unusual_flags,
+)
 
 log = logging.getLogger(__name__)
 
-NOVELTY_WEEKS = 52
-SEASON_MIN_YEARS = 3
-SEASON_MIN_REPORTS = 10
-HOST_MIN_REPORTS = 20
-SIMULTANEOUS_COUNTRIES = 3
-CFR_MIN_CASES = 5
+CFR_MIN_CASES = UnusualConfig().cfr_min_cases
 CUE_INDICATORS = {
     "laboratory": "laboratory_link",
     "lab_acquired_infection": "laboratory_link",
@@ -99,120 +100,6 @@ def agent_flags(agent: Agent | None) -> dict[str, Any]:
     }
 
 
-def _history(frame: pd.DataFrame) -> dict[str, Any]:
-    """Lookups over all counted reports that the unusualness flags compare against."""
-    by_dc: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
-    months: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    hosts: dict[str, Counter] = defaultdict(Counter)
-    countries_week: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
-    for row in frame.itertuples(index=False):
-        if row.country_iso3:
-            by_dc[(row.disease, row.country_iso3)].append(row.period_start)
-            months[(row.disease, row.country_iso3)][row.period_start.month] += 1
-            countries_week[(row.disease, row.period_start)].add(row.country_iso3)
-        hosts[row.disease][row.host or "*"] += 1
-    start = min(frame["period_start"]) if not frame.empty else None
-    return {
-        "by_dc": {k: sorted(v) for k, v in by_dc.items()},
-        "months": months,
-        "hosts": hosts,
-        "countries_week": countries_week,
-        "start": start,
-    }
-
-
-def unusual_flags(
-    disease: str,
-    country: str | None,
-    host: str | None,
-    week: dt.date,
-    cases: int | None,
-    deaths: int | None,
-    agent: Agent | None,
-    alarm: dict | None,
-    history: dict[str, Any],
-    cfr_norm: dict[str, float],
-) -> list[dict[str, str]]:
-    """Each unusualness flag that holds for this incident, with the evidence in words."""
-    flags: list[dict[str, str]] = []
-    if country:
-        earlier = [w for w in history["by_dc"].get((disease, country), []) if w < week]
-        if history["start"] and (week - history["start"]).days > 7 * NOVELTY_WEEKS:
-            if not earlier:
-                flags.append(
-                    {
-                        "flag": "first_occurrence",
-                        "evidence": f"no earlier report of {disease} in {country} since the data begin ({history['start']})",
-                    }
-                )
-            elif (week - earlier[-1]).days > 7 * NOVELTY_WEEKS:
-                flags.append(
-                    {
-                        "flag": "first_occurrence",
-                        "evidence": f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
-                    }
-                )
-        span_years = (week - history["start"]).days / 365.25 if history["start"] else 0
-        months = history["months"].get((disease, country), Counter())
-        total = sum(months.values())
-        if span_years >= SEASON_MIN_YEARS and total >= SEASON_MIN_REPORTS:
-            near = sum(months[((week.month - 1 + d) % 12) + 1] for d in (-1, 0, 1))
-            if near / total < 0.05:
-                flags.append(
-                    {
-                        "flag": "out_of_season",
-                        "evidence": f"only {near} of {total} earlier reports of {disease} in {country} fell within a month of "
-                        f"{week.strftime('%B')}",
-                    }
-                )
-        endemic = load_endemicity().get(agent.key) if agent else None
-        if endemic is not None and country not in endemic:
-            flags.append(
-                {
-                    "flag": "non_endemic",
-                    "evidence": f"{agent.name} is not endemic in {country} (endemicity table: "
-                    f"{', '.join(sorted(endemic)) or 'no country'})",
-                }
-            )
-    hosts = history["hosts"].get(disease, Counter())
-    if host and sum(hosts.values()) >= HOST_MIN_REPORTS and hosts[host] <= 1:
-        usual = ", ".join(h for h, _ in hosts.most_common(3))
-        flags.append(
-            {
-                "flag": "unusual_host",
-                "evidence": f"{disease} in {host}: first time in {sum(hosts.values())} reports (usual hosts: {usual})",
-            }
-        )
-    if agent is not None and agent.eradicated:
-        flags.append({"flag": "eradicated_agent", "evidence": f"{agent.name} is eradicated worldwide"})
-    if alarm:
-        flags.append(
-            {
-                "flag": "statistical_alarm",
-                "evidence": f"{alarm['method']}: {alarm['observed']} this week above the upper bound {alarm['upperbound']:.2f}",
-            }
-        )
-    elsewhere = history["countries_week"].get((disease, week), set())
-    if len(elsewhere) >= SIMULTANEOUS_COUNTRIES:
-        flags.append(
-            {
-                "flag": "multiple_simultaneous",
-                "evidence": f"{disease} reported in {len(elsewhere)} countries the same week: {', '.join(sorted(elsewhere)[:8])}",
-            }
-        )
-    norm = cfr_norm.get(disease)
-    if norm is not None and cases and cases >= CFR_MIN_CASES and deaths is not None:
-        cfr = deaths / cases
-        if cfr > max(2 * norm, norm + 0.1):
-            flags.append(
-                {
-                    "flag": "high_cfr",
-                    "evidence": f"case fatality {cfr:.0%} ({deaths}/{cases}) against a usual {norm:.0%} for {disease} in the data",
-                }
-            )
-    return flags
-
-
 def _cfr_norms(frame: pd.DataFrame, facts: pd.DataFrame) -> dict[str, float]:
     """Median case fatality per disease over reports with at least CFR_MIN_CASES cases."""
     usable = facts[(facts["cases"].fillna(0) >= CFR_MIN_CASES) & facts["deaths"].notna()]
@@ -228,7 +115,7 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
     summary = LensSummary()
     if frame.empty:
         return summary
-    history = _history(frame)
+    history = build_history(frame)
     table = load_agents()
     query = select(incidents.c.incident_id, incidents.c.first_seen_at)
     if window is not None:
@@ -305,7 +192,7 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
         flags: list[dict[str, str]] = []
         if incident_id in weeks.index and first.disease:
             week, key = weeks.loc[incident_id, "period_start"], weeks.loc[incident_id, "series_key"]
-            flags = unusual_flags(
+            incident = IncidentFacts(
                 first.disease,
                 first.country_iso3,
                 first.host,
@@ -314,9 +201,10 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
                 deaths,
                 agent,
                 alarms.get((key, week)),
-                history,
-                cfr_norm,
             )
+            endemic = load_endemicity().get(agent.key) if agent else None
+            found = unusual_flags(incident, history, endemic, cfr_norm.get(first.disease))
+            flags = [f.as_dict() for f in found]
         names = {f["flag"] for f in flags}
         cue_kinds = {c["category"] for c in cues}
         features = IncidentFeatures(
@@ -326,16 +214,16 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
             deaths=deaths,
             expected_cfr=cfr_norm.get(first.disease) if first.disease else None,
             **{
-                name: (name in names)
+                name.value: (name.value in names)
                 for name in (
-                    "unusual_host",
-                    "statistical_alarm",
-                    "high_cfr",
-                    "non_endemic",
-                    "eradicated_agent",
-                    "multiple_simultaneous",
-                    "first_occurrence",
-                    "out_of_season",
+                    Flag.UNUSUAL_HOST,
+                    Flag.STATISTICAL_ALARM,
+                    Flag.HIGH_CFR,
+                    Flag.NON_ENDEMIC,
+                    Flag.ERADICATED_AGENT,
+                    Flag.MULTIPLE_SIMULTANEOUS,
+                    Flag.FIRST_OCCURRENCE,
+                    Flag.OUT_OF_SEASON,
                 )
             },
             **{field: True for kind, field in CUE_INDICATORS.items() if kind in cue_kinds},
@@ -361,7 +249,7 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
             }
         )
         summary.with_agent += agent is not None
-        summary.flagged += bool(flags)
+        summary.flagged += bool(meaningful_flags(names))
         summary.with_cues += bool(cues)
     with engine.begin() as conn:
         upsert(conn, incident_assessments, rows)
@@ -378,7 +266,7 @@ def rule_score(
     score += 3.0 if flags.get("tier1") else 2.0 if flags.get("select_agent") else 0.0
     score += {"A": 2.0, "B": 1.0, "C": 0.5}.get(flags.get("cdc_category") or "", 0.0)
     score += 0.5 if flags.get("australia_group") else 0.0
-    score += 1.0 * len(unusual)
+    score += 1.0 * len(meaningful_flags(f["flag"] for f in unusual))
     score += 1.5 * len({c["category"] for c in cues})
     score += 0.5 * indicators
     return round(score, 3)

@@ -1,0 +1,359 @@
+"""Unusualness flags, each relative to what is usual for that agent, place, host and season.
+
+A flag that is nearly always on tells an analyst nothing: in the demo data nine in ten incidents
+were "unusual", mostly because avian influenza is reported across Europe every winter
+("multiple_simultaneous") and because the data begin recently ("first_occurrence"). So:
+
+- ``first_occurrence`` needs a history long enough to say so. With a year of data, it means no
+  report of the disease in the country for 52 weeks. With less (but at least
+  ``min_coverage_weeks``), it means none in the weeks the data cover, and only where the agent is
+  not known to be endemic in the country; otherwise the incident gets ``no_history``, which says
+  so and counts for nothing.
+- ``multiple_simultaneous`` needs more countries this week than the seasonal baseline: the most
+  countries in any week of the same season (±``season_halfwidth_weeks``) in earlier years, or, if
+  the data hold no earlier season, in the ``recent_weeks`` before.
+- ``out_of_season``, ``unusual_host``, ``non_endemic``, ``high_cfr``, ``eradicated_agent`` and
+  ``statistical_alarm`` compare with the same agent's history (or reference tables) as before.
+
+The flag names are defined once here (``Flag``); the lens stores ``FlagFinding.as_dict()`` and the
+alert rules count flags with ``counted_flags``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import pairwise
+
+import pandas as pd
+
+from biotracker.scoring.risk.agents import Agent
+
+
+class Flag(StrEnum):
+    FIRST_OCCURRENCE = "first_occurrence"
+    NO_HISTORY = "no_history"
+    REEMERGENCE = "reemergence"
+    OUT_OF_SEASON = "out_of_season"
+    NON_ENDEMIC = "non_endemic"
+    UNUSUAL_HOST = "unusual_host"
+    ERADICATED_AGENT = "eradicated_agent"
+    STATISTICAL_ALARM = "statistical_alarm"
+    MULTIPLE_SIMULTANEOUS = "multiple_simultaneous"
+    HIGH_CFR = "high_cfr"
+
+
+#: Flags that say something about the data rather than the event: shown, never counted.
+INFORMATIONAL = frozenset({Flag.NO_HISTORY})
+#: Flags the alert rules test as facts of their own (alarm, novel), not in the "unusual" count.
+SEPARATE = frozenset({Flag.STATISTICAL_ALARM, Flag.FIRST_OCCURRENCE, Flag.REEMERGENCE})
+
+
+def meaningful_flags(names: Iterable[str]) -> set[str]:
+    """The distinct flags that say something about the event (informational ones dropped)."""
+    return {n for n in names if n not in INFORMATIONAL}
+
+
+def counted_flags(names: Iterable[str]) -> set[str]:
+    """The distinct flags that count as "unusual" for the tier rules."""
+    return {n for n in names if n not in INFORMATIONAL and n not in SEPARATE}
+
+
+@dataclass(frozen=True)
+class FlagFinding:
+    flag: Flag
+    evidence: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"flag": self.flag.value, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class UnusualConfig:
+    """Thresholds, with the reason for each value in the module docstring and docs/RISK_LENS.md."""
+
+    novelty_weeks: int = 52
+    #: Shortest history that can support a (weaker) first occurrence: four weeks, the warm-up an
+    #: analyst gives a new feed before trusting "new here".
+    min_coverage_weeks: int = 4
+    season_min_years: int = 3
+    season_min_reports: int = 10
+    host_min_reports: int = 20
+    simultaneous_countries: int = 3
+    season_halfwidth_weeks: int = 4
+    recent_weeks: int = 8
+    cfr_min_cases: int = 5
+    #: A series back after at least this many silent weeks (the alert cool-down, so a flagged
+    #: report opens a new episode) and after more than twice its usual gap between reports.
+    reemergence_min_weeks: int = 4
+    reemergence_gap_factor: float = 2.0
+
+
+@dataclass
+class History:
+    """Lookups over the counted reports that the flags compare against."""
+
+    start: dt.date | None = None
+    by_place: dict[tuple[str, str], list[dt.date]] = field(default_factory=dict)
+    months: dict[tuple[str, str], Counter] = field(default_factory=dict)
+    hosts: dict[str, Counter] = field(default_factory=dict)
+    countries_week: dict[tuple[str, dt.date], set[str]] = field(default_factory=dict)
+
+
+def build_history(frame: pd.DataFrame) -> History:
+    """History from the series frame (``incidents.series.load_incident_frame``)."""
+    by_place: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
+    months: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    hosts: dict[str, Counter] = defaultdict(Counter)
+    countries_week: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
+    columns = (frame[c].tolist() for c in ("disease", "country_iso3", "host", "period_start"))
+    for disease, country, host, week in zip(*columns, strict=True):
+        if country:
+            by_place[(disease, country)].append(week)
+            months[(disease, country)][week.month] += 1
+            countries_week[(disease, week)].add(country)
+        hosts[disease][host or "*"] += 1
+    return History(
+        start=min(frame["period_start"]) if not frame.empty else None,
+        by_place={k: sorted(v) for k, v in by_place.items()},
+        months=dict(months),
+        hosts=dict(hosts),
+        countries_week=dict(countries_week),
+    )
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What the flags need to know about one incident (its first week's series)."""
+
+    disease: str
+    country: str | None
+    host: str | None
+    week: dt.date
+    cases: int | None = None
+    deaths: int | None = None
+    agent: Agent | None = None
+    alarm: dict | None = None
+
+
+def _weeks(a: dt.date, b: dt.date) -> int:
+    return (a - b).days // 7
+
+
+def first_occurrence(
+    facts: IncidentFacts, history: History, endemic: set[str] | None, config: UnusualConfig
+) -> FlagFinding | None:
+    disease, country, week = facts.disease, facts.country, facts.week
+    if not country or history.start is None:
+        return None
+    earlier = [w for w in history.by_place.get((disease, country), []) if w < week]
+    if earlier and _weeks(week, earlier[-1]) <= config.novelty_weeks:
+        return None
+    if earlier:
+        return FlagFinding(
+            Flag.FIRST_OCCURRENCE,
+            f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
+        )
+    covered = _weeks(week, history.start)
+    if covered >= config.novelty_weeks:
+        return FlagFinding(
+            Flag.FIRST_OCCURRENCE,
+            f"no earlier report of {disease} in {country} since the data begin ({history.start})",
+        )
+    if covered < config.min_coverage_weeks:
+        return FlagFinding(
+            Flag.NO_HISTORY,
+            f"the data cover only {covered} week(s) before this one: too short to call {disease} new in {country}",
+        )
+    if endemic is not None and country in endemic:
+        return FlagFinding(
+            Flag.NO_HISTORY,
+            f"{disease} is endemic in {country}; {covered} weeks of data without a report do not make it new there",
+        )
+    return FlagFinding(
+        Flag.FIRST_OCCURRENCE,
+        f"no report of {disease} in {country} in the {covered} weeks the data cover (since {history.start}; "
+        "less than a year, so weaker evidence)",
+    )
+
+
+def reemergence(facts: IncidentFacts, history: History, config: UnusualConfig) -> FlagFinding | None:
+    """The series is back after a silence longer than it usually keeps (but under a year, which
+    would be a first occurrence)."""
+    if not facts.country:
+        return None
+    weeks = sorted({w for w in history.by_place.get((facts.disease, facts.country), []) if w < facts.week})
+    if not weeks:
+        return None
+    silent = _weeks(facts.week, weeks[-1])
+    if silent < config.reemergence_min_weeks or silent > config.novelty_weeks:
+        return None
+    gaps = [_weeks(b, a) for a, b in pairwise(weeks)]
+    usual = sorted(gaps)[len(gaps) // 2] if gaps else None
+    if usual is not None and silent <= config.reemergence_gap_factor * usual:
+        return None
+    return FlagFinding(
+        Flag.REEMERGENCE,
+        f"{facts.disease} in {facts.country} again after {silent} silent weeks (previous report in the week of "
+        f"{weeks[-1]}; "
+        + (f"usual gap {usual} week(s))" if usual is not None else "one earlier week with reports)"),
+    )
+
+
+def simultaneous_baseline(
+    disease: str, week: dt.date, history: History, config: UnusualConfig
+) -> tuple[int, str] | None:
+    """The usual number of countries reporting ``disease`` in one week around this time, and where
+    that baseline comes from; None when the data hold neither an earlier season nor recent weeks."""
+    if history.start is None:
+        return None
+
+    def countries(w: dt.date) -> int:
+        return len(history.countries_week.get((disease, w), ()))
+
+    seasons = []
+    for years in range(1, 6):
+        centre = week - dt.timedelta(weeks=52 * years)
+        first = centre - dt.timedelta(weeks=config.season_halfwidth_weeks)
+        if first < history.start:
+            break
+        seasons.extend(
+            centre + dt.timedelta(weeks=d)
+            for d in range(-config.season_halfwidth_weeks, config.season_halfwidth_weeks + 1)
+        )
+    if seasons:
+        return max(
+            countries(w) for w in seasons
+        ), f"the same season of the {len(seasons) // (2 * config.season_halfwidth_weeks + 1)} earlier year(s)"
+    recent = [week - dt.timedelta(weeks=d) for d in range(1, config.recent_weeks + 1)]
+    if recent[-1] < history.start:
+        return None
+    return max(countries(w) for w in recent), f"the {config.recent_weeks} weeks before"
+
+
+def multiple_simultaneous(
+    facts: IncidentFacts, history: History, config: UnusualConfig
+) -> FlagFinding | None:
+    now = history.countries_week.get((facts.disease, facts.week), set())
+    if len(now) < config.simultaneous_countries:
+        return None
+    baseline = simultaneous_baseline(facts.disease, facts.week, history, config)
+    if baseline is None or len(now) <= baseline[0]:
+        return None
+    usual, where = baseline
+    return FlagFinding(
+        Flag.MULTIPLE_SIMULTANEOUS,
+        f"{facts.disease} reported in {len(now)} countries the same week ({', '.join(sorted(now)[:8])}), "
+        f"more than the usual at most {usual} in {where}",
+    )
+
+
+def out_of_season(facts: IncidentFacts, history: History, config: UnusualConfig) -> FlagFinding | None:
+    if not facts.country or history.start is None:
+        return None
+    span_years = (facts.week - history.start).days / 365.25
+    months = history.months.get((facts.disease, facts.country), Counter())
+    total = sum(months.values())
+    if span_years < config.season_min_years or total < config.season_min_reports:
+        return None
+    near = sum(months[((facts.week.month - 1 + d) % 12) + 1] for d in (-1, 0, 1))
+    if near / total >= 0.05:
+        return None
+    return FlagFinding(
+        Flag.OUT_OF_SEASON,
+        f"only {near} of {total} earlier reports of {facts.disease} in {facts.country} fell within a month of "
+        f"{facts.week.strftime('%B')}",
+    )
+
+
+def unusual_host(facts: IncidentFacts, history: History, config: UnusualConfig) -> FlagFinding | None:
+    hosts = history.hosts.get(facts.disease, Counter())
+    if not facts.host or sum(hosts.values()) < config.host_min_reports or hosts[facts.host] > 1:
+        return None
+    usual = ", ".join(h for h, _ in hosts.most_common(3))
+    return FlagFinding(
+        Flag.UNUSUAL_HOST,
+        f"{facts.disease} in {facts.host}: first time in {sum(hosts.values())} reports (usual hosts: {usual})",
+    )
+
+
+def non_endemic(facts: IncidentFacts, endemic: set[str] | None) -> FlagFinding | None:
+    if facts.agent is None or endemic is None or not facts.country or facts.country in endemic:
+        return None
+    return FlagFinding(
+        Flag.NON_ENDEMIC,
+        f"{facts.agent.name} is not endemic in {facts.country} (endemicity table: "
+        f"{', '.join(sorted(endemic)) or 'no country'})",
+    )
+
+
+def high_cfr(facts: IncidentFacts, norm: float | None, config: UnusualConfig) -> FlagFinding | None:
+    if norm is None or not facts.cases or facts.cases < config.cfr_min_cases or facts.deaths is None:
+        return None
+    cfr = facts.deaths / facts.cases
+    if cfr <= max(2 * norm, norm + 0.1):
+        return None
+    return FlagFinding(
+        Flag.HIGH_CFR,
+        f"case fatality {cfr:.0%} ({facts.deaths}/{facts.cases}) against a usual {norm:.0%} for {facts.disease} in the data",
+    )
+
+
+def unusual_flags(
+    facts: IncidentFacts,
+    history: History,
+    endemic: set[str] | None,
+    cfr_norm: float | None,
+    config: UnusualConfig = UnusualConfig(),
+) -> list[FlagFinding]:
+    """Every flag that holds for the incident (informational ones included), with evidence."""
+    found = [
+        first_occurrence(facts, history, endemic, config),
+        reemergence(facts, history, config),
+        out_of_season(facts, history, config),
+        non_endemic(facts, endemic),
+        unusual_host(facts, history, config),
+    ]
+    if facts.agent is not None and facts.agent.eradicated:
+        found.append(FlagFinding(Flag.ERADICATED_AGENT, f"{facts.agent.name} is eradicated worldwide"))
+    if facts.alarm:
+        found.append(
+            FlagFinding(
+                Flag.STATISTICAL_ALARM,
+                f"{facts.alarm['method']}: {facts.alarm['observed']} this week above the upper bound "
+                f"{facts.alarm['upperbound']:.2f}",
+            )
+        )
+    found.append(multiple_simultaneous(facts, history, config))
+    found.append(high_cfr(facts, cfr_norm, config))
+    return [f for f in found if f is not None]
+
+
+#: Share of a disease's reports with a known host that must name humans for a report without a
+#: host to count as human: ProMED-style titles name the animal when there is one, not "humans".
+HUMAN_HOST_SHARE = 0.5
+HUMAN = "human"
+
+
+def usual_hosts(frame: pd.DataFrame) -> dict[str, Counter]:
+    """Known hosts per disease over the counted reports (what is usual for that agent)."""
+    hosts: dict[str, Counter] = defaultdict(Counter)
+    if frame.empty:
+        return {}
+    for disease, host in zip(frame["disease"], frame["host"], strict=True):
+        if disease and host:
+            hosts[disease][host] += 1
+    return dict(hosts)
+
+
+def concerns_humans(disease: str | None, host: str | None, hosts: dict[str, Counter]) -> bool:
+    """A series is about people when its host is human, or when it names no host and the disease's
+    reports that do name one name humans at least half the time (or none names any host)."""
+    if host is not None:
+        return host == HUMAN
+    known = hosts.get(disease or "", Counter())
+    total = sum(known.values())
+    return total == 0 or known[HUMAN] / total >= HUMAN_HOST_SHARE
