@@ -208,9 +208,7 @@ def derive_alerts(engine: Engine, window: Window, rules: RuleBook | None = None)
     for key in sorted(members):
         series, week = key
         facts, evidence = _facts(members[key], alarms.get(key), assessed, inc)
-        facts |= context_facts(
-            series, (assessed[i]["agent_flags"] for i in members[key] if i in assessed), hosts
-        )
+        facts |= context_facts(series, (assessed[i] for i in members[key] if i in assessed), hosts)
         if key in scored and key not in alarms:
             evidence.insert(0, _signal_reason(scored[key]))
         if not rules.triggered(facts):

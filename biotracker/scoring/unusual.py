@@ -197,7 +197,7 @@ def reemergence(facts: IncidentFacts, history: History, config: UnusualConfig) -
         return None
     return FlagFinding(
         Flag.REEMERGENCE,
-        f"{facts.disease} in {facts.country} again after {silent} silent weeks (previous report in the week of "
+        f"{facts.disease} in {facts.country} again, {silent} weeks after the previous report (week of "
         f"{weeks[-1]}; "
         + (f"usual gap {usual} week(s))" if usual is not None else "one earlier week with reports)"),
     )
