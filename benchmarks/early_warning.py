@@ -336,20 +336,36 @@ def _explain_miss(d: Detection, alerts: Sequence[ScoredAlert], sightings: Sequen
 def report_errors(detections: Sequence[Detection], alerts: Sequence[ScoredAlert], dons: Sequence[Don],
                   sightings: Sequence[tuple[dt.date, str, str]], matcher: DiseaseMatcher,
                   start: dt.date, end: dt.date, n: int) -> None:
+    """The commonest misses (by disease, with why) and high+critical false alarms (by disease)."""
     misses = [d for d in detections if d.lead is None]
-    reasons = collections.Counter(_explain_miss(d, alerts, sightings, matcher).split(" (")[0] for d in misses)
-    print(f"# missed events: {len(misses)} of {len(detections)}; by reason: {dict(reasons)}", file=sys.stderr)
+    why = {id(d): _explain_miss(d, alerts, sightings, matcher) for d in misses}
+    reasons = collections.Counter(why[id(d)].split(" (")[0] for d in misses)
+    print(f"# missed events: {len(misses)} of {len(detections)}; by reason: {dict(reasons.most_common())}",
+          file=sys.stderr)
+    by_disease: dict[str, list[Detection]] = collections.defaultdict(list)
+    for d in misses:
+        by_disease[d.event.don.concept].append(d)
+    print(f"# {n} commonest missed diseases", file=sys.stderr)
+    for concept, group in sorted(by_disease.items(), key=lambda kv: -len(kv[1]))[:n]:
+        kinds = collections.Counter(why[id(d)].split(" (")[0] for d in group)
+        where = ", ".join(sorted({d.event.don.iso3 for d in group})[:12])
+        print(f"MISS {len(group):3d} x {concept} ({where}): {dict(kinds.most_common())}", file=sys.stderr)
+    print(f"# first {n} missed events", file=sys.stderr)
     for d in misses[:n]:
         print(f"MISS {d.event.don.day} {d.event.don.concept} {d.event.don.iso3} ({d.event.don.don_id}): "
-              f"{_explain_miss(d, alerts, sightings, matcher)}", file=sys.stderr)
+              f"{why[id(d)]}", file=sys.stderr)
     index = _don_index(dons)
     false = [a for a in alerts if a.high_since and start <= a.high_since <= end and not true_alert(a, a.high_since, index)]
-    kinds = collections.Counter((a.disease, a.iso3) for a in false)
-    print(f"# high+critical false alarms: {len(false)}; commonest (disease, country):", file=sys.stderr)
-    for (disease, iso3), count in kinds.most_common(n):
-        has_don = any(k[0] == matcher.alert_concept(disease) for k in index)
-        why = "no DON on this disease at all" if not has_don else "DONs on this disease, none for this country within 30 days"
-        print(f"FALSE {count:3d} x {disease} / {iso3}: {why}", file=sys.stderr)
+    groups: dict[str, list[ScoredAlert]] = collections.defaultdict(list)
+    for a in false:
+        groups[a.concept or a.disease or "?"].append(a)
+    print(f"# high+critical false alarms: {len(false)}; {n} commonest diseases:", file=sys.stderr)
+    for concept, group in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:n]:
+        has_don = any(k[0] == concept for k in index)
+        reason = ("WHO published no DON on this disease in the gold file" if not has_don
+                  else "DONs on this disease, none for these countries within 30 days")
+        where = ", ".join(sorted({a.iso3 or "?" for a in group})[:12])
+        print(f"FALSE {len(group):3d} x {concept} ({where}): {reason}", file=sys.stderr)
 
 
 def _run_backtest(stream: Path, end: dt.date) -> tuple[list[dict], list[tuple[dt.date, str, str]], float]:
