@@ -22,6 +22,7 @@ alert rules count flags with ``counted_flags``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -79,6 +80,10 @@ class UnusualConfig:
     #: Shortest history that can support a (weaker) first occurrence: four weeks, the warm-up an
     #: analyst gives a new feed before trusting "new here".
     min_coverage_weeks: int = 4
+    #: Distinct weeks with a report of the agent (anywhere) in a 52-week look-back (pro rata for a
+    #: shorter one) that make its absence from one country mean something: data that mention
+    #: cholera twice a year cannot say cholera is new anywhere.
+    min_agent_weeks: int = 8
     season_min_years: int = 3
     season_min_reports: int = 10
     host_min_reports: int = 20
@@ -101,6 +106,7 @@ class History:
     months: dict[tuple[str, str], Counter] = field(default_factory=dict)
     hosts: dict[str, Counter] = field(default_factory=dict)
     countries_week: dict[tuple[str, dt.date], set[str]] = field(default_factory=dict)
+    agent_weeks: dict[str, list[dt.date]] = field(default_factory=dict)
 
 
 def build_history(frame: pd.DataFrame) -> History:
@@ -109,6 +115,7 @@ def build_history(frame: pd.DataFrame) -> History:
     months: dict[tuple[str, str], Counter] = defaultdict(Counter)
     hosts: dict[str, Counter] = defaultdict(Counter)
     countries_week: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
+    agent_weeks: dict[str, set[dt.date]] = defaultdict(set)
     columns = (frame[c].tolist() for c in ("disease", "country_iso3", "host", "period_start"))
     for disease, country, host, week in zip(*columns, strict=True):
         if country:
@@ -116,12 +123,14 @@ def build_history(frame: pd.DataFrame) -> History:
             months[(disease, country)][week.month] += 1
             countries_week[(disease, week)].add(country)
         hosts[disease][host or "*"] += 1
+        agent_weeks[disease].add(week)
     return History(
         start=min(frame["period_start"]) if not frame.empty else None,
         by_place={k: sorted(v) for k, v in by_place.items()},
         months=dict(months),
         hosts=dict(hosts),
         countries_week=dict(countries_week),
+        agent_weeks={k: sorted(v) for k, v in agent_weeks.items()},
     )
 
 
@@ -146,27 +155,34 @@ def _weeks(a: dt.date, b: dt.date) -> int:
 def first_occurrence(
     facts: IncidentFacts, history: History, endemic: set[str] | None, config: UnusualConfig
 ) -> FlagFinding | None:
+    """No report in the country for a year (or in the weeks the data cover), judged only where the
+    agent is reported often enough for its absence from one country to mean something."""
     disease, country, week = facts.disease, facts.country, facts.week
     if not country or history.start is None:
         return None
     earlier = [w for w in history.by_place.get((disease, country), []) if w < week]
     if earlier and _weeks(week, earlier[-1]) <= config.novelty_weeks:
         return None
-    if earlier:
-        return FlagFinding(
-            Flag.FIRST_OCCURRENCE,
-            f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
-        )
     covered = _weeks(week, history.start)
-    if covered >= config.novelty_weeks:
-        return FlagFinding(
-            Flag.FIRST_OCCURRENCE,
-            f"no earlier report of {disease} in {country} since the data begin ({history.start})",
-        )
     if covered < config.min_coverage_weeks:
         return FlagFinding(
             Flag.NO_HISTORY,
             f"the data cover only {covered} week(s) before this one: too short to call {disease} new in {country}",
+        )
+    lookback = min(covered, config.novelty_weeks)
+    since = week - dt.timedelta(weeks=lookback)
+    active = sum(1 for w in history.agent_weeks.get(disease, []) if since <= w < week)
+    if active < max(1, math.ceil(config.min_agent_weeks * lookback / config.novelty_weeks)):
+        return FlagFinding(
+            Flag.NO_HISTORY,
+            f"{disease} was reported anywhere in only {active} of the last {lookback} weeks: too little to call "
+            f"it new in {country}",
+        )
+    if covered >= config.novelty_weeks:
+        gap = f"after a gap: previous in the week of {earlier[-1]}" if earlier else "in 52 weeks"
+        return FlagFinding(
+            Flag.FIRST_OCCURRENCE,
+            f"first report of {disease} in {country} {gap} ({disease} reported elsewhere in {active} of those weeks)",
         )
     if endemic is not None and country in endemic:
         return FlagFinding(
@@ -176,7 +192,7 @@ def first_occurrence(
     return FlagFinding(
         Flag.FIRST_OCCURRENCE,
         f"no report of {disease} in {country} in the {covered} weeks the data cover (since {history.start}; "
-        "less than a year, so weaker evidence)",
+        f"less than a year, so weaker evidence; {disease} reported elsewhere in {active} of those weeks)",
     )
 
 
@@ -206,32 +222,40 @@ def reemergence(facts: IncidentFacts, history: History, config: UnusualConfig) -
 def simultaneous_baseline(
     disease: str, week: dt.date, history: History, config: UnusualConfig
 ) -> tuple[int, str] | None:
-    """The usual number of countries reporting ``disease`` in one week around this time, and where
-    that baseline comes from; None when the data hold neither an earlier season nor recent weeks."""
+    """The usual number of countries reporting ``disease`` in one week around this time: the most
+    in any week of the same season in earlier years and in the recent weeks (the larger, so a wave
+    that grows from year to year is not "unusual" every week of its rise); None when the data hold
+    neither an earlier season nor recent weeks."""
     if history.start is None:
         return None
 
     def countries(w: dt.date) -> int:
         return len(history.countries_week.get((disease, w), ()))
 
-    seasons = []
+    width = 2 * config.season_halfwidth_weeks + 1
+    seasons: list[dt.date] = []
     for years in range(1, 6):
         centre = week - dt.timedelta(weeks=52 * years)
-        first = centre - dt.timedelta(weeks=config.season_halfwidth_weeks)
-        if first < history.start:
+        if centre - dt.timedelta(weeks=config.season_halfwidth_weeks) < history.start:
             break
         seasons.extend(
             centre + dt.timedelta(weeks=d)
             for d in range(-config.season_halfwidth_weeks, config.season_halfwidth_weeks + 1)
         )
-    if seasons:
-        return max(
-            countries(w) for w in seasons
-        ), f"the same season of the {len(seasons) // (2 * config.season_halfwidth_weeks + 1)} earlier year(s)"
     recent = [week - dt.timedelta(weeks=d) for d in range(1, config.recent_weeks + 1)]
-    if recent[-1] < history.start:
+    parts: list[tuple[int, str]] = []
+    if seasons:
+        parts.append(
+            (
+                max(countries(w) for w in seasons),
+                f"the same season of {len(seasons) // width} earlier year(s)",
+            )
+        )
+    if recent[-1] >= history.start:
+        parts.append((max(countries(w) for w in recent), f"the {config.recent_weeks} weeks before"))
+    if not parts:
         return None
-    return max(countries(w) for w in recent), f"the {config.recent_weeks} weeks before"
+    return max(n for n, _ in parts), " and ".join(where for _, where in parts)
 
 
 def multiple_simultaneous(

@@ -37,19 +37,26 @@ def weekly(disease, country, first, weeks, host="human"):
 
 
 def test_first_occurrence_after_a_year_of_data_or_after_a_gap_of_a_year():
-    old = [("plague", "USA", "human", dt.date(2020, 1, 6))]
-    assert "since the data begin" in flags(old)[Flag.FIRST_OCCURRENCE]
-    gap = old + [("plague", "MDG", "human", dt.date(2021, 3, 1))]
-    assert "after a gap" in flags(gap)[Flag.FIRST_OCCURRENCE]
-    recent = old + [("plague", "MDG", "human", dt.date(2024, 6, 3))]
+    elsewhere = weekly("plague", "USA", W - dt.timedelta(weeks=60), 60)  # plague reported every week
+    assert "in 52 weeks (plague reported elsewhere in 52" in flags(elsewhere)[Flag.FIRST_OCCURRENCE]
+    gap = elsewhere + [("plague", "MDG", "human", W - dt.timedelta(weeks=58))]
+    assert "after a gap: previous in the week of" in flags(gap)[Flag.FIRST_OCCURRENCE]
+    recent = elsewhere + [("plague", "MDG", "human", W - dt.timedelta(weeks=10))]
     assert Flag.FIRST_OCCURRENCE not in flags(recent)
 
 
+def test_an_agent_the_data_seldom_mention_is_never_new_anywhere():
+    sparse = [("plague", "USA", "human", W - dt.timedelta(weeks=n)) for n in (300, 200, 100, 30, 10)]
+    found = flags(sparse)
+    assert Flag.FIRST_OCCURRENCE not in found
+    assert "only 2 of the last 52 weeks" in found[Flag.NO_HISTORY]
+
+
 def test_with_less_than_a_year_of_data_first_occurrence_is_weaker_and_needs_four_weeks():
-    start = W - dt.timedelta(weeks=10)
-    found = flags([("plague", "USA", "human", start)])
+    found = flags(weekly("plague", "USA", W - dt.timedelta(weeks=10), 10))
     assert "in the 10 weeks the data cover" in found[Flag.FIRST_OCCURRENCE]
-    too_short = flags([("plague", "USA", "human", W - dt.timedelta(weeks=2))])
+    assert "weaker evidence" in found[Flag.FIRST_OCCURRENCE]
+    too_short = flags(weekly("plague", "USA", W - dt.timedelta(weeks=2), 2))
     assert Flag.FIRST_OCCURRENCE not in too_short
     assert "only 2 week(s)" in too_short[Flag.NO_HISTORY]
 
@@ -57,7 +64,7 @@ def test_with_less_than_a_year_of_data_first_occurrence_is_weaker_and_needs_four
 def test_an_endemic_agent_is_not_new_on_a_short_history():
     pestis = load_agents().get("Yersinia pestis")
     endemic = load_endemicity()["yersinia_pestis"]
-    rows = [("plague", "USA", "human", W - dt.timedelta(weeks=10))]
+    rows = weekly("plague", "USA", W - dt.timedelta(weeks=10), 10)
     found = flags(rows, agent=pestis, endemic=endemic, country="MDG")
     assert Flag.FIRST_OCCURRENCE not in found and "endemic in MDG" in found[Flag.NO_HISTORY]
     assert Flag.FIRST_OCCURRENCE in flags(rows, agent=pestis, endemic=endemic, country="FRA")
@@ -78,7 +85,17 @@ def test_simultaneous_countries_only_above_the_seasonal_baseline():
     more = this_week + [("avian influenza", c, "wild birds", W) for c in ("ITA", "ESP")]
     found = flags(last_winter + more, disease="avian influenza", country="DEU", host="wild birds")
     assert "6 countries" in found[Flag.MULTIPLE_SIMULTANEOUS]
-    assert "at most 4 in the same season of the 1 earlier year(s)" in found[Flag.MULTIPLE_SIMULTANEOUS]
+    assert "at most 4 in the same season of 1 earlier year(s) and the 8 weeks before" in found[
+        Flag.MULTIPLE_SIMULTANEOUS]
+
+
+def test_a_wave_that_grows_every_year_is_not_unusual_every_week_of_its_rise():
+    countries = ["C%02d" % i for i in range(12)]
+    last_year = [("avian influenza", c, "wild birds", W - dt.timedelta(weeks=52)) for c in countries[:3]]
+    rising = [("avian influenza", c, "wild birds", W - dt.timedelta(weeks=1)) for c in countries[:10]]
+    now = [("avian influenza", c, "wild birds", W) for c in countries[:8]]
+    found = flags(last_year + rising + now, disease="avian influenza", country="C00", host="wild birds")
+    assert Flag.MULTIPLE_SIMULTANEOUS not in found  # more than last season, fewer than last week
 
 
 def test_simultaneous_without_an_earlier_season_compares_with_the_recent_weeks():
