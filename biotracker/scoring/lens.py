@@ -30,6 +30,7 @@ from biotracker.scoring.unusual import (
     UnusualConfig,
     build_history,
     meaningful_flags,
+    report_source,
     unusual_flags,
 )
 
@@ -201,6 +202,7 @@ def assess_incidents(engine: Engine, window: Window | None = None) -> LensSummar
                 deaths,
                 agent,
                 alarms.get((key, week)),
+                tuple(sorted({report_source(r) for r in members["report_id"]})),
             )
             endemic = load_endemicity().get(agent.key) if agent else None
             found = unusual_flags(incident, history, endemic, cfr_norm.get(first.disease))

@@ -4,11 +4,12 @@ A flag that is nearly always on tells an analyst nothing: in the demo data nine 
 were "unusual", mostly because avian influenza is reported across Europe every winter
 ("multiple_simultaneous") and because the data begin recently ("first_occurrence"). So:
 
-- ``first_occurrence`` needs a history long enough to say so. With a year of data, it means no
-  report of the disease in the country for 52 weeks. With less (but at least
-  ``min_coverage_weeks``), it means none in the weeks the data cover, and only where the agent is
-  not known to be endemic in the country; otherwise the incident gets ``no_history``, which says
-  so and counts for nothing.
+- ``first_occurrence`` needs a history long enough to say so, counted from when the incident's
+  own sources began (a feed added last month cannot say what is new, whatever else the store
+  holds). With a year, it means no report of the disease in the country for 52 weeks. With less
+  (but at least ``min_coverage_weeks``), it means none in the weeks covered, and only where the
+  agent is not known to be endemic in the country; otherwise the incident gets ``no_history``,
+  which says so and counts for nothing.
 - ``multiple_simultaneous`` needs more countries this week than the seasonal baseline: the most
   countries in any week of the same season (±``season_halfwidth_weeks``) in earlier years, or, if
   the data hold no earlier season, in the ``recent_weeks`` before.
@@ -22,7 +23,6 @@ alert rules count flags with ``counted_flags``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,10 +80,6 @@ class UnusualConfig:
     #: Shortest history that can support a (weaker) first occurrence: four weeks, the warm-up an
     #: analyst gives a new feed before trusting "new here".
     min_coverage_weeks: int = 4
-    #: Distinct weeks with a report of the agent (anywhere) in a 52-week look-back (pro rata for a
-    #: shorter one) that make its absence from one country mean something: data that mention
-    #: cholera twice a year cannot say cholera is new anywhere.
-    min_agent_weeks: int = 8
     season_min_years: int = 3
     season_min_reports: int = 10
     host_min_reports: int = 20
@@ -106,7 +102,8 @@ class History:
     months: dict[tuple[str, str], Counter] = field(default_factory=dict)
     hosts: dict[str, Counter] = field(default_factory=dict)
     countries_week: dict[tuple[str, dt.date], set[str]] = field(default_factory=dict)
-    agent_weeks: dict[str, list[dt.date]] = field(default_factory=dict)
+    #: first week with a report of each source: a feed that began last month cannot say what is new
+    source_start: dict[str, dt.date] = field(default_factory=dict)
 
 
 def build_history(frame: pd.DataFrame) -> History:
@@ -115,7 +112,11 @@ def build_history(frame: pd.DataFrame) -> History:
     months: dict[tuple[str, str], Counter] = defaultdict(Counter)
     hosts: dict[str, Counter] = defaultdict(Counter)
     countries_week: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
-    agent_weeks: dict[str, set[dt.date]] = defaultdict(set)
+    source_start: dict[str, dt.date] = {}
+    for report_id, week in zip(frame["report_id"].tolist(), frame["period_start"].tolist(), strict=True):
+        source = report_source(report_id)
+        if source not in source_start or week < source_start[source]:
+            source_start[source] = week
     columns = (frame[c].tolist() for c in ("disease", "country_iso3", "host", "period_start"))
     for disease, country, host, week in zip(*columns, strict=True):
         if country:
@@ -123,15 +124,19 @@ def build_history(frame: pd.DataFrame) -> History:
             months[(disease, country)][week.month] += 1
             countries_week[(disease, week)].add(country)
         hosts[disease][host or "*"] += 1
-        agent_weeks[disease].add(week)
     return History(
         start=min(frame["period_start"]) if not frame.empty else None,
         by_place={k: sorted(v) for k, v in by_place.items()},
         months=dict(months),
         hosts=dict(hosts),
         countries_week=dict(countries_week),
-        agent_weeks={k: sorted(v) for k, v in agent_weeks.items()},
+        source_start=source_start,
     )
+
+
+def report_source(report_id: str) -> str:
+    """The source of a report from its id ("<source>:<source_id>", ``Report.report_id``)."""
+    return report_id.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -146,43 +151,48 @@ class IncidentFacts:
     deaths: int | None = None
     agent: Agent | None = None
     alarm: dict | None = None
+    #: sources of the incident's reports: history counts from when the first of them began
+    sources: tuple[str, ...] = ()
 
 
 def _weeks(a: dt.date, b: dt.date) -> int:
     return (a - b).days // 7
 
 
+def covered_weeks(facts: IncidentFacts, history: History) -> int:
+    """Weeks of data before the incident's week from the sources that report it (all data when
+    the sources are unknown): a feed that began recently cannot say what is new."""
+    starts = [history.source_start[s] for s in facts.sources if s in history.source_start]
+    start = min(starts) if starts else history.start
+    return _weeks(facts.week, start) if start else 0
+
+
 def first_occurrence(
     facts: IncidentFacts, history: History, endemic: set[str] | None, config: UnusualConfig
 ) -> FlagFinding | None:
-    """No report in the country for a year (or in the weeks the data cover), judged only where the
-    agent is reported often enough for its absence from one country to mean something."""
+    """No report in the country for a year, or, with a shorter history from the incident's
+    sources, in the weeks they cover (where the agent is not endemic); else "no history"."""
     disease, country, week = facts.disease, facts.country, facts.week
     if not country or history.start is None:
         return None
     earlier = [w for w in history.by_place.get((disease, country), []) if w < week]
     if earlier and _weeks(week, earlier[-1]) <= config.novelty_weeks:
         return None
-    covered = _weeks(week, history.start)
+    if earlier:
+        return FlagFinding(
+            Flag.FIRST_OCCURRENCE,
+            f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
+        )
+    covered = covered_weeks(facts, history)
+    if covered >= config.novelty_weeks:
+        return FlagFinding(
+            Flag.FIRST_OCCURRENCE,
+            f"no earlier report of {disease} in {country} in the {covered} weeks its sources cover",
+        )
     if covered < config.min_coverage_weeks:
         return FlagFinding(
             Flag.NO_HISTORY,
-            f"the data cover only {covered} week(s) before this one: too short to call {disease} new in {country}",
-        )
-    lookback = min(covered, config.novelty_weeks)
-    since = week - dt.timedelta(weeks=lookback)
-    active = sum(1 for w in history.agent_weeks.get(disease, []) if since <= w < week)
-    if active < max(1, math.ceil(config.min_agent_weeks * lookback / config.novelty_weeks)):
-        return FlagFinding(
-            Flag.NO_HISTORY,
-            f"{disease} was reported anywhere in only {active} of the last {lookback} weeks: too little to call "
-            f"it new in {country}",
-        )
-    if covered >= config.novelty_weeks:
-        gap = f"after a gap: previous in the week of {earlier[-1]}" if earlier else "in 52 weeks"
-        return FlagFinding(
-            Flag.FIRST_OCCURRENCE,
-            f"first report of {disease} in {country} {gap} ({disease} reported elsewhere in {active} of those weeks)",
+            f"its sources cover only {covered} week(s) before this one: too short to call {disease} new in {country}",
         )
     if endemic is not None and country in endemic:
         return FlagFinding(
@@ -191,8 +201,8 @@ def first_occurrence(
         )
     return FlagFinding(
         Flag.FIRST_OCCURRENCE,
-        f"no report of {disease} in {country} in the {covered} weeks the data cover (since {history.start}; "
-        f"less than a year, so weaker evidence; {disease} reported elsewhere in {active} of those weeks)",
+        f"no report of {disease} in {country} in the {covered} weeks its sources cover (less than a year, "
+        "so weaker evidence)",
     )
 
 

@@ -22,12 +22,14 @@ W = dt.date(2024, 9, 30)
 
 
 def frame(rows):
-    return pd.DataFrame(rows, columns=["disease", "country_iso3", "host", "period_start"])
+    """Rows (disease, country, host, week[, source]) as the series frame gives them."""
+    rows = [(*r[:4], f"{r[4] if len(r) > 4 else 'promed'}:{i}") for i, r in enumerate(rows)]
+    return pd.DataFrame(rows, columns=["disease", "country_iso3", "host", "period_start", "report_id"])
 
 
 def flags(rows, *, disease="plague", country="MDG", host="human", week=W, agent=None, endemic=None,
-          cases=None, deaths=None, alarm=None, cfr_norm=None):
-    facts = IncidentFacts(disease, country, host, week, cases, deaths, agent, alarm)
+          cases=None, deaths=None, alarm=None, cfr_norm=None, sources=()):
+    facts = IncidentFacts(disease, country, host, week, cases, deaths, agent, alarm, sources)
     found = unusual_flags(facts, build_history(frame(rows)), endemic, cfr_norm)
     return {f.flag: f.evidence for f in found}
 
@@ -37,28 +39,30 @@ def weekly(disease, country, first, weeks, host="human"):
 
 
 def test_first_occurrence_after_a_year_of_data_or_after_a_gap_of_a_year():
-    elsewhere = weekly("plague", "USA", W - dt.timedelta(weeks=60), 60)  # plague reported every week
-    assert "in 52 weeks (plague reported elsewhere in 52" in flags(elsewhere)[Flag.FIRST_OCCURRENCE]
-    gap = elsewhere + [("plague", "MDG", "human", W - dt.timedelta(weeks=58))]
-    assert "after a gap: previous in the week of" in flags(gap)[Flag.FIRST_OCCURRENCE]
-    recent = elsewhere + [("plague", "MDG", "human", W - dt.timedelta(weeks=10))]
+    old = [("plague", "USA", "human", dt.date(2020, 1, 6))]
+    assert "in the 247 weeks its sources cover" in flags(old)[Flag.FIRST_OCCURRENCE]
+    gap = old + [("plague", "MDG", "human", dt.date(2021, 3, 1))]
+    assert "after a gap: previous in the week of 2021-03-01" in flags(gap)[Flag.FIRST_OCCURRENCE]
+    recent = old + [("plague", "MDG", "human", dt.date(2024, 6, 3))]
     assert Flag.FIRST_OCCURRENCE not in flags(recent)
 
 
-def test_an_agent_the_data_seldom_mention_is_never_new_anywhere():
-    sparse = [("plague", "USA", "human", W - dt.timedelta(weeks=n)) for n in (300, 200, 100, 30, 10)]
-    found = flags(sparse)
-    assert Flag.FIRST_OCCURRENCE not in found
-    assert "only 2 of the last 52 weeks" in found[Flag.NO_HISTORY]
+def test_history_counts_from_when_the_incidents_own_sources_began():
+    rows = [("avian influenza", "DEU", "poultry", dt.date(2010, 1, 4), "hpai_tables"),
+            ("cholera", "HTI", "human", W - dt.timedelta(weeks=2), "who_don")]
+    found = flags(rows, disease="cholera", country="YEM", sources=("who_don",))
+    assert Flag.FIRST_OCCURRENCE not in found  # the store goes back to 2010, WHO DON two weeks
+    assert "its sources cover only 2 week(s)" in found[Flag.NO_HISTORY]
+    assert Flag.FIRST_OCCURRENCE in flags(rows, disease="cholera", country="YEM", sources=("hpai_tables",))
 
 
 def test_with_less_than_a_year_of_data_first_occurrence_is_weaker_and_needs_four_weeks():
     found = flags(weekly("plague", "USA", W - dt.timedelta(weeks=10), 10))
-    assert "in the 10 weeks the data cover" in found[Flag.FIRST_OCCURRENCE]
+    assert "in the 10 weeks its sources cover" in found[Flag.FIRST_OCCURRENCE]
     assert "weaker evidence" in found[Flag.FIRST_OCCURRENCE]
     too_short = flags(weekly("plague", "USA", W - dt.timedelta(weeks=2), 2))
     assert Flag.FIRST_OCCURRENCE not in too_short
-    assert "only 2 week(s)" in too_short[Flag.NO_HISTORY]
+    assert "cover only 2 week(s)" in too_short[Flag.NO_HISTORY]
 
 
 def test_an_endemic_agent_is_not_new_on_a_short_history():
