@@ -109,3 +109,10 @@ def test_the_naive_baseline_alerts_on_every_first_sighting_in_365_days(gold, mat
         (D(2022, 2, 10), "cholera", "YEM"), (D(2022, 3, 20), "mpox", "GBR"), (D(2022, 3, 25), "anthrax", "KEN")]
     figures = score(gold_events(dons, D(2022, 2, 1), D(2022, 4, 30)), dons, naive, D(2022, 2, 1), D(2022, 4, 30))
     assert (figures["detected"], figures["lead_median"], figures["ppv"]) == (2, 15.5, 0.6667)
+
+
+def test_every_crosswalk_target_is_a_vocabulary_concept(matcher):
+    from biotracker.normalise.vocab import load_vocabulary
+
+    concepts = load_vocabulary().concepts
+    assert matcher.targets and all(t in concepts for t in matcher.targets)
