@@ -21,6 +21,7 @@ from biotracker.errors import BiotrackerError, RecordError
 from biotracker.ingest.connector import BadRecord, Connector
 from biotracker.ingest.registry import connector_classes
 from biotracker.normalise.enrich import enrich
+from biotracker.normalise.fanout import per_country
 from biotracker.raw.archive import read_payload
 from biotracker.raw.quarantine import quarantine_item
 from biotracker.schema import QuarantineItem, Report
@@ -91,7 +92,8 @@ def normalise_payload(
             reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             reject("normalise", what, reason, repr(item)[:500])
             continue
-        good[report.report_id] = report  # a repeated item within one payload: the last one wins
+        for each in per_country(report):  # a round-up naming several countries: one report each
+            good[each.report_id] = each  # a repeated item within one payload: the last one wins
     return list(good.values()), bad, skipped
 
 
