@@ -4,8 +4,9 @@ ProMED and similar services post round-ups ("Monkeypox - Europe: Portugal, Spain
 "Cholera, diarrhea & dysentery update (13): Africa (Cameroon, Malawi)"). A report has one
 ``country_iso3``, so without this the second and later countries never reach their (disease,
 country) series, and no alert can ever name them. Structured feeds already yield one row per
-country and outbreak (the HPAI tables); this gives text round-ups the same shape. Only countries
-the text names as its subject count: passing mentions and inferred places never fan out.
+country and outbreak (the HPAI tables); this gives round-ups the same shape. Only countries the
+*title* names as its subject count: passing mentions, inferred places and the many countries a
+long body text names as context never fan out.
 """
 
 from __future__ import annotations
@@ -16,11 +17,23 @@ from biotracker.schema import Report
 COUNTRY_SEPARATOR = "#"
 
 
+def title_countries(extraction: dict) -> list[str]:
+    """Countries the title names as its subject, in the extractor's salience order: a round-up
+    lists its countries in the title; a long text names many countries in passing or as context."""
+    in_title = {
+        p.get("iso3")
+        for p in extraction.get("places") or []
+        if isinstance(p, dict)
+        and p.get("role") == "subject"
+        and (p.get("evidence") or {}).get("field") == "title"
+    }
+    return [c for c in extraction.get("countries") or [] if c in in_title]
+
+
 def per_country(report: Report) -> list[Report]:
-    """``report`` itself (for its first named country) and a copy for each further named country."""
-    extraction = (report.evidence or {}).get("extraction") or {}
-    countries = [c for c in extraction.get("countries") or [] if isinstance(c, str)]
-    if len(countries) < 2 or report.country_iso3 != countries[0]:
+    """``report`` itself and a copy for each further country its title names as subject."""
+    countries = title_countries((report.evidence or {}).get("extraction") or {})
+    if len(countries) < 2 or report.country_iso3 not in countries:
         return [report]
     copies = [
         report.model_copy(
@@ -30,6 +43,7 @@ def per_country(report: Report) -> list[Report]:
                 "evidence": report.evidence | {"fanned_out_from": report.report_id},
             }
         )
-        for iso3 in countries[1:]
+        for iso3 in countries
+        if iso3 != report.country_iso3
     ]
     return [report, *copies]

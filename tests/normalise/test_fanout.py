@@ -28,3 +28,12 @@ def test_one_country_inferred_places_and_no_place_stay_one_report():
     assert len(per_country(report("Cholera - Yemen"))) == 1
     assert len(per_country(report("MERS-CoV (03): update"))) == 1
     assert len(per_country(report("Dengue/DHF update (06): Americas, Asia, research"))) == 1
+
+
+def test_only_countries_the_title_names_fan_out_not_those_of_a_long_text():
+    long = enrich(Report(source="who_don", source_id="2024-DON1", title="Cholera - Global situation",
+                         text="Cases were reported in Yemen, Haiti and Malawi this month.", published_at=WHEN))
+    assert len(per_country(long)) == 1
+    mixed = enrich(Report(source="promed", source_id="1", title="Cholera - Africa: Cameroon, Malawi",
+                          text="Also reported in Nigeria.", published_at=WHEN))
+    assert sorted(r.country_iso3 for r in per_country(mixed)) == ["CMR", "MWI"]
