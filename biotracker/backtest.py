@@ -214,10 +214,17 @@ def _touched_since(engine: Engine, day: dt.date) -> dt.datetime:
     return min(as_utc(earliest), start) if earliest is not None else start
 
 
+def lens_window(engine: Engine, day: dt.date) -> Window:
+    """Incidents whose assessment today can change: those first seen this week (the week's
+    counts, e.g. of countries, grow day by day) and those today's reports joined."""
+    start = min(_touched_since(engine, day), as_utc(week_start(day)))
+    return Window(start, as_utc(day + _DAY))
+
+
 def run_day(engine: Engine, day: dt.date, new_reports: list[Report]) -> None:
     """The daily chain for ``day`` with that day's windows: store the day's reports, re-cluster
-    their neighbourhood, score the current (partial) week, assess the incidents they touched, and
-    derive this week's alerts."""
+    their neighbourhood, score the current (partial) week, assess this week's incidents and those
+    today's reports joined, and derive this week's alerts."""
     if new_reports:
         with engine.begin() as conn:
             upsert(conn, reports, [report_row(r) for r in new_reports])
@@ -225,7 +232,7 @@ def run_day(engine: Engine, day: dt.date, new_reports: list[Report]) -> None:
     this_week = Window(as_utc(week_start(day)), today.end)
     build_incidents(engine, today)
     score_window(engine, this_week)
-    assess_incidents(engine, Window(_touched_since(engine, day), today.end))
+    assess_incidents(engine, lens_window(engine, day))
     derive_alerts(engine, this_week)
 
 
