@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, select
 
-from biotracker.alerts.rules import RuleBook, load_rules
+from biotracker.alerts.rules import RuleBook, context_facts, load_rules
 from biotracker.db.tables import alerts, incident_assessments, incident_reports, incidents, reports, signals
 from biotracker.db.upsert import upsert
 from biotracker.incidents.changes import Changes
@@ -27,6 +27,7 @@ from biotracker.incidents.scopes import INTERNAL, Scope
 from biotracker.incidents.series import load_incident_frame, split_series_key
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, Window, most_restrictive
 from biotracker.scoring.risk.flag_words import TIER_RULE_FLAGS, agent_flag_words
+from biotracker.scoring.unusual import counted_flags, usual_hosts
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _facts(
         "australia_group": any(f.get("australia_group") for f in agents.values()),
         "eradicated": any(f.get("eradicated") for f in agents.values()) or "eradicated_agent" in flags,
         "law_enforcement": any(inc.get(i, {}).get("source_tier") == "law_enforcement" for i in members),
-        "unusual": len(set(flags) - SEPARATE_FLAGS),
+        "unusual": len(counted_flags(flags)),
         "intent_cues": len(kinds & INTENT_CUES),
         "lab_cues": len(kinds & LAB_CUES),
         "cues": len(kinds),
@@ -282,9 +283,11 @@ def derive_alerts(
         members.setdefault(key, [])
 
     out: dict[str, dict[str, Any]] = {}
+    hosts = usual_hosts(frame)
     for key in sorted(members):
         series, week = key
         facts, evidence = _facts(members[key], alarms.get(key), assessed, inc)
+        facts |= context_facts(series, (assessed[i] for i in members[key] if i in assessed), hosts)
         if key in scored and key not in alarms:
             evidence.insert(0, _signal_reason(scored[key]))
         if not rules.triggered(facts):

@@ -5,13 +5,17 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from biotracker.errors import ConfigError
+from biotracker.incidents.series import split_series_key
 from biotracker.schema import AlertTier
+from biotracker.scoring.unusual import Flag, concerns_humans
 
 RULES_FILE = Path(__file__).with_name("tiers.toml")
 _CONDITION = re.compile(r"^(?P<fact>[a-z_0-9]+)(?:>=(?P<n>\d+(?:\.\d+)?))?$")
@@ -33,7 +37,28 @@ FACTS = {
     "corroboration",
     "reliability",
     "reports",
-}
+    "human",
+    "who_priority",
+    "ihr_notifiable",
+} | {flag.value for flag in Flag}
+
+
+def context_facts(
+    series_key: str, assessments: Iterable[dict[str, Any]], hosts: dict[str, Counter]
+) -> dict[str, bool]:
+    """Facts about who and what a series-week concerns: whether it is about people
+    (``concerns_humans``), whether the agent is a WHO R&D Blueprint priority or one of the IHR
+    Annex 2 diseases always notifiable, and each unusualness flag by name (``Flag``) as a boolean,
+    so a rule can name one (``no_history``, ``reemergence``, ``non_endemic`` ...)."""
+    disease, _country, host = split_series_key(series_key)
+    rows = list(assessments)
+    agents = [r.get("agent_flags") or {} for r in rows]
+    named = {f["flag"] for r in rows for f in r.get("unusual") or []}
+    return {
+        "human": concerns_humans(disease, host, hosts),
+        "who_priority": any(f.get("who_priority") for f in agents),
+        "ihr_notifiable": any(f.get("ihr_always_notifiable") for f in agents),
+    } | {flag.value: flag.value in named for flag in Flag}
 
 
 @dataclass(frozen=True)

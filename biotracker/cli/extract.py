@@ -73,6 +73,7 @@ def extract_lines(lines: TextIO) -> Iterator[tuple[dict[str, Any], str | None]]:
                     "id": getattr(err, "report_id", None),
                     "diseases": [],
                     "countries": [],
+                    "inferred_countries": [],
                     "cases": None,
                     "deaths": None,
                     "error": message,

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "export",
     "models",
     "rebuild",
+    "backtest",
 ]
 
 app = typer.Typer(

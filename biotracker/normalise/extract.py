@@ -262,12 +262,16 @@ class DateFinding:
 @dataclass(frozen=True)
 class Extraction:
     diseases: tuple[DiseaseFinding, ...] = ()
+    #: countries the text names as its subject (what a report asserts)
     countries: tuple[str, ...] = ()
     places: tuple[PlaceFinding, ...] = ()
     hosts: tuple[HostFinding, ...] = ()
     cases: CountFinding | None = None
     deaths: CountFinding | None = None
     event_dates: tuple[DateFinding, ...] = dc_field(default_factory=tuple)
+    #: countries implied (inferred_places.csv) when the text names none: kept apart and marked,
+    #: never the report's country, so an inferred place alone cannot make a series or an alert
+    inferred_countries: tuple[str, ...] = ()
 
     def to_json(self, report_id: str | None = None) -> dict[str, Any]:
         """The CLI output object (contract in docs/EXTRACTION.md), plus the evidence behind it."""
@@ -275,6 +279,7 @@ class Extraction:
             "id": report_id,
             "diseases": [d.to_json() for d in self.diseases],
             "countries": list(self.countries),
+            "inferred_countries": list(self.inferred_countries),
             "cases": self.cases.value if self.cases else None,
             "deaths": self.deaths.value if self.deaths else None,
             "cases_evidence": self.cases.to_json()["evidence"] if self.cases else None,
@@ -532,7 +537,6 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
     inferred: list[PlaceFinding] = []
     if not countries:
         inferred = _infer_places(vocab, diseases, [p for p, _, _ in places if p.kind == "region"], published)
-        countries = tuple(dict.fromkeys(p.iso3 for p in inferred if p.iso3))
 
     cases, deaths = extract_counts(title, text)
     dates: list[DateFinding] = []
@@ -551,6 +555,7 @@ def extract(title: str, text: str = "", published: dt.date | None = None) -> Ext
         cases=_count(cases),
         deaths=_count(deaths),
         event_dates=tuple(dates),
+        inferred_countries=tuple(dict.fromkeys(p.iso3 for p in inferred if p.iso3)),
     )
 
 

@@ -31,6 +31,7 @@ from biotracker.errors import RecordError
 from biotracker.ingest.connector import BadRecord, Connector
 from biotracker.ingest.registry import connector_classes
 from biotracker.normalise.enrich import enrich
+from biotracker.normalise.fanout import per_country
 from biotracker.raw.archive import RawPayloadMissing, read_payload
 from biotracker.raw.quarantine import quarantine_item
 from biotracker.schema import QuarantineItem, Report, Tlp, as_utc
@@ -175,20 +176,22 @@ def normalise_payload(
             report = _date_fallback(connector, report, context and context["fetched_at"])
             # model_copy does not validate: check the finished report against every bound.
             report = Report.model_validate(report.model_dump(), context=context)
+            copies = per_country(report)  # a round-up naming several countries: one report each
         except Exception as exc:  # noqa: BLE001 (poison-pill isolation: every failure is quarantined)
             reject("normalise", what, failure_reason(exc), _excerpt(item))
             continue
-        first = good.get(report.report_id)
-        if first is None:
-            good[report.report_id] = report
-        elif not _same_content(first, report):
-            reject(
-                "normalise",
-                what,
-                f"{report.report_id} appears twice in this payload with different content; the first "
-                "version is kept and this one is held here",
-                _excerpt(item),
-            )
+        for each in copies:
+            first = good.get(each.report_id)
+            if first is None:
+                good[each.report_id] = each
+            elif not _same_content(first, each):
+                reject(
+                    "normalise",
+                    what,
+                    f"{each.report_id} appears twice in this payload with different content; the first "
+                    "version is kept and this one is held here",
+                    _excerpt(item),
+                )
     return list(good.values()), bad, skipped
 
 

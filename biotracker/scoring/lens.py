@@ -7,20 +7,17 @@ and the risk data files; results go to ``incident_assessments`` (one row per inc
 
 from __future__ import annotations
 
-import bisect
 import csv
 import datetime as dt
 import io
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -32,15 +29,19 @@ from biotracker.incidents.series import split_series_key
 from biotracker.schema import Window
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
 from biotracker.scoring.risk.indicators import IncidentFeatures, assess_radosavljevic
+from biotracker.scoring.unusual import (
+    Flag,
+    History,
+    IncidentFacts,
+    UnusualConfig,
+    meaningful_flags,
+    report_source,
+    unusual_flags,
+)
 
 log = logging.getLogger(__name__)
 
-NOVELTY_WEEKS = 52
-SEASON_MIN_YEARS = 3
-SEASON_MIN_REPORTS = 10
-HOST_MIN_REPORTS = 20
-SIMULTANEOUS_COUNTRIES = 3
-CFR_MIN_CASES = 5
+CFR_MIN_CASES = UnusualConfig().cfr_min_cases
 CUE_INDICATORS = {
     "laboratory": "laboratory_link",
     "lab_acquired_infection": "laboratory_link",
@@ -106,205 +107,6 @@ def agent_flags(agent: Agent | None) -> dict[str, Any]:
         "ihr_always_notifiable": bool(agent.ihr_always_notifiable),
         "eradicated": agent.eradicated,
     }
-
-
-@dataclass
-class History:
-    """What the unusualness flags compare an incident against, as of its week (point in time).
-
-    Built from weekly report counts per (disease, country, host) — the series, not the reports —
-    for the diseases being assessed. Each question is asked *as of* the incident's week: counts of
-    weeks up to and including it, never later ones. So an assessment does not change when later
-    reports arrive, and a run that adds reports re-assesses only the incidents of their diseases
-    from their earliest week on (the incremental chain depends on this).
-    """
-
-    #: first week of any counted report in the scope (the data's beginning)
-    start: dt.date | None
-    #: (disease, country) -> sorted distinct weeks with a report
-    weeks: dict[tuple[Any, Any], list[dt.date]] = field(default_factory=dict)
-    #: (disease, country) -> (sorted weeks, cumulative counts by month: len(weeks) x 12)
-    month_counts: dict[tuple[Any, Any], tuple[list[dt.date], np.ndarray]] = field(default_factory=dict)
-    #: disease -> (sorted weeks, host names, cumulative counts: len(weeks) x len(hosts))
-    host_counts: dict[Any, tuple[list[dt.date], list[str], np.ndarray]] = field(default_factory=dict)
-    #: (disease, week) -> countries with a report that week
-    countries_week: dict[tuple[Any, dt.date], set[str]] = field(default_factory=dict)
-    #: disease -> (sorted weeks, case fatality ratios) of reports with at least CFR_MIN_CASES cases
-    fatality: dict[Any, tuple[list[dt.date], list[float]]] = field(default_factory=dict)
-
-    @classmethod
-    def from_counts(
-        cls,
-        start: dt.date | None,
-        counts: Iterable[tuple[Any, Any, Any, dt.date, int]],
-        fatality: Iterable[tuple[Any, dt.date, float]] = (),
-    ) -> History:
-        """From (disease, country, host, week, reports) rows and (disease, week, deaths/cases) rows."""
-        by_dc: dict[tuple[Any, Any], dict[dt.date, np.ndarray]] = defaultdict(dict)
-        by_d: dict[Any, dict[dt.date, Counter]] = defaultdict(lambda: defaultdict(Counter))
-        countries: dict[tuple[Any, dt.date], set[str]] = defaultdict(set)
-        for disease, country, host, week, n in counts:
-            if country:
-                months = by_dc[(disease, country)].setdefault(week, np.zeros(12, dtype=np.int64))
-                months[week.month - 1] += n
-                countries[(disease, week)].add(country)
-            by_d[disease][week][host or "*"] += n
-        history = cls(start=start, countries_week=dict(countries))
-        for key, by_week in by_dc.items():
-            weeks = sorted(by_week)
-            history.weeks[key] = weeks
-            history.month_counts[key] = (weeks, np.cumsum(np.stack([by_week[w] for w in weeks]), axis=0))
-        for disease, host_weeks in by_d.items():
-            weeks = sorted(host_weeks)
-            hosts = sorted({h for c in host_weeks.values() for h in c})
-            table = np.array([[host_weeks[w][h] for h in hosts] for w in weeks], dtype=np.int64)
-            history.host_counts[disease] = (weeks, hosts, np.cumsum(table, axis=0))
-        ratios: dict[Any, list[tuple[dt.date, float]]] = defaultdict(list)
-        for disease, week, ratio in fatality:
-            ratios[disease].append((week, ratio))
-        for disease, pairs in ratios.items():
-            pairs.sort()
-            history.fatality[disease] = ([w for w, _ in pairs], [r for _, r in pairs])
-        return history
-
-    def earlier_weeks(self, disease: Any, country: Any, week: dt.date) -> list[dt.date]:
-        weeks = self.weeks.get((disease, country), [])
-        return weeks[: bisect.bisect_left(weeks, week)]
-
-    def months(self, disease: Any, country: Any, week: dt.date) -> Counter:
-        """Reports per month (1-12) of ``disease`` in ``country`` in weeks up to ``week``."""
-        weeks, cumulative = self.month_counts.get((disease, country), ([], np.zeros((0, 12))))
-        i = bisect.bisect_right(weeks, week)
-        if i == 0:
-            return Counter()
-        return Counter({m + 1: int(v) for m, v in enumerate(cumulative[i - 1]) if v})
-
-    def hosts(self, disease: Any, week: dt.date) -> Counter:
-        """Reports per host of ``disease`` in weeks up to ``week``."""
-        weeks, hosts, cumulative = self.host_counts.get(disease, ([], [], np.zeros((0, 0))))
-        i = bisect.bisect_right(weeks, week)
-        if i == 0:
-            return Counter()
-        return Counter({h: int(v) for h, v in zip(hosts, cumulative[i - 1], strict=True) if v})
-
-    def countries(self, disease: Any, week: dt.date) -> set[str]:
-        return self.countries_week.get((disease, week), set())
-
-    def usual_fatality(self, disease: Any, week: dt.date) -> float | None:
-        """Median case fatality of ``disease`` over reports up to ``week`` (None under three)."""
-        weeks, ratios = self.fatality.get(disease, ([], []))
-        i = bisect.bisect_right(weeks, week)
-        return float(np.median(ratios[:i])) if i >= 3 else None
-
-
-def _history(frame: pd.DataFrame) -> History:
-    """A :class:`History` from one row per report (columns disease, country_iso3, host, period_start)."""
-    start = min(frame["period_start"]) if not frame.empty else None
-    rows = zip(
-        frame["disease"],
-        frame["country_iso3"],
-        frame["host"],
-        frame["period_start"],
-        [1] * len(frame),
-        strict=True,
-    )
-    return History.from_counts(start, rows)
-
-
-def unusual_flags(
-    disease: str,
-    country: str | None,
-    host: str | None,
-    week: dt.date,
-    cases: int | None,
-    deaths: int | None,
-    agent: Agent | None,
-    alarm: dict | None,
-    history: History,
-    cfr_norm: dict[str, float],
-) -> list[dict[str, str]]:
-    """Each unusualness flag that holds for this incident, with the evidence in words.
-
-    ``history`` answers as of ``week`` (see :class:`History`); ``cfr_norm`` is the usual case
-    fatality per disease as of that week.
-    """
-    flags: list[dict[str, str]] = []
-    if country:
-        earlier = history.earlier_weeks(disease, country, week)
-        if history.start and (week - history.start).days > 7 * NOVELTY_WEEKS:
-            if not earlier:
-                flags.append(
-                    {
-                        "flag": "first_occurrence",
-                        "evidence": f"no earlier report of {disease} in {country} since the data begin ({history.start})",
-                    }
-                )
-            elif (week - earlier[-1]).days > 7 * NOVELTY_WEEKS:
-                flags.append(
-                    {
-                        "flag": "first_occurrence",
-                        "evidence": f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
-                    }
-                )
-        span_years = (week - history.start).days / 365.25 if history.start else 0
-        months = history.months(disease, country, week)
-        total = sum(months.values())
-        if span_years >= SEASON_MIN_YEARS and total >= SEASON_MIN_REPORTS:
-            near = sum(months[((week.month - 1 + d) % 12) + 1] for d in (-1, 0, 1))
-            if near / total < 0.05:
-                flags.append(
-                    {
-                        "flag": "out_of_season",
-                        "evidence": f"only {near} of {total} earlier reports of {disease} in {country} fell within a month of "
-                        f"{week.strftime('%B')}",
-                    }
-                )
-        endemic = load_endemicity().get(agent.key) if agent else None
-        if endemic is not None and country not in endemic:
-            flags.append(
-                {
-                    "flag": "non_endemic",
-                    "evidence": f"{agent.name} is not endemic in {country} (endemicity table: "
-                    f"{', '.join(sorted(endemic)) or 'no country'})",
-                }
-            )
-    hosts = history.hosts(disease, week)
-    if host and sum(hosts.values()) >= HOST_MIN_REPORTS and hosts[host] <= 1:
-        usual = ", ".join(h for h, _ in hosts.most_common(3))
-        flags.append(
-            {
-                "flag": "unusual_host",
-                "evidence": f"{disease} in {host}: first time in {sum(hosts.values())} reports (usual hosts: {usual})",
-            }
-        )
-    if agent is not None and agent.eradicated:
-        flags.append({"flag": "eradicated_agent", "evidence": f"{agent.name} is eradicated worldwide"})
-    if alarm:
-        flags.append(
-            {
-                "flag": "statistical_alarm",
-                "evidence": f"{alarm['method']}: {alarm['observed']} this week above the upper bound {alarm['upperbound']:.2f}",
-            }
-        )
-    elsewhere = history.countries(disease, week)
-    if len(elsewhere) >= SIMULTANEOUS_COUNTRIES:
-        flags.append(
-            {
-                "flag": "multiple_simultaneous",
-                "evidence": f"{disease} reported in {len(elsewhere)} countries the same week: {', '.join(sorted(elsewhere)[:8])}",
-            }
-        )
-    norm = cfr_norm.get(disease)
-    if norm is not None and cases and cases >= CFR_MIN_CASES and deaths is not None:
-        cfr = deaths / cases
-        if cfr > max(2 * norm, norm + 0.1):
-            flags.append(
-                {
-                    "flag": "high_cfr",
-                    "evidence": f"case fatality {cfr:.0%} ({deaths}/{cases}) against a usual {norm:.0%} for {disease} in the data",
-                }
-            )
-    return flags
 
 
 def _chunks(values: list, size: int = 500) -> Iterable[list]:
@@ -491,7 +293,18 @@ def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> H
             *counted, group, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
         )
         fatality += [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(cfr)]
-    return History.from_counts(first_week(conn, scope.key), counts, fatality)
+    return History.from_counts(first_week(conn, scope.key), counts, fatality, _source_starts(conn, scope))
+
+
+def _source_starts(conn: Connection, scope: Scope) -> dict[str, dt.date]:
+    """First counted week of each source in the scope (one grouped query over the scope's links)."""
+    query = (
+        select(reports.c.source, func.min(incident_reports.c.period_start))
+        .join(reports, reports.c.report_id == incident_reports.c.report_id)
+        .where(incident_reports.c.scope == scope.key, incident_reports.c.period_start.is_not(None))
+        .group_by(reports.c.source)
+    )
+    return {source: week for source, week in conn.execute(query) if week is not None}
 
 
 def assess_incidents(
@@ -613,7 +426,7 @@ def _assess(
         cfr_norm = {first["disease"]: usual} if usual is not None else {}
     flags: list[dict[str, str]] = []
     if week is not None and first["disease"]:
-        flags = unusual_flags(
+        incident = IncidentFacts(
             first["disease"],
             first["country_iso3"],
             first["host"],
@@ -622,9 +435,11 @@ def _assess(
             deaths,
             agent,
             alarms.get((key, week)),
-            history,
-            cfr_norm,
+            tuple(sorted({report_source(m["report_id"]) for m in members})),
         )
+        endemic = load_endemicity().get(agent.key) if agent else None
+        found = unusual_flags(incident, history, endemic, cfr_norm.get(first["disease"]))
+        flags = [f.as_dict() for f in found]
     names = {f["flag"] for f in flags}
     cue_kinds = {c["category"] for c in cues}
     features = IncidentFeatures(
@@ -634,16 +449,16 @@ def _assess(
         deaths=deaths,
         expected_cfr=cfr_norm.get(first["disease"]) if first["disease"] else None,
         **{
-            name: (name in names)
+            name.value: (name.value in names)
             for name in (
-                "unusual_host",
-                "statistical_alarm",
-                "high_cfr",
-                "non_endemic",
-                "eradicated_agent",
-                "multiple_simultaneous",
-                "first_occurrence",
-                "out_of_season",
+                Flag.UNUSUAL_HOST,
+                Flag.STATISTICAL_ALARM,
+                Flag.HIGH_CFR,
+                Flag.NON_ENDEMIC,
+                Flag.ERADICATED_AGENT,
+                Flag.MULTIPLE_SIMULTANEOUS,
+                Flag.FIRST_OCCURRENCE,
+                Flag.OUT_OF_SEASON,
             )
         },
         **{field: True for kind, field in CUE_INDICATORS.items() if kind in cue_kinds},
@@ -651,7 +466,7 @@ def _assess(
     assessment = assess_radosavljevic(features, table)
     flags_for_agent = agent_flags(agent)
     summary.with_agent += agent is not None
-    summary.flagged += bool(flags)
+    summary.flagged += bool(meaningful_flags(names))
     summary.with_cues += bool(cues)
     return {
         "incident_id": incident_id,
@@ -678,7 +493,7 @@ def rule_score(
     score += 3.0 if flags.get("tier1") else 2.0 if flags.get("select_agent") else 0.0
     score += {"A": 2.0, "B": 1.0, "C": 0.5}.get(flags.get("cdc_category") or "", 0.0)
     score += 0.5 if flags.get("australia_group") else 0.0
-    score += 1.0 * len(unusual)
+    score += 1.0 * len(meaningful_flags(f["flag"] for f in unusual))
     score += 1.5 * len({c["category"] for c in cues})
     score += 0.5 * indicators
     return round(score, 3)

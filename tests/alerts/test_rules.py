@@ -8,7 +8,8 @@ from biotracker.schema import AlertTier
 
 BASE = {"alarm": False, "novel": False, "signal": False, "select_agent": False, "tier1": False, "cdc_a": False,
         "eradicated": False, "australia_group": False, "law_enforcement": False, "unusual": 0, "intent_cues": 0,
-        "lab_cues": 0, "cues": 0, "indicators": 0, "corroboration": 1, "reliability": 0.9, "reports": 1}
+        "lab_cues": 0, "cues": 0, "indicators": 0, "corroboration": 1, "reliability": 0.9, "reports": 1,
+        "human": False, "who_priority": False, "ihr_notifiable": False, "no_history": False, "reemergence": False}
 
 
 def decide(**facts):
@@ -20,10 +21,25 @@ def decide(**facts):
     return rule, [r.name for r in holding]
 
 
-def test_a_tier1_agent_new_to_a_country_is_critical():
-    rule, holding = decide(novel=True, select_agent=True, tier1=True)
-    assert (rule.tier, rule.name) == (AlertTier.CRITICAL, "tier1-agent-unusual")
-    assert "select-agent-signal" in holding and "first-occurrence" in holding
+def test_a_tier1_agent_new_to_a_country_is_critical_in_people_and_medium_in_animals():
+    rule, holding = decide(novel=True, select_agent=True, tier1=True, human=True)
+    assert (rule.tier, rule.name) == (AlertTier.CRITICAL, "tier1-agent-unusual-in-people")
+    assert "select-agent-signal-in-people" in holding and "first-occurrence-in-people" in holding
+    rule, _ = decide(novel=True, select_agent=True, tier1=True)  # anthrax in cattle
+    assert (rule.tier, rule.name) == (AlertTier.MEDIUM, "select-agent-signal")
+
+
+def test_a_disease_new_in_people_is_high_only_with_a_priority_agent_or_something_else_unusual():
+    assert decide(novel=True, human=True)[0].tier is AlertTier.MEDIUM
+    assert decide(novel=True, human=True, who_priority=True)[0].name == "priority-agent-new-in-people"
+    assert decide(novel=True, human=True, unusual=1)[0].name == "new-in-people-and-unusual"
+    assert decide(novel=True)[0].tier is AlertTier.LOW  # new in animals or plants
+
+
+def test_no_history_and_reemergence_raise_only_low_or_medium_alerts():
+    assert decide(no_history=True, human=True, who_priority=True)[0].tier is AlertTier.LOW
+    assert decide(reemergence=True, human=True)[0].name == "reemergence-in-people"
+    assert decide(reemergence=True)[0].tier is AlertTier.LOW
 
 
 def test_eradicated_agent_and_controlled_agent_with_intent_are_critical():

@@ -95,10 +95,25 @@ def test_regions_are_places_without_a_country() -> None:
 
 def test_west_african_ebola_reports_infer_the_three_countries_and_say_so() -> None:
     ex = extract("Ebola virus disease, West Africa - update", published=__import__("datetime").date(2014, 7, 19))
-    assert ex.countries == ("GIN", "LBR", "SLE")
+    assert ex.inferred_countries == ("GIN", "LBR", "SLE")
+    assert ex.countries == ()  # inferred places are never asserted as the report's countries
     assert {p.role for p in ex.places if p.iso3} == {"inferred"}
+    assert ex.to_json()["inferred_countries"] == ["GIN", "LBR", "SLE"]
     later = extract("Ebola virus disease, West Africa - update", published=__import__("datetime").date(2019, 1, 1))
-    assert later.countries == ()
+    assert later.countries == () and later.inferred_countries == ()
+
+
+def test_an_inferred_country_never_becomes_the_reports_country() -> None:
+    from biotracker.normalise.enrich import enrich
+    from biotracker.schema import Report
+
+    when = __import__("datetime").datetime(2022, 5, 2, tzinfo=__import__("datetime").UTC)
+    report = enrich(Report(source="promed", source_id="1", title="MERS-CoV (03): update", published_at=when))
+    assert report.disease == "Middle East respiratory syndrome"
+    assert report.country_iso3 is None
+    assert report.evidence["extraction"]["inferred_countries"] == ["SAU"]
+    named = enrich(Report(source="promed", source_id="2", title="MERS-CoV (04): Qatar", published_at=when))
+    assert named.country_iso3 == "QAT" and named.evidence["extraction"]["inferred_countries"] == []
 
 
 def test_lower_case_turkey_is_a_bird_not_a_country() -> None:
@@ -120,6 +135,6 @@ def test_former_and_un_era_country_names_resolve_to_todays_codes() -> None:
 def test_an_unplaced_mers_report_is_inferred_to_concern_saudi_arabia_with_evidence() -> None:
     ex = extract("Middle East respiratory syndrome coronavirus (MERS-CoV) - update")
     [place] = ex.places
-    assert (ex.countries, place.role) == (("SAU",), "inferred")
+    assert (ex.countries, ex.inferred_countries, place.role) == ((), ("SAU",), "inferred")
     assert place.evidence.text.startswith("Middle East respiratory syndrome")
     assert extract("MERS-CoV in the Republic of Korea").countries == ("KOR",)

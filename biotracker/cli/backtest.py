@@ -1,0 +1,57 @@
+"""``biotracker backtest``: replay a dated stream day by day and write the alerts it would have raised.
+
+Other tools call it exactly as ``biotracker backtest --input stream.csv --output alerts.jsonl
+[--start YYYY-MM-DD] [--end YYYY-MM-DD]`` (see docs/EARLY_WARNING.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import typer
+
+from biotracker.errors import BiotrackerError
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=option) from None
+
+
+def backtest_command(
+    input_csv: Path = typer.Option(
+        ..., "--input", help="CSV stream: id (or post_id), date, title [, text, link, source]."
+    ),
+    output: Path = typer.Option(..., "--output", help="Where to write one JSON object per alert event."),
+    start: str | None = typer.Option(None, "--start", help="First day replayed (default: first date)."),
+    end: str | None = typer.Option(None, "--end", help="Last day replayed (default: last date)."),
+) -> None:
+    """Replay the stream through the real pipeline day by day (no look-ahead) and write alert events."""
+    from biotracker.backtest import read_stream, run_backtest, write_events
+
+    first, last = _date(start, "--start"), _date(end, "--end")
+    try:
+        items, bad = read_stream(input_csv)
+        for row in bad:
+            print(f"{input_csv}: {row}", file=sys.stderr)
+        result = run_backtest(items, first, last)
+        written = write_events(result.events, output)
+    except BiotrackerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    print(
+        f"{result.items} items over {result.days} days -> {written} alert events in {output}"
+        + (f" ({len(bad)} malformed rows skipped)" if bad else ""),
+        file=sys.stderr,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``biotracker backtest`` to the main app."""
+    app.command("backtest")(backtest_command)
