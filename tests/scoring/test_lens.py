@@ -1,5 +1,7 @@
 """The law-enforcement lens: every demo incident is assessed, flags carry evidence, rules are checkable."""
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from biotracker.db.engine import make_engine
@@ -7,6 +9,7 @@ from biotracker.db.tables import incident_assessments
 
 
 # The flags themselves are specified in tests/scoring/test_unusual.py.
+W = dt.date(2024, 9, 30)
 
 
 def test_every_demo_incident_carries_agent_flags_unusualness_and_indicator_score(demo_store):
@@ -27,7 +30,7 @@ def test_history_is_asked_as_of_the_incident_week_never_later():
     """Later reports never change an assessment: what the incremental chain relies on."""
     from collections import Counter
 
-    from biotracker.scoring.lens import History
+    from biotracker.scoring.unusual import History
 
     later = W + dt.timedelta(weeks=1)
     h = History.from_counts(dt.date(2020, 1, 6), [("plague", "MDG", "human", W, 1), ("plague", "MDG", "rat", later, 30),
