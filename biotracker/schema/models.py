@@ -11,7 +11,15 @@ import datetime as dt
 from enum import Enum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from biotracker.schema.tlp import Tlp
 
@@ -99,6 +107,22 @@ class Report(Record):
     raw_sha256: str | None = None
     #: Evidence for extracted values: {"disease": {"field": "title", "span": [0, 12]}, ...}
     evidence: dict[str, Any] = Field(default_factory=dict)
+    #: Access model (docs/ACCESS.md): the organisation that originated the record (None: the
+    #: deployment's community organisation, as for every feed record), the organisations a TLP:AMBER
+    #: record is shared with, the users a TLP:RED record names, and the withdrawal tombstone.
+    originator_org: str | None = None
+    share_with: tuple[str, ...] = ()
+    share_users: tuple[str, ...] = ()
+    withdrawn_at: AwareDatetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_access_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Feed records carry no access fields: leave them out so their dumps stay as they were."""
+        data: dict[str, Any] = handler(self)
+        for name in _ACCESS_FIELDS:
+            if name in data and not data[name]:
+                del data[name]
+        return data
 
     @property
     def report_id(self) -> str:
@@ -110,6 +134,9 @@ class Report(Record):
         if not value.strip():
             raise ValueError("title is empty")
         return value
+
+
+_ACCESS_FIELDS = ("originator_org", "share_with", "share_users", "withdrawn_at")
 
 
 class Incident(Record):
