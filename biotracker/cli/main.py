@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "extract",
     "export",
     "models",
+    "access",
+    "serve",
 ]
 
 app = typer.Typer(

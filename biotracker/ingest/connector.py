@@ -54,6 +54,8 @@ class Connector:
     skip_checks: ClassVar[dict[str, str]] = {}
     #: Where the connector came from: "module" (a Python file) or "declarative" (connectors/feeds.yaml).
     origin: ClassVar[str] = "module"
+    #: False for intake that is pushed to us (API contributions): no scheduled fetch, still normalised.
+    scheduled: ClassVar[bool] = True
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "title", "kind", "url", "primary_key", "terms", "cadence")
 
