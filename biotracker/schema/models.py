@@ -117,11 +117,12 @@ class Report(Record):
 
     @model_serializer(mode="wrap")
     def _omit_unset_access_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Feed records carry no access fields: leave them out so their dumps stay as they were."""
+        """Feed records (no originator) carry no access fields: leave them out so their dumps stay as
+        they were. A record with an originator dumps all of them, so a stored row is fully replaced."""
         data: dict[str, Any] = handler(self)
-        for name in _ACCESS_FIELDS:
-            if name in data and not data[name]:
-                del data[name]
+        if self.originator_org is None:
+            for name in _ACCESS_FIELDS:
+                data.pop(name, None)
         return data
 
     @property

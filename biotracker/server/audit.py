@@ -23,6 +23,7 @@ class Action(str, Enum):
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
     TOKEN_USE = "token_use"
+    WRITE_REFUSED = "write_refused"
     READ = "read"
     CONTRIBUTE = "contribute"
     CORRECT = "correct"

@@ -1,0 +1,133 @@
+"""The ASGI application: routes, request-size limit, security headers and structured access logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+
+from biotracker.config import Settings
+from biotracker.db.engine import open_store
+from biotracker.server import api, auth
+from biotracker.server.context import ServerContext, utc_now
+from biotracker.server.visibility import Rules
+
+access_log = logging.getLogger("biotracker.server.access")
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse bodies over ``max_bytes`` with 413, by Content-Length up front or while they stream in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(self.max_bytes)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(max_bytes: int) -> Response:
+    return JSONResponse(
+        status_code=413, content={"detail": f"body: larger than {max_bytes} bytes; send fewer reports per request"}
+    )
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(settings: Settings, engine: Engine | None = None, clock: Callable[..., Any] = utc_now) -> FastAPI:
+    """The server over ``settings``' store (migrated on start); ``engine`` and ``clock`` are test seams."""
+    from biotracker.outputs.audience import registered_source_kinds
+
+    engine = engine or open_store(settings)
+    secret = settings.server_secret_key
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        log.warning("BIOTRACKER_SERVER_SECRET_KEY is not set: using a random key, sessions end on restart")
+    rules = Rules(settings.community_org, registered_source_kinds(), settings.allow_anonymous)
+    app = FastAPI(
+        title="Biotracker",
+        version="1",
+        description="The shared repository of biological-incident reports and alerts, under TLP 2.0 (docs/ACCESS.md).",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.ctx = ServerContext(settings=settings, engine=engine, secret_key=secret, rules=rules, clock=clock)
+    app.include_router(api.router)
+    app.include_router(auth.router)
+
+    @app.middleware("http")
+    async def access_logged(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        access_log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "user": getattr(request.state, "user", None),
+                    "remote": request.client.host if request.client else None,
+                }
+            )
+        )
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.server_max_body_bytes)
+    return app
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the server until stopped (Ctrl-C / SIGTERM)."""
+    import uvicorn
+
+    logging.getLogger("biotracker.server.access").setLevel(logging.INFO)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info", proxy_headers=True)
