@@ -23,6 +23,7 @@ from biotracker.access import Principal, Role
 from biotracker.db.tables import api_tokens, login_failures, organisations, sessions, users
 from biotracker.errors import BiotrackerError
 
+#: Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: 3 passes over 64 MiB).
 _HASHER = PasswordHasher()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 TOKEN_PREFIX = "bt_"
@@ -96,8 +97,15 @@ def password_matches(stored_hash: str, password: str) -> bool:
         return False
 
 
-#: A hash to verify against when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash to verify against when the username is unknown, so a wrong name costs as long as a wrong password."""
+    key = id(_HASHER)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _HASHER.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[key]
 
 
 def add_user(
@@ -161,7 +169,7 @@ def active_principal(conn: Connection, username: str) -> Principal | None:
 def authenticate(conn: Connection, username: str, password: str) -> Principal | None:
     """The principal when the password is right and the user active; None otherwise (same cost either way)."""
     row = conn.execute(select(users.c.password_hash).where(users.c.username == username)).first()
-    ok = password_matches(row[0] if row else _DUMMY_HASH, password)
+    ok = password_matches(row[0] if row else _dummy_hash(), password)
     return active_principal(conn, username) if ok and row else None
 
 
