@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-
 from biotracker.errors import RecordError
 from biotracker.ingest.connector import BadRecord
 from biotracker.ingest.dates import parse_when

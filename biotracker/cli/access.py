@@ -16,8 +16,12 @@ import typer
 from sqlalchemy import Connection
 
 orgs_app = typer.Typer(help="Organisations that own and share records.", no_args_is_help=True)
-users_app = typer.Typer(help="Users: each belongs to one organisation and has one role.", no_args_is_help=True)
-tokens_app = typer.Typer(help="API tokens (stored hashed, scoped, expiring, revocable).", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users: each belongs to one organisation and has one role.", no_args_is_help=True
+)
+tokens_app = typer.Typer(
+    help="API tokens (stored hashed, scoped, expiring, revocable).", no_args_is_help=True
+)
 
 
 def _now() -> dt.datetime:
@@ -143,7 +147,9 @@ def users_disable(username: str) -> None:
 def tokens_issue(
     username: str,
     scope: str = typer.Option("read", "--scope", help="read, or write (contribute and change)."),
-    days: int | None = typer.Option(None, "--days", help="Lifetime in days (default: BIOTRACKER_TOKEN_DAYS)."),
+    days: int | None = typer.Option(
+        None, "--days", help="Lifetime in days (default: BIOTRACKER_TOKEN_DAYS)."
+    ),
 ) -> None:
     """Issue an API token for USERNAME; the token alone is printed on standard output, once."""
     from biotracker.server.accounts import Scope, issue_token
@@ -180,7 +186,11 @@ def tokens_list(username: str | None = typer.Argument(None, help="Only this user
     with _store() as (conn, _):
         rows = list_tokens(conn, username)
     for r in rows:
-        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else f"expires {r['expires_at']:%Y-%m-%d}"
+        state = (
+            f"revoked {r['revoked_at']:%Y-%m-%d}"
+            if r["revoked_at"]
+            else f"expires {r['expires_at']:%Y-%m-%d}"
+        )
         typer.echo(f"{r['token_id']}\t{r['username']}\t{r['scope']}\t{state}")
 
 

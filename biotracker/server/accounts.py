@@ -108,9 +108,7 @@ def _dummy_hash() -> str:
     return _dummy_hashes[key]
 
 
-def add_user(
-    conn: Connection, username: str, org: str, role: Role, password: str, now: dt.datetime
-) -> None:
+def add_user(conn: Connection, username: str, org: str, role: Role, password: str, now: dt.datetime) -> None:
     _check_name("user", username)
     if not org_exists(conn, org):
         raise AccountError(f"no organisation {org!r}; create it first with `biotracker orgs add {org}`")
@@ -187,9 +185,7 @@ def record_login_failure(
     conn: Connection, username: str, now: dt.datetime, *, max_failures: int, lockout: dt.timedelta
 ) -> dt.datetime | None:
     """Count a failed login; lock the name out for ``lockout`` at ``max_failures``. Returns the lock end."""
-    row = conn.execute(
-        select(login_failures.c.failures).where(login_failures.c.username == username)
-    ).first()
+    row = conn.execute(select(login_failures.c.failures).where(login_failures.c.username == username)).first()
     failures = (row[0] if row else 0) + 1
     until = now + lockout if failures >= max_failures else None
     values = {"failures": 0 if until else failures, "last_failure_at": now, "locked_until": until}
@@ -257,9 +253,11 @@ def list_tokens(conn: Connection, username: str | None = None) -> list[dict[str,
 
 def principal_for_token(conn: Connection, secret: str, now: dt.datetime) -> tuple[Principal, Scope] | None:
     """Who a bearer token stands for, when it is known, unexpired, unrevoked and its user active."""
-    row = conn.execute(
-        select(api_tokens).where(api_tokens.c.token_sha256 == sha256_hex(secret))
-    ).mappings().first()
+    row = (
+        conn.execute(select(api_tokens).where(api_tokens.c.token_sha256 == sha256_hex(secret)))
+        .mappings()
+        .first()
+    )
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
         return None
     principal = active_principal(conn, row["username"])
@@ -292,9 +290,11 @@ def create_session(
 
 def session_principal(conn: Connection, session_id: str, now: dt.datetime) -> tuple[Principal, str] | None:
     """(principal, CSRF token) of a live session, or None."""
-    row = conn.execute(
-        select(sessions).where(sessions.c.session_sha256 == sha256_hex(session_id))
-    ).mappings().first()
+    row = (
+        conn.execute(select(sessions).where(sessions.c.session_sha256 == sha256_hex(session_id)))
+        .mappings()
+        .first()
+    )
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
         return None
     principal = active_principal(conn, row["username"])

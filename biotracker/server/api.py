@@ -28,8 +28,18 @@ from biotracker.server.visibility import alert_inputs, alert_visible
 router = APIRouter(prefix="/api/v1")
 RESTRICTED = {Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED}
 ALERT_FIELDS = (
-    "alert_id", "tier", "status", "disease", "country_iso3", "tlp", "headline", "period_start",
-    "last_period", "incident_id", "rule", "source_urls",
+    "alert_id",
+    "tier",
+    "status",
+    "disease",
+    "country_iso3",
+    "tlp",
+    "headline",
+    "period_start",
+    "last_period",
+    "incident_id",
+    "rule",
+    "source_urls",
 )
 
 
@@ -49,8 +59,14 @@ def health(request: Request) -> dict[str, str]:
 def me(c: CallerDep) -> dict[str, Any]:
     """Who the caller is (and, for a session, the CSRF token its forms must send)."""
     p = c.principal
-    return {"username": p.username, "org": p.org, "role": p.role.value, "via": c.via, "scope": c.scope.value,
-            "csrf_token": c.csrf_token}
+    return {
+        "username": p.username,
+        "org": p.org,
+        "role": p.role.value,
+        "via": c.via,
+        "scope": c.scope.value,
+        "csrf_token": c.csrf_token,
+    }
 
 
 # --- alerts ---------------------------------------------------------------------------------------
@@ -95,7 +111,10 @@ def list_alerts(
     if cursor:
         period, after = _decode_cursor(cursor)
         query = query.where(
-            or_(alerts.c.period_start < period, and_(alerts.c.period_start == period, alerts.c.alert_id > after))
+            or_(
+                alerts.c.period_start < period,
+                and_(alerts.c.period_start == period, alerts.c.alert_id > after),
+            )
         )
     query = query.order_by(alerts.c.period_start.desc(), alerts.c.alert_id)
     items: list[dict[str, Any]] = []
@@ -122,7 +141,15 @@ def list_alerts(
                 break
     restricted = tuple(i["alert_id"] for i in items if Tlp(i["tlp"]) in RESTRICTED)
     if restricted:
-        audit(ctx, request, Action.READ, Outcome.OK, principal=c.principal, record_ids=restricted, detail="alerts list")
+        audit(
+            ctx,
+            request,
+            Action.READ,
+            Outcome.OK,
+            principal=c.principal,
+            record_ids=restricted,
+            detail="alerts list",
+        )
     next_cursor = _encode_cursor(last["period_start"], last["alert_id"]) if more and last else None
     return {"items": items, "next": next_cursor}
 
@@ -145,8 +172,15 @@ def _visible_report(request: Request, c: CallerDep, report_id: str) -> dict[str,
         raise HTTPException(status_code=404, detail="no such report")
     vis = ctx.rules.of_report(row)
     if not ctx.rules.sees(c.principal, vis):
-        audit(ctx, request, Action.READ, Outcome.NOT_FOUND, principal=c.principal, record_ids=(report_id,),
-              detail="not cleared for it (answered 404)")
+        audit(
+            ctx,
+            request,
+            Action.READ,
+            Outcome.NOT_FOUND,
+            principal=c.principal,
+            record_ids=(report_id,),
+            detail="not cleared for it (answered 404)",
+        )
         raise HTTPException(status_code=404, detail="no such report")
     return dict(row) | {"tlp": vis.tlp.value}
 
@@ -179,7 +213,9 @@ def _require_contributor(request: Request, c: CallerDep, action: Action) -> None
         raise
 
 
-def _invalid(request: Request, c: CallerDep, action: Action, exc: contribute.ContributionInvalid) -> JSONResponse:
+def _invalid(
+    request: Request, c: CallerDep, action: Action, exc: contribute.ContributionInvalid
+) -> JSONResponse:
     audit(_ctx(request), request, action, Outcome.INVALID, principal=c.principal, detail=str(exc)[:2000])
     return JSONResponse(
         status_code=422,
@@ -210,7 +246,9 @@ def _own_contribution(request: Request, c: CallerDep, report_id: str, action: Ac
     _require_contributor(request, c, action)
     if row["source"] != contribute.SOURCE or row["originator_org"] != c.principal.org:
         audit(_ctx(request), request, action, Outcome.DENIED, principal=c.principal, record_ids=(report_id,))
-        raise HTTPException(status_code=403, detail="only the originating organisation may change this report")
+        raise HTTPException(
+            status_code=403, detail="only the originating organisation may change this report"
+        )
     if row["withdrawn_at"] is not None:
         raise HTTPException(status_code=409, detail="this report was withdrawn; contribute a new one instead")
     return row
@@ -225,7 +263,9 @@ async def correct_report(request: Request, c: CallerDep, report_id: str) -> Any:
     try:
         items, batch = contribute.parse_contributions(body)
         if batch:
-            raise contribute.ContributionInvalid([contribute.FieldProblem(("reports",), "correct one report at a time")])
+            raise contribute.ContributionInvalid(
+                [contribute.FieldProblem(("reports",), "correct one report at a time")]
+            )
         contribute.check_names(ctx.engine, items, batch)
     except contribute.ContributionInvalid as exc:
         return _invalid(request, c, Action.CORRECT, exc)

@@ -75,7 +75,8 @@ class BodyLimit:
 
 def _too_large(max_bytes: int) -> Response:
     return JSONResponse(
-        status_code=413, content={"detail": f"body: larger than {max_bytes} bytes; send fewer reports per request"}
+        status_code=413,
+        content={"detail": f"body: larger than {max_bytes} bytes; send fewer reports per request"},
     )
 
 
@@ -87,7 +88,9 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, engine: Engine | None = None, clock: Callable[..., Any] = utc_now) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Engine | None = None, clock: Callable[..., Any] = utc_now
+) -> FastAPI:
     """The server over ``settings``' store (migrated on start); ``engine`` and ``clock`` are test seams."""
     from biotracker.outputs.audience import registered_source_kinds
 
@@ -105,12 +108,16 @@ def create_app(settings: Settings, engine: Engine | None = None, clock: Callable
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.ctx = ServerContext(settings=settings, engine=engine, secret_key=secret, rules=rules, clock=clock)
+    app.state.ctx = ServerContext(
+        settings=settings, engine=engine, secret_key=secret, rules=rules, clock=clock
+    )
     app.include_router(api.router)
     app.include_router(auth.router)
 
     @app.middleware("http")
-    async def access_logged(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def access_logged(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
@@ -139,4 +146,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     logging.getLogger("biotracker.server.access").setLevel(logging.INFO)
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info", proxy_headers=True)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, access_log=False, log_level="info", proxy_headers=True
+    )

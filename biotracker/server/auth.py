@@ -45,8 +45,17 @@ def remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def audit(ctx: ServerContext, request: Request, action: Action, outcome: Outcome, *, principal: Principal | None = None,
-          actor: str | None = None, record_ids: tuple[str, ...] = (), detail: str = "") -> None:
+def audit(
+    ctx: ServerContext,
+    request: Request,
+    action: Action,
+    outcome: Outcome,
+    *,
+    principal: Principal | None = None,
+    actor: str | None = None,
+    record_ids: tuple[str, ...] = (),
+    detail: str = "",
+) -> None:
     entry = AuditEntry(
         at=ctx.clock(),
         actor=actor or (principal.username if principal else ANONYMOUS),
@@ -61,7 +70,9 @@ def audit(ctx: ServerContext, request: Request, action: Action, outcome: Outcome
         append(conn, entry)
 
 
-def _unauthorised(message: str = "authentication required: send Authorization: Bearer <token> or log in") -> HTTPException:
+def _unauthorised(
+    message: str = "authentication required: send Authorization: Bearer <token> or log in",
+) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -104,12 +115,20 @@ async def caller(request: Request) -> Caller:
         with ctx.engine.connect() as conn:
             found = accounts.principal_for_token(conn, secret.strip(), now)
         if found is None:
-            audit(ctx, request, Action.TOKEN_USE, Outcome.DENIED, detail=f"{request.method} {request.url.path}")
+            audit(
+                ctx, request, Action.TOKEN_USE, Outcome.DENIED, detail=f"{request.method} {request.url.path}"
+            )
             raise _unauthorised("the token is unknown, expired or revoked; ask an admin for a new one")
         principal, scope = found
         request.state.user = principal.username
-        audit(ctx, request, Action.TOKEN_USE, Outcome.OK, principal=principal,
-              detail=f"{request.method} {request.url.path} ({scope.value})")
+        audit(
+            ctx,
+            request,
+            Action.TOKEN_USE,
+            Outcome.OK,
+            principal=principal,
+            detail=f"{request.method} {request.url.path} ({scope.value})",
+        )
         return Caller(principal, "token", scope)
     session_id = session_id_from(ctx, request)
     if session_id is None:
@@ -123,9 +142,17 @@ async def caller(request: Request) -> Caller:
     if request.method not in SAFE_METHODS:
         sent = await _csrf_from(request)
         if not sent or not hmac.compare_digest(sent, csrf):
-            audit(ctx, request, Action.WRITE_REFUSED, Outcome.DENIED, principal=principal,
-                  detail=f"CSRF token missing or wrong: {request.method} {request.url.path}")
-            raise HTTPException(status_code=403, detail="CSRF token missing or wrong: send the session's csrf_token")
+            audit(
+                ctx,
+                request,
+                Action.WRITE_REFUSED,
+                Outcome.DENIED,
+                principal=principal,
+                detail=f"CSRF token missing or wrong: {request.method} {request.url.path}",
+            )
+            raise HTTPException(
+                status_code=403, detail="CSRF token missing or wrong: send the session's csrf_token"
+            )
     return Caller(principal, "session", Scope.WRITE, csrf)
 
 
@@ -134,7 +161,9 @@ CallerDep = Annotated[Caller, Depends(caller)]
 
 def require_write(c: Caller) -> None:
     if c.scope is not Scope.WRITE:
-        raise HTTPException(status_code=403, detail="this token is read-only: issue a token with --scope write")
+        raise HTTPException(
+            status_code=403, detail="this token is read-only: issue a token with --scope write"
+        )
 
 
 # --- login / logout -------------------------------------------------------------------------------
@@ -167,8 +196,9 @@ def login_form(request: Request) -> Response:
     ctx: ServerContext = request.app.state.ctx
     nonce = secrets.token_urlsafe(24)
     response = HTMLResponse(_LOGIN_PAGE.format(csrf=login_csrf(ctx, nonce)))
-    response.set_cookie(LOGIN_COOKIE, _signer(ctx, "login").sign(nonce).decode("ascii"), max_age=3600,
-                        **_cookie_flags(ctx))  # type: ignore[arg-type]
+    response.set_cookie(
+        LOGIN_COOKIE, _signer(ctx, "login").sign(nonce).decode("ascii"), max_age=3600, **_cookie_flags(ctx)
+    )  # type: ignore[arg-type]
     return response
 
 
@@ -194,20 +224,42 @@ def login(
     now = ctx.clock()
     nonce = _login_nonce(ctx, request)
     if nonce is None or not csrf_token or not hmac.compare_digest(csrf_token, login_csrf(ctx, nonce)):
-        audit(ctx, request, Action.LOGIN_FAILED, Outcome.DENIED, actor=username, detail="CSRF token missing or wrong")
-        raise HTTPException(status_code=403, detail="CSRF token missing or wrong: load /login and submit its form")
+        audit(
+            ctx,
+            request,
+            Action.LOGIN_FAILED,
+            Outcome.DENIED,
+            actor=username,
+            detail="CSRF token missing or wrong",
+        )
+        raise HTTPException(
+            status_code=403, detail="CSRF token missing or wrong: load /login and submit its form"
+        )
     with ctx.engine.begin() as conn:
         until = accounts.locked_until(conn, username, now)
     if until is not None:
-        audit(ctx, request, Action.LOGIN_FAILED, Outcome.LOCKED, actor=username, detail=f"locked until {until.isoformat()}")
+        audit(
+            ctx,
+            request,
+            Action.LOGIN_FAILED,
+            Outcome.LOCKED,
+            actor=username,
+            detail=f"locked until {until.isoformat()}",
+        )
         retry = max(1, int((until - now).total_seconds()))
-        raise HTTPException(status_code=429, detail="too many failed logins: try again later",
-                            headers={"Retry-After": str(retry)})
+        raise HTTPException(
+            status_code=429,
+            detail="too many failed logins: try again later",
+            headers={"Retry-After": str(retry)},
+        )
     with ctx.engine.begin() as conn:
         principal = accounts.authenticate(conn, username, password)
         if principal is None:
             locked = accounts.record_login_failure(
-                conn, username, now, max_failures=ctx.settings.login_max_failures,
+                conn,
+                username,
+                now,
+                max_failures=ctx.settings.login_max_failures,
                 lockout=dt.timedelta(minutes=ctx.settings.login_lockout_minutes),
             )
         else:
@@ -219,14 +271,30 @@ def login(
                 conn, principal.username, now, dt.timedelta(hours=ctx.settings.session_hours)
             )
     if principal is None:
-        audit(ctx, request, Action.LOGIN_FAILED, Outcome.DENIED, actor=username,
-              detail="wrong username or password" + (" (now locked out)" if locked else ""))
+        audit(
+            ctx,
+            request,
+            Action.LOGIN_FAILED,
+            Outcome.DENIED,
+            actor=username,
+            detail="wrong username or password" + (" (now locked out)" if locked else ""),
+        )
         raise HTTPException(status_code=401, detail="wrong username or password")
     audit(ctx, request, Action.LOGIN, Outcome.OK, principal=principal)
-    response = JSONResponse({"username": principal.username, "org": principal.org,
-                             "role": principal.role.value, "csrf_token": csrf})
-    response.set_cookie(SESSION_COOKIE, _signer(ctx, "session").sign(session_id).decode("ascii"),
-                        max_age=int(ctx.settings.session_hours * 3600), **_cookie_flags(ctx))  # type: ignore[arg-type]
+    response = JSONResponse(
+        {
+            "username": principal.username,
+            "org": principal.org,
+            "role": principal.role.value,
+            "csrf_token": csrf,
+        }
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        _signer(ctx, "session").sign(session_id).decode("ascii"),
+        max_age=int(ctx.settings.session_hours * 3600),
+        **_cookie_flags(ctx),
+    )  # type: ignore[arg-type]
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 

@@ -89,7 +89,9 @@ def check_names(engine: Engine, items: Sequence[Contribution], batch: bool) -> N
             if o not in orgs
         ]
         problems += [
-            FieldProblem(prefix + ("share_users",), f"no user named {u!r}") for u in item.share_users if u not in names
+            FieldProblem(prefix + ("share_users",), f"no user named {u!r}")
+            for u in item.share_users
+            if u not in names
         ]
     if problems:
         raise ContributionInvalid(problems)
@@ -98,7 +100,11 @@ def check_names(engine: Engine, items: Sequence[Contribution], batch: bool) -> N
 def envelope(principal: Principal, items: Sequence[Mapping[str, Any]], now: dt.datetime) -> bytes:
     """The bytes archived for one request: the items as sent, and who sent them."""
     doc = {
-        "contribution": {"organisation": principal.org, "user": principal.username, "received_at": now.isoformat()},
+        "contribution": {
+            "organisation": principal.org,
+            "user": principal.username,
+            "received_at": now.isoformat(),
+        },
         "reports": list(items),
     }
     return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -113,7 +119,11 @@ def item_of(principal: Principal, contribution: Contribution, contribution_id: s
 
 
 def archive_and_normalise(
-    settings: Settings, engine: Engine, principal: Principal, items: Sequence[Mapping[str, Any]], now: dt.datetime
+    settings: Settings,
+    engine: Engine,
+    principal: Principal,
+    items: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
 ) -> list[str]:
     """Store the envelope raw, normalise it, and return the report ids it produced."""
     body = envelope(principal, items, now)

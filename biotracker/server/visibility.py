@@ -59,7 +59,9 @@ class Rules:
         return may_see(principal, record, allow_anonymous=self.allow_anonymous)
 
 
-def alert_inputs(conn: Connection, rules: Rules, alert_rows: Iterable[Mapping]) -> dict[str, list[Visibility]]:
+def alert_inputs(
+    conn: Connection, rules: Rules, alert_rows: Iterable[Mapping]
+) -> dict[str, list[Visibility]]:
     """alert_id -> visibilities of the reports it was (or could have been) built from."""
     found: dict[str, list[Visibility]] = {}
     for alert in alert_rows:
