@@ -182,8 +182,17 @@ _LOGIN_PAGE = """<!doctype html>
 """
 
 
-def _cookie_flags(ctx: ServerContext) -> dict[str, object]:
-    return {"httponly": True, "samesite": "strict", "secure": ctx.settings.server_cookie_secure, "path": "/"}
+def _set_cookie(response: Response, ctx: ServerContext, name: str, value: str, max_age: int) -> None:
+    """Every cookie of ours: HttpOnly (no script reads it), SameSite=Strict, Secure unless configured off."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=ctx.settings.server_cookie_secure,
+    )
 
 
 def login_csrf(ctx: ServerContext, nonce: str) -> str:
@@ -196,9 +205,7 @@ def login_form(request: Request) -> Response:
     ctx: ServerContext = request.app.state.ctx
     nonce = secrets.token_urlsafe(24)
     response = HTMLResponse(_LOGIN_PAGE.format(csrf=login_csrf(ctx, nonce)))
-    response.set_cookie(
-        LOGIN_COOKIE, _signer(ctx, "login").sign(nonce).decode("ascii"), max_age=3600, **_cookie_flags(ctx)
-    )  # type: ignore[arg-type]
+    _set_cookie(response, ctx, LOGIN_COOKIE, _signer(ctx, "login").sign(nonce).decode("ascii"), 3600)
     return response
 
 
@@ -289,12 +296,8 @@ def login(
             "csrf_token": csrf,
         }
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        _signer(ctx, "session").sign(session_id).decode("ascii"),
-        max_age=int(ctx.settings.session_hours * 3600),
-        **_cookie_flags(ctx),
-    )  # type: ignore[arg-type]
+    signed = _signer(ctx, "session").sign(session_id).decode("ascii")
+    _set_cookie(response, ctx, SESSION_COOKIE, signed, int(ctx.settings.session_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from biotracker.access import Principal, Visibility, may_see, may_see_derived, visibility
 from biotracker.db.tables import incident_reports, reports
@@ -65,7 +65,7 @@ def alert_inputs(
     """alert_id -> visibilities of the reports it was (or could have been) built from."""
     found: dict[str, list[Visibility]] = {}
     for alert in alert_rows:
-        clauses = []
+        clauses: list[ColumnElement[bool]] = []
         if alert["incident_id"]:
             clauses.append(
                 reports.c.report_id.in_(
@@ -87,7 +87,10 @@ def alert_inputs(
                     seen_at < end,
                 )
             )
-        rows = conn.execute(select(*REPORT_ACCESS_COLUMNS).where(or_(*clauses))).mappings() if clauses else []
+        if not clauses:
+            found[alert["alert_id"]] = []
+            continue
+        rows = conn.execute(select(*REPORT_ACCESS_COLUMNS).where(or_(*clauses))).mappings()
         found[alert["alert_id"]] = [rules.of_report(r) for r in rows]
     return found
 
