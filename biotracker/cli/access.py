@@ -143,6 +143,42 @@ def users_disable(username: str) -> None:
     typer.echo(f"user {username} disabled", err=True)
 
 
+#: The documented demo community (docs/ACCESS.md): username -> (organisation, role).
+DEMO_USERS = {
+    "interpol.admin": ("INTERPOL", "admin"),
+    "nl.analyst": ("NCB-NL", "analyst"),
+    "nl.contributor": ("NCB-NL", "contributor"),
+    "fr.analyst": ("NCB-FR", "analyst"),
+    "who.analyst": ("WHO-EURO", "analyst"),
+}
+
+
+@users_app.command("demo")
+def users_demo() -> None:
+    """Create the demo organisations and users; new passwords are printed once (never stored in clear)."""
+    import secrets
+
+    from biotracker.access import Role
+    from biotracker.server.accounts import add_org, add_user, find_user, org_exists
+
+    created: list[tuple[str, str, str, str]] = []
+    with _store() as (conn, _):
+        for org in sorted({org for org, _ in DEMO_USERS.values()}):
+            if not org_exists(conn, org):
+                add_org(conn, org, _now())
+        for username, (org, role) in DEMO_USERS.items():
+            if find_user(conn, username) is not None:
+                created.append((username, org, role, "(exists; password unchanged)"))
+                continue
+            password = secrets.token_urlsafe(12)
+            add_user(conn, username, org, Role(role), password, _now())
+            created.append((username, org, role, password))
+        _audit_admin(conn, "users demo")
+    typer.echo("Demo users (passwords are shown only now; store them or run `users demo` on a fresh store):")
+    for username, org, role, password in created:
+        typer.echo(f"  {username:16} {org:10} {role:12} {password}")
+
+
 @tokens_app.command("issue")
 def tokens_issue(
     username: str,

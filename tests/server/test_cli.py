@@ -83,3 +83,26 @@ def test_admin_commands_then_serve_then_audit(tmp_path):
     assert run(env, "audit", "--since", "2999-01-01").stdout == ""
     assert run(env, "audit", "--since", "not a date").returncode == 2
     assert any("tokens revoke" in line for line in run(env, "audit").stdout.splitlines())
+
+
+def test_demo_users_are_created_once_with_passwords_printed_once_that_work(tmp_path):
+    from biotracker.config import load_settings
+    from biotracker.db.engine import open_store
+    from biotracker.server.accounts import authenticate
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BIOTRACKER_")} | {
+        "BIOTRACKER_HOME": str(tmp_path / "var")
+    }
+    first = run(env, "users", "demo")
+    assert first.returncode == 0, first.stderr
+    rows = [line.split() for line in first.stdout.splitlines()[1:]]
+    assert {r[0] for r in rows} == {"interpol.admin", "nl.analyst", "nl.contributor", "fr.analyst", "who.analyst"}
+    again = run(env, "users", "demo")
+    assert "password unchanged" in again.stdout
+    assert not any(r[3] in again.stdout for r in rows), "a password is printed only when it is made"
+    engine = open_store(load_settings({}, home=str(tmp_path / "var")))
+    with engine.connect() as conn:
+        for username, org, role, password in rows:
+            principal = authenticate(conn, username, password)
+            assert principal is not None and (principal.org, principal.role.value) == (org, role)
+    engine.dispose()
