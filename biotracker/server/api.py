@@ -154,6 +154,32 @@ def list_alerts(
     return {"items": items, "next": next_cursor}
 
 
+@router.get("/alerts/{alert_id}", tags=["alerts"])
+def get_alert(request: Request, c: CallerDep, alert_id: str) -> dict[str, Any]:
+    """One alert with its reasons, or 404 when it does not exist or rests on a record the caller may not see."""
+    ctx = _ctx(request)
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
+        inputs = alert_inputs(conn, ctx.rules, [row]) if row else {}
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such alert")
+    visible, marking = alert_visible(c.principal, ctx.rules, row, inputs[alert_id])
+    if not visible:
+        audit(
+            ctx,
+            request,
+            Action.READ,
+            Outcome.NOT_FOUND,
+            principal=c.principal,
+            record_ids=(alert_id,),
+            detail="not cleared for what the alert rests on (answered 404)",
+        )
+        raise HTTPException(status_code=404, detail="no such alert")
+    if marking in RESTRICTED:
+        audit(ctx, request, Action.READ, Outcome.OK, principal=c.principal, record_ids=(alert_id,))
+    return {k: _jsonable(v) for k, v in row.items()} | {"tlp": marking.value}
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
@@ -196,7 +222,9 @@ def get_report(request: Request, c: CallerDep, report_id: str) -> dict[str, Any]
 
 async def _json_body(request: Request) -> Any:
     if not request.headers.get("content-type", "").startswith("application/json"):
-        raise HTTPException(status_code=415, detail="body: send JSON with Content-Type: application/json")
+        raise HTTPException(
+            status_code=415, detail="body: send JSON (application/json) or, to contribute, CSV (text/csv)"
+        )
     try:
         return json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -225,11 +253,16 @@ def _invalid(
 
 @router.post("/reports", status_code=201, tags=["reports"])
 async def post_reports(request: Request, c: CallerDep) -> Any:
-    """Contribute one report, or ``{"reports": [...]}``; all are stored or none (422 names the field)."""
+    """Contribute one report, ``{"reports": [...]}``, or a CSV upload (``Content-Type: text/csv``, a
+    header row of the same field names, lists separated by ";"); all are stored or none (422 names
+    the field)."""
     ctx = _ctx(request)
     _require_contributor(request, c, Action.CONTRIBUTE)
-    body = await _json_body(request)
     try:
+        if request.headers.get("content-type", "").startswith("text/csv"):
+            body: Any = {"reports": contribute.rows_from_csv(await request.body())}
+        else:
+            body = await _json_body(request)
         items, batch = contribute.parse_contributions(body)
         contribute.check_names(ctx.engine, items, batch)
     except contribute.ContributionInvalid as exc:

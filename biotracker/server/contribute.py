@@ -75,6 +75,41 @@ def parse_contributions(body: Any) -> tuple[list[Contribution], bool]:
     return parsed, batch
 
 
+#: CSV columns that hold lists: values separated by ";".
+LIST_COLUMNS = ("share_with", "share_users")
+
+
+def rows_from_csv(body: bytes) -> list[dict[str, Any]]:
+    """Contributions from a CSV upload (header row of ``Contribution`` field names; empty cell = unset)."""
+    import csv
+    import io
+
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ContributionInvalid([FieldProblem(("body",), f"CSV must be UTF-8 ({exc.reason})")]) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict[str, Any]] = []
+    try:
+        for line in reader:
+            if None in line:
+                raise ContributionInvalid(
+                    [FieldProblem(("line", reader.line_num), "more cells than header columns")]
+                )
+            row: dict[str, Any] = {k: v for k, v in line.items() if v is not None and v.strip() != ""}
+            for column in LIST_COLUMNS:
+                if column in row:
+                    row[column] = [part.strip() for part in row[column].split(";") if part.strip()]
+            rows.append(row)
+    except csv.Error as exc:
+        raise ContributionInvalid(
+            [FieldProblem(("line", reader.line_num), f"unreadable CSV: {exc}")]
+        ) from None
+    if not rows:
+        raise ContributionInvalid([FieldProblem(("body",), "CSV needs a header row and at least one report")])
+    return rows
+
+
 def check_names(engine: Engine, items: Sequence[Contribution], batch: bool) -> None:
     """Every organisation and user a share list names must exist (a typo would share with nobody)."""
     with engine.connect() as conn:

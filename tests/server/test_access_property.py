@@ -125,6 +125,11 @@ def test_every_user_sees_exactly_what_tlp_allows_through_every_route(start_serve
             got = {i["alert_id"] for i in listed}
             figures["leaks"] += len(got - expected)
             assert got == expected, (user, records, alert_list)
+            for a in range(len(alert_list)):
+                status = client.get(f"/api/v1/alerts/alert-{a}").status_code
+                figures["requests"] += 1
+                figures["leaks"] += status == 200 and f"alert-{a}" not in expected
+                assert status == (200 if f"alert-{a}" in expected else 404), (user, a)
 
     check()
     for client in clients.values():

@@ -208,3 +208,27 @@ def test_contributors_correct_and_withdraw_their_own_reports(live):
     assert tombstone["disease"] is None and tombstone["country_iso3"] is None
     assert live.client("nl_contrib").put(f"/api/v1/reports/{report_id}", json=REPORT).status_code == 409
     assert stored(live) == (1, 3)  # one report; three raw payloads (post, correction, tombstone): nothing deleted
+
+
+CSV_HEADER = "title,text,country_iso3,reported_at,tlp,share_with,cases\n"
+
+
+def test_a_csv_upload_contributes_every_row_or_none(live):
+    client = live.client("nl_contrib")
+    good = CSV_HEADER + (
+        'Anthrax in cattle near Utrecht,"Two cows died, samples sent",NLD,2026-11-28T10:00:00Z,AMBER,NCB-FR;INTERPOL,2\n'
+        "Brucella vials missing,,NLD,2026-11-29T08:00:00+01:00,,,\n"
+    )
+    response = client.post("/api/v1/reports", content=good.encode(), headers={"content-type": "text/csv"})
+    assert response.status_code == 201, response.text
+    first, second = response.json()["report_ids"]
+    shared = live.client("ip_admin").get(f"/api/v1/reports/{first}").json()
+    assert shared["share_with"] == ["INTERPOL", "NCB-FR"] and shared["cases"] == 2
+    assert live.client("fr_analyst").get(f"/api/v1/reports/{second}").status_code == 404  # AMBER+STRICT default
+    before = stored(live)
+    bad = good + "Third,,NLD,not a date,,,\n"
+    refused = client.post("/api/v1/reports", content=bad.encode(), headers={"content-type": "text/csv"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["reports", 2, "reported_at"]
+    for broken in (b"", CSV_HEADER.encode(), b"\xff\xfe", (CSV_HEADER + "a,b,NLD,2026-11-28T10:00:00Z,,,,extra\n").encode()):
+        assert client.post("/api/v1/reports", content=broken, headers={"content-type": "text/csv"}).status_code == 422
+    assert stored(live) == before
