@@ -102,6 +102,8 @@ reports = Table(
     Column("share_users", JSON, comment="RED: usernames the originator names"),
     Column("withdrawn_at", UtcDateTime(), comment="tombstone: the originator withdrew the report"),
 )
+# 0009: the server finds what an alert was built from by country (and disease, week)
+Index("ix_reports_country_iso3", reports.c.country_iso3)
 
 incidents = Table(
     "incidents",

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, select
 
 from biotracker.access import Principal, Visibility, may_see, may_see_derived, visibility
 from biotracker.db.tables import incident_reports, reports
@@ -62,37 +62,55 @@ class Rules:
 def alert_inputs(
     conn: Connection, rules: Rules, alert_rows: Iterable[Mapping]
 ) -> dict[str, list[Visibility]]:
-    """alert_id -> visibilities of the reports it was (or could have been) built from."""
-    found: dict[str, list[Visibility]] = {}
-    for alert in alert_rows:
-        clauses: list[ColumnElement[bool]] = []
-        if alert["incident_id"]:
-            clauses.append(
-                reports.c.report_id.in_(
-                    select(incident_reports.c.report_id).where(
-                        incident_reports.c.incident_id == alert["incident_id"]
-                    )
-                )
-            )
-        if alert["disease"] and alert["country_iso3"]:
-            start = dt.datetime.combine(alert["period_start"], dt.time(), dt.UTC)
-            last = alert["last_period"] or alert["period_start"]
-            end = dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=7)
-            seen_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
-            clauses.append(
-                and_(
-                    func.lower(reports.c.disease) == alert["disease"].casefold(),
-                    reports.c.country_iso3 == alert["country_iso3"],
-                    seen_at >= start,
-                    seen_at < end,
-                )
-            )
-        if not clauses:
-            found[alert["alert_id"]] = []
-            continue
-        rows = conn.execute(select(*REPORT_ACCESS_COLUMNS).where(or_(*clauses))).mappings()
-        found[alert["alert_id"]] = [rules.of_report(r) for r in rows]
+    """alert_id -> visibilities of the reports it was (or could have been) built from.
+
+    Two queries for the whole batch (incident members; reports of the alerts' countries and
+    diseases in the weeks they span), then each alert takes its own share.
+    """
+    rows = list(alert_rows)
+    found: dict[str, list[Visibility]] = {a["alert_id"]: [] for a in rows}
+    incident_ids = {a["incident_id"] for a in rows if a["incident_id"]}
+    if incident_ids:
+        members = select(incident_reports.c.incident_id, *REPORT_ACCESS_COLUMNS).join(
+            reports, reports.c.report_id == incident_reports.c.report_id
+        )
+        by_incident: dict[str, list[Visibility]] = {}
+        for r in conn.execute(members.where(incident_reports.c.incident_id.in_(incident_ids))).mappings():
+            by_incident.setdefault(r["incident_id"], []).append(rules.of_report(r))
+        for a in rows:
+            found[a["alert_id"]] += by_incident.get(a["incident_id"], [])
+    topical = [a for a in rows if a["disease"] and a["country_iso3"]]
+    if not topical:
+        return found
+    spans = {a["alert_id"]: _weeks(a) for a in topical}
+    seen_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
+    query = select(
+        *REPORT_ACCESS_COLUMNS,
+        func.lower(reports.c.disease).label("topic"),
+        reports.c.country_iso3,
+        seen_at.label("seen_at"),
+    ).where(
+        reports.c.country_iso3.in_({a["country_iso3"] for a in topical}),
+        func.lower(reports.c.disease).in_({a["disease"].casefold() for a in topical}),
+        seen_at >= min(start for start, _ in spans.values()),
+        seen_at < max(end for _, end in spans.values()),
+    )
+    by_topic: dict[tuple[str, str], list[tuple[dt.datetime, Visibility]]] = {}
+    for r in conn.execute(query).mappings():
+        when = r["seen_at"] if r["seen_at"].tzinfo else r["seen_at"].replace(tzinfo=dt.UTC)
+        by_topic.setdefault((r["topic"], r["country_iso3"]), []).append((when, rules.of_report(r)))
+    for a in topical:
+        start, end = spans[a["alert_id"]]
+        candidates = by_topic.get((a["disease"].casefold(), a["country_iso3"]), [])
+        found[a["alert_id"]] += [v for when, v in candidates if start <= when < end]
     return found
+
+
+def _weeks(alert: Mapping) -> tuple[dt.datetime, dt.datetime]:
+    """[first week's Monday, the Monday after the last week) of an alert."""
+    start = dt.datetime.combine(alert["period_start"], dt.time(), dt.UTC)
+    last = alert["last_period"] or alert["period_start"]
+    return start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=7)
 
 
 def alert_visible(

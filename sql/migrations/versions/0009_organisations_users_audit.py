@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True,
                                    comment="tombstone: the originator withdrew the report"))
         batch.create_index("ix_reports_originator_org", ["originator_org"], unique=False)
+        batch.create_index("ix_reports_country_iso3", ["country_iso3"], unique=False)
     op.create_table(
         "organisations",
         sa.Column("name", sa.String(length=100), nullable=False, comment="short unique name, e.g. NCB-NL"),
@@ -141,6 +142,7 @@ def downgrade() -> None:
     op.drop_table("users")
     op.drop_table("organisations")
     with op.batch_alter_table("reports") as batch:
+        batch.drop_index("ix_reports_country_iso3")
         batch.drop_index("ix_reports_originator_org")
         for name in ("withdrawn_at", "share_users", "share_with", "originator_org"):
             batch.drop_column(name)
