@@ -2,7 +2,7 @@
 for reads, < 1 s for a contribution to be stored; no errors).
 
     python benchmarks/serve.py [--reports 1000000] [--alerts 100000] [--analysts 50] [--seconds 60]
-                               [--database-url postgresql+psycopg://...]
+                               [--workers 2] [--database-url postgresql+psycopg://...]
 
 Without ``--database-url`` a throwaway PostgreSQL cluster is started (tests/pg_cluster.py). The
 store is the demo's (the bundled real recordings run through the whole pipeline), resampled in SQL
@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--analysts", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--database-url")
     args = parser.parse_args()
 
@@ -211,7 +212,7 @@ def main() -> None:
             "BIOTRACKER_SERVER_SECRET_KEY": "benchmark",
         }
         server = subprocess.Popen([str(Path(sys.executable).parent / "biotracker"), "serve", "--host", "127.0.0.1",
-                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   "--port", str(port), "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import httpx
 
         url = f"http://127.0.0.1:{port}"
@@ -234,7 +235,8 @@ def main() -> None:
             pg_cluster.stop_cluster(cluster)
     timings, errors = result["timings"], result["errors"]
     total = sum(len(v) for v in timings.values())
-    print(f"\n{args.analysts} analysts + {len(writers)} contributors, {wall:.0f} s, {total:,} requests, "
+    print(f"\n{args.analysts} analysts + {len(writers)} contributors, {args.workers} server workers, "
+          f"{wall:.0f} s, {total:,} requests, "
           f"{total / wall:.1f} requests/s")
     print(f"{'request':24} {'count':>7} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, values in sorted(timings.items()):

@@ -141,11 +141,32 @@ def create_app(
     return app
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the server until stopped (Ctrl-C / SIGTERM)."""
+def app_from_environment() -> FastAPI:
+    """The application over the settings of the environment (what each uvicorn worker process builds)."""
+    from biotracker.config import load_settings
+
+    return create_app(load_settings())
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Run the server until stopped (Ctrl-C / SIGTERM); ``workers`` > 1 runs that many processes."""
     import uvicorn
 
+    from biotracker.errors import ConfigError
+
     logging.getLogger("biotracker.server.access").setLevel(logging.INFO)
+    options = {"host": host, "port": port, "access_log": False, "log_level": "info", "proxy_headers": True}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    if not settings.server_secret_key:
+        raise ConfigError(
+            "several workers must share one cookie key: set BIOTRACKER_SERVER_SECRET_KEY (a long random string)"
+        )
+    open_store(settings).dispose()  # migrate once, before the workers start
     uvicorn.run(
-        create_app(settings), host=host, port=port, access_log=False, log_level="info", proxy_headers=True
+        "biotracker.server.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
     )

@@ -112,23 +112,24 @@ async def caller(request: Request) -> Caller:
         kind, _, secret = header.partition(" ")
         if kind.lower() != "bearer" or not secret.strip():
             raise _unauthorised("Authorization must be 'Bearer <token>'")
-        with ctx.engine.connect() as conn:
+        with ctx.engine.begin() as conn:  # look the token up and record its use in one transaction
             found = accounts.principal_for_token(conn, secret.strip(), now)
-        if found is None:
-            audit(
-                ctx, request, Action.TOKEN_USE, Outcome.DENIED, detail=f"{request.method} {request.url.path}"
+            append(
+                conn,
+                AuditEntry(
+                    at=now,
+                    actor=found[0].username if found else ANONYMOUS,
+                    org=found[0].org if found else None,
+                    action=Action.TOKEN_USE,
+                    outcome=Outcome.OK if found else Outcome.DENIED,
+                    detail=f"{request.method} {request.url.path}" + (f" ({found[1].value})" if found else ""),
+                    remote=remote(request),
+                ),
             )
+        if found is None:
             raise _unauthorised("the token is unknown, expired or revoked; ask an admin for a new one")
         principal, scope = found
         request.state.user = principal.username
-        audit(
-            ctx,
-            request,
-            Action.TOKEN_USE,
-            Outcome.OK,
-            principal=principal,
-            detail=f"{request.method} {request.url.path} ({scope.value})",
-        )
         return Caller(principal, "token", scope)
     session_id = session_id_from(ctx, request)
     if session_id is None:

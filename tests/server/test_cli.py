@@ -82,6 +82,9 @@ def test_admin_commands_then_serve_then_audit(tmp_path):
     assert all("\talice\t" in line for line in lines)
     assert run(env, "audit", "--since", "2999-01-01").stdout == ""
     assert run(env, "audit", "--since", "not a date").returncode == 2
+    without_key = {k: v for k, v in env.items() if k != "BIOTRACKER_SERVER_SECRET_KEY"}
+    refused = run(without_key, "serve", "--port", str(free_port()), "--workers", "2")
+    assert refused.returncode == 2 and "BIOTRACKER_SERVER_SECRET_KEY" in refused.stderr
     assert any("tokens revoke" in line for line in run(env, "audit").stdout.splitlines())
 
 
