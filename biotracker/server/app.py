@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from biotracker.config import Settings
 from biotracker.db.engine import open_store
-from biotracker.server import api, auth
+from biotracker.server import api, auth, contribute
 from biotracker.server.context import ServerContext, utc_now
 from biotracker.server.visibility import Rules
 
@@ -100,6 +100,7 @@ def create_app(
         secret = secrets.token_urlsafe(32)
         log.warning("BIOTRACKER_SERVER_SECRET_KEY is not set: using a random key, sessions end on restart")
     rules = Rules(settings.community_org, registered_source_kinds(), settings.allow_anonymous)
+    contribute.ensure_health_row(engine)
     app = FastAPI(
         title="Biotracker",
         version="1",

@@ -185,5 +185,20 @@ def archive_and_normalise(
     return ids
 
 
+def ensure_health_row(engine: Engine) -> None:
+    """Create the ``contributions`` row of ``source_health`` up front (insert-or-ignore), so concurrent
+    contributions never race to insert it when ``normalise_pending`` refreshes the counts."""
+    from biotracker.db.tables import source_health
+    from biotracker.db.upsert import upsert
+
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            source_health,
+            [{"source": SOURCE, "payloads": 0, "items": 0, "quarantined": 0, "failures": 0}],
+            update=False,
+        )
+
+
 def new_contribution_id() -> str:
     return secrets.token_hex(16)
