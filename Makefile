@@ -19,6 +19,10 @@ install: $(STAMP)
 ## Run the whole chain on the bundled recorded feeds (SQLite under var/) and write the digest.
 demo: install
 	$(BIN)/biotracker demo
+	@$(BIN)/biotracker users demo
+	@echo "Serve the demo's alerts: $(BIN)/biotracker serve --host 127.0.0.1 --port 8000"
+	@echo "  then log in at http://127.0.0.1:8000/login or use a token: $(BIN)/biotracker tokens issue nl.analyst"
+	@echo "  (browsers accept its Secure session cookie on localhost only; elsewhere put TLS in front: docs/ACCESS.md)"
 
 ## Install everything the tests need (Python packages, PostgreSQL server, Chromium) and run them all.
 test: install system-deps

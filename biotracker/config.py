@@ -73,6 +73,23 @@ class Settings:
     storage_url: str = ""
     #: JSON object of fsspec options for ``storage_url`` (e.g. ``{"endpoint_url": "http://minio:9000"}``).
     storage_options: str = ""
+    # --- the shared repository server (biotracker serve; docs/ACCESS.md) ---
+    #: Organisation that originates every feed record (records with no originator of their own).
+    community_org: str = "community"
+    #: Let callers without a session or token read TLP:CLEAR records (the API still answers 401).
+    allow_anonymous: bool = False
+    #: Key that signs session cookies. Set it in production (a long random string, by environment);
+    #: when empty, ``biotracker serve`` makes a random one, so sessions end when the server restarts.
+    server_secret_key: str = ""
+    #: Send the session cookie only over HTTPS (turn off only for plain-HTTP development on loopback).
+    server_cookie_secure: bool = True
+    session_hours: float = 12.0
+    token_days: int = 90
+    #: Failed logins for one username before it is locked out, and for how long.
+    login_max_failures: int = 5
+    login_lockout_minutes: float = 15.0
+    #: Largest request body the server reads (a contribution of many reports included).
+    server_max_body_bytes: int = 1_000_000
 
     @property
     def storage_root(self) -> StoragePath:

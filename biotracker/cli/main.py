@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "models",
     "rebuild",
     "backtest",
+    "access",
+    "serve",
 ]
 
 app = typer.Typer(

@@ -97,11 +97,18 @@ reports = Table(
     Column("tlp", String(16), nullable=False),
     Column("raw_sha256", String(64)),
     Column("evidence", JSON, nullable=False, default=dict),
+    # 0009 access model (docs/ACCESS.md); NULL on feed records = the configured community organisation
+    Column("originator_org", String(100), index=True, comment="organisation that originated the record"),
+    Column("share_with", JSON, comment="AMBER: organisations the originator shares it with"),
+    Column("share_users", JSON, comment="RED: usernames the originator names"),
+    Column("withdrawn_at", UtcDateTime(), comment="tombstone: the originator withdrew the report"),
     # 0006: which markings exist is asked by index probes (incidents/scopes.py present_classes)
     Index("ix_reports_tlp_source", "tlp", "source"),
 )
 #: Event time (observed, else published): the clustering neighbourhood query ranges over it.
 Index("ix_reports_event_at", func.coalesce(reports.c.observed_at, reports.c.published_at))
+# 0009: the server finds what an alert was built from by country (and disease, week)
+Index("ix_reports_country_iso3", reports.c.country_iso3)
 
 #: Visibility scope of every derived row (incidents/scopes.py); rows written before 0006 are public.
 PUBLIC_SCOPE = "tlp:clear"
@@ -290,6 +297,75 @@ source_health = Table(
     Column("quarantined", Integer, nullable=False, default=0),
     Column("failures", Integer, nullable=False, default=0),
 )
+
+# --- 0009 access model: organisations, users, API tokens, sessions, audit log (docs/ACCESS.md) ---
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("name", String(100), primary_key=True, comment="short unique name, e.g. NCB-NL"),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("org", String(100), ForeignKey("organisations.name"), nullable=False, index=True),
+    Column("role", String(16), nullable=False, comment="analyst, contributor, operator, admin"),
+    Column("password_hash", Text, nullable=False, comment="Argon2id hash"),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True, comment="public handle to list and revoke the token"),
+    Column("token_sha256", String(64), nullable=False, unique=True, comment="sha256 of the secret token"),
+    Column("username", String(100), ForeignKey("users.username"), nullable=False, index=True),
+    Column("scope", String(8), nullable=False, comment="read | write"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_sha256", String(64), primary_key=True, comment="sha256 of the random session id"),
+    Column("username", String(100), ForeignKey("users.username"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("username", String(100), primary_key=True, comment="as typed: unknown names are throttled too"),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_failure_at", UtcDateTime()),
+    Column("locked_until", UtcDateTime()),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("actor", String(100), nullable=False, index=True, comment="username, or '-' when anonymous"),
+    Column("org", String(100)),
+    Column("action", String(40), nullable=False, comment="login, login_failed, token_use, read, write, ..."),
+    Column("record_ids", JSON, nullable=False, default=list),
+    Column("outcome", String(16), nullable=False, comment="ok, denied, not_found, invalid, locked"),
+    Column("detail", Text, nullable=False, default=""),
+    Column("remote", String(64), comment="client address"),
+)
+
+#: The access model's tables (not part of the pipeline snapshots in ``ALL_TABLES``).
+ACCESS_TABLES = [organisations, users, api_tokens, sessions, login_failures, audit_log]
 
 #: Tables in dependency order (parents first), for snapshots and row counts.
 ALL_TABLES = [

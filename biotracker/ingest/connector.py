@@ -65,6 +65,8 @@ class Connector:
     #: True when a source's ids are final (law-enforcement references): a second, different
     #: version of an id is quarantined as a conflict instead of replacing the first.
     keep_first_version: ClassVar[bool] = False
+    #: False for intake that is pushed to us (API contributions): no scheduled fetch, still normalised.
+    scheduled: ClassVar[bool] = True
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "title", "kind", "url", "primary_key", "terms", "cadence")
 

@@ -110,4 +110,7 @@ def get_connector(name: str) -> Connector:
 
 
 def list_connectors(cadence: str | None = None) -> list[str]:
-    return sorted(n for n, c in connector_classes().items() if cadence is None or c.cadence == cadence)
+    """Connectors the pipeline fetches (pushed intake such as API contributions is not fetched)."""
+    return sorted(
+        n for n, c in connector_classes().items() if c.scheduled and (cadence is None or c.cadence == cadence)
+    )

@@ -371,7 +371,7 @@ def refresh_health_counts(engine: Engine) -> None:
         held = dict(
             conn.execute(select(quarantine.c.source, func.count()).group_by(quarantine.c.source)).all()
         )
-        for source in set(items) | set(held):
+        for source in sorted(set(items) | set(held)):  # one lock order: concurrent runs never deadlock
             exists = conn.execute(
                 select(source_health.c.source).where(source_health.c.source == source)
             ).first()

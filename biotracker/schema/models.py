@@ -19,8 +19,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -188,6 +190,23 @@ class Report(Record):
     raw_sha256: str | None = None
     #: Evidence for extracted values: {"disease": {"field": "title", "span": [0, 12]}, ...}
     evidence: dict[str, Any] = Field(default_factory=dict)
+    #: Access model (docs/ACCESS.md): the organisation that originated the record (None: the
+    #: deployment's community organisation, as for every feed record), the organisations a TLP:AMBER
+    #: record is shared with, the users a TLP:RED record names, and the withdrawal tombstone.
+    originator_org: str | None = None
+    share_with: tuple[str, ...] = ()
+    share_users: tuple[str, ...] = ()
+    withdrawn_at: AwareDatetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_access_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Feed records (no originator) carry no access fields: leave them out so their dumps stay as
+        they were. A record with an originator dumps all of them, so a stored row is fully replaced."""
+        data: dict[str, Any] = handler(self)
+        if self.originator_org is None:
+            for name in _ACCESS_FIELDS:
+                data.pop(name, None)
+        return data
 
     @property
     def report_id(self) -> str:
@@ -265,6 +284,9 @@ class Report(Record):
                     f"payload was fetched ({fetched_at.isoformat()}): a date in the future"
                 )
         return self
+
+
+_ACCESS_FIELDS = ("originator_org", "share_with", "share_users", "withdrawn_at")
 
 
 class Incident(Record):

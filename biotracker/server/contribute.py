@@ -1,0 +1,204 @@
+"""Contributions: validate everything, archive the request raw as a feed payload, normalise it.
+
+The order is the pipeline's own: nothing is parsed before its bytes are in the raw archive, and
+reports come out of ``normalise_pending`` through the ``contributions`` connector like any feed's.
+Validation runs first and covers the whole request, so a bad item stores nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+
+from biotracker.access import Principal
+from biotracker.config import Settings
+from biotracker.db.tables import organisations, reports, users
+from biotracker.errors import BiotrackerError
+from biotracker.normalise.run import normalise_pending
+from biotracker.raw.archive import store_payload
+from biotracker.schema import Tlp
+from biotracker.schema.contribution import Contribution
+
+SOURCE = "contributions"
+MAX_REPORTS_PER_REQUEST = 1000
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid field, located like FastAPI's own 422 answers: ["reports", 2, "tlp"]."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+
+
+class ContributionInvalid(BiotrackerError):
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, p.loc))}: {p.msg}" for p in problems))
+        self.problems = list(problems)
+
+
+def parse_contributions(body: Any) -> tuple[list[Contribution], bool]:
+    """The contributions of a request body (one object, or ``{"reports": [...]}``) and whether it was a batch."""
+    batch = isinstance(body, dict) and "reports" in body
+    if batch:
+        extra = sorted(set(body) - {"reports"})
+        if extra:
+            raise ContributionInvalid([FieldProblem((extra[0],), "unexpected field next to 'reports'")])
+        items = body["reports"]
+        if not isinstance(items, list) or not items:
+            raise ContributionInvalid([FieldProblem(("reports",), "must be a non-empty list of reports")])
+        if len(items) > MAX_REPORTS_PER_REQUEST:
+            raise ContributionInvalid(
+                [FieldProblem(("reports",), f"at most {MAX_REPORTS_PER_REQUEST} reports per request")]
+            )
+    elif isinstance(body, dict):
+        items = [body]
+    else:
+        raise ContributionInvalid([FieldProblem(("body",), "must be a JSON object")])
+    parsed: list[Contribution] = []
+    problems: list[FieldProblem] = []
+    for index, item in enumerate(items):
+        prefix: tuple[str | int, ...] = ("reports", index) if batch else ()
+        try:
+            parsed.append(Contribution.model_validate(item))
+        except ValidationError as exc:
+            problems += [FieldProblem(prefix + tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+    if problems:
+        raise ContributionInvalid(problems)
+    return parsed, batch
+
+
+#: CSV columns that hold lists: values separated by ";".
+LIST_COLUMNS = ("share_with", "share_users")
+
+
+def rows_from_csv(body: bytes) -> list[dict[str, Any]]:
+    """Contributions from a CSV upload (header row of ``Contribution`` field names; empty cell = unset)."""
+    import csv
+    import io
+
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ContributionInvalid([FieldProblem(("body",), f"CSV must be UTF-8 ({exc.reason})")]) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict[str, Any]] = []
+    try:
+        for line in reader:
+            if None in line:
+                raise ContributionInvalid(
+                    [FieldProblem(("line", reader.line_num), "more cells than header columns")]
+                )
+            row: dict[str, Any] = {k: v for k, v in line.items() if v is not None and v.strip() != ""}
+            for column in LIST_COLUMNS:
+                if column in row:
+                    row[column] = [part.strip() for part in row[column].split(";") if part.strip()]
+            rows.append(row)
+    except csv.Error as exc:
+        raise ContributionInvalid(
+            [FieldProblem(("line", reader.line_num), f"unreadable CSV: {exc}")]
+        ) from None
+    if not rows:
+        raise ContributionInvalid([FieldProblem(("body",), "CSV needs a header row and at least one report")])
+    return rows
+
+
+def check_names(engine: Engine, items: Sequence[Contribution], batch: bool) -> None:
+    """Every organisation and user a share list names must exist (a typo would share with nobody)."""
+    with engine.connect() as conn:
+        orgs = set(conn.execute(select(organisations.c.name)).scalars())
+        names = set(conn.execute(select(users.c.username)).scalars())
+    problems = []
+    for index, item in enumerate(items):
+        prefix: tuple[str | int, ...] = ("reports", index) if batch else ()
+        problems += [
+            FieldProblem(prefix + ("share_with",), f"no organisation named {o!r}")
+            for o in item.share_with
+            if o not in orgs
+        ]
+        problems += [
+            FieldProblem(prefix + ("share_users",), f"no user named {u!r}")
+            for u in item.share_users
+            if u not in names
+        ]
+    if problems:
+        raise ContributionInvalid(problems)
+
+
+def envelope(principal: Principal, items: Sequence[Mapping[str, Any]], now: dt.datetime) -> bytes:
+    """The bytes archived for one request: the items as sent, and who sent them."""
+    doc = {
+        "contribution": {
+            "organisation": principal.org,
+            "user": principal.username,
+            "received_at": now.isoformat(),
+        },
+        "reports": list(items),
+    }
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def item_of(principal: Principal, contribution: Contribution, contribution_id: str) -> dict[str, Any]:
+    item = contribution.model_dump(mode="json", exclude_defaults=True) | {"contribution_id": contribution_id}
+    item["tlp"] = contribution.tlp
+    if Tlp(contribution.tlp) is Tlp.RED and principal.username not in contribution.share_users:
+        item["share_users"] = sorted({*contribution.share_users, principal.username})  # its author is cleared
+    return item
+
+
+def archive_and_normalise(
+    settings: Settings,
+    engine: Engine,
+    principal: Principal,
+    items: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+) -> list[str]:
+    """Store the envelope raw, normalise it, and return the report ids it produced."""
+    body = envelope(principal, items, now)
+    ids = [f"{SOURCE}:{item['contribution_id']}" for item in items]
+    with engine.begin() as conn:
+        store_payload(
+            conn,
+            settings.raw_dir,
+            source=SOURCE,
+            url=f"api:/api/v1/reports#{ids[0]}",
+            body=body,
+            http_status=201,
+            fetched_at=now,
+            content_type="application/json",
+        )
+    normalise_pending(settings, engine, sources=[SOURCE])
+    with engine.connect() as conn:
+        stored = set(conn.execute(select(reports.c.report_id).where(reports.c.report_id.in_(ids))).scalars())
+    missing = [i for i in ids if i not in stored]
+    if missing:
+        raise BiotrackerError(
+            f"contributions {missing} were archived but not normalised (see `biotracker quarantine` for the reason)"
+        )
+    return ids
+
+
+def ensure_health_row(engine: Engine) -> None:
+    """Create the ``contributions`` row of ``source_health`` up front (insert-or-ignore), so concurrent
+    contributions never race to insert it when ``normalise_pending`` refreshes the counts."""
+    from biotracker.db.tables import source_health
+    from biotracker.db.upsert import upsert
+
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            source_health,
+            [{"source": SOURCE, "payloads": 0, "items": 0, "quarantined": 0, "failures": 0}],
+            update=False,
+        )
+
+
+def new_contribution_id() -> str:
+    return secrets.token_hex(16)
