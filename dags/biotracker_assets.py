@@ -27,6 +27,10 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(hours=1),
+    # The task's overall deadline: a stage that hangs (a database lock, a stalled mount) fails and is
+    # retried instead of holding the run; each fetch inside has its own, shorter deadline
+    # (BIOTRACKER_HTTP_DEADLINE_S, 300 s).
+    "execution_timeout": timedelta(hours=2),
 }
 
 

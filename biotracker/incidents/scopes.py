@@ -64,14 +64,15 @@ class Scope:
         return f"{natural_id}~{hashlib.sha256(self.key.encode()).hexdigest()[:10]}"
 
     def visible(self, intake_sources: Collection[str]) -> ColumnElement[bool]:
-        """SQL predicate on ``reports``: the reports this scope may use."""
+        """SQL predicate on ``reports``: the reports this scope may use (never a withdrawn one: a
+        tombstone leaves every derived view)."""
         plain = [t.value for t in _ORDER if self.sees(t, False)]
         intake = [t.value for t in _ORDER if self.sees(t, True)]
         not_intake = reports.c.source.not_in(sorted(intake_sources)) if intake_sources else true()
         clauses = [and_(not_intake, reports.c.tlp.in_(plain))]
         if intake and intake_sources:
             clauses.append(and_(reports.c.source.in_(sorted(intake_sources)), reports.c.tlp.in_(intake)))
-        return or_(*clauses) if clauses else false()
+        return and_(reports.c.withdrawn_at.is_(None), or_(*clauses)) if clauses else false()
 
     def __str__(self) -> str:
         return self.key

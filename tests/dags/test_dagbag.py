@@ -24,7 +24,7 @@ def test_every_dag_file_imports_without_error(dagbag):
     assert set(dagbag.dag_ids) == EXPECTED
 
 
-def test_dag_ids_are_file_stems_and_dags_are_tagged_documented_and_retrying(dagbag):
+def test_dag_ids_are_file_stems_and_dags_are_tagged_documented_retrying_and_bounded(dagbag):
     for dag_id in dagbag.dag_ids:
         dag = dagbag.dags[dag_id]
         assert pathlib.Path(dag.fileloc).stem == dag_id
@@ -33,6 +33,7 @@ def test_dag_ids_are_file_stems_and_dags_are_tagged_documented_and_retrying(dagb
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
             assert task.retry_exponential_backoff
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no overall deadline"
 
 
 def test_parse_time_is_small(dagbag):
