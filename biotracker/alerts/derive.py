@@ -26,8 +26,9 @@ from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import INTERNAL, Scope
 from biotracker.incidents.series import load_incident_frame, split_series_key
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, Window, most_restrictive
+from biotracker.scoring.lens import load_history
 from biotracker.scoring.risk.flag_words import TIER_RULE_FLAGS, agent_flag_words
-from biotracker.scoring.unusual import counted_flags, usual_hosts
+from biotracker.scoring.unusual import counted_flags, known_hosts
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,9 @@ def derive_alerts(
             conn, select(alerts).where(alerts.c.scope == scope.key), alerts.c.series_key, since
         )
         link_cols = select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp)
+        # What is usual for each disease (its hosts) as of each week: the same answer whichever
+        # run derives the week, so incremental runs equal a rebuild.
+        history = load_history(conn, scope, {split_series_key(k)[0] for k in since})
         report_ids = list(frame["report_id"]) if not frame.empty else []
         links = {
             r["report_id"]: (r["url"], r["title"], r["tlp"])
@@ -283,9 +287,9 @@ def derive_alerts(
         members.setdefault(key, [])
 
     out: dict[str, dict[str, Any]] = {}
-    hosts = usual_hosts(frame)
     for key in sorted(members):
         series, week = key
+        hosts = known_hosts(history, split_series_key(series)[0], week)
         facts, evidence = _facts(members[key], alarms.get(key), assessed, inc)
         facts |= context_facts(series, (assessed[i] for i in members[key] if i in assessed), hosts)
         if key in scored and key not in alarms:

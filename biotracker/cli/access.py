@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy import Connection
 
+from biotracker.cli.options import iso_moment
+
 orgs_app = typer.Typer(help="Organisations that own and share records.", no_args_is_help=True)
 users_app = typer.Typer(
     help="Users: each belongs to one organisation and has one role.", no_args_is_help=True
@@ -184,7 +186,7 @@ def tokens_issue(
     username: str,
     scope: str = typer.Option("read", "--scope", help="read, or write (contribute and change)."),
     days: int | None = typer.Option(
-        None, "--days", help="Lifetime in days (default: BIOTRACKER_TOKEN_DAYS)."
+        None, "--days", min=1, max=3660, help="Lifetime in days (default: BIOTRACKER_TOKEN_DAYS)."
     ),
 ) -> None:
     """Issue an API token for USERNAME; the token alone is printed on standard output, once."""
@@ -232,20 +234,16 @@ def tokens_list(username: str | None = typer.Argument(None, help="Only this user
 
 def audit(
     user: str | None = typer.Option(None, "--user", help="Only this user's actions."),
-    since: str | None = typer.Option(None, "--since", help="From this ISO 8601 time or date on (UTC)."),
+    since: str | None = typer.Option(
+        None, "--since", callback=iso_moment, help="From this ISO 8601 time or date on (UTC)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
     """Print the audit log: logins, failed logins, token use, reads of AMBER/RED records, writes."""
     from biotracker.schema import as_utc
     from biotracker.server.audit import read_audit
 
-    start = None
-    if since:
-        try:
-            start = as_utc(since)
-        except ValueError as exc:
-            typer.echo(f"error: --since {since!r} is not an ISO 8601 date or time: {exc}", err=True)
-            raise typer.Exit(2) from None
+    start = as_utc(since) if since else None
     with _store() as (conn, _):
         entries = read_audit(conn, user=user, since=start)
     for e in entries:

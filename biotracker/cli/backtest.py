@@ -12,16 +12,7 @@ from pathlib import Path
 
 import typer
 
-from biotracker.errors import BiotrackerError
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=option) from None
+from biotracker.cli.options import iso_day
 
 
 def backtest_command(
@@ -29,22 +20,23 @@ def backtest_command(
         ..., "--input", help="CSV stream: id (or post_id), date, title [, text, link, source]."
     ),
     output: Path = typer.Option(..., "--output", help="Where to write one JSON object per alert event."),
-    start: str | None = typer.Option(None, "--start", help="First day replayed (default: first date)."),
-    end: str | None = typer.Option(None, "--end", help="Last day replayed (default: last date)."),
+    start: str | None = typer.Option(
+        None, "--start", callback=iso_day, help="First day replayed (default: first date)."
+    ),
+    end: str | None = typer.Option(
+        None, "--end", callback=iso_day, help="Last day replayed (default: last date)."
+    ),
 ) -> None:
     """Replay the stream through the real pipeline day by day (no look-ahead) and write alert events."""
     from biotracker.backtest import read_stream, run_backtest, write_events
 
-    first, last = _date(start, "--start"), _date(end, "--end")
-    try:
-        items, bad = read_stream(input_csv)
-        for row in bad:
-            print(f"{input_csv}: {row}", file=sys.stderr)
-        result = run_backtest(items, first, last)
-        written = write_events(result.events, output)
-    except BiotrackerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from exc
+    first = dt.date.fromisoformat(start) if start else None
+    last = dt.date.fromisoformat(end) if end else None
+    items, bad = read_stream(input_csv)
+    for row in bad:
+        print(f"{input_csv}: {row}", file=sys.stderr)
+    result = run_backtest(items, first, last)
+    written = write_events(result.events, output)
     print(
         f"{result.items} items over {result.days} days -> {written} alert events in {output}"
         + (f" ({len(bad)} malformed rows skipped)" if bad else ""),

@@ -7,7 +7,7 @@ import typer
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (put TLS in front of it)."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(
         1, "--workers", min=1, help="Worker processes (more than one needs BIOTRACKER_SERVER_SECRET_KEY)."
     ),

@@ -447,15 +447,12 @@ HUMAN_HOST_SHARE = 0.5
 HUMAN = "human"
 
 
-def usual_hosts(frame: pd.DataFrame) -> dict[str, Counter]:
-    """Known hosts per disease over the counted reports (what is usual for that agent)."""
-    hosts: dict[str, Counter] = defaultdict(Counter)
-    if frame.empty:
+def known_hosts(history: History, disease: str | None, week: dt.date) -> dict[str, Counter]:
+    """The named hosts of ``disease``'s reports in weeks up to ``week`` (what is usual for that
+    agent then), in the shape :func:`concerns_humans` reads."""
+    if not disease:
         return {}
-    for disease, host in zip(frame["disease"], frame["host"], strict=True):
-        if disease and host:
-            hosts[disease][host] += 1
-    return dict(hosts)
+    return {disease: Counter({h: n for h, n in history.hosts(disease, week).items() if h != "*"})}
 
 
 def concerns_humans(disease: str | None, host: str | None, hosts: dict[str, Counter]) -> bool:

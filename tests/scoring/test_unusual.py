@@ -10,12 +10,13 @@ from biotracker.scoring.lens import load_endemicity
 from biotracker.scoring.risk.agents import load_agents
 from biotracker.scoring.unusual import (
     Flag,
+    History,
     IncidentFacts,
     build_history,
     concerns_humans,
     counted_flags,
     unusual_flags,
-    usual_hosts,
+    known_hosts,
 )
 
 W = dt.date(2024, 9, 30)
@@ -130,12 +131,17 @@ def test_eradicated_agent_high_cfr_and_alarm_keep_their_evidence():
 
 
 def test_a_series_without_a_host_concerns_people_when_the_diseases_reports_mostly_name_people():
-    hosts = usual_hosts(pd.DataFrame({"disease": ["ASF", "ASF", "COVID-19", "COVID-19", "COVID-19"],
-                                      "host": ["wild boar", "pigs", "human", "human", "cats"]}))
-    assert not concerns_humans("ASF", None, hosts)
-    assert concerns_humans("COVID-19", None, hosts)
-    assert concerns_humans("mpox", None, hosts)  # no report names a host: people
-    assert not concerns_humans("COVID-19", "cats", hosts)
+    week = dt.date(2024, 9, 30)
+    rows = [("ASF", "POL", "wild boar", week, 1), ("ASF", "POL", "pigs", week, 1), ("ASF", "POL", None, week, 5),
+            ("COVID-19", "CHN", "human", week, 2), ("COVID-19", "CHN", "cats", week, 1),
+            ("COVID-19", "CHN", "cats", week + dt.timedelta(weeks=1), 9)]
+    history = History.from_counts(week, rows)
+    assert not concerns_humans("ASF", None, known_hosts(history, "ASF", week))  # unnamed hosts do not count
+    assert concerns_humans("COVID-19", None, known_hosts(history, "COVID-19", week))
+    # as of a later week the cats outnumber the people: what is usual is asked as of the week
+    assert not concerns_humans("COVID-19", None, known_hosts(history, "COVID-19", week + dt.timedelta(weeks=1)))
+    assert concerns_humans("mpox", None, known_hosts(history, "mpox", week))  # no report names a host: people
+    assert not concerns_humans("COVID-19", "cats", known_hosts(history, "COVID-19", week))
 
 
 def test_every_flag_is_a_fact_the_tier_rules_can_name():
