@@ -242,6 +242,14 @@ def test_taxonomy_validates_against_the_misp_taxonomies_schema():
     assert set(PREDICATES_ON_EVERY_EVENT) | {"unusual"} == set(predicates)
 
 
+def test_every_unusualness_flag_has_a_value_in_the_taxonomy():
+    """A flag added to the lens (scoring/unusual.py) needs its taxonomy value, or the export refuses it."""
+    from biotracker.scoring.unusual import Flag
+
+    unusual = next(g for g in taxonomy()["values"] if g["predicate"] == "unusual")
+    assert {f.value.replace("_", "-") for f in Flag} <= {e["value"] for e in unusual["entry"]}
+
+
 def test_every_event_carries_the_biotracker_tags_and_reliability(store, tmp_path):
     export(store, folder=tmp_path)
     known = taxonomy_tags()
