@@ -198,6 +198,12 @@ class Report(Record):
     share_users: tuple[str, ...] = ()
     withdrawn_at: AwareDatetime | None = None
 
+    @field_validator("share_with", "share_users", mode="before")
+    @classmethod
+    def _no_share_list_is_empty(cls, value: Any) -> Any:
+        """A stored row of a feed record has NULL share lists: the same as none."""
+        return () if value is None else value
+
     @model_serializer(mode="wrap")
     def _omit_unset_access_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Feed records (no originator) carry no access fields: leave them out so their dumps stay as
