@@ -139,6 +139,8 @@ class ReplayServer:
     def base_url(self) -> str:
         assert self._server is not None, "start the server first"
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes | bytearray):  # socketserver types the host as str or bytes
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def __enter__(self) -> Self:

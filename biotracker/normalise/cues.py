@@ -32,11 +32,12 @@ from biotracker.errors import ConfigError
 from biotracker.normalise.folding import fold
 
 try:  # the regex parser, to find the literals a pattern cannot match without (used to skip work)
-    from re import _constants as _sre  # Python >= 3.11
-    from re import _parser as _sre_parse
+    # typeshed ships no stubs for the private re._constants / re._parser modules.
+    from re import _constants as _sre  # type: ignore[attr-defined]  # Python >= 3.11
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
 
 LEXICON_PATH = Path(__file__).with_name("vocab") / "cues.csv"
 
@@ -214,7 +215,9 @@ MAX_REQUIREMENTS = 2
 
 def _split_alternatives(pattern: str) -> list[str]:
     """Split a pattern at its top-level ``|`` (outside groups and character classes)."""
-    parts, depth, in_class, escaped, current = [], 0, False, False, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, in_class, escaped = 0, False, False
     for ch in pattern:
         if escaped:
             escaped = False

@@ -54,7 +54,7 @@ FILE_SUFFIX = ".cap.xml"
 
 
 @lru_cache(maxsize=1)
-def cap_schema():  # type: ignore[no-untyped-def]
+def cap_schema():
     import xmlschema
 
     with resources.as_file(resources.files("biotracker.outputs.data").joinpath("CAP-v1.2.xsd")) as xsd:
