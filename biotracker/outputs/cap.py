@@ -19,13 +19,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 from biotracker.errors import PublishError
 from biotracker.outputs.audience import Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, as_utc
+from biotracker.storage import StoragePath
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 SENDER = "biotracker@localhost"
@@ -161,8 +161,8 @@ def cap_message(
 
 @dataclass(frozen=True)
 class CapExport:
-    directory: Path
-    files: tuple[Path, ...]
+    directory: StoragePath
+    files: tuple[StoragePath, ...]
     marking: Tlp
     withheld: int
 
@@ -186,7 +186,7 @@ def cap_messages(
 def export_cap(
     data: OutputData,
     audience: Audience,
-    directory: Path,
+    directory: StoragePath,
     *,
     sender: str = SENDER,
     sent_at: dt.datetime | None = None,

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
-from pathlib import Path
 
 from biotracker.config import Settings
 from biotracker.errors import ConfigError, DeliveryInDoubtError, PublishError
@@ -259,7 +258,7 @@ def _earlier_state(outbox: Outbox, name: str) -> MessageState | None:
 
 @dataclass
 class MailResult:
-    sent: list[Path]
+    sent: list[StoragePath]
     failed: dict[str, str]
     in_doubt: dict[str, str] = field(default_factory=dict)
 

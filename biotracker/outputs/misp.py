@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from pymisp import MISPEvent, MISPObject, MISPOrganisation, MISPSharingGroup
@@ -47,6 +46,7 @@ from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.outputs.stix import alpha2
 from biotracker.schema import Alert, AlertStatus, AlertTier, Incident, Report, Tlp, as_utc, most_restrictive
+from biotracker.storage import StoragePath
 
 #: UUIDv5 namespace of everything Biotracker puts in a MISP feed.
 NAMESPACE = uuid.UUID("0b5c6f1e-2f7a-5e43-8d0c-6d1f4a9b7c21")
@@ -583,7 +583,7 @@ def misp_feed(
 
 @dataclass(frozen=True)
 class MispExport:
-    directory: Path
+    directory: StoragePath
     counts: dict[str, int]
     changed: int
     marking: Tlp
@@ -599,7 +599,7 @@ class MispExport:
         }
 
 
-def read_feed(directory: Path) -> dict[str, dict[str, Any]]:
+def read_feed(directory: StoragePath) -> dict[str, dict[str, Any]]:
     """The event documents of an earlier export in ``directory`` (by UUID, from its manifest)."""
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
@@ -617,7 +617,7 @@ def read_feed(directory: Path) -> dict[str, dict[str, Any]]:
 def export_misp(
     data: OutputData,
     audience: Audience,
-    directory: Path,
+    directory: StoragePath,
     *,
     now: dt.datetime,
     org: MispOrg = BIOTRACKER_ORG,

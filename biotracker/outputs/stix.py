@@ -18,7 +18,6 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pycountry
 import stix2
@@ -27,6 +26,7 @@ from biotracker.outputs.audience import AnalystNote, Audience, Delivery, Item, d
 from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.schema import Alert, Incident, Report, Tlp, as_utc
+from biotracker.storage import StoragePath
 
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 #: The official TLP 2.0 marking-definition ids (cti-stix-common-objects, tlp-2.0 extension).
@@ -102,7 +102,7 @@ def _common(item: Item) -> dict:
 
 @dataclass(frozen=True)
 class StixExport:
-    path: Path | None
+    path: StoragePath | None
     objects: dict[str, int]
     marking: Tlp
     withheld: int
@@ -254,7 +254,7 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
     return delivery, bundle
 
 
-def export_stix(data: OutputData, audience: Audience, path: Path) -> StixExport:
+def export_stix(data: OutputData, audience: Audience, path: StoragePath) -> StixExport:
     delivery, bundle = stix_bundle(data, audience)
     path.parent.mkdir(parents=True, exist_ok=True)
     document = json.loads(bundle.serialize())  # stix2's pretty=True is quadratic in the bundle size
