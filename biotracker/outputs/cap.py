@@ -89,7 +89,7 @@ def cap_message(
     item: Item, audience: Audience, *, sender: str = SENDER, sent_at: dt.datetime | None = None
 ) -> str:
     """One CAP 1.2 message (XML text) for one alert item, marked with the item's TLP."""
-    alert: Alert = item.record  # type: ignore[assignment]
+    alert = item.alert
     marking = item.tlp
     msg_type = MSG_TYPE[alert.status]
     first_sent = original_sent(alert)

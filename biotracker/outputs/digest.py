@@ -196,8 +196,8 @@ def _link(url: str) -> dict[str, object]:
 
 def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, first_day: dt.date) -> dict:
     audience = delivery.audience
-    ranked = sorted(delivery.of_kind("alert"), key=lambda i: rank_key(i.record))  # type: ignore[arg-type]
-    alerts: list[Alert] = [i.record for i in ranked]  # type: ignore[misc]
+    ranked = sorted(delivery.of_kind("alert"), key=lambda i: rank_key(i.alert))
+    alerts = [i.alert for i in ranked]
     views = []
     for item, alert in zip(ranked, alerts, strict=True):
         points, scored = audience_series(data, alert, audience)
@@ -248,12 +248,12 @@ def render_digest(
 ) -> RenderedDigest:
     """The digest of ``data`` for ``audience``: pure, so tests can render any mix of records."""
     window = digest_window(day, lookback_days)
-    in_window = [i for i in data.alerts if window.start.date() <= i.record.period_start < window.end.date()]  # type: ignore[union-attr]
+    in_window = [i for i in data.alerts if window.start.date() <= i.alert.period_start < window.end.date()]
     ids = {i.key for i in in_window}
-    notes = [n for n in data.notes if n.record.alert_id in ids]  # type: ignore[union-attr]
+    notes = [n for n in data.notes if n.note.alert_id in ids]
     # The alerts' reports, for "what the reports say": filtered like everything else.
-    urls = {u for i in in_window for u in i.record.source_urls}  # type: ignore[union-attr]
-    cited = [r for r in data.reports if r.record.url in urls]  # type: ignore[union-attr]
+    urls = {u for i in in_window for u in i.alert.source_urls}
+    cited = [r for r in data.reports if r.report.url in urls]
     delivery = deliverable(
         [*in_window, *notes, *cited], audience, regions_of=regions_of(), apply_preferences=apply_preferences
     )
