@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -475,7 +476,7 @@ def _changes(
     incident_rows: list[dict],
     old_incidents: Mapping[str, Mapping[str, Any]],
     stale: list[str],
-    seeds: set[str] = frozenset(),  # type: ignore[assignment]
+    seeds: AbstractSet[str] = frozenset(),
 ) -> Changes:
     """Only what differs from before: re-clustering a neighbourhood mostly rewrites identical rows.
     The ``seeds`` (new or changed reports) always count as changed, with their incidents: their

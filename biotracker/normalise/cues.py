@@ -272,8 +272,9 @@ def _conjunction(items) -> list[frozenset[str]]:
             required.extend(_conjunction(av[-1]))
         elif op is _sre.BRANCH:
             branches = [_best(b) for b in av[1]]
-            if all(b is not None for b in branches):
-                required.append(frozenset().union(*branches))  # type: ignore[arg-type]
+            known = [b for b in branches if b is not None]
+            if len(known) == len(branches):
+                required.append(frozenset[str]().union(*known))
         elif op in _REPEATS and av[0] >= 1:
             required.extend(_conjunction(av[2]))
     flush()
