@@ -270,8 +270,7 @@ def rank(settings: Settings, engine: Engine, alert_ids: Iterable[str]) -> list[R
     from biotracker.alerts.refresh import rank_scopes
     from biotracker.scoring.relevance.tasks import models_dir
 
-    # rank.py annotates a Path; a UPath (models in an object store) has the same API.
-    return rank_scopes(engine, models_dir(settings), list(alert_ids))  # type: ignore[arg-type]
+    return rank_scopes(engine, models_dir(settings), list(alert_ids))
 
 
 def publish(

@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from biotracker.errors import ConfigError
 from biotracker.storage import StoragePath, location, parse_options
@@ -125,9 +126,9 @@ def _coerce(name: str, raw: object, kind: type | str) -> object:
                 return False
             raise ValueError(text)
         if kind in (int, "int"):
-            return int(raw)  # type: ignore[arg-type]
+            return int(raw if isinstance(raw, (str, int, float)) else text)
         if kind in (float, "float"):
-            return float(raw)  # type: ignore[arg-type]
+            return float(raw if isinstance(raw, (str, int, float)) else text)
         if kind in ("Path", "Path | None"):
             return Path(text).expanduser() if text else None
     except ValueError as exc:
@@ -164,7 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         if key in env:
             values[name] = env[key]
     values.update(overrides)
-    kwargs = {name: _coerce(name, value, known[name].type) for name, value in values.items()}
+    kwargs: dict[str, Any] = {name: _coerce(name, value, known[name].type) for name, value in values.items()}
     if "home" in kwargs and kwargs["home"] is None:
         kwargs.pop("home")
     settings = replace(Settings(), **kwargs)

@@ -1,4 +1,4 @@
-"""Code health is part of the test command: ruff (lint and format) over the shipped code."""
+"""Code health is part of the test command: ruff (lint and format) and mypy over the shipped code."""
 
 from __future__ import annotations
 
@@ -21,4 +21,10 @@ def test_ruff_lint_reports_nothing() -> None:
 
 def test_ruff_format_leaves_every_file_unchanged() -> None:
     result = _run("ruff", "format", "--check", *CHECKED)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_reports_nothing() -> None:
+    """The settings are pyproject.toml's [tool.mypy] (files: biotracker, connectors, dags)."""
+    result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete
@@ -35,6 +34,7 @@ from biotracker.schema import SourceKind, Window
 from biotracker.scoring.lens import LensSummary, assess_incidents
 from biotracker.scoring.relevance import RankedAlert, rank_alerts
 from biotracker.scoring.score import ScoreSummary, score_window
+from biotracker.storage import StoragePath
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def derive_scopes(engine: Engine, scored: Window, assessed: ScopedChanges) -> di
     return {scope.key: derive_alerts(engine, scored, scope=scope, changes=c) for scope, c in assessed.items()}
 
 
-def rank_scopes(engine: Engine, models_dir: Path, alert_ids: Collection[str]) -> list[RankedAlert]:
+def rank_scopes(engine: Engine, models_dir: StoragePath, alert_ids: Collection[str]) -> list[RankedAlert]:
     """Relevance of the alerts just written (every scope's; ids are unique across scopes)."""
     return rank_alerts(engine, models_dir, alert_ids=sorted(alert_ids)) if alert_ids else []
 
@@ -157,7 +157,7 @@ class ScopeRun:
 def refresh_derived(
     engine: Engine,
     scored: Window,
-    models_dir: Path,
+    models_dir: StoragePath,
     *,
     published: Window | None = None,
     report_ids: Collection[str] | None = None,

@@ -11,11 +11,15 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy import Connection
 
 from biotracker.cli.options import iso_moment
+
+if TYPE_CHECKING:
+    from biotracker.config import Settings
 
 orgs_app = typer.Typer(help="Organisations that own and share records.", no_args_is_help=True)
 users_app = typer.Typer(
@@ -31,7 +35,7 @@ def _now() -> dt.datetime:
 
 
 @contextmanager
-def _store() -> Iterator[tuple[Connection, object]]:
+def _store() -> Iterator[tuple[Connection, Settings]]:
     """A transaction on the configured store; account errors end the command with their message."""
     from biotracker.config import load_settings
     from biotracker.db.engine import open_store
@@ -198,7 +202,7 @@ def tokens_issue(
         typer.echo(f"error: --scope must be read or write, not {scope!r}", err=True)
         raise typer.Exit(2) from None
     with _store() as (conn, settings):
-        lifetime = dt.timedelta(days=days if days is not None else settings.token_days)  # type: ignore[attr-defined]
+        lifetime = dt.timedelta(days=days if days is not None else settings.token_days)
         token_id, secret = issue_token(conn, username, parsed, _now(), lifetime)
         _audit_admin(conn, f"tokens issue {username} --scope {parsed.value}", (token_id,))
     typer.echo(f"token {token_id} issued to {username} ({parsed.value}); it is shown only now", err=True)

@@ -25,14 +25,14 @@ incidents_app = typer.Typer(
 )
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine():
     from biotracker.config import load_settings
     from biotracker.db.engine import open_store
 
     return open_store(load_settings())
 
 
-def _incident_of(engine, report_id: str) -> str | None:  # type: ignore[no-untyped-def]
+def _incident_of(engine, report_id: str) -> str | None:
     from biotracker.incidents.build import incident_of_report
 
     with engine.connect() as conn:
@@ -117,7 +117,7 @@ def split(
     )
 
 
-def _remaining(engine, incident_id: str, report_id: str) -> str:  # type: ignore[no-untyped-def]
+def _remaining(engine, incident_id: str, report_id: str) -> str:
     from sqlalchemy import select
 
     from biotracker.db.tables import incidents

@@ -50,7 +50,7 @@ def usage_line(exc: click_errors.UsageError) -> str:
 class OneLineErrors(TyperGroup):
     """Root group: runs the command in click's non-standalone mode and turns operator errors into one line."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

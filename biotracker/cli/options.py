@@ -51,7 +51,7 @@ def iso_moment(value: str | None) -> str | None:
     return value
 
 
-def one_of(*choices: str):  # type: ignore[no-untyped-def]
+def one_of(*choices: str):
     """A callback accepting only ``choices`` (or nothing)."""
 
     def check(value: str | None) -> str | None:

@@ -164,7 +164,7 @@ def normalise(
     built, _ = chain.incidents(engine, chain.plan_windows(engine, _window(start, end, 7)), summary.report_ids)
     console.print(
         f"{summary.reports} reports from {summary.payloads} payload(s); {summary.skipped} skipped; "
-        f"{summary.quarantined} quarantined; {sum(b.incidents for b in built.values())} incidents re-clustered"
+        f"{summary.quarantined} quarantined; {built.incidents} incidents re-clustered"
     )
 
 

@@ -36,7 +36,7 @@ def upsert(
     return written
 
 
-def _flush(conn, table, batch, keys, update, insert) -> int:  # type: ignore[no-untyped-def]
+def _flush(conn, table, batch, keys, update, insert) -> int:
     stmt = insert(table).values(batch)
     columns = [c for c in batch[0] if c not in keys]
     if update and columns:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
@@ -158,9 +159,10 @@ class _Scope:
         #: the new or changed reports the run was asked about (before their neighbourhood)
         self.seeds: set[str] = set()
 
-    def add(self, rows: Iterable[Mapping[str, Any]]) -> list[dt.datetime]:
+    def add(self, rows: Iterable[RowMapping]) -> list[dt.datetime]:
         times = []
-        for row in rows:
+        # SQLAlchemy types RowMapping keys as str-or-Column; these rows come from named columns.
+        for row in cast(Iterable[Mapping[str, Any]], rows):
             rid = row["report_id"]
             if rid not in self.records and self.sees(row):
                 record = report_record(row)
@@ -361,8 +363,12 @@ def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
     compiles a multi-row VALUES statement per batch, which dominates the stage at 100,000 rows."""
     if not rows:
         return
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
-    stmt = insert(table)
+    # Annotated so mypy sees the dialect Inserts (with on_conflict_do_update), not their common base.
+    inserts: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+    }
+    stmt = inserts[conn.dialect.name](table)
     keys = [c.name for c in table.primary_key.columns]
     stmt = stmt.on_conflict_do_update(
         index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys}
@@ -470,7 +476,7 @@ def _changes(
     incident_rows: list[dict],
     old_incidents: Mapping[str, Mapping[str, Any]],
     stale: list[str],
-    seeds: set[str] = frozenset(),  # type: ignore[assignment]
+    seeds: AbstractSet[str] = frozenset(),
 ) -> Changes:
     """Only what differs from before: re-clustering a neighbourhood mostly rewrites identical rows.
     The ``seeds`` (new or changed reports) always count as changed, with their incidents: their

@@ -188,6 +188,8 @@ class ClusterResult:
                 "kept apart by an analyst override (biotracker incidents split); "
                 "links to other reports ignored"
             )
+        elif other is None:
+            raise ValueError(f"{kind} link of report {recs[i].report_id} has no parent report")
         elif kind is LinkKind.SAME_URL:
             reason = f"exact duplicate of {other.report_id}: same canonical URL {canonical_url(recs[i].url)}"
         elif kind is LinkKind.SAME_CONTENT:
@@ -324,7 +326,7 @@ class _Texts(Sequence[str]):
     def __len__(self) -> int:
         return len(self.first)
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, i):  # untyped on purpose: int-only indexing, Sequence also declares slices
         r = self.recs[int(self.first[i])]
         return f"{r.title} {r.text}"
 
@@ -491,7 +493,8 @@ def cluster_reports(
         ends, other, eidx = ends[o], other[o], eidx[o]
         start = np.searchsorted(ends, np.arange(n + 1))
         del ends, o
-        other_l, eidx_l, start_l = memoryview(other), memoryview(eidx), memoryview(start)
+        # numpy's stubs declare ndarray.__buffer__ only for Python >= 3.12, so mypy sees no Buffer here.
+        other_l, eidx_l, start_l = memoryview(other), memoryview(eidx), memoryview(start)  # type: ignore[arg-type]
         seen = np.zeros(n, dtype=bool)
         for seed in seeds.tolist():
             if start_l[seed] == start_l[seed + 1]:
@@ -499,15 +502,15 @@ def cluster_reports(
             seen[seed] = True
             queue = deque([seed])
             while queue:
-                u = queue.popleft()
-                for p in range(start_l[u], start_l[u + 1]):
-                    v = other_l[p]
-                    if not seen[v]:
-                        seen[v] = True
-                        parent[v] = u
-                        kind_arr[v] = ecode[eidx_l[p]]
-                        detail[v] = edet[eidx_l[p]]
-                        queue.append(v)
+                node = queue.popleft()
+                for p in range(start_l[node], start_l[node + 1]):
+                    nbr = other_l[p]
+                    if not seen[nbr]:
+                        seen[nbr] = True
+                        parent[nbr] = node
+                        kind_arr[nbr] = ecode[eidx_l[p]]
+                        detail[nbr] = edet[eidx_l[p]]
+                        queue.append(nbr)
     stats["reports"] = n
     stats["incidents"] = len(seeds)
     return ClusterResult(

@@ -155,7 +155,7 @@ class _Slice(Sequence[str]):
     def __len__(self) -> int:
         return self.stop - self.start
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, i):  # untyped on purpose: int-only indexing, Sequence also declares slices
         return self.items[self.start + i]
 
 

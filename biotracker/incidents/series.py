@@ -34,7 +34,8 @@ def series_key(disease: str | None, country: str | None, host: str | None = None
 
 def split_series_key(key: str) -> tuple[str | None, str | None, str | None]:
     disease, country, host = (key.split("|") + [UNKNOWN, UNKNOWN])[:3]
-    return tuple(None if part == UNKNOWN else part for part in (disease, country, host))  # type: ignore[return-value]
+    known = [None if part == UNKNOWN else part for part in (disease, country, host)]
+    return known[0], known[1], known[2]
 
 
 def _chunks(values: list, size: int = 500) -> Iterable[list]:

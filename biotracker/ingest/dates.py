@@ -60,15 +60,16 @@ def _parse_text(text: str, day_first: bool) -> dt.datetime | None:
         pass
     match = _COMPACT.match(text)
     if match:
-        parts = [int(p) if p else 0 for p in match.groups()]
+        year, month, day, hour, minute, second = (int(p) if p else 0 for p in match.groups())
         try:
-            return dt.datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+            return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         except ValueError:
             return None
     match = _YEAR_FIRST.match(text)
     if match:
+        year, month, day = (int(p) for p in match.groups())
         try:
-            return dt.datetime(*(int(p) for p in match.groups()), tzinfo=UTC)
+            return dt.datetime(year, month, day, tzinfo=UTC)
         except ValueError:
             return None
     match = _DAY_FIRST.match(text)

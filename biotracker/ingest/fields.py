@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 from biotracker.errors import RecordError
 from biotracker.schema.models import MAX_COUNT
@@ -38,6 +38,14 @@ def parse_coordinate(
             raise RecordError(f"{column} {number} is outside [{low:g}, {high:g}]")
         return None
     return number
+
+
+@overload
+def parse_count(value: Any, column: str, *, required: Literal[True]) -> int: ...
+
+
+@overload
+def parse_count(value: Any, column: str, *, required: bool = False) -> int | None: ...
 
 
 def parse_count(value: Any, column: str, *, required: bool = False) -> int | None:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from biotracker.config import Settings
 from biotracker.ingest.health import describe_age, source_statuses
 from biotracker.schema import as_utc
+from biotracker.storage import StoragePath
 
 
 def render_ops_page(engine: Engine, at: dt.datetime) -> str:
@@ -28,7 +29,7 @@ def render_ops_page(engine: Engine, at: dt.datetime) -> str:
     return env.get_template("ops.html.j2").render(statuses=statuses, at=as_utc(at), counts=counts)
 
 
-def write_ops_page(engine: Engine, settings: Settings, at: dt.datetime) -> Path:
+def write_ops_page(engine: Engine, settings: Settings, at: dt.datetime) -> StoragePath:
     """Write the page to ``<home>/out/ops.html`` and return its path."""
     path = settings.out_dir / "ops.html"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import mimetypes
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,7 +45,7 @@ def record_fixture(
             f"{folder}/drop and describing them in cassette.yaml"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    interactions = []
+    interactions: list[dict[str, Any]] = []
     for url in connector.start_urls(window):
         next_url: str | None = url
         while next_url and len(interactions) < connector.max_pages:

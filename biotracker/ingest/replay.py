@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Self
@@ -139,6 +140,8 @@ class ReplayServer:
     def base_url(self) -> str:
         assert self._server is not None, "start the server first"
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes | bytearray):  # socketserver types the host as str or bytes
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def __enter__(self) -> Self:
@@ -187,13 +190,13 @@ class ReplayServer:
             self._server = None
 
 
-def _not_modified(recorded: dict[str, str], request: object) -> bool:
+def _not_modified(recorded: dict[str, str], request: Message) -> bool:
     """True when the request's validators match the recorded response's (conditional GET)."""
     headers = {k.lower(): v for k, v in recorded.items()}
     etag = headers.get("etag")
     since = headers.get("last-modified")
-    asked_etag = request.get("If-None-Match")  # type: ignore[attr-defined]
-    asked_since = request.get("If-Modified-Since")  # type: ignore[attr-defined]
+    asked_etag = request.get("If-None-Match")
+    asked_since = request.get("If-Modified-Since")
     if etag and asked_etag:
         return asked_etag == etag
     return bool(since and asked_since and asked_since == since)

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urljoin
 
 from sqlalchemy import Engine, select
@@ -313,7 +314,7 @@ def _record_health(
 ) -> None:
     with engine.begin() as conn:
         row = conn.execute(select(source_health).where(source_health.c.source == source)).mappings().first()
-        current = (
+        current: dict[str, Any] = (
             dict(row)
             if row
             else {"source": source, "payloads": 0, "items": 0, "quarantined": 0, "failures": 0}

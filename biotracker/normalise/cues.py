@@ -32,11 +32,12 @@ from biotracker.errors import ConfigError
 from biotracker.normalise.folding import fold
 
 try:  # the regex parser, to find the literals a pattern cannot match without (used to skip work)
-    from re import _constants as _sre  # Python >= 3.11
-    from re import _parser as _sre_parse
+    # typeshed ships no stubs for the private re._constants / re._parser modules.
+    from re import _constants as _sre  # type: ignore[attr-defined]  # Python >= 3.11
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
 
 LEXICON_PATH = Path(__file__).with_name("vocab") / "cues.csv"
 
@@ -214,7 +215,9 @@ MAX_REQUIREMENTS = 2
 
 def _split_alternatives(pattern: str) -> list[str]:
     """Split a pattern at its top-level ``|`` (outside groups and character classes)."""
-    parts, depth, in_class, escaped, current = [], 0, False, False, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, in_class, escaped = 0, False, False
     for ch in pattern:
         if escaped:
             escaped = False
@@ -269,8 +272,9 @@ def _conjunction(items) -> list[frozenset[str]]:
             required.extend(_conjunction(av[-1]))
         elif op is _sre.BRANCH:
             branches = [_best(b) for b in av[1]]
-            if all(b is not None for b in branches):
-                required.append(frozenset().union(*branches))  # type: ignore[arg-type]
+            known = [b for b in branches if b is not None]
+            if len(known) == len(branches):
+                required.append(frozenset[str]().union(*known))
         elif op in _REPEATS and av[0] >= 1:
             required.extend(_conjunction(av[2]))
     flush()

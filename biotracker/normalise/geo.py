@@ -119,10 +119,10 @@ def place_entries() -> tuple[Entry, ...]:
         if city["population"] < MIN_CITY_POPULATION:
             continue
         key = fold(city["name"])
-        iso3 = a2.get(city["countrycode"])
-        if not iso3 or key in _CITY_STOPLIST or key in country_keys or key in admin_keys or len(key) < 4:
+        city_iso3 = a2.get(city["countrycode"])
+        if not city_iso3 or key in _CITY_STOPLIST or key in country_keys or key in admin_keys or len(key) < 4:
             continue
-        entries.append(Entry("city", city["name"], city["name"], "capitalised", iso3))
+        entries.append(Entry("city", city["name"], city["name"], "capitalised", city_iso3))
     return tuple(entries)
 
 

@@ -173,7 +173,7 @@ def normalise_payload(
                 skipped += 1
                 continue
             report = enrich(report.model_copy(update={"raw_sha256": raw_sha256}))
-            report = _date_fallback(connector, report, context and context["fetched_at"])
+            report = _date_fallback(connector, report, context["fetched_at"] if context else None)
             # model_copy does not validate: check the finished report against every bound.
             report = Report.model_validate(report.model_dump(), context=context)
             copies = per_country(report)  # a round-up naming several countries: one report each
@@ -367,8 +367,10 @@ def normalise_pending(
 def refresh_health_counts(engine: Engine) -> None:
     """Per-source item and quarantine totals, recomputed from the tables (so re-runs agree)."""
     with engine.begin() as conn:
-        items = dict(conn.execute(select(reports.c.source, func.count()).group_by(reports.c.source)).all())
-        held = dict(
+        items: dict[str, int] = dict(
+            conn.execute(select(reports.c.source, func.count()).group_by(reports.c.source)).all()
+        )
+        held: dict[str, int] = dict(
             conn.execute(select(quarantine.c.source, func.count()).group_by(quarantine.c.source)).all()
         )
         for source in sorted(set(items) | set(held)):  # one lock order: concurrent runs never deadlock

@@ -112,6 +112,31 @@ class Item:
         floor = LAW_ENFORCEMENT_FLOOR if self.law_enforcement else Tlp.CLEAR
         return most_restrictive([self.record.tlp, self.inherited, floor])
 
+    # Typed views of ``record`` for code that has already chosen items by kind (``of_kind``).
+    @property
+    def alert(self) -> Alert:
+        if not isinstance(self.record, Alert):
+            raise TypeError(f"{self.kind} {self.key} is not an alert")
+        return self.record
+
+    @property
+    def incident(self) -> Incident:
+        if not isinstance(self.record, Incident):
+            raise TypeError(f"{self.kind} {self.key} is not an incident")
+        return self.record
+
+    @property
+    def report(self) -> Report:
+        if not isinstance(self.record, Report):
+            raise TypeError(f"{self.kind} {self.key} is not a report")
+        return self.record
+
+    @property
+    def note(self) -> AnalystNote:
+        if not isinstance(self.record, AnalystNote):
+            raise TypeError(f"{self.kind} {self.key} is not an analyst note")
+        return self.record
+
     @property
     def key(self) -> str:
         r = self.record

@@ -19,13 +19,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 from biotracker.errors import PublishError
 from biotracker.outputs.audience import Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.schema import Alert, AlertStatus, AlertTier, Tlp, as_utc
+from biotracker.storage import StoragePath
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 SENDER = "biotracker@localhost"
@@ -54,7 +54,7 @@ FILE_SUFFIX = ".cap.xml"
 
 
 @lru_cache(maxsize=1)
-def cap_schema():  # type: ignore[no-untyped-def]
+def cap_schema():
     import xmlschema
 
     with resources.as_file(resources.files("biotracker.outputs.data").joinpath("CAP-v1.2.xsd")) as xsd:
@@ -89,7 +89,7 @@ def cap_message(
     item: Item, audience: Audience, *, sender: str = SENDER, sent_at: dt.datetime | None = None
 ) -> str:
     """One CAP 1.2 message (XML text) for one alert item, marked with the item's TLP."""
-    alert: Alert = item.record  # type: ignore[assignment]
+    alert = item.alert
     marking = item.tlp
     msg_type = MSG_TYPE[alert.status]
     first_sent = original_sent(alert)
@@ -161,8 +161,8 @@ def cap_message(
 
 @dataclass(frozen=True)
 class CapExport:
-    directory: Path
-    files: tuple[Path, ...]
+    directory: StoragePath
+    files: tuple[StoragePath, ...]
     marking: Tlp
     withheld: int
 
@@ -186,7 +186,7 @@ def cap_messages(
 def export_cap(
     data: OutputData,
     audience: Audience,
-    directory: Path,
+    directory: StoragePath,
     *,
     sender: str = SENDER,
     sent_at: dt.datetime | None = None,

@@ -14,7 +14,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Engine
@@ -26,6 +25,7 @@ from biotracker.outputs.charts import regions_of, sparkline_svg, unmapped, world
 from biotracker.outputs.records import OutputData, SeriesPoint, load_output_data, topic_of
 from biotracker.schema import Alert, AlertTier, Report, SourceKind, Tlp, Window, as_utc
 from biotracker.scoring.risk.flag_words import agent_flag_words
+from biotracker.storage import StoragePath
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ _BLOCKS = "▁▂▃▄▅▆▇█"
 @dataclass(frozen=True)
 class DigestFiles:
     day: dt.date
-    html: Path
-    text: Path
+    html: StoragePath
+    text: StoragePath
     alerts: int
     tlp: Tlp
     audience: str = INTERNAL.name
@@ -196,8 +196,8 @@ def _link(url: str) -> dict[str, object]:
 
 def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, first_day: dt.date) -> dict:
     audience = delivery.audience
-    ranked = sorted(delivery.of_kind("alert"), key=lambda i: rank_key(i.record))  # type: ignore[arg-type]
-    alerts: list[Alert] = [i.record for i in ranked]  # type: ignore[misc]
+    ranked = sorted(delivery.of_kind("alert"), key=lambda i: rank_key(i.alert))
+    alerts = [i.alert for i in ranked]
     views = []
     for item, alert in zip(ranked, alerts, strict=True):
         points, scored = audience_series(data, alert, audience)
@@ -219,9 +219,7 @@ def digest_context(data: OutputData, delivery: Delivery[Item], day: dt.date, fir
                     [r for r in delivery.records("report") if r.url in set(alert.source_urls)]
                 ),
                 "links": [_link(u) for u in alert.source_urls],
-                "notes": [
-                    n.record for n in delivery.of_kind("analystnote") if n.record.alert_id == alert.alert_id
-                ],  # type: ignore[union-attr]
+                "notes": [n for n in delivery.records("analystnote") if n.alert_id == alert.alert_id],
             }
         )
     countries = Counter(a.country_iso3 for a in alerts if a.country_iso3)
@@ -250,12 +248,12 @@ def render_digest(
 ) -> RenderedDigest:
     """The digest of ``data`` for ``audience``: pure, so tests can render any mix of records."""
     window = digest_window(day, lookback_days)
-    in_window = [i for i in data.alerts if window.start.date() <= i.record.period_start < window.end.date()]  # type: ignore[union-attr]
+    in_window = [i for i in data.alerts if window.start.date() <= i.alert.period_start < window.end.date()]
     ids = {i.key for i in in_window}
-    notes = [n for n in data.notes if n.record.alert_id in ids]  # type: ignore[union-attr]
+    notes = [n for n in data.notes if n.note.alert_id in ids]
     # The alerts' reports, for "what the reports say": filtered like everything else.
-    urls = {u for i in in_window for u in i.record.source_urls}  # type: ignore[union-attr]
-    cited = [r for r in data.reports if r.record.url in urls]  # type: ignore[union-attr]
+    urls = {u for i in in_window for u in i.alert.source_urls}
+    cited = [r for r in data.reports if r.report.url in urls]
     delivery = deliverable(
         [*in_window, *notes, *cited], audience, regions_of=regions_of(), apply_preferences=apply_preferences
     )
@@ -268,7 +266,7 @@ def render_digest(
     )
 
 
-def write_digest(rendered: RenderedDigest, out_dir: Path, suffix: str = "") -> DigestFiles:
+def write_digest(rendered: RenderedDigest, out_dir: StoragePath, suffix: str = "") -> DigestFiles:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"digest-{rendered.day.isoformat()}{suffix}"
     html_path, text_path = out_dir / f"{stem}.html", out_dir / f"{stem}.txt"
@@ -333,6 +331,6 @@ def build_subscriber_digest(
     return rendered, write_subscriber_digest(rendered, settings.out_dir)
 
 
-def write_subscriber_digest(rendered: RenderedDigest, out_dir: Path) -> DigestFiles:
+def write_subscriber_digest(rendered: RenderedDigest, out_dir: StoragePath) -> DigestFiles:
     """Store a subscriber's digest under ``digests/``, named by the subscriber's key (never its raw name)."""
     return write_digest(rendered, out_dir / "digests", suffix=f"-{rendered.delivery.audience.path_key}")

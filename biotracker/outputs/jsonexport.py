@@ -9,32 +9,37 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from biotracker.outputs.audience import Audience, Delivery, Item, deliverable
+from biotracker.outputs.audience import AnalystNote, Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.schema import SCHEMA_VERSION, Tlp
+from biotracker.storage import StoragePath
 
 FORMAT = "biotracker-export"
 FORMAT_VERSION = 1
 
 
 def _record(item: Item) -> dict:
-    return {**item.record.model_dump(mode="json"), "tlp": item.tlp.value}
+    record = item.record
+    if isinstance(record, AnalystNote):
+        raise TypeError(f"analyst note {record.note_id} is not a schema record; export it with _note")
+    return {**record.model_dump(mode="json"), "tlp": item.tlp.value}
 
 
 def _note(item: Item) -> dict:
     n = item.record
+    if not isinstance(n, AnalystNote):
+        raise TypeError(f"{type(n).__name__} is not an analyst note; export it with _record")
     return {
         "note_id": n.note_id,
         "alert_id": n.alert_id,
         "actor": n.actor,
-        "at": n.at.isoformat(),  # type: ignore[union-attr]
+        "at": n.at.isoformat(),
         "what": n.what,
         "text": n.text,
         "tlp": item.tlp.value,
-    }  # type: ignore[union-attr]
+    }
 
 
 def json_document(data: OutputData, audience: Audience) -> tuple[Delivery[Item], dict]:
@@ -55,7 +60,7 @@ def json_document(data: OutputData, audience: Audience) -> tuple[Delivery[Item],
 
 @dataclass(frozen=True)
 class JsonExport:
-    path: Path
+    path: StoragePath
     alerts: int
     incidents: int
     marking: Tlp
@@ -71,7 +76,7 @@ class JsonExport:
         }
 
 
-def export_json(data: OutputData, audience: Audience, path: Path) -> JsonExport:
+def export_json(data: OutputData, audience: Audience, path: StoragePath) -> JsonExport:
     delivery, document = json_document(data, audience)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

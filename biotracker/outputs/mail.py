@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
-from pathlib import Path
 
 from biotracker.config import Settings
 from biotracker.errors import ConfigError, DeliveryInDoubtError, PublishError
@@ -98,7 +97,7 @@ class _RecordingSMTP(smtplib.SMTP):
 
     before_data: Callable[[], None] = staticmethod(lambda: None)
 
-    def data(self, msg):  # type: ignore[no-untyped-def]
+    def data(self, msg):
         self.before_data()
         return super().data(msg)
 
@@ -153,7 +152,7 @@ def _deliver_once(msg: EmailMessage, settings: Settings, outbox: Outbox, name: s
         outbox.move(name, MessageState.QUEUED, MessageState.IN_DOUBT)
         started = True
 
-    smtp.before_data = before_data  # type: ignore[method-assign]
+    smtp.before_data = before_data
     try:
         smtp.send_message(msg)
     except smtplib.SMTPDataError as exc:
@@ -228,7 +227,7 @@ def send_stored(
                 "recipient's mailbox, then run `biotracker mail send-outbox --resend-in-doubt` if it did not arrive."
             )
         try:
-            _deliver_once(msg, settings, outbox, name)  # type: ignore[arg-type]
+            _deliver_once(msg, settings, outbox, name)
             last = None
             break
         except DeliveryInDoubtError:
@@ -259,7 +258,7 @@ def _earlier_state(outbox: Outbox, name: str) -> MessageState | None:
 
 @dataclass
 class MailResult:
-    sent: list[Path]
+    sent: list[StoragePath]
     failed: dict[str, str]
     in_doubt: dict[str, str] = field(default_factory=dict)
 

@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from pymisp import MISPEvent, MISPObject, MISPOrganisation, MISPSharingGroup
@@ -46,7 +45,8 @@ from biotracker.outputs.cap import MSG_TYPE, SENDER, TIER_CAP, TLP_MEANING, cap_
 from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
 from biotracker.outputs.stix import alpha2
-from biotracker.schema import Alert, AlertStatus, AlertTier, Incident, Report, Tlp, as_utc, most_restrictive
+from biotracker.schema import AlertStatus, AlertTier, Incident, Tlp, as_utc, most_restrictive
+from biotracker.storage import StoragePath
 
 #: UUIDv5 namespace of everything Biotracker puts in a MISP feed.
 NAMESPACE = uuid.UUID("0b5c6f1e-2f7a-5e43-8d0c-6d1f4a9b7c21")
@@ -177,7 +177,7 @@ class IncidentShare:
 
     @property
     def record(self) -> Incident:
-        return self.incident.record  # type: ignore[return-value]
+        return self.incident.incident
 
 
 def shareable_incidents(data: OutputData, audience: Audience) -> tuple[Delivery[Item], list[IncidentShare]]:
@@ -192,11 +192,11 @@ def shareable_incidents(data: OutputData, audience: Audience) -> tuple[Delivery[
     reports = {i.key: i for i in kept if i.kind == "report"}
     alerts_of: dict[str, list[Item]] = {}
     for item in kept:
-        if item.kind == "alert" and item.record.incident_id:  # type: ignore[union-attr]
-            alerts_of.setdefault(item.record.incident_id, []).append(item)  # type: ignore[union-attr]
+        if item.kind == "alert" and item.alert.incident_id:
+            alerts_of.setdefault(item.alert.incident_id, []).append(item)
     shares = []
     for item in sorted((i for i in kept if i.kind == "incident"), key=lambda i: i.key):
-        inc: Incident = item.record  # type: ignore[assignment]
+        inc = item.incident
         shares.append(
             IncidentShare(
                 incident=item,
@@ -272,7 +272,7 @@ def admiralty_tags(incident: Incident) -> list[str]:
 
 
 def top_tier(alerts: Iterable[Item]) -> AlertTier | None:
-    tiers = [a.record.tier for a in alerts]  # type: ignore[union-attr]
+    tiers = [a.alert.tier for a in alerts]
     return min(tiers, key=lambda t: t.rank) if tiers else None
 
 
@@ -332,7 +332,7 @@ def _web(url: str | None) -> str | None:
 
 
 def _report_object(item: Item, event_id: str) -> MISPObject:
-    rep: Report = item.record  # type: ignore[assignment]
+    rep = item.report
     obj = _object(
         "report", _uuid(event_id, "report", rep.report_id), comment=f"biotracker report {rep.report_id}"
     )
@@ -349,7 +349,7 @@ def _geolocation_object(share: IncidentShare, event_id: str) -> MISPObject | Non
     inc = share.record
     if not inc.country_iso3:
         return None
-    reps: list[Report] = [r.record for r in share.reports]  # type: ignore[misc]
+    reps = [r.report for r in share.reports]
     obj = _object("geolocation", _uuid(event_id, "geolocation", inc.country_iso3))
     shape = countries().get(inc.country_iso3)
     _add(obj, "country", shape.name if shape else inc.country_iso3)
@@ -365,7 +365,7 @@ def _geolocation_object(share: IncidentShare, event_id: str) -> MISPObject | Non
 
 def _cap_objects(item: Item, audience: Audience, event_id: str) -> list[MISPObject]:
     """The alert's CAP summary, as the CAP export would send it (cap-alert + cap-info)."""
-    alert: Alert = item.record  # type: ignore[assignment]
+    alert = item.alert
     marking = item.tlp
     msg_type = MSG_TYPE[alert.status]
     sent = original_sent(alert)
@@ -422,7 +422,7 @@ def misp_event(
     event.set_date(as_utc(first).date() if first else dt.date(2000, 1, 1))
     tier = top_tier(share.alerts)
     event.threat_level_id = THREAT_LEVEL[tier]
-    closed = bool(share.alerts) and all(a.record.status in _CLOSED for a in share.alerts)  # type: ignore[union-attr]
+    closed = bool(share.alerts) and all(a.alert.status in _CLOSED for a in share.alerts)
     event.analysis = 2 if closed else 1
     event.published = True
     event.distribution = distribution_for(marking, sharing_group)
@@ -447,6 +447,7 @@ def misp_event(
     for name in event_tags(share):
         event.add_tag(name=name, **({"colour": colours[name]} if name in colours else {}))
 
+    # pymisp types add_attribute as MISPAttribute | list (a list value gives several); ours are single.
     for relation, value in (("disease", inc.disease), ("pathogen", inc.pathogen), ("host", inc.host)):
         if value:
             attr = event.add_attribute("text", value, category="Other", comment=relation, to_ids=False)
@@ -583,7 +584,7 @@ def misp_feed(
 
 @dataclass(frozen=True)
 class MispExport:
-    directory: Path
+    directory: StoragePath
     counts: dict[str, int]
     changed: int
     marking: Tlp
@@ -599,7 +600,7 @@ class MispExport:
         }
 
 
-def read_feed(directory: Path) -> dict[str, dict[str, Any]]:
+def read_feed(directory: StoragePath) -> dict[str, dict[str, Any]]:
     """The event documents of an earlier export in ``directory`` (by UUID, from its manifest)."""
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
@@ -617,7 +618,7 @@ def read_feed(directory: Path) -> dict[str, dict[str, Any]]:
 def export_misp(
     data: OutputData,
     audience: Audience,
-    directory: Path,
+    directory: StoragePath,
     *,
     now: dt.datetime,
     org: MispOrg = BIOTRACKER_ORG,

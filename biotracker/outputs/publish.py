@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -44,6 +43,7 @@ from biotracker.outputs.outbox import MessageState
 from biotracker.outputs.records import OutputData, load_output_data, reading_scope
 from biotracker.outputs.stix import export_stix
 from biotracker.schema import SourceKind, Window, as_utc
+from biotracker.storage import StoragePath
 
 
 @dataclass
@@ -72,7 +72,7 @@ def export_all(
     audience: Audience = INTERNAL,
     *,
     window: Window | None = None,
-    out_dir: Path | None = None,
+    out_dir: StoragePath | None = None,
     source_kinds: Mapping[str, SourceKind] | None = None,
     sent_at: dt.datetime | None = None,
 ) -> ExportResult:
@@ -82,7 +82,12 @@ def export_all(
 
 
 def write_exports(
-    data: OutputData, settings: Settings, audience: Audience, out: Path, *, sent_at: dt.datetime | None = None
+    data: OutputData,
+    settings: Settings,
+    audience: Audience,
+    out: StoragePath,
+    *,
+    sent_at: dt.datetime | None = None,
 ) -> ExportResult:
     cap = export_cap(data, audience, out / "cap", sender=settings.mail_from, sent_at=sent_at)
     stix = export_stix(data, audience, out / "stix-bundle.json")
@@ -122,7 +127,7 @@ class PublishResult:
         }
 
 
-def _legacy_sent(settings: Settings, day: dt.date, audience: Audience) -> Path | None:
+def _legacy_sent(settings: Settings, day: dt.date, audience: Audience) -> StoragePath | None:
     """A digest sent before subscriber keys named the files (``sent/digest-<day>-<raw name>.eml``,
     unsafe characters as ``_``): sent, so the first run after an upgrade mails nobody twice."""
     legacy = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"digest-{day.isoformat()}-{audience.name}")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
 from biotracker.db.tables import (
@@ -87,7 +88,7 @@ class OutputData:
         return [*self.alerts, *self.incidents, *self.reports, *self.notes]
 
     def notes_of(self, alert_id: str) -> list[Item]:
-        return [n for n in self.notes if n.record.alert_id == alert_id]  # type: ignore[union-attr]
+        return [n for n in self.notes if n.note.alert_id == alert_id]
 
     def scored_series(self, alert: Alert) -> list[SeriesPoint]:
         """The detector's series behind the alert's signal, up to the alert's week (empty without a signal)."""
@@ -100,9 +101,9 @@ def _row(row: Mapping) -> dict:
     return {k: as_utc(v) if isinstance(v, dt.datetime) else v for k, v in row.items()}
 
 
-def _fields(model: type, row: Mapping) -> dict:
+def _fields(model: type[BaseModel], row: Mapping) -> dict:
     """The row's values for the model's fields: columns added by later migrations are not the outputs' business."""
-    fields = model.model_fields  # type: ignore[attr-defined]
+    fields = model.model_fields
     # NULL in a column the model gives a default (rows written before a migration): use the default.
     return {k: v for k, v in row.items() if k in fields and not (v is None and not fields[k].is_required())}
 
@@ -350,7 +351,7 @@ def load_output_data(
     note_items = []
     for at, note_id, alert_id, actor, text, what in sorted(notes, key=lambda n: (n[0], n[1])):
         parent = alert_by_id[alert_id]
-        noted: Alert = parent.record  # type: ignore[assignment]
+        noted = parent.alert
         note = AnalystNote(
             note_id=note_id,
             alert_id=alert_id,
@@ -372,11 +373,11 @@ def load_output_data(
         )
 
     def in_window(item: Item) -> bool:
-        seen = item.record.first_seen_at  # type: ignore[union-attr]
+        seen = item.incident.first_seen_at
         return window is None or (seen is not None and as_utc(seen) in window)
 
     chosen = [i for k, i in incident_items.items() if k in wanted or in_window(i)]
-    chosen_reports = sorted({r for i in chosen for r in i.record.report_ids})  # type: ignore[union-attr]
+    chosen_reports = sorted({r for i in chosen for r in i.incident.report_ids})
 
     series: dict[str, list[SeriesPoint]] = defaultdict(list)
     seen_weeks: set[tuple[str, dt.date]] = set()

@@ -18,15 +18,15 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pycountry
 import stix2
 
-from biotracker.outputs.audience import AnalystNote, Audience, Delivery, Item, deliverable
+from biotracker.outputs.audience import Audience, Delivery, Item, deliverable
 from biotracker.outputs.charts import countries, regions_of
 from biotracker.outputs.records import OutputData
-from biotracker.schema import Alert, Incident, Report, Tlp, as_utc
+from biotracker.schema import Tlp, as_utc
+from biotracker.storage import StoragePath
 
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 #: The official TLP 2.0 marking-definition ids (cti-stix-common-objects, tlp-2.0 extension).
@@ -102,7 +102,7 @@ def _common(item: Item) -> dict:
 
 @dataclass(frozen=True)
 class StixExport:
-    path: Path | None
+    path: StoragePath | None
     objects: dict[str, int]
     marking: Tlp
     withheld: int
@@ -145,7 +145,7 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
 
     incident_ids: dict[str, str] = {}
     for item in delivery.of_kind("incident"):
-        inc: Incident = item.record  # type: ignore[assignment]
+        inc = item.incident
         created, modified = _times(inc.first_seen_at, inc.last_seen_at)
         counts = ", ".join(
             f"{n} {what}" for n, what in ((inc.cases, "case(s)"), (inc.deaths, "death(s)")) if n is not None
@@ -178,10 +178,10 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
 
     incidents_of: dict[str, set[str]] = {}
     for item in delivery.of_kind("incident"):
-        for rid in item.record.report_ids:  # type: ignore[union-attr]
+        for rid in item.incident.report_ids:
             incidents_of.setdefault(rid, set()).add(item.key)
     for item in delivery.of_kind("report"):
-        rep: Report = item.record  # type: ignore[assignment]
+        rep = item.report
         published = as_utc(rep.published_at or rep.observed_at or _EPOCH)
         refs = [incident_ids[i] for i in sorted(incidents_of.get(rep.report_id, ())) if i in incident_ids]
         loc = location_for(rep.country_iso3)
@@ -206,7 +206,7 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
         )
 
     for item in delivery.of_kind("alert"):
-        alert: Alert = item.record  # type: ignore[assignment]
+        alert = item.alert
         when = as_utc(alert.period_start + dt.timedelta(days=7))
         refs = [incident_ids[alert.incident_id]] if alert.incident_id in incident_ids else []
         loc = location_for(alert.country_iso3)
@@ -228,7 +228,7 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
 
     note_refs = {i.key: stix_id("note", i.key) for i in delivery.of_kind("alert")}
     for item in delivery.of_kind("analystnote"):
-        note: AnalystNote = item.record  # type: ignore[assignment]
+        note = item.note
         at = as_utc(note.at)
         refs = [note_refs[note.alert_id]] if note.alert_id in note_refs else [IDENTITY.id]
         objects.append(
@@ -254,7 +254,7 @@ def stix_bundle(data: OutputData, audience: Audience) -> tuple[Delivery[Item], s
     return delivery, bundle
 
 
-def export_stix(data: OutputData, audience: Audience, path: Path) -> StixExport:
+def export_stix(data: OutputData, audience: Audience, path: StoragePath) -> StixExport:
     delivery, bundle = stix_bundle(data, audience)
     path.parent.mkdir(parents=True, exist_ok=True)
     document = json.loads(bundle.serialize())  # stix2's pretty=True is quadratic in the bundle size

@@ -12,13 +12,13 @@ import datetime as dt
 import io
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_assessments, incident_reports, incidents, reports, signals
@@ -375,8 +375,12 @@ def _upsert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """One compiled insert-or-update executed for all rows (the generic upsert compiles per batch)."""
     if not rows:
         return
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
-    stmt = insert(incident_assessments)
+    # Annotated so mypy sees the dialect Inserts (with on_conflict_do_update), not their common base.
+    inserts: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+    }
+    stmt = inserts[conn.dialect.name](incident_assessments)
     stmt = stmt.on_conflict_do_update(
         index_elements=["incident_id"], set_={c: stmt.excluded[c] for c in rows[0] if c != "incident_id"}
     )

@@ -44,7 +44,7 @@ ALERT_FIELDS = (
 
 
 def _ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 @router.get("/health", tags=["meta"])

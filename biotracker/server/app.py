@@ -156,9 +156,15 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     from biotracker.errors import ConfigError
 
     logging.getLogger("biotracker.server.access").setLevel(logging.INFO)
-    options = {"host": host, "port": port, "access_log": False, "log_level": "info", "proxy_headers": True}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "info",
+        "proxy_headers": True,
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **options)
         return
     if not settings.server_secret_key:
         raise ConfigError(
@@ -169,5 +175,5 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         "biotracker.server.app:app_from_environment",
         factory=True,
         workers=workers,
-        **options,  # type: ignore[arg-type]
+        **options,
     )

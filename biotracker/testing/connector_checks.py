@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from unittest import mock
 
 from sqlalchemy import Engine, func, select
@@ -50,7 +50,7 @@ class CheckFailed(AssertionError):
     """A connector does not conform; the message says what to change."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise CheckFailed(message)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import skops.io as sio
 from sklearn.pipeline import Pipeline
@@ -26,6 +25,7 @@ from biotracker.scoring.relevance.train import (
     file_sha256,
     library_versions,
 )
+from biotracker.storage import StoragePath
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,15 @@ class InvalidModel(BiotrackerError):
 class LoadedModel:
     card: ModelCard
     pipeline: Pipeline
-    path: Path
+    path: StoragePath
 
 
-def cards(models_dir: Path) -> list[Path]:
+def cards(models_dir: StoragePath) -> list[StoragePath]:
     """Every relevance model card under ``models_dir``."""
     return sorted(models_dir.glob(f"{MODEL_NAME}-*.card.json")) if models_dir.is_dir() else []
 
 
-def read_card(card_path: Path) -> ModelCard:
+def read_card(card_path: StoragePath) -> ModelCard:
     try:
         return ModelCard.from_json(card_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError) as exc:
@@ -65,7 +65,7 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def validate_card(card: ModelCard, models_dir: Path) -> Path:
+def validate_card(card: ModelCard, models_dir: StoragePath) -> StoragePath:
     """The artefact path if ``card`` vouches for it under the running libraries; raises ``InvalidModel``."""
     if card.card_schema != CARD_SCHEMA:
         raise InvalidModel(
@@ -102,7 +102,7 @@ def validate_card(card: ModelCard, models_dir: Path) -> Path:
     return path
 
 
-def check_artefact(path: Path) -> list[str]:
+def check_artefact(path: StoragePath) -> list[str]:
     """The artefact's types outside skops' default trust, all on ``ALLOWED_TYPES``; raises
     ``InvalidModel`` otherwise. Reads the file's schema only: nothing in it is executed."""
     if path.suffix != ".skops":
@@ -121,7 +121,7 @@ def check_artefact(path: Path) -> list[str]:
     return sorted(untrusted)
 
 
-def load_artefact(path: Path) -> Pipeline:
+def load_artefact(path: StoragePath) -> Pipeline:
     """Load a ``.skops`` file, trusting only skops' defaults plus ``ALLOWED_TYPES``."""
     untrusted = check_artefact(path)
     try:
@@ -134,12 +134,12 @@ def load_artefact(path: Path) -> Pipeline:
     return pipeline
 
 
-def survey(models_dir: Path) -> list[tuple[ModelCard | None, Path, str | None]]:
+def survey(models_dir: StoragePath) -> list[tuple[ModelCard | None, StoragePath, str | None]]:
     """Every card, newest first, with the reason it is unusable (None when valid).
 
     "Valid" is every check :func:`load_newest_model` makes before loading (card, checksum, library
     versions, artefact types), so a listing never calls usable what loading would refuse."""
-    found: list[tuple[ModelCard | None, Path, str | None]] = []
+    found: list[tuple[ModelCard | None, StoragePath, str | None]] = []
     for card_path in cards(models_dir):
         try:
             card = read_card(card_path)
@@ -160,7 +160,7 @@ def _newest_key(card: ModelCard | None) -> tuple[str, int, str]:
     return (card.trained_at, card.labels.get("total", 0), card.model_id)
 
 
-def load_newest_model(models_dir: Path) -> LoadedModel | None:
+def load_newest_model(models_dir: StoragePath) -> LoadedModel | None:
     """The newest model that passes validation and loads, or None (the rule score then ranks)."""
     for card, card_path, problem in survey(models_dir):
         if card is None or problem:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, bindparam, select, update
@@ -20,6 +19,7 @@ from biotracker.scoring.relevance.features import load_alert_frame
 from biotracker.scoring.relevance.load import LoadedModel, load_newest_model
 from biotracker.scoring.relevance.model import predict_relevance
 from biotracker.scoring.relevance.train import rule_ranking_scores
+from biotracker.storage import StoragePath
 
 log = logging.getLogger(__name__)
 RULES = "rules"
@@ -34,7 +34,7 @@ class RankedAlert:
 
 def rank_alerts(
     engine: Engine,
-    models_dir: Path,
+    models_dir: StoragePath,
     alert_ids: list[str] | None = None,
     store: bool = True,
     model: LoadedModel | None = None,

@@ -16,7 +16,6 @@ import json
 import logging
 import platform
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ from biotracker.errors import BiotrackerError
 from biotracker.schema import Window, as_utc
 from biotracker.scoring.relevance.features import FEATURE_VERSION, NUMERIC, load_alert_frame
 from biotracker.scoring.relevance.model import POSITIVE, describe, fit, predict_relevance
+from biotracker.storage import StoragePath
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def _data_hash(labels: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: StoragePath) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -211,7 +211,7 @@ def file_sha256(path: Path) -> str:
 
 
 def train_relevance_model(
-    engine: Engine, models_dir: Path, window: Window | None = None, at: dt.datetime | None = None
+    engine: Engine, models_dir: StoragePath, window: Window | None = None, at: dt.datetime | None = None
 ) -> ModelCard:
     """Train on the labels given in ``window``, save ``<models_dir>/relevance-<hash>.skops`` and its card.
 
