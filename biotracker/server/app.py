@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from biotracker.config import Settings
 from biotracker.db.engine import open_store
-from biotracker.server import api, auth, contribute
+from biotracker.server import api, auth, contribute, taxii
 from biotracker.server.context import ServerContext, utc_now
 from biotracker.server.visibility import Rules
 
@@ -114,6 +114,7 @@ def create_app(
     )
     app.include_router(api.router)
     app.include_router(auth.router)
+    taxii.mount(app)
 
     @app.middleware("http")
     async def access_logged(

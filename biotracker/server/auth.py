@@ -103,6 +103,32 @@ async def _csrf_from(request: Request) -> str:
     return ""
 
 
+def token_caller(request: Request, secret: str) -> Caller:
+    """The caller an API token names, its use audited; 401 when the token is unknown, expired or revoked.
+    (The TAXII routes also take the token as the password of HTTP Basic.)"""
+    ctx: ServerContext = request.app.state.ctx
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:  # look the token up and record its use in one transaction
+        found = accounts.principal_for_token(conn, secret, now)
+        append(
+            conn,
+            AuditEntry(
+                at=now,
+                actor=found[0].username if found else ANONYMOUS,
+                org=found[0].org if found else None,
+                action=Action.TOKEN_USE,
+                outcome=Outcome.OK if found else Outcome.DENIED,
+                detail=f"{request.method} {request.url.path}" + (f" ({found[1].value})" if found else ""),
+                remote=remote(request),
+            ),
+        )
+    if found is None:
+        raise _unauthorised("the token is unknown, expired or revoked; ask an admin for a new one")
+    principal, scope = found
+    request.state.user = principal.username
+    return Caller(principal, "token", scope)
+
+
 async def caller(request: Request) -> Caller:
     """The dependency every protected route takes: 401 without a valid token or session."""
     ctx: ServerContext = request.app.state.ctx
@@ -112,25 +138,7 @@ async def caller(request: Request) -> Caller:
         kind, _, secret = header.partition(" ")
         if kind.lower() != "bearer" or not secret.strip():
             raise _unauthorised("Authorization must be 'Bearer <token>'")
-        with ctx.engine.begin() as conn:  # look the token up and record its use in one transaction
-            found = accounts.principal_for_token(conn, secret.strip(), now)
-            append(
-                conn,
-                AuditEntry(
-                    at=now,
-                    actor=found[0].username if found else ANONYMOUS,
-                    org=found[0].org if found else None,
-                    action=Action.TOKEN_USE,
-                    outcome=Outcome.OK if found else Outcome.DENIED,
-                    detail=f"{request.method} {request.url.path}" + (f" ({found[1].value})" if found else ""),
-                    remote=remote(request),
-                ),
-            )
-        if found is None:
-            raise _unauthorised("the token is unknown, expired or revoked; ask an admin for a new one")
-        principal, scope = found
-        request.state.user = principal.username
-        return Caller(principal, "token", scope)
+        return token_caller(request, secret.strip())
     session_id = session_id_from(ctx, request)
     if session_id is None:
         raise _unauthorised()
