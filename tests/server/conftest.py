@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,33 +90,36 @@ def server_settings(home: Path, database_url: str | None = None, **extra: object
     return load_settings({}, **overrides)
 
 
-@pytest.fixture
-def start_server() -> Iterator:
-    """Call with settings; returns a running LiveServer. Every server started is stopped at teardown."""
-    running: list[tuple[uvicorn.Server, threading.Thread, Engine]] = []
-
-    def start(settings: Settings, people: bool = True) -> LiveServer:
-        engine = open_store(settings)
-        write, read = populate(engine) if people else ({}, {})
-        port = free_port()
-        config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="off")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
+@contextmanager
+def serving(settings: Settings, people: bool = True) -> Iterator[LiveServer]:
+    """A running LiveServer over ``settings`` (with the PEOPLE community unless ``people`` is False),
+    stopped on leaving the block: for fixtures of any scope."""
+    engine = open_store(settings)
+    write, read = populate(engine) if people else ({}, {})
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
         deadline = time.monotonic() + 30
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
-        running.append((server, thread, engine))
-        return LiveServer(f"http://127.0.0.1:{port}", settings, engine, write, read)
-
-    yield start
-    for server, thread, engine in running:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, engine, write, read)
+    finally:
         server.should_exit = True
         thread.join(timeout=30)
         engine.dispose()
+
+
+@pytest.fixture
+def start_server() -> Iterator:
+    """Call with settings; returns a running LiveServer. Every server started is stopped at teardown."""
+    with ExitStack() as stack:
+        yield lambda settings, people=True: stack.enter_context(serving(settings, people))
 
 
 @pytest.fixture
