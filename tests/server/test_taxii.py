@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from biotracker.db.tables import audit_log
+from biotracker.db.tables import audit_log, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
 from biotracker.outputs.stix import TLP2_IDS, stix_id
 from biotracker.schema import Tlp, as_utc
@@ -65,16 +65,14 @@ def add_records(engine) -> None:
         _report("who_don:DON601", "Mpox - DR Congo, named recipients", "RED", share_users=["ip_admin"]),
         _report("contributions:fr-1", "Mpox contact tracing (NCB-FR)", "AMBER", originator_org="NCB-FR", share_with=[]),
     ]
-    incidents = [
+    made = [
         {"incident_id": f"inc-{r['source_id'].lower()}", "title": r["title"], "disease": "mpox", "pathogen": None,
          "host": "human", "country_iso3": "COD", "first_seen_at": T, "last_seen_at": T, "cases": 1, "deaths": 0,
          "tlp": r["tlp"]}
         for r in reps
     ]
     links = [{"incident_id": i["incident_id"], "report_id": r["report_id"], "disease": "mpox", "country_iso3": "COD",
-              "period_start": WEEK, "series_key": "mpox|COD|human"} for i, r in zip(incidents, reps, strict=True)]
-    from biotracker.db.tables import incident_reports, incidents as incidents_table, reports
-
+              "period_start": WEEK, "series_key": "mpox|COD|human"} for i, r in zip(made, reps, strict=True)]
     with engine.begin() as conn:
         intake = dict(conn.execute(select(reports).where(reports.c.report_id == "police_intake:PI-1")).mappings().one())
         upsert(conn, reports, [intake | {"report_id": "police_reports:PI-1", "source": "police_reports"}])
@@ -82,7 +80,7 @@ def add_records(engine) -> None:
                      .values(report_id="police_reports:PI-1"))
         conn.execute(delete(reports).where(reports.c.report_id == "police_intake:PI-1"))
         upsert(conn, reports, reps)
-        upsert(conn, incidents_table, incidents)
+        upsert(conn, incidents, made)
         upsert(conn, incident_reports, links)
 
 
@@ -274,3 +272,12 @@ def test_one_object_by_id_and_an_object_the_caller_may_not_read_is_not_found(ser
     with pytest.raises(requests.HTTPError) as missing:
         col.get_object(stix_id("incident", "inc-deu-1"))
     assert missing.value.response.status_code == 404
+
+
+def test_the_collection_ids_in_the_sharing_guide_are_the_served_ones():
+    from tests.conftest import REPO
+
+    guide = (REPO / "docs" / "SHARING.md").read_text(encoding="utf-8")
+    for col in COLLECTIONS:
+        row = next(line for line in guide.splitlines() if f"up to {col.marking} |" in line)
+        assert f"`{col.id}`" in row, row
