@@ -8,9 +8,12 @@ ids). On top of the audience, every record passes the caller's own access policy
 the REST API makes), so an AMBER collection never shows a caller another organisation's AMBER
 record that was not shared with it.
 
-``date_added`` is the object's own ``modified`` time (an incident's last report, a report's
-publication, an alert's week), never the wall clock, so it is the same on every request and
-``added_after`` paging neither repeats nor skips.
+``date_added`` comes from stored times, never the wall clock, so it is the same on every request
+and ``added_after`` paging neither repeats nor skips: the later of the object's ``modified`` time
+and when Biotracker received what it shows (the fetch time of a report's raw payload; for an
+incident and its place link, of its newest report; for an alert, that or its last status change).
+A report published long ago but fetched today is therefore added today, and a consumer polling
+with ``added_after`` still gets it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from biotracker.outputs.audience import Audience, Item
 from biotracker.outputs.misp import shareable_incidents
 from biotracker.outputs.records import OutputData, load_output_data
 from biotracker.outputs.stix import stix_bundle, stix_id
-from biotracker.schema import Report, Tlp
+from biotracker.schema import Report, Tlp, as_utc
 from biotracker.server.visibility import Rules, alert_inputs, alert_visible
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -193,6 +196,37 @@ def caller_selection(
     )
 
 
+def received_times(engine: Engine, selection: OutputData) -> dict[str, dt.datetime]:
+    """STIX id -> when Biotracker received what the object shows (stored times only): a report's raw
+    payload fetch time, an incident's newest report's, an alert's that or its last status change."""
+    hashes = sorted({i.report.raw_sha256 for i in selection.reports if i.report.raw_sha256})
+    fetched: dict[str, dt.datetime] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(hashes), 500):
+            query = select(raw_payloads.c.sha256, raw_payloads.c.fetched_at).where(
+                raw_payloads.c.sha256.in_(hashes[start : start + 500])
+            )
+            fetched.update({sha: as_utc(at) for sha, at in conn.execute(query)})
+    of_report = {
+        i.key: fetched[i.report.raw_sha256]
+        for i in selection.reports
+        if i.report.raw_sha256 and i.report.raw_sha256 in fetched
+    }
+    of_incident: dict[str, dt.datetime] = {}
+    for item in selection.incidents:
+        times = [of_report[r] for r in item.incident.report_ids if r in of_report]
+        if times:
+            of_incident[item.key] = max(times)
+    out = {stix_id("report", k): v for k, v in of_report.items()}
+    out |= {stix_id("incident", k): v for k, v in of_incident.items()}
+    for item in selection.alerts:
+        alert = item.alert
+        times = [t for t in (of_incident.get(alert.incident_id or ""), alert.status_at) if t is not None]
+        if times:
+            out[stix_id("note", item.key)] = max(as_utc(t) for t in times)
+    return out
+
+
 def collection_entries(
     engine: Engine, rules: Rules, principal: Principal, collection: TaxiiCollection
 ) -> list[Entry]:
@@ -210,9 +244,13 @@ def collection_entries(
         records[stix_id("report", item.key)] = (item.key, item.tlp)
     for item in selection.alerts:
         records[stix_id("note", item.key)] = (item.key, item.tlp)
+    received = received_times(engine, selection)
     entries = []
     for obj in json.loads(bundle.serialize())["objects"]:
-        added = _to_millisecond(parse_time(obj.get("modified") or obj["created"]))
+        modified = parse_time(obj.get("modified") or obj["created"])
+        # a place link is as new as its incident (its source)
+        got = received.get(obj["id"]) or received.get(str(obj.get("source_ref", "")))
+        added = _to_millisecond(max(modified, got) if got else modified)
         record_id, marking = records.get(obj["id"], (None, Tlp.CLEAR))
         entries.append(Entry(obj, added, marking, record_id))
     entries.sort(key=lambda e: (e.date_added, e.id))

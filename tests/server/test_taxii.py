@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from biotracker.db.tables import audit_log, incident_reports, incidents, reports
+from biotracker.db.tables import audit_log, incident_reports, incidents, raw_payloads, reports
 from biotracker.db.upsert import upsert
 from biotracker.outputs.stix import TLP2_IDS, stix_id
 from biotracker.schema import Tlp, as_utc
@@ -36,6 +36,9 @@ TAXII = "application/taxii+json;version=2.1"
 COMMUNITY = "INTERPOL"  # ip_admin's organisation originates the feed records here
 BY_MARKING = {c.marking: c for c in COLLECTIONS}
 T = as_utc(dt.datetime(2024, 6, 12, 9))
+#: The GREEN report was published on T but fetched three weeks later.
+FETCHED_LATE = as_utc(dt.datetime(2024, 7, 3, 8))
+LATE_PAYLOAD = "f" * 64
 
 
 class Bearer(requests.auth.AuthBase):
@@ -61,7 +64,7 @@ def add_records(engine) -> None:
     The sample's intake report is moved to the registered police channel (the server reads the
     connector registry for what is law-enforcement intake)."""
     reps = [
-        _report("who_don:DON600", "Mpox - DR Congo", "GREEN"),
+        _report("who_don:DON600", "Mpox - DR Congo", "GREEN", raw_sha256=LATE_PAYLOAD),
         _report("who_don:DON601", "Mpox - DR Congo, named recipients", "RED", share_users=["ip_admin"]),
         _report("contributions:fr-1", "Mpox contact tracing (NCB-FR)", "AMBER", originator_org="NCB-FR", share_with=[]),
     ]
@@ -73,7 +76,10 @@ def add_records(engine) -> None:
     ]
     links = [{"incident_id": i["incident_id"], "report_id": r["report_id"], "disease": "mpox", "country_iso3": "COD",
               "period_start": WEEK, "series_key": "mpox|COD|human"} for i, r in zip(made, reps, strict=True)]
+    late = {"sha256": LATE_PAYLOAD, "source": "who_don", "url": "https://feeds.example/who_don", "fetched_at": FETCHED_LATE,
+            "http_status": 200, "size": 10, "content_type": "application/json", "normalised_version": 1}
     with engine.begin() as conn:
+        upsert(conn, raw_payloads, [late])
         intake = dict(conn.execute(select(reports).where(reports.c.report_id == "police_intake:PI-1")).mappings().one())
         upsert(conn, reports, [intake | {"report_id": "police_reports:PI-1", "source": "police_reports"}])
         conn.execute(update(incident_reports).where(incident_reports.c.report_id == "police_intake:PI-1")
@@ -248,6 +254,20 @@ def test_added_after_returns_exactly_the_later_objects_and_the_date_headers_boun
     assert {o["id"] for o in later} == {i for i, when in added.items() if when > cut}
     assert later, "something was added after the cut"
     assert pull(col, per_request=2, added_after=max(added.values()))[0] == []
+
+
+def test_a_report_fetched_late_is_added_when_it_was_fetched_so_added_after_polling_gets_it(server):
+    col = collection(server, "nl_analyst", Tlp.GREEN)
+    later, _ = pull(col, per_request=10, added_after="2024-07-01T00:00:00Z")
+    assert {o["id"] for o in later} == {
+        stix_id("report", "who_don:DON600"),
+        stix_id("incident", "inc-don600"),
+        stix_id("relationship", "inc-don600|related-to|COD"),
+    }
+    report = next(o for o in later if o["type"] == "report")
+    assert report["modified"].startswith("2024-06-12"), "the version is still the report's own time"
+    manifest = col.get_manifest(added_after="2024-07-01T00:00:00Z")["objects"]
+    assert {r["date_added"] for r in manifest} == {"2024-07-03T08:00:00.000Z"}
 
 
 def test_the_manifest_lists_the_objects_in_order_with_their_versions(server):
