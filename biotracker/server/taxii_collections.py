@@ -370,17 +370,29 @@ def page_of(entries: Sequence[Entry], query: Query) -> Page:
 
 
 def store_fingerprint(engine: Engine) -> tuple[object, ...]:
-    """Row counts and latest times of what a collection is built from: any ingest, contribution,
-    correction, withdrawal, pipeline run or alert status change moves at least one of them."""
+    """Row counts, latest times and markings of what a collection is built from: any fetch,
+    normalisation (its last step marks the payload done), contribution, correction, withdrawal,
+    re-marking, pipeline run or alert status change moves at least one of them."""
     queries = (
-        select(func.count(), func.max(raw_payloads.c.fetched_at)),
+        select(
+            func.count(),
+            func.max(raw_payloads.c.fetched_at),
+            func.count(raw_payloads.c.normalised_version),
+            func.sum(raw_payloads.c.normalised_version),
+        ),
         select(func.count(), func.max(reports.c.published_at), func.max(reports.c.withdrawn_at)),
         select(func.count(), func.max(incidents.c.last_seen_at), func.sum(incidents.c.report_count)),
         select(func.count()).select_from(incident_reports),
         select(func.count(), func.max(alerts.c.status_at)),
     )
+    by_marking = [
+        select(table.c.tlp, func.count()).group_by(table.c.tlp).order_by(table.c.tlp)
+        for table in (reports, incidents, alerts)
+    ]
     with engine.connect() as conn:
-        return tuple(value for query in queries for value in conn.execute(query).one())
+        totals = tuple(value for query in queries for value in conn.execute(query).one())
+        markings = tuple(tuple(tuple(row) for row in conn.execute(query)) for query in by_marking)
+    return totals + markings
 
 
 class CollectionCache:
@@ -394,20 +406,36 @@ class CollectionCache:
         self.size = size
         self._entries: dict[tuple[str, Principal], tuple[tuple[object, ...], list[Entry]]] = {}
         self._lock = threading.Lock()
+        #: one build at a time per key: a client paging in parallel waits for the first build
+        self._building: dict[tuple[str, Principal], threading.Lock] = {}
+
+    def _cached(self, key: tuple[str, Principal], fingerprint: tuple[object, ...]) -> list[Entry] | None:
+        with self._lock:
+            found = self._entries.pop(key, None)
+            if found is None or found[0] != fingerprint:
+                return None
+            self._entries[key] = found  # most recently used last
+            return found[1]
 
     def entries(
         self, engine: Engine, rules: Rules, principal: Principal, collection: TaxiiCollection
     ) -> list[Entry]:
         key = (collection.id, principal)
         fingerprint = store_fingerprint(engine)
+        found = self._cached(key, fingerprint)
+        if found is not None:
+            return found
         with self._lock:
-            found = self._entries.pop(key, None)
-            if found is not None and found[0] == fingerprint:
-                self._entries[key] = found  # most recently used last
-                return found[1]
-        built = collection_entries(engine, rules, principal, collection)
-        with self._lock:
-            self._entries[key] = (fingerprint, built)
-            while len(self._entries) > self.size:
-                del self._entries[next(iter(self._entries))]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            found = self._cached(key, fingerprint)
+            if found is not None:
+                return found
+            built = collection_entries(engine, rules, principal, collection)
+            with self._lock:
+                self._entries[key] = (fingerprint, built)
+                while len(self._entries) > self.size:
+                    oldest = next(iter(self._entries))
+                    del self._entries[oldest]
+                    self._building.pop(oldest, None)
         return built

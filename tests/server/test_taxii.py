@@ -301,3 +301,22 @@ def test_the_collection_ids_in_the_sharing_guide_are_the_served_ones():
     for col in COLLECTIONS:
         row = next(line for line in guide.splitlines() if f"up to {col.marking} |" in line)
         assert f"`{col.id}`" in row, row
+
+
+def test_a_record_re_marked_in_the_store_leaves_the_collection_on_the_next_pull(server):
+    col = collection(server, "nl_analyst", Tlp.GREEN)
+    incident = stix_id("incident", "inc-don600")
+    assert incident in {o["id"] for o in pull(col, per_request=1000)[0]}
+
+    def mark(tlp: str) -> None:
+        with server.engine.begin() as conn:
+            conn.execute(update(reports).where(reports.c.report_id == "who_don:DON600").values(tlp=tlp))
+
+    mark("AMBER+STRICT")
+    try:
+        objects, _ = pull(col, per_request=1000)
+        assert incident not in {o["id"] for o in objects}
+        assert stix_id("report", "who_don:DON600") not in {o["id"] for o in objects}
+    finally:
+        mark("GREEN")
+    assert incident in {o["id"] for o in pull(col, per_request=1000)[0]}
