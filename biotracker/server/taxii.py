@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -122,7 +123,8 @@ async def taxii_caller(request: Request) -> Caller:
         headers = dict(exc.headers or {})
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = _CHALLENGE
-        raise TaxiiError(exc.status_code, "Unauthorized", str(exc.detail), headers) from None
+        title = HTTPStatus(exc.status_code).phrase
+        raise TaxiiError(exc.status_code, title, str(exc.detail), headers) from None
     except TaxiiError as exc:
         exc.headers.setdefault("WWW-Authenticate", _CHALLENGE)
         raise
