@@ -9,19 +9,13 @@ from sqlalchemy import select
 
 from biotracker.db.tables import alert_feedback, audit_log
 from tests.server.conftest import LiveServer, server_settings
-from tests.server.test_alerts import derive_every_scope, walk
+from tests.server.test_alerts import contribute_anthrax, derive_every_scope, walk
 from tests.server.test_sessions import login, session_cookie
 
 
 def contributed_alert(start_server, database_url, tmp_path) -> tuple[LiveServer, str]:
     live = start_server(server_settings(tmp_path, database_url, server_cookie_secure=False))
-    posted = live.client("nl_contrib").post("/api/v1/reports", json={
-        "title": "Anthrax in cattle on a farm near Utrecht",
-        "text": "Three cattle died of anthrax; Bacillus anthracis confirmed.",
-        "country_iso3": "NLD",
-        "reported_at": "2026-11-25T10:00:00Z",
-    })
-    assert posted.status_code == 201, posted.text
+    contribute_anthrax(live)
     derive_every_scope(live)
     [alert] = walk(live, "nl_analyst")
     return live, alert["alert_id"]

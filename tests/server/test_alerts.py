@@ -76,16 +76,21 @@ def derive_every_scope(live: LiveServer) -> None:
     refresh_derived(live.engine, window, live.settings.home / "models", published=window)
 
 
-def test_a_contribution_becomes_an_alert_that_only_its_organisation_sees(start_server, database_url, tmp_path):
-    live = start_server(server_settings(tmp_path, database_url))
-    posted = live.client("nl_contrib").post("/api/v1/reports", json={
+def contribute_anthrax(live: LiveServer, user: str = "nl_contrib") -> str:
+    """A contributor posts one report (default marking AMBER+STRICT); returns its id."""
+    posted = live.client(user).post("/api/v1/reports", json={
         "title": "Anthrax in cattle on a farm near Utrecht",
         "text": "Three cattle died of anthrax; Bacillus anthracis confirmed.",
         "country_iso3": "NLD",
         "reported_at": "2026-11-25T10:00:00Z",
     })
     assert posted.status_code == 201, posted.text
-    [report_id] = posted.json()["report_ids"]
+    return posted.json()["report_ids"][0]
+
+
+def test_a_contribution_becomes_an_alert_that_only_its_organisation_sees(start_server, database_url, tmp_path):
+    live = start_server(server_settings(tmp_path, database_url))
+    report_id = contribute_anthrax(live)
     derive_every_scope(live)
     with live.engine.connect() as conn:
         stored = {r.alert_id: r.scope for r in conn.execute(select(alerts.c.alert_id, alerts.c.scope))}
