@@ -72,7 +72,7 @@ def list_alerts(
     """Alerts in the caller's view, newest week first; pass ``next`` back as ``cursor`` for the next page."""
     with common.ctx_of(request).engine.connect() as conn:
         scope = common.caller_scope(conn, request, c)
-        query = select(alerts).where(alerts.c.scope == scope.key)
+        query = select(*(alerts.c[k] for k in LIST_FIELDS)).where(alerts.c.scope == scope.key)
         if tier:
             query = query.where(alerts.c.tier == tier.value)
         if status:
