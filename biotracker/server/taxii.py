@@ -31,10 +31,10 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from biotracker.server import auth
-from biotracker.server.api import RESTRICTED
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
 from biotracker.server.context import ServerContext
+from biotracker.server.routes.common import RESTRICTED
 from biotracker.server.taxii_collections import (
     STIX_MEDIA_TYPE,
     BadFilter,

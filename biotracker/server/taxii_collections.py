@@ -24,19 +24,20 @@ import datetime as dt
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
 
 from biotracker.access import Principal, Visibility
 from biotracker.db.tables import alerts, incident_reports, incidents, raw_payloads, reports
+from biotracker.incidents.scopes import INTERNAL, Scope, has_organisation_scope, scope_named
 from biotracker.outputs.audience import Audience, Item
 from biotracker.outputs.misp import shareable_incidents
 from biotracker.outputs.records import OutputData, load_output_data
 from biotracker.outputs.stix import stix_bundle, stix_id
 from biotracker.schema import Report, Tlp, as_utc
-from biotracker.server.visibility import Rules, alert_inputs, alert_visible
+from biotracker.server.visibility import COMMUNITY_READS, MEMBER_READS, Rules
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 SPEC_VERSION = "2.1"
@@ -151,32 +152,30 @@ def _report_visibility(rules: Rules, report: Report) -> Visibility:
     )
 
 
-def _visible_alert_ids(
-    engine: Engine, rules: Rules, principal: Principal, alert_ids: Iterable[str]
-) -> set[str]:
-    """The alerts ``principal`` may see under the REST API's rule (every record behind them)."""
-    wanted = sorted(set(alert_ids))
-    visible: set[str] = set()
+def _alerts_safe(engine: Engine, rules: Rules, principal: Principal, scope: Scope) -> bool:
+    """Whether every record ``scope``'s alerts were derived from is one ``principal`` may see, so
+    that none of them exists or changes because of a record hidden from it (issue 14, item 3).
+
+    Every member may see what :data:`MEMBER_READS` uses; the community organisation what
+    :data:`COMMUNITY_READS` uses, unless another organisation's restricted contribution exists
+    (then the standard scopes hold records the community may not see). Otherwise: fail closed,
+    the collection carries no alerts (its incidents and reports are still checked one by one)."""
+    if scope.org is None and MEMBER_READS.sees_all_of(scope):
+        return True
+    if principal.org != rules.community_org or scope.org is not None:
+        return False
+    if not COMMUNITY_READS.sees_all_of(scope):
+        return False
     with engine.connect() as conn:
-        for start in range(0, len(wanted), 500):
-            rows = [
-                dict(r)
-                for r in conn.execute(
-                    select(alerts).where(alerts.c.alert_id.in_(wanted[start : start + 500]))
-                ).mappings()
-            ]
-            inputs = alert_inputs(conn, rules, rows)
-            visible |= {
-                r["alert_id"] for r in rows if alert_visible(principal, rules, r, inputs[r["alert_id"]])[0]
-            }
-    return visible
+        return not has_organisation_scope(conn, principal.org, rules.community_org)
 
 
 def caller_selection(
     data: OutputData, collection: TaxiiCollection, principal: Principal, rules: Rules, engine: Engine
 ) -> OutputData:
     """The collection's selection narrowed to what ``principal`` may see: an incident only when every
-    one of its reports is visible to it, an alert only when the API would show it."""
+    one of its reports is visible to it, its alerts only when every record behind them is
+    (``_alerts_safe``)."""
     _, shares = shareable_incidents(data, collection.audience)
     reports = {i.key: i.report for i in data.reports}
 
@@ -185,12 +184,13 @@ def caller_selection(
         return report is not None and rules.sees(principal, _report_visibility(rules, report))
 
     shares = [s for s in shares if all(sees_report(r) for r in s.record.report_ids)]
-    alert_ok = _visible_alert_ids(engine, rules, principal, (a.key for s in shares for a in s.alerts))
+    source = scope_named(data.scope, rules.community_org) if data.scope else INTERNAL
+    alerts_kept = _alerts_safe(engine, rules, principal, source)
     kept_reports: dict[str, Item] = {r.key: r for s in shares for r in s.reports}
     return OutputData(
         incidents=[s.incident for s in shares],
         reports=[kept_reports[k] for k in sorted(kept_reports)],
-        alerts=[a for s in shares for a in s.alerts if a.key in alert_ok],
+        alerts=[a for s in shares for a in s.alerts] if alerts_kept else [],
         source_kinds=data.source_kinds,
         scope=data.scope,
     )
