@@ -253,10 +253,16 @@ def _flags(assessment: Mapping[str, Any] | None) -> tuple[str | None, list[FlagV
 
 
 def load_alert_view(
-    conn: Connection, ctx: ServerContext, principal: Principal, scope: Scope, seen: Seen
+    conn: Connection,
+    ctx: ServerContext,
+    principal: Principal,
+    scope: Scope,
+    seen: Seen,
+    answer: Mapping[str, Any],
 ) -> AlertView | None:
-    """The page's data for an alert of the caller's scope; None when its incident holds a report the
-    caller may not see (then the page answers 404, as the API does)."""
+    """The page's data for an alert of the caller's scope, with the history and assignee of the API's
+    ``answer`` for it (the caller's organisation's entries only); None when its incident holds a
+    report the caller may not see (then the page answers 404, as the API does)."""
     row = seen.row
     incident_id = row["incident_id"]
     found = _reports(conn, ctx, principal, scope, incident_id) if incident_id else []
@@ -277,7 +283,7 @@ def load_alert_view(
     weeks = (row["period_start"], row["last_period"] or row["period_start"])
     label = f"Reports per week, {row['disease'] or 'unknown disease'} in {row['country_iso3'] or 'unknown country'}"
     country = countries().get(row["country_iso3"] or "")
-    history = lifecycle.history(ctx.engine, row["alert_id"])
+    history = [e | {"at": dt.datetime.fromisoformat(e["at"])} for e in answer["history"]]
     my_label = conn.execute(
         select(alert_feedback.c.label)
         .where(alert_feedback.c.alert_id == row["alert_id"], alert_feedback.c.actor == principal.username)
@@ -304,7 +310,7 @@ def load_alert_view(
         flags=flags,
         assessment=assessment or {},
         history=history,
-        assignee=lifecycle.assignee(history),
+        assignee=answer["assignee"],
         my_label=my_label,
         next_statuses=sorted(lifecycle.TRANSITIONS[status], key=lambda s: list(AlertStatus).index(s)),
     )

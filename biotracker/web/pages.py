@@ -18,7 +18,6 @@ from biotracker.server import accounts
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
 from biotracker.server.routes import alerts as alert_routes
-from biotracker.server.routes.common import RESTRICTED
 from biotracker.web import views
 from biotracker.web.alert_page import load_alert_view
 from biotracker.web.exports import ExportFormat, export_alert
@@ -192,32 +191,22 @@ def delete_view(request: Request, who: PageCaller, view_id: str) -> Response:
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, who: PageCaller, alert_id: str) -> HTMLResponse:
-    """Why this is an alert, its series, place, reports, the risk lens's findings, history; actions."""
+    """Why this is an alert, its series, place, reports, the risk lens's findings, history; actions.
+
+    The API's own answer for the alert comes first: its 404 (audited), its audit of restricted
+    reads, and the history and assignee it shows the caller's organisation."""
     ctx = context_of(request)
+    try:
+        answer = alert_routes.get_alert(request, who, alert_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return not_found_page(request, who)
+        raise
     with ctx.engine.connect() as conn:
         found = visible_alert(conn, ctx, who.principal, alert_id)
-        view = load_alert_view(conn, ctx, who.principal, *found) if found else None
+        view = load_alert_view(conn, ctx, who.principal, *found, answer) if found else None
     if view is None:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.NOT_FOUND,
-            principal=who.principal,
-            record_ids=(alert_id,),
-            detail="alert page: no such alert in the caller's view (answered 404)",
-        )
         return not_found_page(request, who)
-    if view.tlp in RESTRICTED:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.OK,
-            principal=who.principal,
-            record_ids=(alert_id,),
-            detail="alert page",
-        )
     return render(
         request,
         who,

@@ -154,3 +154,21 @@ def test_every_alert_action_is_reachable_by_keyboard(analyst, demo_server):
                      "button[value=relevant]", "button[value=not-relevant]", "a[href$='/export/cap']",
                      ".report a"):
         assert tab_to(analyst, selector), f"Tab never reaches {selector}"
+
+
+def test_notes_and_assignments_of_another_organisation_stay_with_it(analyst, new_page, demo_server):
+    alert_id = alarmed_alert(demo_server)
+    french = new_page("fr_analyst")
+    french.goto(f"/alerts/{alert_id}")
+    french.select_option("#assignee", "fr_analyst")
+    french.get_by_role("button", name="Assign").click()
+    french.fill("#note", "Note of NCB-FR only")
+    french.get_by_role("button", name="Add note").click()
+    assert "Note of NCB-FR only" in french.locator("#history").inner_text()
+    assert french.locator("#assignee option").all_inner_texts() == ["nobody", "fr_analyst"], \
+        "an alert is assigned within the organisation (contributors do not triage)"
+    analyst.goto(f"/alerts/{alert_id}")
+    assert "NCB-FR" not in analyst.locator("#history").inner_text()
+    assert "fr_analyst" not in analyst.content()
+    analyst.goto(f"/?q={alert_id}")
+    assert rows(analyst)[0]["assignee"] != "fr_analyst"
