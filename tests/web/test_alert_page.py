@@ -172,3 +172,16 @@ def test_notes_and_assignments_of_another_organisation_stay_with_it(analyst, new
     assert "fr_analyst" not in analyst.content()
     analyst.goto(f"/?q={alert_id}")
     assert rows(analyst)[0]["assignee"] != "fr_analyst"
+
+
+def test_the_incident_page_groups_its_reports_by_why_they_were_merged(analyst, demo_server, axe, shot):
+    analyst.goto(f"/alerts/{alarmed_alert(demo_server)}")
+    reports_on_alert = analyst.locator(".report").count()
+    analyst.locator(".summary a[href^='/incidents/']").click()
+    analyst.wait_for_url(re.compile(r".*/incidents/inc-[0-9a-f]+$"))
+    assert analyst.locator("#group-seed + table tbody tr").count() == 1, "one first report names the incident"
+    assert analyst.locator("table.incident-reports tbody tr").count() == reports_on_alert
+    assert analyst.locator("#incident-alerts a").count() >= 1
+    axe(analyst, "incident")
+    shot(analyst, "incident")
+    assert analyst.goto("/incidents/inc-not-there").status == 404
