@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -121,10 +121,7 @@ def queue_page(request: Request, who: PageCaller) -> HTMLResponse:
 def _back(query: str, **extra: str) -> str:
     """The queue with the filters of ``query`` (re-parsed, so only known filters survive) and ``extra``."""
     filters = _filters(query)
-    pairs = "&".join(
-        p for p in (filters.query(filters.page), "&".join(f"{k}={quote(v)}" for k, v in extra.items())) if p
-    )
-    return f"/?{pairs}"
+    return "/?" + urlencode([*filters.pairs(), *extra.items()])
 
 
 Text = Annotated[str, Form(max_length=2000)]

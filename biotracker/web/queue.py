@@ -148,7 +148,6 @@ class QueuePage:
     rows: list[QueueRow]
     filters: QueueFilters
     more: bool
-    scope: str
     countries: list[str] = field(default_factory=list)
     diseases: list[str] = field(default_factory=list)
 
@@ -267,7 +266,6 @@ def load_queue(conn: Connection, ctx: ServerContext, principal: Principal, f: Qu
         rows=page[:PAGE_SIZE],
         filters=f,
         more=len(page) > PAGE_SIZE,
-        scope=scope.key,
         countries=sorted({c for c, _ in pairs if c}),
         diseases=sorted({d for _, d in pairs if d}, key=str.casefold),
     )
