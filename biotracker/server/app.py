@@ -19,6 +19,7 @@ from biotracker.server import api, auth, contribute, taxii
 from biotracker.server.context import ServerContext, utc_now
 from biotracker.server.docs import mount_docs
 from biotracker.server.visibility import Rules
+from biotracker.web import install as install_pages
 
 access_log = logging.getLogger("biotracker.server.access")
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(auth.router)
     taxii.mount(app)
     mount_docs(app)
+    install_pages(app)  # the analyst workbench (biotracker/web): pages and their static files
 
     @app.middleware("http")
     async def access_logged(
