@@ -233,7 +233,12 @@ def withdraw(
 
 
 def correct(
-    settings: Settings, engine: Engine, principal: Principal, row: Mapping[str, Any], body: Any, now: dt.datetime
+    settings: Settings,
+    engine: Engine,
+    principal: Principal,
+    row: Mapping[str, Any],
+    body: Any,
+    now: dt.datetime,
 ) -> list[str]:
     """Replace the contributed report ``row`` with the corrected version in ``body`` (same id)."""
     items, batch = parse_contributions(body)

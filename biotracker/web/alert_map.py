@@ -12,17 +12,25 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
+from typing import TypeVar
 from xml.sax.saxutils import escape
 
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy import Connection, func, select
 
 from biotracker.access import Principal
 from biotracker.db.tables import alerts
-from biotracker.outputs.charts import MAP_HEIGHT, MAP_WIDTH, countries, project, world_map_svg
+from biotracker.outputs.charts import countries, project, world_map_svg
 from biotracker.schema import AlertStatus, AlertTier, Tlp
 from biotracker.server.visibility import Rules, alert_inputs, alert_visible
+from biotracker.web.page_deps import PageCaller
+from biotracker.web.render import context_of, render
+
+E = TypeVar("E", bound=Enum)
 
 #: Statuses of alerts that are no longer current: the map leaves them out unless asked for.
 FINISHED = (AlertStatus.DISMISSED, AlertStatus.CLOSED)
@@ -152,14 +160,55 @@ def unplaced(counts: Mapping[str, int]) -> list[str]:
     return sorted(c for c in counts if marker_position(c) is None)
 
 
-__all__ = [
-    "MAP_HEIGHT",
-    "MAP_WIDTH",
-    "AlertFilters",
-    "MapAlert",
-    "alert_map_svg",
-    "count_by_country",
-    "marker_position",
-    "unplaced",
-    "visible_alerts",
-]
+# --- the page ---------------------------------------------------------------------------------------
+
+router = APIRouter(tags=["pages"])
+
+
+def _enum_or_none(kind: type[E], value: str | None) -> E | None:
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
+def _date_or_none(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filters_from(params: Mapping[str, str]) -> AlertFilters:
+    """Filters from a query string; an empty or unreadable value means "any" (a form's blank choice)."""
+    country = (params.get("country") or "").strip().upper()
+    disease = (params.get("disease") or "").strip()
+    return AlertFilters(
+        tier=_enum_or_none(AlertTier, params.get("tier")),
+        status=_enum_or_none(AlertStatus, params.get("status")),
+        disease=disease[:200] or None,
+        country=country if len(country) == 3 and country.isalpha() else None,
+        since=_date_or_none(params.get("since")),
+        until=_date_or_none(params.get("until")),
+    )
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, who: PageCaller) -> HTMLResponse:
+    ctx = context_of(request)
+    filters = filters_from(request.query_params)
+    with ctx.engine.connect() as conn:
+        shown = visible_alerts(conn, ctx.rules, who.principal, filters)
+    counts = count_by_country(shown)
+    return render(
+        request,
+        who,
+        "map.html",
+        filters=filters,
+        tiers=[t.value for t in AlertTier],
+        statuses=[s.value for s in AlertStatus],
+        alerts=shown,
+        counts=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+        svg=alert_map_svg(counts),
+        unplaced=unplaced(counts),
+    )
