@@ -18,6 +18,7 @@ from biotracker.db.engine import open_store
 from biotracker.server import api, auth, contribute
 from biotracker.server.context import ServerContext, utc_now
 from biotracker.server.visibility import Rules
+from biotracker.web import install as install_pages
 
 access_log = logging.getLogger("biotracker.server.access")
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def create_app(
     )
     app.include_router(api.router)
     app.include_router(auth.router)
+    install_pages(app)  # the analyst workbench (biotracker/web): pages and their static files
 
     @app.middleware("http")
     async def access_logged(

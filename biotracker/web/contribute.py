@@ -94,6 +94,7 @@ def errors_by_field(problems: list[contribute.FieldProblem], *, csv: bool = Fals
     goes with the marking; a CSV upload's go under the upload field with their row number."""
     found: dict[str, list[str]] = {}
     for p in problems:
+        p = contribute.FieldProblem(p.loc, p.msg.removeprefix("Value error, "))
         if csv:
             where = p.loc[1:] if p.loc[:1] == ("reports",) else p.loc
             row = f"row {int(where[0]) + 1}: " if where and isinstance(where[0], int) else ""
@@ -139,9 +140,7 @@ def my_contributions(conn: Connection, rules: Rules, principal: Principal) -> li
     return found
 
 
-def own_contribution(
-    conn: Connection, rules: Rules, principal: Principal, report_id: str
-) -> dict[str, Any]:
+def own_contribution(conn: Connection, rules: Rules, principal: Principal, report_id: str) -> dict[str, Any]:
     """The live contributed report ``report_id`` of the caller's organisation; 404 otherwise (as the API)."""
     row = conn.execute(select(reports).where(reports.c.report_id == report_id)).mappings().first()
     if (
