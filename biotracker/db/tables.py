@@ -368,6 +368,29 @@ audit_log = Table(
 #: The access model's tables (not part of the pipeline snapshots in ``ALL_TABLES``).
 ACCESS_TABLES = [organisations, users, api_tokens, sessions, login_failures, audit_log]
 
+# --- 0012 analyst workbench: who is working an alert, and each analyst's saved queue views ---
+
+alert_assignments = Table(
+    "alert_assignments",
+    metadata,
+    Column("alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), primary_key=True),
+    Column("assignee", String(100), ForeignKey("users.username"), nullable=False, index=True),
+    Column("assigned_by", String(100), nullable=False),
+    Column("assigned_at", UtcDateTime(), nullable=False),
+)
+
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("view_id", String(32), primary_key=True, comment="sha256 of username|name, shortened"),
+    Column(
+        "username", String(100), ForeignKey("users.username", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("name", String(100), nullable=False),
+    Column("query", Text, nullable=False, comment="the queue's filter query string"),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 #: Tables in dependency order (parents first), for snapshots and row counts.
 ALL_TABLES = [
     raw_payloads,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import html
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
 
 from biotracker.access import Principal
@@ -172,15 +174,42 @@ def require_write(c: Caller) -> None:
 router = APIRouter(tags=["session"])
 
 _LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Biotracker: log in</title></head>
-<body><main><h1>Biotracker</h1>
-<form method="post" action="/login">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<p><label>Username <input name="username" autocomplete="username" required></label></p>
-<p><label>Password <input name="password" type="password" autocomplete="current-password" required></label></p>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Biotracker: log in</title><link rel="stylesheet" href="/static/web.css"></head>
+<body class="login"><a class="skip" href="#main">Skip to the login form</a>
+<header class="top"><p class="brand">Biotracker</p></header>
+<main id="main"><h1>Log in</h1>{error}
+<form method="post" action="/login" class="stack">
+<input type="hidden" name="csrf_token" value="{csrf}"><input type="hidden" name="next" value="{next}">
+<p><label for="username">Username</label> <input id="username" name="username" autocomplete="username" required></p>
+<p><label for="password">Password</label> <input id="password" name="password" type="password" autocomplete="current-password" required></p>
 <p><button type="submit">Log in</button></p>
 </form></main></body></html>
 """
+#: Why a browser was sent back to the form (fixed texts: nothing from the request is echoed).
+_LOGIN_ERRORS = {
+    "wrong": "Wrong username or password.",
+    "locked": "Too many failed logins for this name: try again later.",
+    "csrf": "The form had expired: please log in again.",
+    "ended": "You have logged out.",
+}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser's form post (it accepts HTML) is answered with redirects; API clients keep JSON."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def local_path(target: str | None) -> str:
+    """``target`` when it is a path on this server, else ``/``: a login never redirects elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _back_to_form(error: str, next_path: str) -> Response:
+    query = f"?error={error}" + (f"&next={quote(next_path, safe='/')}" if next_path != "/" else "")
+    return RedirectResponse("/login" + query, status_code=303)
 
 
 def _set_cookie(response: Response, ctx: ServerContext, name: str, value: str, max_age: int) -> None:
@@ -201,11 +230,18 @@ def login_csrf(ctx: ServerContext, nonce: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> Response:
-    """A minimal login form; its CSRF token is bound to a signed pre-login cookie."""
+def login_form(request: Request, error: str = "", next: str = "/") -> Response:
+    """The login form; its CSRF token is bound to a signed pre-login cookie."""
     ctx: ServerContext = request.app.state.ctx
     nonce = secrets.token_urlsafe(24)
-    response = HTMLResponse(_LOGIN_PAGE.format(csrf=login_csrf(ctx, nonce)))
+    message = _LOGIN_ERRORS.get(error)
+    response = HTMLResponse(
+        _LOGIN_PAGE.format(
+            csrf=login_csrf(ctx, nonce),
+            next=html.escape(local_path(next)),
+            error=f'<p class="notice error" role="alert">{message}</p>' if message else "",
+        )
+    )
     _set_cookie(response, ctx, LOGIN_COOKIE, _signer(ctx, "login").sign(nonce).decode("ascii"), 3600)
     return response
 
@@ -226,10 +262,16 @@ def login(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """Check the form's CSRF token, the lock-out and the password; start a fresh session."""
+    """Check the form's CSRF token, the lock-out and the password; start a fresh session.
+
+    A browser is redirected (to ``next`` on success, back to the form otherwise); API clients get JSON.
+    """
     ctx: ServerContext = request.app.state.ctx
     now = ctx.clock()
+    page = wants_page(request)
+    next = local_path(next)
     nonce = _login_nonce(ctx, request)
     if nonce is None or not csrf_token or not hmac.compare_digest(csrf_token, login_csrf(ctx, nonce)):
         audit(
@@ -240,6 +282,8 @@ def login(
             actor=username,
             detail="CSRF token missing or wrong",
         )
+        if page:
+            return _back_to_form("csrf", next)
         raise HTTPException(
             status_code=403, detail="CSRF token missing or wrong: load /login and submit its form"
         )
@@ -255,6 +299,8 @@ def login(
             detail=f"locked until {until.isoformat()}",
         )
         retry = max(1, int((until - now).total_seconds()))
+        if page:
+            return _back_to_form("locked", next)
         raise HTTPException(
             status_code=429,
             detail="too many failed logins: try again later",
@@ -287,15 +333,21 @@ def login(
             actor=username,
             detail="wrong username or password" + (" (now locked out)" if locked else ""),
         )
+        if page:
+            return _back_to_form("wrong", next)
         raise HTTPException(status_code=401, detail="wrong username or password")
     audit(ctx, request, Action.LOGIN, Outcome.OK, principal=principal)
-    response = JSONResponse(
-        {
-            "username": principal.username,
-            "org": principal.org,
-            "role": principal.role.value,
-            "csrf_token": csrf,
-        }
+    response: Response = (
+        RedirectResponse(next, status_code=303)
+        if page
+        else JSONResponse(
+            {
+                "username": principal.username,
+                "org": principal.org,
+                "role": principal.role.value,
+                "csrf_token": csrf,
+            }
+        )
     )
     signed = _signer(ctx, "session").sign(session_id).decode("ascii")
     _set_cookie(response, ctx, SESSION_COOKIE, signed, int(ctx.settings.session_hours * 3600))
@@ -312,6 +364,10 @@ def logout(request: Request, c: CallerDep) -> Response:
         with ctx.engine.begin() as conn:
             accounts.end_session(conn, session_id, ctx.clock())
     audit(ctx, request, Action.LOGOUT, Outcome.OK, principal=c.principal)
-    response = JSONResponse({"logged_out": True})
+    response: Response = (
+        RedirectResponse("/login?error=ended", status_code=303)
+        if wants_page(request)
+        else JSONResponse({"logged_out": True})
+    )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
