@@ -105,7 +105,7 @@ def migrate(engine: Engine) -> None:
             if conn.dialect.name == "postgresql":  # released at commit; SQLite serialises writers itself
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # every branch: parallel migrations off one parent until chained
     except (OperationalError, ProgrammingError) as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
         refused = isinstance(exc, OperationalError) or "permission denied" in reason.lower()

@@ -12,14 +12,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import update
+from sqlalchemy import Connection, true, update
 
 from biotracker.access import Role
-from biotracker.db.tables import users
+from biotracker.db.tables import sessions, users
 from biotracker.server import accounts
 from biotracker.server.accounts import AccountError, Scope
 from biotracker.server.audit import Action, Outcome
-from biotracker.server.auth import Caller, audit
+from biotracker.server.auth import Caller, audit, session_id_from
 from biotracker.web.page_deps import PageCaller
 from biotracker.web.render import Notice, context_of, render, see_other
 
@@ -67,6 +67,18 @@ def _account_page(
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, who: PageCaller, done: str = "") -> HTMLResponse:
     return _account_page(request, who, notice=Notice(DONE[done]) if done in DONE else None)
+
+
+def _end_other_sessions(conn: Connection, request: Request, who: Caller) -> None:
+    """After a password change only the session that made it lives on (a thief's session ends)."""
+    ctx = context_of(request)
+    current = session_id_from(ctx, request)
+    keep = sessions.c.session_sha256 != accounts.sha256_hex(current) if current else true()
+    conn.execute(
+        update(sessions)
+        .where(sessions.c.username == who.principal.username, sessions.c.revoked_at.is_(None), keep)
+        .values(revoked_at=ctx.clock())
+    )
 
 
 @router.post("/account/password", response_class=HTMLResponse)

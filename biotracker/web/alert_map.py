@@ -12,40 +12,29 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from functools import lru_cache
-from typing import TypeVar
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from biotracker.access import Principal
 from biotracker.db.tables import alerts
 from biotracker.outputs.charts import countries, project, world_map_svg
 from biotracker.schema import AlertStatus, AlertTier, Tlp
-from biotracker.server.visibility import Rules, alert_inputs, alert_visible
+from biotracker.server.context import ServerContext
 from biotracker.web.page_deps import PageCaller
+from biotracker.web.queue import AgentFlag, QueueFilters
+from biotracker.web.queue import _base as queue_query
+from biotracker.web.queue import _flags as agent_flags_of
+from biotracker.web.reads import caller_scope, visible
 from biotracker.web.render import context_of, render
-
-E = TypeVar("E", bound=Enum)
 
 #: Statuses of alerts that are no longer current: the map leaves them out unless asked for.
 FINISHED = (AlertStatus.DISMISSED, AlertStatus.CLOSED)
-
-
-@dataclass(frozen=True)
-class AlertFilters:
-    """What the map (like the queue) can be narrowed to; every field optional."""
-
-    tier: AlertTier | None = None
-    status: AlertStatus | None = None
-    disease: str | None = None
-    country: str | None = None
-    since: dt.date | None = None
-    until: dt.date | None = None
+MAX_ALERTS = 5000
 
 
 @dataclass(frozen=True)
@@ -63,46 +52,32 @@ class MapAlert:
 
 
 def visible_alerts(
-    conn: Connection, rules: Rules, principal: Principal | None, filters: AlertFilters, limit: int = 2000
+    conn: Connection, ctx: ServerContext, principal: Principal, f: QueueFilters, limit: int = MAX_ALERTS
 ) -> list[MapAlert]:
-    """The alerts matching ``filters`` that ``principal`` may see (the API's rule), newest week first.
-
-    Without a status filter, dismissed and closed alerts are left out: the map shows what is current.
-    """
-    query = select(alerts)
-    if filters.tier:
-        query = query.where(alerts.c.tier == filters.tier.value)
-    if filters.status:
-        query = query.where(alerts.c.status == filters.status.value)
-    else:
+    """The alerts of the caller's scope matching the queue's filters ``f`` that the caller may see
+    (the queue's and the API's check), most urgent first. Without a status filter, dismissed and
+    closed alerts are left out: the map shows what is current."""
+    query = queue_query(caller_scope(conn, ctx, principal).key, f)
+    if not f.statuses:
         query = query.where(alerts.c.status.not_in([s.value for s in FINISHED]))
-    if filters.disease:
-        query = query.where(func.lower(alerts.c.disease) == filters.disease.casefold())
-    if filters.country:
-        query = query.where(alerts.c.country_iso3 == filters.country.upper())
-    if filters.since:
-        query = query.where(func.coalesce(alerts.c.last_period, alerts.c.period_start) >= filters.since)
-    if filters.until:
-        query = query.where(alerts.c.period_start <= filters.until)
-    query = query.order_by(alerts.c.period_start.desc(), alerts.c.alert_id).limit(limit)
-    rows = [dict(r) for r in conn.execute(query).mappings()]
-    inputs = alert_inputs(conn, rules, rows)
+    rows = [dict(r) for r in conn.execute(query.limit(limit)).mappings()]
     found = []
-    for row in rows:
-        visible, marking = alert_visible(principal, rules, row, inputs[row["alert_id"]])
-        if visible:
-            found.append(
-                MapAlert(
-                    alert_id=row["alert_id"],
-                    headline=row["headline"],
-                    tier=row["tier"],
-                    status=row["status"],
-                    disease=row["disease"],
-                    country_iso3=row["country_iso3"],
-                    period_start=row["period_start"],
-                    tlp=marking,
-                )
+    for seen in visible(conn, ctx, principal, rows):
+        row = seen.row
+        if f.agent not in (None, AgentFlag.ANY) and f.agent.value not in agent_flags_of(row["agent_flags"]):
+            continue
+        found.append(
+            MapAlert(
+                alert_id=row["alert_id"],
+                headline=row["headline"],
+                tier=row["tier"],
+                status=row["status"],
+                disease=row["disease"],
+                country_iso3=row["country_iso3"],
+                period_start=row["period_start"],
+                tlp=seen.marking,
             )
+        )
     return found
 
 
@@ -165,48 +140,22 @@ def unplaced(counts: Mapping[str, int]) -> list[str]:
 router = APIRouter(tags=["pages"])
 
 
-def _enum_or_none(kind: type[E], value: str | None) -> E | None:
-    try:
-        return kind(value) if value else None
-    except ValueError:
-        return None
-
-
-def _date_or_none(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def filters_from(params: Mapping[str, str]) -> AlertFilters:
-    """Filters from a query string; an empty or unreadable value means "any" (a form's blank choice)."""
-    country = (params.get("country") or "").strip().upper()
-    disease = (params.get("disease") or "").strip()
-    return AlertFilters(
-        tier=_enum_or_none(AlertTier, params.get("tier")),
-        status=_enum_or_none(AlertStatus, params.get("status")),
-        disease=disease[:200] or None,
-        country=country if len(country) == 3 and country.isalpha() else None,
-        since=_date_or_none(params.get("since")),
-        until=_date_or_none(params.get("until")),
-    )
-
-
 @router.get("/map", response_class=HTMLResponse)
 def map_page(request: Request, who: PageCaller) -> HTMLResponse:
     ctx = context_of(request)
-    filters = filters_from(request.query_params)
+    filters = QueueFilters.parse({k: request.query_params.getlist(k) for k in request.query_params})
     with ctx.engine.connect() as conn:
-        shown = visible_alerts(conn, ctx.rules, who.principal, filters)
+        shown = visible_alerts(conn, ctx, who.principal, filters)
     counts = count_by_country(shown)
     return render(
         request,
         who,
         "map.html",
-        filters=filters,
-        tiers=[t.value for t in AlertTier],
-        statuses=[s.value for s in AlertStatus],
+        f=filters,
+        tiers=list(AlertTier),
+        statuses=list(AlertStatus),
+        agent_flags=list(AgentFlag),
+        countries=sorted({a.country_iso3 for a in shown if a.country_iso3}),
         alerts=shown,
         counts=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         svg=alert_map_svg(counts),

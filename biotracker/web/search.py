@@ -2,10 +2,10 @@
 
 The store's full-text index (``db/fulltext.py``) finds candidate reports; the policy
 (``Rules.of_report`` + ``may_see``) keeps only those the caller may see, and withdrawn reports
-never show. An incident shows when it holds a matching report the caller may see *and* the caller
-may see every one of its reports (``may_see_derived``, as for alerts), and none of them was
-withdrawn (the next pipeline run rebuilds it without the tombstone). The same incident computed in
-several visibility scopes shows once, as its fullest visible copy.
+never show. Incidents come from the caller's visibility scope (``web.reads.caller_scope``, as the
+queue's alerts): one holding a matching report the caller may see shows when the caller may also see
+every one of its reports (``may_see_derived``, as for alerts) and none of them was withdrawn (the
+next pipeline run rebuilds it without the tombstone).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import audit
 from biotracker.server.visibility import REPORT_ACCESS_COLUMNS, Rules
 from biotracker.web.page_deps import PageCaller
+from biotracker.web.reads import caller_scope
 from biotracker.web.render import context_of, render
 
 router = APIRouter(tags=["pages"])
@@ -123,20 +124,16 @@ def incident_members(
     return found
 
 
-def natural_id(incident_id: str) -> str:
-    """The incident's id without the suffix naming its visibility scope (``incidents/scopes.py``)."""
-    return incident_id.split("~", 1)[0]
-
-
 def visible_incidents_of(
-    conn: Connection, rules: Rules, principal: Principal | None, report_ids: list[str]
+    conn: Connection, rules: Rules, principal: Principal | None, scope: str, report_ids: list[str]
 ) -> list[IncidentHit]:
-    """Incidents holding any of ``report_ids`` that the caller may see whole, in the reports' order."""
+    """Incidents of ``scope`` holding any of ``report_ids`` that the caller may see whole, in the
+    order of their best-ranked report."""
     if not report_ids:
         return []
     links = conn.execute(
         select(incident_reports.c.incident_id, incident_reports.c.report_id).where(
-            incident_reports.c.report_id.in_(report_ids)
+            incident_reports.c.report_id.in_(report_ids), incident_reports.c.scope == scope
         )
     ).all()
     order = {rid: i for i, rid in enumerate(report_ids)}
@@ -148,33 +145,30 @@ def visible_incidents_of(
         r["incident_id"]: r
         for r in conn.execute(select(incidents).where(incidents.c.incident_id.in_(set(first_hit)))).mappings()
     }
-    best: dict[str, IncidentHit] = {}
-    rank: dict[str, int] = {}
+    found = []
     for incident_id in sorted(first_hit, key=lambda i: (first_hit[i], i)):
         row, inputs = rows.get(incident_id), members.get(incident_id, [])
         if row is None or not inputs or any(withdrawn for _, withdrawn in inputs):
             continue
         if not may_see_derived(principal, [v for v, _ in inputs], allow_anonymous=rules.allow_anonymous):
             continue
-        marking = max((v.tlp for v, _ in inputs), key=lambda t: t.rank)
-        hit = IncidentHit(
-            incident_id=incident_id,
-            title=row["title"],
-            disease=row["disease"],
-            country_iso3=row["country_iso3"],
-            first_seen_at=row["first_seen_at"],
-            report_count=len(inputs),
-            tlp=marking,
+        found.append(
+            IncidentHit(
+                incident_id=incident_id,
+                title=row["title"],
+                disease=row["disease"],
+                country_iso3=row["country_iso3"],
+                first_seen_at=row["first_seen_at"],
+                report_count=len(inputs),
+                tlp=max((v.tlp for v, _ in inputs), key=lambda t: t.rank),
+            )
         )
-        key = natural_id(incident_id)
-        held = best.get(key)
-        if held is None or hit.report_count > held.report_count:
-            best[key] = hit
-            rank.setdefault(key, first_hit[incident_id])
-    return sorted(best.values(), key=lambda h: (rank[natural_id(h.incident_id)], h.incident_id))
+    return found
 
 
-def search(conn: Connection, rules: Rules, principal: Principal | None, query: str) -> SearchResults:
+def search(
+    conn: Connection, rules: Rules, principal: Principal | None, query: str, scope: str
+) -> SearchResults:
     """Reports and incidents matching every word of ``query`` that the caller may see, best first."""
     candidates = matching_report_ids(conn, query, limit=CANDIDATES)
     found = visible_reports(conn, rules, principal, candidates)
@@ -182,7 +176,7 @@ def search(conn: Connection, rules: Rules, principal: Principal | None, query: s
     return SearchResults(
         query=query,
         reports=found[:SHOWN],
-        incidents=visible_incidents_of(conn, rules, principal, seen)[:SHOWN],
+        incidents=visible_incidents_of(conn, rules, principal, scope, seen)[:SHOWN],
     )
 
 
@@ -194,7 +188,7 @@ def search_page(
     results = None
     if words_of(q):
         with ctx.engine.connect() as conn:
-            results = search(conn, ctx.rules, who.principal, q)
+            results = search(conn, ctx.rules, who.principal, q, caller_scope(conn, ctx, who.principal).key)
         restricted = tuple(h.report_id for h in results.reports if h.tlp in RESTRICTED)
         restricted += tuple(h.incident_id for h in results.incidents if h.tlp in RESTRICTED)
         if restricted:  # reads of AMBER, AMBER+STRICT and RED records are audited, as through the API
