@@ -108,6 +108,7 @@ def change_password(
                     .where(users.c.username == who.principal.username)
                     .values(password_hash=digest)
                 )
+                _end_other_sessions(conn, request, who)
     if problem:
         audit(
             ctx,
