@@ -368,16 +368,7 @@ audit_log = Table(
 #: The access model's tables (not part of the pipeline snapshots in ``ALL_TABLES``).
 ACCESS_TABLES = [organisations, users, api_tokens, sessions, login_failures, audit_log]
 
-# --- 0012 analyst workbench: who is working an alert, and each analyst's saved queue views ---
-
-alert_assignments = Table(
-    "alert_assignments",
-    metadata,
-    Column("alert_id", String(64), ForeignKey("alerts.alert_id", ondelete="CASCADE"), primary_key=True),
-    Column("assignee", String(100), ForeignKey("users.username"), nullable=False, index=True),
-    Column("assigned_by", String(100), nullable=False),
-    Column("assigned_at", UtcDateTime(), nullable=False),
-)
+# --- 0012 analyst workbench: each analyst's saved queue views ---
 
 saved_views = Table(
     "saved_views",

@@ -1,8 +1,9 @@
 """The alert queue: the caller's alerts ranked (tier, then most recent week), filtered, sorted and paged.
 
-Rows come from the caller's scope (:mod:`biotracker.web.reads`) in SQL order; filters SQL cannot
-express portably (agent flags in JSON) and the policy check run in Python over batches until the
-page is full, so a page never lists an alert the API would refuse.
+Rows come from the caller's one scope (:mod:`biotracker.web.reads`, the API's own reading), so a
+page never lists an alert the API would refuse. Filters SQL cannot express portably (an agent's
+flags are JSON; the assignee is the latest assignment in the alert's history) run in Python over
+batches in SQL order until the page is full.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, Select, case, func, or_, select
 
 from biotracker.access import Principal
-from biotracker.db.tables import alert_assignments, alerts, incident_assessments, incidents
+from biotracker.alerts.lifecycle import ASSIGNED
+from biotracker.db.tables import alert_events, alerts, incident_assessments, incidents
 from biotracker.schema import AlertStatus, AlertTier, Tlp
+from biotracker.scoring.risk.flag_words import AgentFlag, AgentFlags
 from biotracker.server.context import ServerContext
-from biotracker.web.reads import caller_scope, visible
+from biotracker.web.reads import Seen, assignees, caller_scope, shown
 
 PAGE_SIZE = 25
 
@@ -33,21 +36,13 @@ class Sort(str, Enum):
     DISEASE = "disease"
 
 
-class AgentFlag(str, Enum):
-    """Flags of the alert's agent (``incident_assessments.agent_flags``) an analyst filters by."""
-
-    ANY = "any"  # the incident names a listed agent at all
-    TIER1 = "tier1"
-    SELECT_AGENT = "select_agent"
-    AUSTRALIA_GROUP = "australia_group"
-    CDC_CATEGORY = "cdc_category"
-    WHO_PRIORITY = "who_priority"
-    IHR_ALWAYS_NOTIFIABLE = "ihr_always_notifiable"
-    ERADICATED = "eradicated"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
+#: Agent filters: any listed agent, a Tier 1 select agent, or one flag of the risk lens.
+ANY_AGENT, TIER1 = "any", "tier1"
+AGENT_FILTERS: dict[str, str] = {
+    ANY_AGENT: "any listed agent",
+    TIER1: "Tier 1 select agent",
+    **{f.value: f.value.replace("_", " ") for f in AgentFlag},
+}
 
 
 E = TypeVar("E", bound=Enum)
@@ -70,7 +65,7 @@ class QueueFilters:
 
     tiers: tuple[AlertTier, ...] = ()
     statuses: tuple[AlertStatus, ...] = ()
-    agent: AgentFlag | None = None
+    agent: str = ""  # a key of AGENT_FILTERS
     country: str = ""
     disease: str = ""
     since: dt.date | None = None
@@ -92,7 +87,7 @@ class QueueFilters:
         return cls(
             tiers=_enum_values(AlertTier, params.get("tier", [])),
             statuses=_enum_values(AlertStatus, params.get("status", [])),
-            agent=AgentFlag(agent) if agent in {a.value for a in AgentFlag} else None,
+            agent=agent if agent in AGENT_FILTERS else "",
             country=one("country", 3).upper() if one("country", 3).isalpha() else "",
             disease=one("disease"),
             since=_date(one("since", 10)),
@@ -108,7 +103,7 @@ class QueueFilters:
         found: list[tuple[str, str]] = [("tier", t.value) for t in self.tiers]
         found += [("status", s.value) for s in self.statuses]
         for name, value in (
-            ("agent", self.agent.value if self.agent else ""),
+            ("agent", self.agent),
             ("country", self.country),
             ("disease", self.disease),
             ("since", self.since.isoformat() if self.since else ""),
@@ -165,12 +160,10 @@ def _base(scope: str, f: QueueFilters) -> Select:
     query = (
         select(
             alerts,
-            alert_assignments.c.assignee,
             incidents.c.corroboration,
             incident_assessments.c.agent_name,
             incident_assessments.c.agent_flags,
         )
-        .outerjoin(alert_assignments, alert_assignments.c.alert_id == alerts.c.alert_id)
         .outerjoin(incidents, incidents.c.incident_id == alerts.c.incident_id)
         .outerjoin(incident_assessments, incident_assessments.c.incident_id == alerts.c.incident_id)
         .where(alerts.c.scope == scope)
@@ -187,9 +180,10 @@ def _base(scope: str, f: QueueFilters) -> Select:
         query = query.where(func.coalesce(alerts.c.last_period, alerts.c.period_start) >= f.since)
     if f.until:
         query = query.where(alerts.c.period_start <= f.until)
-    if f.assignee:
-        query = query.where(alert_assignments.c.assignee == f.assignee)
-    if f.agent is not None:
+    if f.assignee:  # ever assigned to them (the latest assignment is checked afterwards)
+        ever = select(alert_events.c.alert_id).where(alert_events.c.note == f"{ASSIGNED}{f.assignee}")
+        query = query.where(alerts.c.alert_id.in_(ever))
+    if f.agent:
         query = query.where(incident_assessments.c.agent_key.is_not(None))
     if f.text:
         like = f"%{f.text.casefold()}%"
@@ -213,55 +207,67 @@ def _base(scope: str, f: QueueFilters) -> Select:
 
 
 def _flags(raw: object) -> tuple[str, ...]:
-    """The set flags of an agent, as names (``select_agent: "USDA"`` counts as set)."""
+    """The flags that hold for an agent, as :class:`AgentFlag` values (and ``tier1``)."""
     if not isinstance(raw, dict):
         return ()
-    return tuple(k for k, v in raw.items() if v not in (None, False, "", 0))
+    flags = AgentFlags.of(raw)
+    held = [f.value for f in AgentFlag if getattr(flags, f.value)]
+    return tuple(held + [TIER1] * bool(flags.tier1))
 
 
-def _row(row: Mapping, marking: Tlp) -> QueueRow:
+def _row(seen: Seen, assignee: str | None) -> QueueRow:
+    row = seen.row
     return QueueRow(
-        alert_id=row["alert_id"],
+        alert_id=seen.public_id,
         headline=row["headline"],
         tier=AlertTier(row["tier"]),
         status=AlertStatus(row["status"]),
-        assignee=row["assignee"],
+        assignee=assignee,
         agent=row["agent_name"],
         agent_flags=_flags(row["agent_flags"]),
         country=row["country_iso3"],
         disease=row["disease"],
         week=row["period_start"],
         last_week=row["last_period"],
-        tlp=marking,
+        tlp=seen.marking,
         corroboration=row["corroboration"],
     )
 
 
+def _kept(f: QueueFilters, row: QueueRow) -> bool:
+    """The filters applied in Python (see the module's docstring)."""
+    if f.agent not in ("", ANY_AGENT) and f.agent not in row.agent_flags:
+        return False
+    return not f.assignee or row.assignee == f.assignee
+
+
 def load_queue(conn: Connection, ctx: ServerContext, principal: Principal, f: QueueFilters) -> QueuePage:
     """One page of the caller's alerts under ``f`` (and whether another page follows)."""
-    scope = caller_scope(conn, ctx, principal).key
-    query = _base(scope, f)
+    scope = caller_scope(conn, ctx, principal)
+    query = _base(scope.key, f)
     skip, want = (f.page - 1) * PAGE_SIZE, PAGE_SIZE + 1
-    batch = 200
-    offset = 0
+    in_python = f.agent not in ("", ANY_AGENT) or bool(f.assignee)
+    batch, offset = (200, 0) if in_python else (want, skip)
     kept: list[QueueRow] = []
-    while len(kept) < skip + want:
+    while True:
         rows = [dict(r) for r in conn.execute(query.limit(batch).offset(offset)).mappings()]
         offset += len(rows)
-        for seen in visible(conn, ctx, principal, rows):
-            item = _row(seen.row, seen.marking)
-            if f.agent is None or f.agent is AgentFlag.ANY or f.agent.value in item.agent_flags:
-                kept.append(item)
-        if len(rows) < batch:
+        owners = assignees(conn, [r["alert_id"] for r in rows])
+        kept += [
+            r
+            for r in (_row(s, owners[s.row["alert_id"]]) for s in shown(conn, ctx, scope, rows))
+            if _kept(f, r)
+        ]
+        if len(rows) < batch or not in_python or len(kept) >= skip + want:
             break
-    page = kept[skip : skip + want]
-    choices = select(alerts.c.country_iso3, alerts.c.disease).where(alerts.c.scope == scope).distinct()
+    page = kept[skip : skip + want] if in_python else kept
+    choices = select(alerts.c.country_iso3, alerts.c.disease).where(alerts.c.scope == scope.key).distinct()
     pairs = conn.execute(choices).all()
     return QueuePage(
         rows=page[:PAGE_SIZE],
         filters=f,
         more=len(page) > PAGE_SIZE,
-        scope=scope,
+        scope=scope.key,
         countries=sorted({c for c, _ in pairs if c}),
         diseases=sorted({d for _, d in pairs if d}, key=str.casefold),
     )

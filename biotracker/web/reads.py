@@ -1,8 +1,9 @@
 """What a caller may read, decided exactly as the API decides it.
 
-A caller reads derived rows (alerts, incidents) of one visibility scope, and of those only the
-alerts :func:`biotracker.server.visibility.alert_visible` lets through: the API's own check, so a
-page never shows an alert the API would answer 404 for.
+A caller reads derived rows (alerts, incidents) of its one visibility scope
+(:func:`biotracker.server.visibility.scope_of`), sees them under their natural ids and under the
+marking the API shows (raised to the intake floor where law-enforcement intake fed them), so a page
+never shows an alert the API would answer 404 for.
 """
 
 from __future__ import annotations
@@ -13,56 +14,64 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from biotracker.access import Principal
-from biotracker.db.tables import alerts
-from biotracker.incidents.scopes import Scope, canonical, intake_sources, present_classes, scope_named
+from biotracker.alerts import lifecycle
+from biotracker.db.tables import alert_events, alerts
+from biotracker.incidents.scopes import Scope
 from biotracker.schema import Tlp
 from biotracker.server.context import ServerContext
-from biotracker.server.visibility import alert_inputs, alert_visible
-
-#: What a member of the community organisation reads: feed records up to AMBER+STRICT and intake.
-COMMUNITY_READS = scope_named("le:amber+strict")
-#: What a member of any other organisation reads: what the whole community may see.
-MEMBER_READS = scope_named("tlp:green")
-
-
-def caller_scope(conn: Connection, ctx: ServerContext, principal: Principal) -> Scope:
-    """The one scope whose derived rows ``principal`` reads (the materialised scope that sees what
-    its organisation is cleared for); the per-alert check below still applies on top."""
-    wanted = COMMUNITY_READS if principal.org == ctx.rules.community_org else MEMBER_READS
-    return canonical(wanted, present_classes(conn, intake_sources(ctx.rules.source_kinds)))
+from biotracker.server.routes.common import intake_incidents, marking
+from biotracker.server.visibility import public_id, scope_of, stored_id
 
 
 @dataclass(frozen=True)
 class Seen:
-    """An alert row the caller may see, with the marking it is shown under."""
+    """A derived row the caller may see: its stored row, the id the caller knows it by, its marking."""
 
     row: Mapping
+    public_id: str
     marking: Tlp
 
 
-def visible(
-    conn: Connection, ctx: ServerContext, principal: Principal, rows: Iterable[Mapping]
-) -> list[Seen]:
-    """The rows (in order) the caller may see, each with its shown marking: the API's check."""
+def caller_scope(conn: Connection, ctx: ServerContext, principal: Principal) -> Scope:
+    return scope_of(conn, principal, ctx.rules)
+
+
+def shown(conn: Connection, ctx: ServerContext, scope: Scope, rows: Iterable[Mapping]) -> list[Seen]:
+    """Alert rows of ``scope`` as the API shows them (natural ids, markings raised where intake fed them)."""
     rows = list(rows)
-    inputs = alert_inputs(conn, ctx.rules, rows)
-    found = []
-    for row in rows:
-        ok, marking = alert_visible(principal, ctx.rules, row, inputs[row["alert_id"]])
-        if ok:
-            found.append(Seen(row, marking))
-    return found
+    floored = intake_incidents(
+        conn, scope, ctx.rules.intake, {r["incident_id"] for r in rows if r["incident_id"]}
+    )
+    return [
+        Seen(r, public_id(scope, r["alert_id"]), marking(r["tlp"], r["incident_id"] in floored)) for r in rows
+    ]
 
 
-def visible_alert(conn: Connection, ctx: ServerContext, principal: Principal, alert_id: str) -> Seen | None:
-    """One alert of the caller's scope, or None when it does not exist there or the caller may not see it."""
+def visible_alert(
+    conn: Connection, ctx: ServerContext, principal: Principal, alert_id: str
+) -> tuple[Scope, Seen] | None:
+    """The caller's copy of the alert it knows as ``alert_id``, or None when its view has none."""
     scope = caller_scope(conn, ctx, principal)
     row = (
-        conn.execute(select(alerts).where(alerts.c.alert_id == alert_id, alerts.c.scope == scope.key))
+        conn.execute(
+            select(alerts).where(alerts.c.scope == scope.key, alerts.c.alert_id == stored_id(scope, alert_id))
+        )
         .mappings()
         .first()
     )
-    if row is None:
-        return None
-    seen = visible(conn, ctx, principal, [row])
-    return seen[0] if seen else None
+    return (scope, shown(conn, ctx, scope, [row])[0]) if row else None
+
+
+def assignees(conn: Connection, alert_ids: Iterable[str]) -> dict[str, str | None]:
+    """Stored alert id -> its current assignee (the lifecycle's reading of each alert's history)."""
+    ids = sorted(set(alert_ids))
+    events: dict[str, list[dict]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(alert_events.c.alert_id, alert_events.c.note, alert_events.c.at)
+            .where(alert_events.c.alert_id.in_(ids[start : start + 500]))
+            .order_by(alert_events.c.at)
+        )
+        for r in conn.execute(query).mappings():
+            events[r["alert_id"]].append(dict(r))
+    return {i: lifecycle.assignee(e) for i, e in events.items()}

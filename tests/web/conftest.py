@@ -161,3 +161,26 @@ def axe() -> Callable[[Page, str], dict]:
 def shot() -> Callable[[Page, str], Path]:
     return screenshot
 
+
+
+def tab_to(page: Page, selector: str, limit: int = 400) -> bool:
+    """Press Tab from the top of the page until the focused element matches ``selector``: True when
+    the keyboard alone reaches it."""
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    page.locator("body").focus()
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(sel) => !!document.activeElement && document.activeElement.matches(sel)", selector):
+            return True
+    return False
+
+
+def audit_rows(server: LiveServer, action: str) -> list[dict]:
+    """The audit log's rows of ``action``, oldest first."""
+    from sqlalchemy import select
+
+    from biotracker.db.tables import audit_log
+
+    with server.engine.connect() as conn:
+        query = select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.audit_id)
+        return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,4 +1,4 @@
-"""analyst workbench: alert assignments and saved queue views
+"""analyst workbench: saved queue views per user
 
 Revision ID: 0012
 Revises: 0009
@@ -16,17 +16,6 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "alert_assignments",
-        sa.Column("alert_id", sa.String(length=64), nullable=False),
-        sa.Column("assignee", sa.String(length=100), nullable=False),
-        sa.Column("assigned_by", sa.String(length=100), nullable=False),
-        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["alert_id"], ["alerts.alert_id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["assignee"], ["users.username"]),
-        sa.PrimaryKeyConstraint("alert_id"),
-    )
-    op.create_index("ix_alert_assignments_assignee", "alert_assignments", ["assignee"], unique=False)
-    op.create_table(
         "saved_views",
         sa.Column("view_id", sa.String(length=32), nullable=False,
                   comment="sha256 of username|name, shortened"),
@@ -43,5 +32,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_saved_views_username", table_name="saved_views")
     op.drop_table("saved_views")
-    op.drop_index("ix_alert_assignments_assignee", table_name="alert_assignments")
-    op.drop_table("alert_assignments")
