@@ -8,10 +8,8 @@ the bundled GeoNames cities; every alert country gets a marker so a small countr
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from xml.sax.saxutils import escape
 
@@ -23,13 +21,14 @@ from sqlalchemy import Connection
 from biotracker.access import Principal
 from biotracker.db.tables import alerts
 from biotracker.outputs.charts import countries, project, world_map_svg
-from biotracker.schema import AlertStatus, AlertTier, Tlp
+from biotracker.schema import AlertStatus, AlertTier
 from biotracker.server.context import ServerContext
 from biotracker.web.page_deps import PageCaller
-from biotracker.web.queue import AgentFlag, QueueFilters
+from biotracker.web.queue import AGENT_FILTERS, QueueFilters, QueueRow
 from biotracker.web.queue import _base as queue_query
-from biotracker.web.queue import _flags as agent_flags_of
-from biotracker.web.reads import caller_scope, visible
+from biotracker.web.queue import _kept as kept_by
+from biotracker.web.queue import _row as queue_row
+from biotracker.web.reads import assignees, caller_scope, shown
 from biotracker.web.render import context_of, render
 
 #: Statuses of alerts that are no longer current: the map leaves them out unless asked for.
@@ -37,52 +36,24 @@ FINISHED = (AlertStatus.DISMISSED, AlertStatus.CLOSED)
 MAX_ALERTS = 5000
 
 
-@dataclass(frozen=True)
-class MapAlert:
-    """One alert as the map lists it, with the marking the caller sees it under."""
-
-    alert_id: str
-    headline: str
-    tier: str
-    status: str
-    disease: str | None
-    country_iso3: str | None
-    period_start: dt.date
-    tlp: Tlp
-
-
 def visible_alerts(
     conn: Connection, ctx: ServerContext, principal: Principal, f: QueueFilters, limit: int = MAX_ALERTS
-) -> list[MapAlert]:
-    """The alerts of the caller's scope matching the queue's filters ``f`` that the caller may see
-    (the queue's and the API's check), most urgent first. Without a status filter, dismissed and
-    closed alerts are left out: the map shows what is current."""
-    query = queue_query(caller_scope(conn, ctx, principal).key, f)
+) -> list[QueueRow]:
+    """The queue's rows for filters ``f``, all of them (up to ``limit``) instead of one page: the
+    caller's scope, the API's ids and markings. Without a status filter, dismissed and closed alerts
+    are left out: the map shows what is current."""
+    scope = caller_scope(conn, ctx, principal)
+    query = queue_query(scope.key, f)
     if not f.statuses:
         query = query.where(alerts.c.status.not_in([s.value for s in FINISHED]))
     rows = [dict(r) for r in conn.execute(query.limit(limit)).mappings()]
-    found = []
-    for seen in visible(conn, ctx, principal, rows):
-        row = seen.row
-        if f.agent not in (None, AgentFlag.ANY) and f.agent.value not in agent_flags_of(row["agent_flags"]):
-            continue
-        found.append(
-            MapAlert(
-                alert_id=row["alert_id"],
-                headline=row["headline"],
-                tier=row["tier"],
-                status=row["status"],
-                disease=row["disease"],
-                country_iso3=row["country_iso3"],
-                period_start=row["period_start"],
-                tlp=seen.marking,
-            )
-        )
-    return found
+    owners = assignees(conn, [r["alert_id"] for r in rows])
+    found = (queue_row(seen, owners[seen.row["alert_id"]]) for seen in shown(conn, ctx, scope, rows))
+    return [r for r in found if kept_by(f, r)]
 
 
-def count_by_country(items: Sequence[MapAlert]) -> dict[str, int]:
-    return dict(Counter(a.country_iso3 for a in items if a.country_iso3))
+def count_by_country(items: Sequence[QueueRow]) -> dict[str, int]:
+    return dict(Counter(a.country for a in items if a.country))
 
 
 @lru_cache(maxsize=1)
@@ -145,8 +116,8 @@ def map_page(request: Request, who: PageCaller) -> HTMLResponse:
     ctx = context_of(request)
     filters = QueueFilters.parse({k: request.query_params.getlist(k) for k in request.query_params})
     with ctx.engine.connect() as conn:
-        shown = visible_alerts(conn, ctx, who.principal, filters)
-    counts = count_by_country(shown)
+        listed = visible_alerts(conn, ctx, who.principal, filters)
+    counts = count_by_country(listed)
     return render(
         request,
         who,
@@ -154,9 +125,8 @@ def map_page(request: Request, who: PageCaller) -> HTMLResponse:
         f=filters,
         tiers=list(AlertTier),
         statuses=list(AlertStatus),
-        agent_flags=list(AgentFlag),
-        countries=sorted({a.country_iso3 for a in shown if a.country_iso3}),
-        alerts=shown,
+        agent_filters=AGENT_FILTERS,
+        alerts=listed,
         counts=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         svg=alert_map_svg(counts),
         unplaced=unplaced(counts),

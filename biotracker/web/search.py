@@ -21,11 +21,12 @@ from sqlalchemy import Connection, select
 from biotracker.access import Principal, Visibility, may_see_derived
 from biotracker.db.fulltext import matching_report_ids, words_of
 from biotracker.db.tables import incident_reports, incidents, reports
+from biotracker.incidents.scopes import Scope
 from biotracker.schema import Tlp
-from biotracker.server.api import RESTRICTED
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import audit
-from biotracker.server.visibility import REPORT_ACCESS_COLUMNS, Rules
+from biotracker.server.routes.common import RESTRICTED
+from biotracker.server.visibility import REPORT_ACCESS_COLUMNS, Rules, public_id
 from biotracker.web.page_deps import PageCaller
 from biotracker.web.reads import caller_scope
 from biotracker.web.render import context_of, render
@@ -125,7 +126,7 @@ def incident_members(
 
 
 def visible_incidents_of(
-    conn: Connection, rules: Rules, principal: Principal | None, scope: str, report_ids: list[str]
+    conn: Connection, rules: Rules, principal: Principal | None, scope: Scope, report_ids: list[str]
 ) -> list[IncidentHit]:
     """Incidents of ``scope`` holding any of ``report_ids`` that the caller may see whole, in the
     order of their best-ranked report."""
@@ -133,7 +134,7 @@ def visible_incidents_of(
         return []
     links = conn.execute(
         select(incident_reports.c.incident_id, incident_reports.c.report_id).where(
-            incident_reports.c.report_id.in_(report_ids), incident_reports.c.scope == scope
+            incident_reports.c.report_id.in_(report_ids), incident_reports.c.scope == scope.key
         )
     ).all()
     order = {rid: i for i, rid in enumerate(report_ids)}
@@ -154,7 +155,7 @@ def visible_incidents_of(
             continue
         found.append(
             IncidentHit(
-                incident_id=incident_id,
+                incident_id=public_id(scope, incident_id),
                 title=row["title"],
                 disease=row["disease"],
                 country_iso3=row["country_iso3"],
@@ -167,7 +168,7 @@ def visible_incidents_of(
 
 
 def search(
-    conn: Connection, rules: Rules, principal: Principal | None, query: str, scope: str
+    conn: Connection, rules: Rules, principal: Principal | None, query: str, scope: Scope
 ) -> SearchResults:
     """Reports and incidents matching every word of ``query`` that the caller may see, best first."""
     candidates = matching_report_ids(conn, query, limit=CANDIDATES)
@@ -188,7 +189,7 @@ def search_page(
     results = None
     if words_of(q):
         with ctx.engine.connect() as conn:
-            results = search(conn, ctx.rules, who.principal, q, caller_scope(conn, ctx, who.principal).key)
+            results = search(conn, ctx.rules, who.principal, q, caller_scope(conn, ctx, who.principal))
         restricted = tuple(h.report_id for h in results.reports if h.tlp in RESTRICTED)
         restricted += tuple(h.incident_id for h in results.incidents if h.tlp in RESTRICTED)
         if restricted:  # reads of AMBER, AMBER+STRICT and RED records are audited, as through the API
