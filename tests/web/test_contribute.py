@@ -21,18 +21,17 @@ REPORTED = "2025-12-10T09:30"
 COUNTRY = "MLT"
 
 
-def run_pipeline(engine) -> None:
-    """The chain's stages after normalisation, over the weeks around the contribution (as tests/server)."""
-    from biotracker.alerts.derive import derive_alerts
-    from biotracker.incidents.build import build_incidents
-    from biotracker.scoring.lens import assess_incidents
-    from biotracker.scoring.score import score_window
+def run_pipeline(engine, report_ids: list[str]) -> None:
+    """The chain's stages after normalisation, as ``run_chain`` calls them, for the weeks around the
+    contribution: every visibility scope, the contributing organisation's included."""
+    from biotracker import chain
 
-    window = Window(as_utc(dt.date(2025, 11, 24)), as_utc(dt.date(2025, 12, 22)))
-    build_incidents(engine, window)
-    score_window(engine, window)
-    assess_incidents(engine)
-    derive_alerts(engine, window)
+    windows = chain.plan_windows(engine, Window(as_utc(dt.date(2025, 12, 8)), as_utc(dt.date(2025, 12, 15))),
+                                 dt.date(2025, 12, 22))
+    _, built = chain.incidents(engine, windows, report_ids)
+    chain.score(engine, windows, built)
+    _, assessed = chain.lens(engine, built)
+    chain.alerts(engine, windows, assessed)
 
 
 def stored_counts(engine) -> tuple[int, int]:
@@ -119,8 +118,9 @@ def _alert_ids_of(engine, report_id: str) -> set[str]:
 
 
 def test_after_the_pipeline_its_organisation_sees_it_and_another_does_not(new_page, analyst, demo_server, shot):
-    run_pipeline(demo_server.engine)
-    assert _alert_ids_of(demo_server.engine, _contribution_id(demo_server.engine)), "it raised an alert"
+    report_id = _contribution_id(demo_server.engine)
+    run_pipeline(demo_server.engine, [report_id])
+    assert _alert_ids_of(demo_server.engine, report_id), "it raised an alert"
     other = new_page("fr_analyst")
     analyst.goto(f"/search?q={WORD.lower()}")
     assert analyst.locator("#report-results li", has_text=TITLE).count() == 1
@@ -146,7 +146,7 @@ def test_a_withdrawn_report_disappears_from_every_page(contributor, analyst, dem
     contributor.wait_for_url("**/contribute?done=withdrawn")
     assert contributor.locator("#my-contributions tbody tr", has_text=TITLE).count() == 0
     assert WORD not in contributor.content()
-    run_pipeline(demo_server.engine)
+    run_pipeline(demo_server.engine, [report_id])
     assert _alert_ids_of(demo_server.engine, report_id) == set(), "no derived item rests on a tombstone"
     with demo_server.engine.connect() as conn:  # the tombstone keeps the id and marking, not the content
         tombstone = conn.execute(select(reports).where(reports.c.report_id == report_id)).mappings().one()
