@@ -19,6 +19,8 @@ TEXT = "Four goats died suddenly; Bacillus anthracis confirmed by the national l
 REPORTED = "2025-12-10T09:30"
 #: Malta is too small for the 1:110m map: its alert shows as a marker at its capital.
 COUNTRY = "MLT"
+#: The alert page the contribution raised (found on the map by its organisation's analyst).
+ALERT_PAGES: list[str] = []
 
 
 def run_pipeline(engine, report_ids: list[str]) -> None:
@@ -129,12 +131,19 @@ def test_after_the_pipeline_its_organisation_sees_it_and_another_does_not(new_pa
     analyst.goto("/map")
     assert analyst.locator(f"circle.small-country[data-iso3={COUNTRY}]").count() == 1
     assert analyst.locator(f"#map-countries a[href='/map?country={COUNTRY}']").count() == 1
+    analyst.goto(f"/map?country={COUNTRY}")
+    alert_page = analyst.locator(".map-alerts a").first.get_attribute("href")
+    ALERT_PAGES.append(alert_page)
+    assert analyst.goto(alert_page).status == 200
+    shot(analyst, "alert-of-own-contribution")
     other.goto(f"/search?q={WORD.lower()}")
     assert other.locator("#report-results li").count() == 0
     assert other.locator("#incident-results li").count() == 0
     assert WORD not in other.content()
     other.goto("/map")
     assert other.locator(f"[data-iso3={COUNTRY}].alert-marker").count() == 0
+    assert WORD not in other.content()
+    assert other.goto(alert_page).status == 404, "another organisation's alert page does not exist for it"
     assert WORD not in other.content()
 
 
@@ -156,3 +165,4 @@ def test_a_withdrawn_report_disappears_from_every_page(contributor, analyst, dem
         assert WORD not in analyst.content(), path
     analyst.goto("/map")
     assert analyst.locator(f"[data-iso3={COUNTRY}].alert-marker").count() == 0
+    assert analyst.goto(ALERT_PAGES[0]).status == 404, "the alert rested on the withdrawn report only"
