@@ -104,6 +104,26 @@ def test_a_report_contributed_through_the_form_is_listed_as_my_organisations(con
     shot(contributor, "contribute-mine")
 
 
+def test_a_contribution_is_corrected_through_the_same_form(contributor, demo_server):
+    contributor.goto("/contribute")
+    row = contributor.locator("#my-contributions tbody tr", has_text=TITLE)
+    report_id = row.get_attribute("data-report-id")
+    row.get_by_role("link", name=f"Correct {TITLE}").click()
+    assert contributor.locator("#c-title").input_value() == TITLE, "the form holds the report as stored"
+    contributor.fill("#c-text", TEXT + " Two more goats died.")
+    contributor.fill("#c-country", "")
+    contributor.fill("#c-country", "XYZ")
+    contributor.click("#contribute-form button[type=submit]")
+    assert "'XYZ' is not an ISO 3166 alpha-3" in contributor.locator("#err-country_iso3").inner_text()
+    contributor.fill("#c-country", COUNTRY)
+    contributor.click("#contribute-form button[type=submit]")
+    contributor.wait_for_url("**/contribute?done=corrected")
+    assert contributor.locator("#my-contributions tbody tr", has_text=TITLE).count() == 1
+    with demo_server.engine.connect() as conn:
+        text = conn.execute(select(reports.c.text).where(reports.c.report_id == report_id)).scalar_one()
+    assert text.endswith("Two more goats died."), "same id, corrected content"
+
+
 def _contribution_id(engine) -> str:
     with engine.connect() as conn:
         return conn.execute(select(reports.c.report_id).where(reports.c.title == TITLE)).scalar_one()
