@@ -21,6 +21,7 @@ from biotracker.server.routes import alerts as alert_routes
 from biotracker.server.routes.common import RESTRICTED
 from biotracker.web import views
 from biotracker.web.alert_page import load_alert_view
+from biotracker.web.exports import ExportFormat, export_alert
 from biotracker.web.queue import AGENT_FILTERS, QueueFilters, Sort, load_queue
 from biotracker.web.reads import visible_alert
 from biotracker.web.render import Notice, context_of, page_caller, render, see_other
@@ -282,3 +283,44 @@ def alert_feedback(
         )
 
     return _act(request, who, alert_id, "feedback", call)
+
+
+@router.get("/alerts/{alert_id}/export/{fmt}")
+def alert_export(request: Request, who: PageCaller, alert_id: str, fmt: str) -> Response:
+    """Download the alert as JSON, CAP, STIX or MISP (the outputs' writers; audited like an API read)."""
+    ctx = context_of(request)
+    try:
+        chosen = ExportFormat(fmt)
+    except ValueError:
+        return not_found_page(request, who)
+    with ctx.engine.connect() as conn:
+        found = visible_alert(conn, ctx, who.principal, alert_id)
+    if found is None:
+        return not_found_page(request, who)
+    scope, seen = found
+    exported = export_alert(
+        ctx.engine, scope, seen.row, seen.public_id, who.principal.username, chosen, ctx.clock()
+    )
+    if exported is None:
+        return render(
+            request,
+            who,
+            "error.html",
+            status_code=404,
+            heading="Nothing to export",
+            message="This alert has no incident, so there is no MISP event for it.",
+        )
+    audit(
+        ctx,
+        request,
+        Action.READ,
+        Outcome.OK,
+        principal=who.principal,
+        record_ids=(alert_id,),
+        detail=f"alert export ({chosen.value})",
+    )
+    return Response(
+        exported.body,
+        media_type=exported.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+    )
