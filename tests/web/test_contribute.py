@@ -186,3 +186,22 @@ def test_a_withdrawn_report_disappears_from_every_page(contributor, analyst, dem
     analyst.goto("/map")
     assert analyst.locator(f"[data-iso3={COUNTRY}].alert-marker").count() == 0
     assert analyst.goto(ALERT_PAGES[0]).status == 404, "the alert rested on the withdrawn report only"
+
+
+def test_markup_in_a_contribution_is_shown_as_text_on_every_page(contributor):
+    hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script> Coxiella zoonosis'
+    contributor.goto("/contribute")
+    contributor.fill("#c-title", hostile)
+    contributor.fill("#c-country", "NLD")
+    contributor.fill("#c-when", "2025-06-02T08:00")
+    contributor.click("#contribute-form button[type=submit]")
+    contributor.wait_for_url("**/contribute?done=stored")
+    row = contributor.locator("#my-contributions tbody tr", has_text="Coxiella zoonosis")
+    assert row.locator("td").first.inner_text() == hostile
+    contributor.goto("/search?q=coxiella")
+    assert contributor.locator("#report-results strong").first.inner_text() == hostile
+    assert contributor.evaluate("() => window.pwned") is None, "no markup of a report ever runs"
+    contributor.goto("/contribute")
+    row = contributor.locator("#my-contributions tbody tr", has_text="Coxiella zoonosis")
+    row.get_by_role("button").click()
+    contributor.wait_for_url("**/contribute?done=withdrawn")
