@@ -66,7 +66,7 @@ def may_operate(principal: Principal) -> bool:
 
 
 def quarantined_items(conn: Connection, source: str | None = None) -> dict[str, list[QuarantinedItem]]:
-    """source -> its quarantined items (newest stages first is not recorded; ordered by stage, what)."""
+    """source -> its quarantined items, ordered by stage and item (the table records no time)."""
     query = select(quarantine).order_by(quarantine.c.source, quarantine.c.stage, quarantine.c.what)
     if source:
         query = query.where(quarantine.c.source == source)
