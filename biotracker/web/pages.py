@@ -18,12 +18,13 @@ from biotracker.server import accounts
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
 from biotracker.server.routes import alerts as alert_routes
-from biotracker.server.routes.common import RESTRICTED
+from biotracker.server.routes import incidents as incident_routes
 from biotracker.web import views
 from biotracker.web.alert_page import load_alert_view
 from biotracker.web.exports import ExportFormat, export_alert
+from biotracker.web.incident_page import load_incident_view
 from biotracker.web.queue import AGENT_FILTERS, QueueFilters, Sort, load_queue
-from biotracker.web.reads import visible_alert
+from biotracker.web.reads import caller_scope, visible_alert
 from biotracker.web.render import Notice, context_of, page_caller, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -63,14 +64,14 @@ def notice_of(request: Request) -> Notice | None:
     return None
 
 
-def not_found_page(request: Request, who: Caller) -> HTMLResponse:
+def not_found_page(request: Request, who: Caller, kind: str = "alert") -> HTMLResponse:
     return render(
         request,
         who,
         "error.html",
         status_code=404,
         heading="Not found",
-        message="There is no such alert in your view.",
+        message=f"There is no such {kind} in your view.",
     )
 
 
@@ -192,32 +193,22 @@ def delete_view(request: Request, who: PageCaller, view_id: str) -> Response:
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, who: PageCaller, alert_id: str) -> HTMLResponse:
-    """Why this is an alert, its series, place, reports, the risk lens's findings, history; actions."""
+    """Why this is an alert, its series, place, reports, the risk lens's findings, history; actions.
+
+    The API's own answer for the alert comes first: its 404 (audited), its audit of restricted
+    reads, and the history and assignee it shows the caller's organisation."""
     ctx = context_of(request)
+    try:
+        answer = alert_routes.get_alert(request, who, alert_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return not_found_page(request, who)
+        raise
     with ctx.engine.connect() as conn:
         found = visible_alert(conn, ctx, who.principal, alert_id)
-        view = load_alert_view(conn, ctx, who.principal, *found) if found else None
+        view = load_alert_view(conn, ctx, who.principal, *found, answer) if found else None
     if view is None:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.NOT_FOUND,
-            principal=who.principal,
-            record_ids=(alert_id,),
-            detail="alert page: no such alert in the caller's view (answered 404)",
-        )
         return not_found_page(request, who)
-    if view.tlp in RESTRICTED:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.OK,
-            principal=who.principal,
-            record_ids=(alert_id,),
-            detail="alert page",
-        )
     return render(
         request,
         who,
@@ -324,3 +315,21 @@ def alert_export(request: Request, who: PageCaller, alert_id: str, fmt: str) -> 
         media_type=exported.media_type,
         headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
     )
+
+
+# --- one incident ---------------------------------------------------------------------------------
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, who: PageCaller, incident_id: str) -> HTMLResponse:
+    """The incident's reports grouped by why each was merged, and its alerts (the API's answer)."""
+    ctx = context_of(request)
+    try:
+        answer = incident_routes.get_incident(request, who, incident_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return not_found_page(request, who, "incident")
+        raise
+    with ctx.engine.connect() as conn:
+        view = load_incident_view(conn, caller_scope(conn, ctx, who.principal), answer)
+    return render(request, who, "incident.html", i=view)

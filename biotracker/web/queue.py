@@ -252,7 +252,7 @@ def load_queue(conn: Connection, ctx: ServerContext, principal: Principal, f: Qu
     while True:
         rows = [dict(r) for r in conn.execute(query.limit(batch).offset(offset)).mappings()]
         offset += len(rows)
-        owners = assignees(conn, [r["alert_id"] for r in rows])
+        owners = assignees(conn, principal.org, [r["alert_id"] for r in rows])
         kept += [
             r
             for r in (_row(s, owners[s.row["alert_id"]]) for s in shown(conn, ctx, scope, rows))
