@@ -47,7 +47,7 @@ def visible_alerts(
     if not f.statuses:
         query = query.where(alerts.c.status.not_in([s.value for s in FINISHED]))
     rows = [dict(r) for r in conn.execute(query.limit(limit)).mappings()]
-    owners = assignees(conn, [r["alert_id"] for r in rows])
+    owners = assignees(conn, principal.org, [r["alert_id"] for r in rows])
     found = (queue_row(seen, owners[seen.row["alert_id"]]) for seen in shown(conn, ctx, scope, rows))
     return [r for r in found if kept_by(f, r)]
 
