@@ -21,6 +21,7 @@ REPORTED = "2025-12-10T09:30"
 COUNTRY = "MLT"
 #: The alert page the contribution raised (found on the map by its organisation's analyst).
 ALERT_PAGES: list[str] = []
+INCIDENT_PAGES: list[str] = []
 
 
 def run_pipeline(engine, report_ids: list[str]) -> None:
@@ -148,6 +149,9 @@ def test_after_the_pipeline_its_organisation_sees_it_and_another_does_not(new_pa
     assert analyst.locator("#report-results li", has_text=TITLE).count() == 1
     assert analyst.locator("#incident-results li").count() >= 1
     shot(analyst, "search-own-contribution")
+    incident_page = analyst.locator("#incident-results a").first.get_attribute("href")
+    INCIDENT_PAGES.append(incident_page)
+    assert analyst.goto(incident_page).status == 200 and TITLE in analyst.content()
     analyst.goto("/map")
     assert analyst.locator(f"circle.small-country[data-iso3={COUNTRY}]").count() == 1
     assert analyst.locator(f"#map-countries a[href='/map?country={COUNTRY}']").count() == 1
@@ -164,6 +168,7 @@ def test_after_the_pipeline_its_organisation_sees_it_and_another_does_not(new_pa
     assert other.locator(f"[data-iso3={COUNTRY}].alert-marker").count() == 0
     assert WORD not in other.content()
     assert other.goto(alert_page).status == 404, "another organisation's alert page does not exist for it"
+    assert other.goto(incident_page).status == 404, "nor its incident page"
     assert WORD not in other.content()
 
 
@@ -186,6 +191,7 @@ def test_a_withdrawn_report_disappears_from_every_page(contributor, analyst, dem
     analyst.goto("/map")
     assert analyst.locator(f"[data-iso3={COUNTRY}].alert-marker").count() == 0
     assert analyst.goto(ALERT_PAGES[0]).status == 404, "the alert rested on the withdrawn report only"
+    assert analyst.goto(INCIDENT_PAGES[0]).status == 404, "and so did its incident"
 
 
 def test_markup_in_a_contribution_is_shown_as_text_on_every_page(contributor):
