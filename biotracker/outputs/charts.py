@@ -45,6 +45,10 @@ def _project(lon: float, lat: float) -> tuple[float, float]:
     return round(x, 1), round(y, 1)
 
 
+#: The projection, public for other drawings over the same map (the web map's small-country markers).
+project = _project
+
+
 def _ring_path(ring: Sequence[Sequence[float]]) -> str:
     points = [_project(lon, lat) for lon, lat, *_ in ring]
     return "M" + "L".join(f"{x:g},{y:g}" for x, y in points) + "Z"

@@ -202,3 +202,48 @@ def ensure_health_row(engine: Engine) -> None:
 
 def new_contribution_id() -> str:
     return secrets.token_hex(16)
+
+
+def contribute_body(
+    settings: Settings, engine: Engine, principal: Principal, body: Any, now: dt.datetime
+) -> list[str]:
+    """The whole contribution path for one request body (the API's and the contribute page's): validate
+    every item and every share-list name, then archive raw and normalise. Raises
+    :class:`ContributionInvalid` (nothing stored) or returns the new report ids."""
+    items, batch = parse_contributions(body)
+    check_names(engine, items, batch)
+    payload = [item_of(principal, item, new_contribution_id()) for item in items]
+    return archive_and_normalise(settings, engine, principal, payload, now)
+
+
+def withdraw(
+    settings: Settings, engine: Engine, principal: Principal, row: Mapping[str, Any], now: dt.datetime
+) -> list[str]:
+    """Archive and normalise the tombstone of a contributed report ``row`` (a ``reports`` row the
+    caller's organisation originated): its content goes, its id and marking stay."""
+    tombstone = {
+        "contribution_id": row["source_id"],
+        "withdrawn_at": now.isoformat(),
+        "reported_at": (row["published_at"] or now).isoformat(),
+        "tlp": row["tlp"],
+        "share_with": list(row["share_with"] or []),
+        "share_users": list(row["share_users"] or []),
+    }
+    return archive_and_normalise(settings, engine, principal, [tombstone], now)
+
+
+def correct(
+    settings: Settings,
+    engine: Engine,
+    principal: Principal,
+    row: Mapping[str, Any],
+    body: Any,
+    now: dt.datetime,
+) -> list[str]:
+    """Replace the contributed report ``row`` with the corrected version in ``body`` (same id)."""
+    items, batch = parse_contributions(body)
+    if batch:
+        raise ContributionInvalid([FieldProblem(("reports",), "correct one report at a time")])
+    check_names(engine, items, batch)
+    payload = [item_of(principal, items[0], row["source_id"])]
+    return archive_and_normalise(settings, engine, principal, payload, now)

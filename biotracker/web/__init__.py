@@ -15,7 +15,8 @@ from biotracker.web.render import STATIC_DIR
 
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files on ``app`` (after the API and session routes)."""
-    from biotracker.web import pages
+    from biotracker.web import account, alert_map, contribute, pages, search, sources
 
-    app.include_router(pages.router)
+    for module in (pages, alert_map, contribute, sources, search, account):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
