@@ -110,3 +110,35 @@ def record_feedback(
             ],
         )
     return feedback_id
+
+
+#: How an assignment reads in an alert's history (``alert_events.note``); the latest one counts.
+ASSIGNED = "assigned to "
+UNASSIGNED = "unassigned"
+
+
+def add_note(engine: Engine, alert_id: str, actor: str, at: dt.datetime, note: str) -> None:
+    """Add a note to the alert's history without changing its status."""
+    with engine.begin() as conn:
+        row = conn.execute(select(alerts.c.status).where(alerts.c.alert_id == alert_id)).first()
+        if row is None:
+            raise AlertNotFound(f"no alert {alert_id!r}; list alerts with `biotracker alerts list`")
+        event = {"alert_id": alert_id, "at": at, "actor": actor, "note": note}
+        event |= {"from_status": row.status, "to_status": row.status}
+        upsert(conn, alert_events, [event | {"event_id": _event_id(alert_id, at.isoformat(), actor, note)}])
+
+
+def assign(engine: Engine, alert_id: str, assignee: str | None, actor: str, at: dt.datetime) -> None:
+    """Make ``assignee`` (None: nobody) responsible for the alert; recorded in its history."""
+    add_note(engine, alert_id, actor, at, f"{ASSIGNED}{assignee}" if assignee else UNASSIGNED)
+
+
+def assignee(events: list[dict]) -> str | None:
+    """The current assignee from an alert's :func:`history` (oldest first)."""
+    for event in reversed(events):
+        note = event["note"] or ""
+        if note == UNASSIGNED:
+            return None
+        if note.startswith(ASSIGNED):
+            return note[len(ASSIGNED) :]
+    return None

@@ -25,8 +25,7 @@ from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import (
     Scope,
     intake_sources,
-    materialised_scopes,
-    present_classes,
+    materialised_with_organisations,
     scope_has_rows,
     scope_named,
 )
@@ -77,13 +76,19 @@ def build_scopes(
     report_ids: Collection[str] | None = None,
     full: bool = False,
     source_kinds: Mapping[str, SourceKind] | None = None,
+    community_org: str | None = None,
 ) -> tuple[dict[str, IncidentSummary], ScopedChanges]:
     """Clustering in every materialised scope for the reports published in ``published`` and those
     named in ``report_ids``; a scope seen for the first time, or every scope when ``full``, is built
-    from all its reports (its signals are dropped first: they are recomputed from scratch)."""
+    from all its reports (its signals are dropped first: they are recomputed from scratch).
+    Organisation scopes (``org:<name>``) are among them; ``community_org`` default: the configured one."""
     intake = intake_sources(source_kinds)
+    if community_org is None:
+        from biotracker.config import load_settings
+
+        community_org = load_settings().community_org
     with engine.connect() as conn:
-        scopes = materialised_scopes(present_classes(conn, intake))
+        scopes = materialised_with_organisations(conn, intake, community_org)
         fresh = {s for s in scopes if not scope_has_rows(conn, s)}
     summaries: dict[str, IncidentSummary] = {}
     changed: dict[str, Changes] = {}

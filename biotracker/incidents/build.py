@@ -64,6 +64,10 @@ _COLUMNS = tuple(
         "deaths",
         "tlp",
         "evidence",
+        # who may see it: what an organisation scope admits by (``Scope.admits``)
+        "originator_org",
+        "share_with",
+        "withdrawn_at",
     )
 )
 
@@ -397,7 +401,7 @@ def build_incidents(
     visible = scope.visible(intake)
 
     def sees(row: Mapping[str, Any]) -> bool:
-        return scope.sees(Tlp(row["tlp"]), row["source"] in intake)
+        return scope.admits(row, intake)
 
     full = window is None and report_ids is None
     with engine.begin() as conn:
@@ -523,11 +527,12 @@ def build_every_scope(
 ) -> dict[str, IncidentSummary]:
     """``build_incidents`` for every materialised scope (a scope without rows yet is built in full);
     everything when ``window`` and ``report_ids`` are both None."""
-    from biotracker.incidents.scopes import materialised_scopes, present_classes, scope_has_rows
+    from biotracker.config import load_settings
+    from biotracker.incidents.scopes import materialised_with_organisations, scope_has_rows
 
     intake = intake_sources(source_kinds)
     with engine.connect() as conn:
-        scopes = materialised_scopes(present_classes(conn, intake))
+        scopes = materialised_with_organisations(conn, intake, load_settings().community_org)
         fresh = {s for s in scopes if not scope_has_rows(conn, s)}
     out = {}
     for scope in scopes:

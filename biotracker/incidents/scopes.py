@@ -9,7 +9,12 @@ count or expected value, not "reported in 3 countries the same week", not whethe
 
 A scope is a key, not a closed enum: today's keys are ``tlp:<marking>`` (records up to that TLP
 marking, no law-enforcement intake) and ``le:<marking>`` (law-enforcement audiences: intake
-records too); a later ``org:<name>`` scope can name an organisation's sharing.
+records too) and ``org:<name>`` (one organisation of the shared repository: exactly the records
+that organisation may see under the TLP 2.0 policy, ``access/policy.py``, minus TLP:RED, which feeds
+no derived data outside the analysts' own view). Organisation scopes are materialised only for
+organisations that originate, or are named on, TLP:AMBER / AMBER+STRICT records with an originator
+(contributions), and for the community organisation once another organisation's exist
+(:func:`organisation_scopes`); every other organisation reads a standard scope (docs/ACCESS.md).
 
 Only scopes whose visible records differ are computed (*materialised*): when no GREEN report
 exists, ``tlp:green`` sees exactly what ``tlp:clear`` sees and reads its rows.
@@ -18,11 +23,14 @@ exists, ``tlp:green`` sees exactly what ``tlp:clear`` sees and reads its rows.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Text, and_, exists, false, or_, select, true
 
+from biotracker.access import Principal, Role, may_see, visibility
 from biotracker.db.tables import incident_reports, reports
 from biotracker.schema import SourceKind, Tlp, most_restrictive
 
@@ -38,6 +46,10 @@ class Scope:
     key: str
     clearance: Tlp
     law_enforcement: bool = False
+    #: an organisation scope (``org:<name>``): the records this organisation may see, RED excepted;
+    #: ``law_enforcement`` then says it is the community organisation (it originates every record
+    #: without an originator of its own: feed records and law-enforcement intake)
+    org: str | None = None
 
     def sees(self, tlp: Tlp, intake: bool) -> bool:
         """May this scope use a record marked ``tlp`` (``intake``: from a law-enforcement channel)?"""
@@ -46,6 +58,25 @@ class Scope:
                 most_restrictive([tlp, LAW_ENFORCEMENT_FLOOR])
             )
         return self.clearance.allows(tlp)
+
+    def admits(self, row: Mapping[str, Any], intake_sources: Collection[str]) -> bool:
+        """May this scope use the report ``row`` (a ``reports`` row; the access columns optional)?"""
+        if row.get("withdrawn_at") is not None:
+            return False
+        intake = row["source"] in intake_sources
+        if self.org is None:
+            return self.sees(Tlp(row["tlp"]), intake)
+        originator = row.get("originator_org")
+        record = visibility(
+            row["tlp"],
+            originator,
+            # records without an originator belong to the community organisation ("" names nobody)
+            community_org=self.org if self.law_enforcement else "",
+            share_with=row.get("share_with"),
+            floor=LAW_ENFORCEMENT_FLOOR if intake and not originator else Tlp.CLEAR,
+        )
+        member = Principal(username="", org=self.org, role=Role.ANALYST)
+        return record.tlp is not Tlp.RED and may_see(member, record)
 
     def sees_all_of(self, other: Scope) -> bool:
         """True when every report ``other`` may use, this scope may use too."""
@@ -65,7 +96,17 @@ class Scope:
 
     def visible(self, intake_sources: Collection[str]) -> ColumnElement[bool]:
         """SQL predicate on ``reports``: the reports this scope may use (never a withdrawn one: a
-        tombstone leaves every derived view)."""
+        tombstone leaves every derived view). For an organisation scope it admits a superset that
+        :meth:`admits` narrows (share lists are JSON, compared in Python)."""
+        if self.org is not None:
+            mine = [reports.c.originator_org == self.org, reports.c.share_with.is_not(None)]
+            if self.law_enforcement:
+                mine.append(reports.c.originator_org.is_(None))
+            return and_(
+                reports.c.withdrawn_at.is_(None),
+                reports.c.tlp != Tlp.RED.value,
+                or_(reports.c.tlp.in_([Tlp.CLEAR.value, Tlp.GREEN.value]), *mine),
+            )
         plain = [t.value for t in _ORDER if self.sees(t, False)]
         intake = [t.value for t in _ORDER if self.sees(t, True)]
         not_intake = reports.c.source.not_in(sorted(intake_sources)) if intake_sources else true()
@@ -93,11 +134,25 @@ INTERNAL = STANDARD_SCOPES[-1]
 _BY_KEY = {s.key: s for s in STANDARD_SCOPES}
 
 
-def scope_named(key: str) -> Scope:
+ORG_PREFIX = "org:"
+
+
+def org_scope(org: str, community_org: str | None = None) -> Scope:
+    """The scope of organisation ``org`` (``community_org`` default: the configured one)."""
+    if community_org is None:
+        from biotracker.config import load_settings
+
+        community_org = load_settings().community_org
+    return Scope(f"{ORG_PREFIX}{org}", Tlp.AMBER_STRICT, org == community_org, org=org)
+
+
+def scope_named(key: str, community_org: str | None = None) -> Scope:
+    if key.startswith(ORG_PREFIX) and len(key) > len(ORG_PREFIX):
+        return org_scope(key[len(ORG_PREFIX) :], community_org)
     try:
         return _BY_KEY[key]
     except KeyError:
-        raise KeyError(f"unknown scope {key!r}; known: {sorted(_BY_KEY)}") from None
+        raise KeyError(f"unknown scope {key!r}; known: {sorted(_BY_KEY)} and org:<name>") from None
 
 
 def scope_for(clearance: Tlp, law_enforcement: bool) -> Scope:
@@ -159,3 +214,56 @@ def materialised_scopes(present: Iterable[Visibility]) -> list[Scope]:
 
 def scope_has_rows(conn: Connection, scope: Scope) -> bool:
     return bool(conn.execute(select(exists().where(incident_reports.c.scope == scope.key))).scalar())
+
+
+#: Markings at which an originator's records reach only some organisations (RED feeds no scope but
+#: the analysts' own).
+_ORG_BOUND = (Tlp.AMBER.value, Tlp.AMBER_STRICT.value)
+_HAS_ORIGINATOR = (reports.c.originator_org.is_not(None), reports.c.tlp.in_(_ORG_BOUND))
+
+
+def organisation_scopes(conn: Connection, community_org: str) -> list[Scope]:
+    """The organisation scopes to materialise: every organisation that originates, or is named in the
+    share list of, a TLP:AMBER / AMBER+STRICT record with an originator (withdrawn ones included, so
+    a scope does not flip back before the chain has removed the record), and the community
+    organisation as soon as one of them is another organisation's: the standard scopes then hold
+    records the community may not see. One query over the records with an originator."""
+    rows = conn.execute(
+        select(reports.c.originator_org, reports.c.tlp, reports.c.share_with).where(*_HAS_ORIGINATOR)
+    ).all()
+    names = {r.originator_org for r in rows}
+    for r in rows:
+        if r.tlp == Tlp.AMBER.value:
+            names.update(_names(r.share_with))
+    if names - {community_org}:
+        names.add(community_org)
+    return [org_scope(n, community_org) for n in sorted(names)]
+
+
+def has_organisation_scope(conn: Connection, org: str, community_org: str) -> bool:
+    """Whether :func:`organisation_scopes` includes ``org``'s scope, asked with index probes (what a
+    request asks; the chain asks for the whole list)."""
+    if org == community_org:
+        foreign = reports.c.originator_org != community_org
+        return bool(conn.execute(select(exists().where(*_HAS_ORIGINATOR, foreign))).scalar()) or bool(
+            conn.execute(select(exists().where(*_HAS_ORIGINATOR, reports.c.originator_org == org))).scalar()
+        )
+    if conn.execute(select(exists().where(*_HAS_ORIGINATOR, reports.c.originator_org == org))).scalar():
+        return True
+    # share lists are JSON: a text match narrows the rows, the parsed list decides
+    named = reports.c.share_with.cast(Text).contains(json.dumps(org), autoescape=True)
+    shared = select(reports.c.share_with).where(*_HAS_ORIGINATOR, reports.c.tlp == Tlp.AMBER.value, named)
+    return any(org in _names(value) for value in conn.execute(shared).scalars())
+
+
+def _names(share_with: object) -> set[str]:
+    if isinstance(share_with, str):  # a driver that hands JSON back as text
+        share_with = json.loads(share_with)
+    return {str(n) for n in share_with} if isinstance(share_with, list) else set()
+
+
+def materialised_with_organisations(
+    conn: Connection, intake: Collection[str], community_org: str
+) -> list[Scope]:
+    """Every scope with derived rows of its own: the standard ones, then the organisations'."""
+    return materialised_scopes(present_classes(conn, intake)) + organisation_scopes(conn, community_org)

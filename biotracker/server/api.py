@@ -1,4 +1,5 @@
-"""The versioned REST API (``/api/v1``): alerts, reports and contributions, all through the policy.
+"""The versioned REST API (``/api/v1``): meta, reports and contributions here; alerts, incidents and
+sources in ``server/routes/``. All through the policy.
 
 A record the caller may not see answers 404 exactly like a record that does not exist: a 403 would
 confirm that it exists. Reads of TLP:AMBER, AMBER+STRICT and RED records and every write go to the
@@ -7,44 +8,26 @@ audit log.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 
 from biotracker.access import Role
-from biotracker.db.tables import alerts, reports
-from biotracker.schema import AlertStatus, AlertTier, Tlp
+from biotracker.db.tables import reports
+from biotracker.schema import Tlp
 from biotracker.server import contribute
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import CallerDep, audit, require_write
-from biotracker.server.context import ServerContext
-from biotracker.server.visibility import alert_inputs, alert_visible
+from biotracker.server.routes import alerts, incidents, sources
+from biotracker.server.routes.common import RESTRICTED, jsonable, not_found
+from biotracker.server.routes.common import ctx_of as _ctx
 
 router = APIRouter(prefix="/api/v1")
-RESTRICTED = {Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED}
-ALERT_FIELDS = (
-    "alert_id",
-    "tier",
-    "status",
-    "disease",
-    "country_iso3",
-    "tlp",
-    "headline",
-    "period_start",
-    "last_period",
-    "incident_id",
-    "rule",
-    "source_urls",
-)
-
-
-def _ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx
+for _routes in (alerts.router, incidents.router, sources.router):
+    router.include_router(_routes)
 
 
 @router.get("/health", tags=["meta"])
@@ -69,123 +52,6 @@ def me(c: CallerDep) -> dict[str, Any]:
     }
 
 
-# --- alerts ---------------------------------------------------------------------------------------
-
-
-def _encode_cursor(period: dt.date, alert_id: str) -> str:
-    raw = json.dumps([period.isoformat(), alert_id]).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.date, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        period, alert_id = json.loads(raw)
-        return dt.date.fromisoformat(period), str(alert_id)
-    except (ValueError, TypeError):
-        raise HTTPException(status_code=400, detail="cursor: not a cursor this API returned") from None
-
-
-@router.get("/alerts", tags=["alerts"])
-def list_alerts(
-    request: Request,
-    c: CallerDep,
-    tier: AlertTier | None = None,
-    status: AlertStatus | None = None,
-    country: Annotated[str | None, Query(max_length=3)] = None,
-    disease: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
-    """Alerts the caller may see, newest week first; pass ``next`` back as ``cursor`` for the next page."""
-    ctx = _ctx(request)
-    query = select(alerts)
-    if tier:
-        query = query.where(alerts.c.tier == tier.value)
-    if status:
-        query = query.where(alerts.c.status == status.value)
-    if country:
-        query = query.where(alerts.c.country_iso3 == country.upper())
-    if disease:
-        query = query.where(func.lower(alerts.c.disease) == disease.casefold())
-    if cursor:
-        period, after = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                alerts.c.period_start < period,
-                and_(alerts.c.period_start == period, alerts.c.alert_id > after),
-            )
-        )
-    query = query.order_by(alerts.c.period_start.desc(), alerts.c.alert_id)
-    items: list[dict[str, Any]] = []
-    last: dict[str, Any] | None = None
-    more = False
-    batch = max(limit, 50)
-    offset = 0
-    with ctx.engine.connect() as conn:
-        while len(items) < limit:
-            rows = [dict(r) for r in conn.execute(query.limit(batch).offset(offset)).mappings()]
-            offset += len(rows)
-            inputs = alert_inputs(conn, ctx.rules, rows)
-            for index, row in enumerate(rows):
-                visible, marking = alert_visible(c.principal, ctx.rules, row, inputs[row["alert_id"]])
-                if not visible:
-                    continue
-                if len(items) == limit:
-                    more = True
-                    break
-                items.append({k: _jsonable(row[k]) for k in ALERT_FIELDS} | {"tlp": marking.value})
-                last = row
-                del index
-            if more or len(rows) < batch:
-                break
-    restricted = tuple(i["alert_id"] for i in items if Tlp(i["tlp"]) in RESTRICTED)
-    if restricted:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.OK,
-            principal=c.principal,
-            record_ids=restricted,
-            detail="alerts list",
-        )
-    next_cursor = _encode_cursor(last["period_start"], last["alert_id"]) if more and last else None
-    return {"items": items, "next": next_cursor}
-
-
-@router.get("/alerts/{alert_id}", tags=["alerts"])
-def get_alert(request: Request, c: CallerDep, alert_id: str) -> dict[str, Any]:
-    """One alert with its reasons, or 404 when it does not exist or rests on a record the caller may not see."""
-    ctx = _ctx(request)
-    with ctx.engine.connect() as conn:
-        row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
-        inputs = alert_inputs(conn, ctx.rules, [row]) if row else {}
-    if row is None:
-        raise HTTPException(status_code=404, detail="no such alert")
-    visible, marking = alert_visible(c.principal, ctx.rules, row, inputs[alert_id])
-    if not visible:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.NOT_FOUND,
-            principal=c.principal,
-            record_ids=(alert_id,),
-            detail="not cleared for what the alert rests on (answered 404)",
-        )
-        raise HTTPException(status_code=404, detail="no such alert")
-    if marking in RESTRICTED:
-        audit(ctx, request, Action.READ, Outcome.OK, principal=c.principal, record_ids=(alert_id,))
-    return {k: _jsonable(v) for k, v in row.items()} | {"tlp": marking.value}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return value
-
-
 # --- reports --------------------------------------------------------------------------------------
 
 
@@ -194,20 +60,8 @@ def _visible_report(request: Request, c: CallerDep, report_id: str) -> dict[str,
     ctx = _ctx(request)
     with ctx.engine.connect() as conn:
         row = conn.execute(select(reports).where(reports.c.report_id == report_id)).mappings().first()
-    if row is None:
-        raise HTTPException(status_code=404, detail="no such report")
-    vis = ctx.rules.of_report(row)
-    if not ctx.rules.sees(c.principal, vis):
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.NOT_FOUND,
-            principal=c.principal,
-            record_ids=(report_id,),
-            detail="not cleared for it (answered 404)",
-        )
-        raise HTTPException(status_code=404, detail="no such report")
+    if row is None or not ctx.rules.sees(c.principal, vis := ctx.rules.of_report(row)):
+        raise not_found(request, c, "report", report_id)
     return dict(row) | {"tlp": vis.tlp.value}
 
 
@@ -217,7 +71,7 @@ def get_report(request: Request, c: CallerDep, report_id: str) -> dict[str, Any]
     row = _visible_report(request, c, report_id)
     if Tlp(row["tlp"]) in RESTRICTED:
         audit(_ctx(request), request, Action.READ, Outcome.OK, principal=c.principal, record_ids=(report_id,))
-    return {k: _jsonable(v) for k, v in row.items()}
+    return {k: jsonable(v) for k, v in row.items()}
 
 
 async def _json_body(request: Request) -> Any:

@@ -28,6 +28,10 @@ class Action(str, Enum):
     CONTRIBUTE = "contribute"
     CORRECT = "correct"
     WITHDRAW = "withdraw"
+    ALERT_STATUS = "alert_status"
+    ALERT_ASSIGN = "alert_assign"
+    ALERT_NOTE = "alert_note"
+    FEEDBACK = "feedback"
     ADMIN = "admin"
 
 

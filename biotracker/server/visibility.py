@@ -1,28 +1,34 @@
-"""What the policy needs from the store: the :class:`~biotracker.access.Visibility` of reports and of
-what each alert was built from.
+"""What the policy needs from the store: the :class:`~biotracker.access.Visibility` of a report, and the
+one visibility scope whose derived rows (incidents, alerts, ranks) a caller reads.
 
-An alert's inputs are taken wide on purpose (as ``biotracker.outputs.records`` does): the reports
-of its incident and every report of its disease and country in the weeks it covers. An alert is
-shown only when the caller may see every one of them, so no alert exists for a user because of a
-record that user may not see. (When per-audience derived scopes exist, the alert list reads them
-instead: see docs/ACCESS.md.)
+Derived data is computed per scope from only the reports that scope may see
+(``incidents/scopes.py``), so a caller reads exactly one scope: the most visible materialised scope
+all of whose reports the caller may see under TLP 2.0. Nothing in it exists or changes because of a
+record the caller may not see, and a page of alerts is one index range of that scope, not a scan
+that filters (docs/ACCESS.md, "Derived data").
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from biotracker.access import Principal, Visibility, may_see, may_see_derived, visibility
-from biotracker.db.tables import incident_reports, reports
+from biotracker.access import Principal, Visibility, may_see, visibility
+from biotracker.db.tables import reports
+from biotracker.incidents.scopes import (
+    LAW_ENFORCEMENT_FLOOR,
+    Scope,
+    canonical,
+    has_organisation_scope,
+    org_scope,
+    present_classes,
+    scope_named,
+)
 from biotracker.schema import SourceKind, Tlp
 
-#: The least restrictive marking law-enforcement intake of no known originator can carry.
-LAW_ENFORCEMENT_FLOOR = Tlp.AMBER_STRICT
-
+#: The columns :meth:`Rules.of_report` reads.
 REPORT_ACCESS_COLUMNS = (
     reports.c.report_id,
     reports.c.source,
@@ -31,6 +37,11 @@ REPORT_ACCESS_COLUMNS = (
     reports.c.share_with,
     reports.c.share_users,
 )
+#: What a member of the community organisation reads when no organisation scope is materialised:
+#: feed records up to AMBER+STRICT and law-enforcement intake (all the community's own).
+COMMUNITY_READS = scope_named("le:amber+strict")
+#: What a member of any other organisation reads then: what the whole community may see.
+MEMBER_READS = scope_named("tlp:green")
 
 
 @dataclass(frozen=True)
@@ -40,11 +51,16 @@ class Rules:
     community_org: str
     source_kinds: Mapping[str, SourceKind]
     allow_anonymous: bool = False
+    intake: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        intake = frozenset(n for n, k in self.source_kinds.items() if k == SourceKind.LAW_ENFORCEMENT)
+        object.__setattr__(self, "intake", intake)
 
     def of_report(self, row: Mapping) -> Visibility:
         """A report's visibility. Law-enforcement intake without an originator (drop-folder police
         reports) is at least AMBER+STRICT; a contributor's own marking is taken as given."""
-        intake = self.source_kinds.get(row["source"]) == SourceKind.LAW_ENFORCEMENT
+        intake = row["source"] in self.intake
         floor = LAW_ENFORCEMENT_FLOOR if intake and not row["originator_org"] else Tlp.CLEAR
         return visibility(
             row["tlp"],
@@ -59,73 +75,29 @@ class Rules:
         return may_see(principal, record, allow_anonymous=self.allow_anonymous)
 
 
-def alert_inputs(
-    conn: Connection, rules: Rules, alert_rows: Iterable[Mapping]
-) -> dict[str, list[Visibility]]:
-    """alert_id -> visibilities of the reports it was (or could have been) built from.
+def scope_of(conn: Connection, principal: Principal, rules: Rules) -> Scope:
+    """The one scope ``principal`` reads derived data from.
 
-    Two queries for the whole batch (incident members; reports of the alerts' countries and
-    diseases in the weeks they span), then each alert takes its own share.
+    An organisation with a materialised scope of its own reads it (exactly its records, RED
+    excepted). Otherwise no record with an originator at AMBER or AMBER+STRICT concerns it, so the
+    community organisation may see every record of :data:`COMMUNITY_READS` and any other
+    organisation every record of :data:`MEMBER_READS`; each reads the materialised scope that sees
+    what that scope sees. The organisation test asks what the chain asks, so an organisation whose
+    scope is not built yet reads an empty scope, never a wider one.
     """
-    rows = list(alert_rows)
-    found: dict[str, list[Visibility]] = {a["alert_id"]: [] for a in rows}
-    incident_ids = {a["incident_id"] for a in rows if a["incident_id"]}
-    if incident_ids:
-        members = select(incident_reports.c.incident_id, *REPORT_ACCESS_COLUMNS).join(
-            reports, reports.c.report_id == incident_reports.c.report_id
-        )
-        by_incident: dict[str, list[Visibility]] = {}
-        for r in conn.execute(members.where(incident_reports.c.incident_id.in_(incident_ids))).mappings():
-            by_incident.setdefault(r["incident_id"], []).append(rules.of_report(r))
-        for a in rows:
-            found[a["alert_id"]] += by_incident.get(a["incident_id"], [])
-    topical = [a for a in rows if a["disease"] and a["country_iso3"]]
-    if not topical:
-        return found
-    spans = {a["alert_id"]: _weeks(a) for a in topical}
-    seen_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
-    query = select(
-        *REPORT_ACCESS_COLUMNS,
-        func.lower(reports.c.disease).label("topic"),
-        reports.c.country_iso3,
-        seen_at.label("seen_at"),
-    ).where(
-        reports.c.country_iso3.in_({a["country_iso3"] for a in topical}),
-        func.lower(reports.c.disease).in_({a["disease"].casefold() for a in topical}),
-        seen_at >= min(start for start, _ in spans.values()),
-        seen_at < max(end for _, end in spans.values()),
-    )
-    by_topic: dict[tuple[str, str], list[tuple[dt.datetime, Visibility]]] = {}
-    for r in conn.execute(query).mappings():
-        when = r["seen_at"] if r["seen_at"].tzinfo else r["seen_at"].replace(tzinfo=dt.UTC)
-        by_topic.setdefault((r["topic"], r["country_iso3"]), []).append((when, rules.of_report(r)))
-    for a in topical:
-        start, end = spans[a["alert_id"]]
-        candidates = by_topic.get((a["disease"].casefold(), a["country_iso3"]), [])
-        found[a["alert_id"]] += [v for when, v in candidates if start <= when < end]
-    return found
+    if has_organisation_scope(conn, principal.org, rules.community_org):
+        return org_scope(principal.org, rules.community_org)
+    wanted = COMMUNITY_READS if principal.org == rules.community_org else MEMBER_READS
+    return canonical(wanted, present_classes(conn, rules.intake))
 
 
-def _weeks(alert: Mapping) -> tuple[dt.datetime, dt.datetime]:
-    """[first week's Monday, the Monday after the last week) of an alert."""
-    start = dt.datetime.combine(alert["period_start"], dt.time(), dt.UTC)
-    last = alert["last_period"] or alert["period_start"]
-    return start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=7)
+def public_id(scope: Scope, stored_id: str) -> str:
+    """The id a caller sees: the natural id, without the suffix that keeps scopes' rows apart (every
+    row a caller reads is from its one scope, so the natural id names it)."""
+    suffix = scope.qualify("")
+    return stored_id[: -len(suffix)] if suffix and stored_id.endswith(suffix) else stored_id
 
 
-def alert_visible(
-    principal: Principal | None, rules: Rules, alert: Mapping, inputs: list[Visibility]
-) -> tuple[bool, Tlp]:
-    """Whether ``principal`` may see the alert, and the marking it shows (its own or its inputs', the stricter).
-
-    The alert's own marking is judged on its own only where it is stricter than everything behind it
-    (someone raised it); it then belongs to the community organisation that derived it.
-    """
-    own = Tlp(alert["tlp"])
-    widest_input = max((v.tlp for v in inputs), key=lambda m: m.rank, default=Tlp.CLEAR)
-    marking = own if own.rank > widest_input.rank else widest_input
-    if not may_see_derived(principal, inputs, allow_anonymous=rules.allow_anonymous):
-        return False, marking
-    if own.rank > widest_input.rank and not rules.sees(principal, Visibility(own, rules.community_org)):
-        return False, marking
-    return True, marking
+def stored_id(scope: Scope, public: str) -> str:
+    """The row id of ``public`` in ``scope`` (the inverse of :func:`public_id`)."""
+    return scope.qualify(public)
