@@ -157,6 +157,7 @@ class Store:
     demo_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     alerts_by_scope: dict[str, int] = field(default_factory=dict)
+    scopes: list[str] = field(default_factory=list)  # the scopes the code materialises for the store
 
 
 def _columns(conn: Any, table: str) -> list[str]:
@@ -227,6 +228,7 @@ def build_store(url: str, home: Path, reports_wanted: int, alerts_wanted: int) -
         }, f"FROM generate_series(0, {copies - 1}) AS g CROSS JOIN demo_reports d")
         # the scopes the code materialises for the resampled reports, and which copies each may use
         scopes = scopes_of(conn, settings.community_org)
+        store.scopes = [s.key for s in scopes]
         plans: dict[str, tuple[Any, dict[int, str]]] = {}
         for scope in scopes:
             feed_src = feed_source_scope(scope, demo_scopes, demo_rows, intake).key
@@ -461,6 +463,30 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
+def cpu_seconds(server_pid: int, database_port: int | None) -> dict[str, float]:
+    """CPU time used so far by the server's processes and by the PostgreSQL server on ``database_port``
+    (its postmaster and backends): what a request costs, whatever else the machine runs."""
+    import psutil
+
+    def tree(root: psutil.Process) -> float:
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                continue
+        return total
+
+    out = {"server": tree(psutil.Process(server_pid)), "database": 0.0}
+    if database_port is not None:
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            cmdline = proc.info["cmdline"] or []
+            if proc.info["name"] == "postgres" and f"-p {database_port}" in " ".join(cmdline):
+                out["database"] += tree(proc)
+    return out
+
+
 def quantiles(values: list[float]) -> tuple[float, float, float]:
     if len(values) == 1:
         return values[0], values[0], values[0]
@@ -498,12 +524,15 @@ def main() -> None:
         import httpx
 
         incidents_route = "/api/v1/incidents/{incident_id}" in httpx.get(f"{url}/api/openapi.json").json()["paths"]
-        load_before = load_average()
+        from sqlalchemy.engine import make_url
+
+        db_port = make_url(args.database_url).port
+        load_before, cpu_before = load_average(), cpu_seconds(server.pid, db_port)
         started = time.perf_counter()
         tally = asyncio.run(drive(url, readers, writers, report_ids, countries, args.seconds,
                                   tuple(args.think), args.seed, incidents_route))  # type: ignore[arg-type]
         wall = time.perf_counter() - started
-        load_after = load_average()
+        load_after, cpu_after = load_average(), cpu_seconds(server.pid, db_port)
     finally:
         if server is not None:
             server.terminate()
@@ -527,6 +556,12 @@ def main() -> None:
           f"{total / wall:.1f} requests/s; incidents route: {'yes' if incidents_route else 'absent'}")
     print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
           f"after {'/'.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} cores")
+    cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+    per_request_ms = 1000 * sum(cpu.values()) / max(total, 1)
+    print(f"CPU used during the run: server {cpu['server']:.1f} s, PostgreSQL {cpu['database']:.1f} s = "
+          f"{per_request_ms:.1f} ms per request; {os.cpu_count()} dedicated cores would serve about "
+          f"{1000 * (os.cpu_count() or 1) / max(per_request_ms, 0.001):.0f} requests/s at that cost "
+          f"(this run offered {total / wall:.1f})")
     print(f"{'request':24} {'count':>7} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7}")
     for kind, k in kinds.items():
         print(f"{kind:24} {k['count']:7} {k['errors']:6} {k['p50_ms']:8.0f} {k['p95_ms']:8.0f} "
@@ -535,11 +570,12 @@ def main() -> None:
         print(f"first error of {kind}: {example}")
     if args.json:
         print(json.dumps({
-            "store": store.counts, "alerts_by_scope": store.alerts_by_scope, "build_s": round(store.build_s, 1),
+            "store": store.counts, "scopes": store.scopes, "alerts_by_scope": store.alerts_by_scope, "build_s": round(store.build_s, 1),
             "demo_s": round(store.demo_s, 1), "analysts": args.analysts, "contributors": len(writers),
             "think_s": list(args.think), "workers": args.workers, "seconds": round(wall, 1),
             "requests": total, "incidents_route": incidents_route,
-            "load_before": load_before, "load_after": load_after, "kinds": kinds,
+            "load_before": load_before, "load_after": load_after, "cpu_s": cpu,
+            "cpu_ms_per_request": round(per_request_ms, 2), "kinds": kinds,
         }))
 
 

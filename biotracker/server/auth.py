@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from itsdangerous import BadSignature, Signer
+from starlette.concurrency import run_in_threadpool
 
 from biotracker.access import Principal
 from biotracker.server import accounts
@@ -112,20 +113,8 @@ async def caller(request: Request) -> Caller:
         kind, _, secret = header.partition(" ")
         if kind.lower() != "bearer" or not secret.strip():
             raise _unauthorised("Authorization must be 'Bearer <token>'")
-        with ctx.engine.begin() as conn:  # look the token up and record its use in one transaction
-            found = accounts.principal_for_token(conn, secret.strip(), now)
-            append(
-                conn,
-                AuditEntry(
-                    at=now,
-                    actor=found[0].username if found else ANONYMOUS,
-                    org=found[0].org if found else None,
-                    action=Action.TOKEN_USE,
-                    outcome=Outcome.OK if found else Outcome.DENIED,
-                    detail=f"{request.method} {request.url.path}" + (f" ({found[1].value})" if found else ""),
-                    remote=remote(request),
-                ),
-            )
+        # database work on a worker thread: on the event loop it would stall every other request
+        found = await run_in_threadpool(_token_use, ctx, request, secret.strip(), now)
         if found is None:
             raise _unauthorised("the token is unknown, expired or revoked; ask an admin for a new one")
         principal, scope = found
@@ -134,8 +123,7 @@ async def caller(request: Request) -> Caller:
     session_id = session_id_from(ctx, request)
     if session_id is None:
         raise _unauthorised()
-    with ctx.engine.connect() as conn:
-        found_session = accounts.session_principal(conn, session_id, now)
+    found_session = await run_in_threadpool(_session_of, ctx, session_id, now)
     if found_session is None:
         raise _unauthorised("the session has ended; log in again")
     principal, csrf = found_session
@@ -155,6 +143,32 @@ async def caller(request: Request) -> Caller:
                 status_code=403, detail="CSRF token missing or wrong: send the session's csrf_token"
             )
     return Caller(principal, "session", Scope.WRITE, csrf)
+
+
+def _token_use(
+    ctx: ServerContext, request: Request, secret: str, now: dt.datetime
+) -> tuple[Principal, Scope] | None:
+    """Look the token up and record its use, in one transaction."""
+    with ctx.engine.begin() as conn:
+        found = accounts.principal_for_token(conn, secret, now)
+        append(
+            conn,
+            AuditEntry(
+                at=now,
+                actor=found[0].username if found else ANONYMOUS,
+                org=found[0].org if found else None,
+                action=Action.TOKEN_USE,
+                outcome=Outcome.OK if found else Outcome.DENIED,
+                detail=f"{request.method} {request.url.path}" + (f" ({found[1].value})" if found else ""),
+                remote=remote(request),
+            ),
+        )
+    return found
+
+
+def _session_of(ctx: ServerContext, session_id: str, now: dt.datetime) -> tuple[Principal, str] | None:
+    with ctx.engine.connect() as conn:
+        return accounts.session_principal(conn, session_id, now)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
