@@ -49,9 +49,10 @@ def test_the_serving_benchmark_runs_at_a_tiny_size_without_errors(postgres_clust
         for key in figures["scopes"]:
             scope = scope_named(key)
             linked = conn.execute(text(
-                "SELECT DISTINCT r.source, r.tlp, r.originator_org, r.share_with, r.withdrawn_at FROM reports r "
+                "SELECT DISTINCT r.source, r.tlp, r.originator_org, r.share_with::text AS share_with, r.withdrawn_at "
+                "FROM reports r "
                 "JOIN incident_reports l ON l.report_id = r.report_id WHERE l.scope = :s"), {"s": key}).mappings()
-            rows = [dict(r) for r in linked]
+            rows = [dict(r) | {"share_with": json.loads(r["share_with"] or "null")} for r in linked]
             assert rows, f"scope {key} has no incidents"
             assert all(admits(scope, r, intake_sources()) for r in rows), f"scope {key} links a report it may not use"
             orphans = conn.execute(text(
