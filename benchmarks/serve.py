@@ -2,8 +2,8 @@
 for reads, < 1 s for a contribution to be stored; no errors).
 
     python benchmarks/serve.py [--reports 1000000] [--alerts 100000] [--analysts 50] [--seconds 60]
-                               [--think 0.5 2.0] [--workers 2] [--database-url postgresql+psycopg://...]
-                               [--json]
+                               [--think 0.5 2.0] [--warmup 10] [--workers 2]
+                               [--database-url postgresql+psycopg://...] [--json]
 
 Without ``--database-url`` a throwaway PostgreSQL cluster is started (tests/pg_cluster.py). The
 store is the demo's (the bundled real recordings run through the whole pipeline; a database that
@@ -20,16 +20,19 @@ already holds a demo run is reused as it is), resampled in SQL:
   the same weeks, with their ids qualified for the scope; as many copies as make ``--alerts``
   alerts over all scopes.
 
-All of it is ``INSERT … SELECT`` over the demo's rows: no row passes through Python.
+All of it is ``INSERT … SELECT`` over the demo's rows (no row passes through Python), loaded with
+secondary indexes rebuilt once at the end. A database this script resampled before is measured
+again as it is (no rebuild).
 
 The server runs as its own process (``biotracker serve`` on 127.0.0.1, ``--workers`` processes);
 this process is the load generator (asyncio, one connection per simulated user). Each analyst
 loops: the alert list filtered by a country, its next page, one alert of it, that alert's incident
 (when the server has the incidents route), one report; each step after a think time drawn
 uniformly from ``--think``. One contributor per organisation posts one report per step, after the
-same think time. Printed: the machine's load average before and after, the store's sizes, and per
-request kind the count, errors (any answer >= 400 but 404, and transport failures), p50/p95/p99 in
-ms and throughput. ``--json`` adds the same figures as one JSON object on the last line.
+same think time. The first ``--warmup`` seconds (new connections, cold caches) are not counted.
+Printed: the machine's load average before and after, the CPU the server and PostgreSQL used per
+request, the store's sizes, and per request kind the count, errors (any answer >= 400 but 404, and
+transport failures), p50/p95/p99 in ms and throughput. ``--json`` adds the same figures as one JSON object on the last line.
 """
 
 from __future__ import annotations
@@ -191,6 +194,16 @@ def build_store(url: str, home: Path, reports_wanted: int, alerts_wanted: int) -
     engine = open_store(settings)
     with engine.connect() as conn:
         has_demo = conn.execute(text("SELECT count(*) FROM reports")).scalar_one() > 0
+        resampled = conn.execute(text("SELECT EXISTS (SELECT 1 FROM reports WHERE report_id LIKE 'b0-%')")).scalar()
+    if resampled:  # a store this script built before: measure it again as it is
+        print("the store is already resampled (by an earlier run of this script): reused as it is", flush=True)
+        with engine.connect() as conn:
+            store.scopes = [s.key for s in scopes_of(conn, settings.community_org)]
+            store.counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in STAGED}
+            store.alerts_by_scope = dict(conn.execute(text(
+                "SELECT scope, count(*) FROM alerts GROUP BY scope ORDER BY scope")).all())
+        engine.dispose()
+        return store
     if not has_demo:
         from biotracker.pipeline import run_demo
 
@@ -349,13 +362,18 @@ def make_people(url: str, home: Path, analysts: int) -> tuple[list[str], list[st
     engine = open_store(load_settings({}, home=str(home), database_url=url))
     readers, writers = [], []
     with engine.begin() as conn:
+        def add_user(name: str, org: str, role: Role) -> None:
+            if accounts.find_user(conn, name) is None:  # a reused store has them already
+                accounts.add_user(conn, name, org, role, "benchmark password", now)
+
         for org in ORGS:
-            accounts.add_org(conn, org, now)
-            accounts.add_user(conn, f"contrib.{org}", org, Role.CONTRIBUTOR, "benchmark password", now)
+            if not accounts.org_exists(conn, org):
+                accounts.add_org(conn, org, now)
+            add_user(f"contrib.{org}", org, Role.CONTRIBUTOR)
             writers.append(accounts.issue_token(conn, f"contrib.{org}", accounts.Scope.WRITE, now,
                                                 dt.timedelta(days=1))[1])
         for i in range(analysts):
-            accounts.add_user(conn, f"analyst{i}", ORGS[i % len(ORGS)], Role.ANALYST, "benchmark password", now)
+            add_user(f"analyst{i}", ORGS[i % len(ORGS)], Role.ANALYST)
             readers.append(accounts.issue_token(conn, f"analyst{i}", accounts.Scope.READ, now, dt.timedelta(days=1))[1])
     engine.dispose()
     return readers, writers
@@ -389,15 +407,18 @@ class Tally:
     timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     examples: dict[str, str] = field(default_factory=dict)
+    warmup: int = 0  # requests answered during the warm-up, not counted
 
 
 async def drive(url: str, readers: list[str], writers: list[str], report_ids: list[str], countries: list[str],
-                seconds: float, think: tuple[float, float], seed: int, incidents_route: bool) -> Tally:
+                seconds: float, think: tuple[float, float], seed: int, incidents_route: bool,
+                warmup: float = 0.0) -> Tally:
     import httpx
 
     rng = random.Random(seed)
     tally = Tally()
-    deadline = time.monotonic() + seconds
+    measured_from = time.monotonic() + warmup
+    deadline = measured_from + seconds
 
     async def timed(kind: str, call: Awaitable[httpx.Response]) -> httpx.Response | None:
         started = time.perf_counter()
@@ -407,7 +428,10 @@ async def drive(url: str, readers: list[str], writers: list[str], report_ids: li
             tally.errors[kind] += 1
             tally.examples.setdefault(kind, repr(exc))
             return None
-        tally.timings[kind].append((time.perf_counter() - started) * 1000)
+        if time.monotonic() >= measured_from:  # not a warm-up request
+            tally.timings[kind].append((time.perf_counter() - started) * 1000)
+        else:
+            tally.warmup += 1
         if response.status_code >= 400 and response.status_code != 404:
             tally.errors[kind] += 1
             tally.examples.setdefault(kind, f"{response.status_code} {response.text[:200]}")
@@ -520,6 +544,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"),
                         help="seconds between a simulated user's steps, drawn uniformly")
+    parser.add_argument("--warmup", type=float, default=10,
+                        help="seconds of load before measuring (new connections, cold caches): not counted")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--database-url", help="an empty database, or one holding a demo run")
@@ -545,11 +571,23 @@ def main() -> None:
         from sqlalchemy.engine import make_url
 
         db_port = make_url(args.database_url).port
-        load_before, cpu_before = load_average(), cpu_seconds(server.pid, db_port)
-        started = time.perf_counter()
-        tally = asyncio.run(drive(url, readers, writers, report_ids, countries, args.seconds,
-                                  tuple(args.think), args.seed, incidents_route))  # type: ignore[arg-type]
-        wall = time.perf_counter() - started
+        load_before = load_average()
+        state: dict[str, Any] = {}
+
+        async def run() -> Tally:
+            async def mark() -> None:  # CPU and wall clock from the end of the warm-up
+                await asyncio.sleep(args.warmup)
+                state["cpu"], state["started"] = cpu_seconds(server.pid, db_port), time.perf_counter()
+
+            marker = asyncio.create_task(mark())
+            result = await drive(url, readers, writers, report_ids, countries, args.seconds,
+                                 tuple(args.think), args.seed, incidents_route, args.warmup)  # type: ignore[arg-type]
+            await marker
+            return result
+
+        tally = asyncio.run(run())
+        wall = time.perf_counter() - state["started"]
+        cpu_before = state["cpu"]
         load_after, cpu_after = load_average(), cpu_seconds(server.pid, db_port)
     finally:
         if server is not None:
@@ -570,7 +608,8 @@ def main() -> None:
     print(f"\nstore: {', '.join(f'{v:,} {k}' for k, v in store.counts.items())}")
     print(f"alerts by scope: {', '.join(f'{k} {v:,}' for k, v in store.alerts_by_scope.items())}")
     print(f"{args.analysts} analysts + {len(writers)} contributors, think time {args.think[0]:g}-{args.think[1]:g} s "
-          f"(uniform) between steps, {args.workers} server workers, {wall:.0f} s, {total:,} requests, "
+          f"(uniform) between steps, {args.workers} server workers, {args.warmup:g} s warm-up ({tally.warmup} requests, "
+          f"not counted), then {wall:.0f} s measured: {total:,} requests, "
           f"{total / wall:.1f} requests/s; incidents route: {'yes' if incidents_route else 'absent'}")
     print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
           f"after {'/'.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} cores")
@@ -590,7 +629,8 @@ def main() -> None:
         print(json.dumps({
             "store": store.counts, "scopes": store.scopes, "alerts_by_scope": store.alerts_by_scope, "build_s": round(store.build_s, 1),
             "demo_s": round(store.demo_s, 1), "analysts": args.analysts, "contributors": len(writers),
-            "think_s": list(args.think), "workers": args.workers, "seconds": round(wall, 1),
+            "think_s": list(args.think), "workers": args.workers, "warmup_s": args.warmup,
+            "warmup_requests": tally.warmup, "seconds": round(wall, 1),
             "requests": total, "incidents_route": incidents_route,
             "load_before": load_before, "load_after": load_after, "cpu_s": cpu,
             "cpu_ms_per_request": round(per_request_ms, 2), "kinds": kinds,
