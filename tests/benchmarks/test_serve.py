@@ -27,7 +27,8 @@ def test_the_serving_benchmark_runs_at_a_tiny_size_without_errors(postgres_clust
     # five copies of the demo's reports: three as recorded, two as contributions (AMBER, AMBER+STRICT)
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "serve.py"), "--database-url", url, "--reports", "25000",
-         "--alerts", "600", "--analysts", "3", "--seconds", "4", "--think", "0", "0.05", "--workers", "1",
+         "--alerts", "600", "--analysts", "3", "--seconds", "4", "--warmup", "1", "--think", "0", "0.05",
+         "--workers", "1",
          "--json"],
         capture_output=True, text=True, timeout=600, cwd=REPO,
     )
