@@ -17,6 +17,7 @@ from biotracker.config import Settings
 from biotracker.db.engine import open_store
 from biotracker.server import api, auth, contribute
 from biotracker.server.context import ServerContext, utc_now
+from biotracker.server.docs import mount_docs
 from biotracker.server.visibility import Rules
 
 access_log = logging.getLogger("biotracker.server.access")
@@ -105,7 +106,7 @@ def create_app(
         title="Biotracker",
         version="1",
         description="The shared repository of biological-incident reports and alerts, under TLP 2.0 (docs/ACCESS.md).",
-        docs_url="/api/docs",
+        docs_url=None,  # served from vendored files: server/docs.py
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -114,6 +115,7 @@ def create_app(
     )
     app.include_router(api.router)
     app.include_router(auth.router)
+    mount_docs(app)
 
     @app.middleware("http")
     async def access_logged(

@@ -8,29 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from biotracker.access import Role
 from biotracker.alerts import lifecycle
-from biotracker.db.tables import alerts
+from biotracker.db.tables import alerts, users
 from biotracker.incidents.scopes import Scope
 from biotracker.schema import AlertStatus, AlertTier
-from biotracker.server import accounts
+from biotracker.server import accounts, visibility
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import CallerDep, audit, require_write
-from biotracker.server.routes.common import (
-    audit_reads,
-    caller_scope,
-    ctx_of,
-    decode_cursor,
-    encode_cursor,
-    intake_incidents,
-    jsonable,
-    marking,
-    not_found,
-    parse_time,
-)
-from biotracker.server.visibility import public_id, stored_id
+from biotracker.server.routes import common
 
 router = APIRouter(tags=["alerts"])
 LIST_FIELDS = (
@@ -56,14 +44,16 @@ def _shown(
     conn: Connection, request: Request, scope: Scope, rows: list[dict], fields: tuple[str, ...]
 ) -> list[dict]:
     """Rows as the caller sees them: natural ids, the marking raised where intake fed the alert."""
-    intake = ctx_of(request).rules.intake
-    floored = intake_incidents(conn, scope, intake, {r["incident_id"] for r in rows if r["incident_id"]})
+    intake = common.ctx_of(request).rules.intake
+    floored = common.intake_incidents(
+        conn, scope, intake, {r["incident_id"] for r in rows if r["incident_id"]}
+    )
     out = []
     for row in rows:
-        item = {k: jsonable(row[k]) for k in fields}
-        item["alert_id"] = public_id(scope, row["alert_id"])
-        item["incident_id"] = public_id(scope, row["incident_id"]) if row["incident_id"] else None
-        item["tlp"] = marking(row["tlp"], row["incident_id"] in floored).value
+        item = {k: common.jsonable(row[k]) for k in fields}
+        item["alert_id"] = visibility.public_id(scope, row["alert_id"])
+        item["incident_id"] = visibility.public_id(scope, row["incident_id"]) if row["incident_id"] else None
+        item["tlp"] = common.marking(row["tlp"], row["incident_id"] in floored).value
         out.append(item)
     return out
 
@@ -80,20 +70,17 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Alerts in the caller's view, newest week first; pass ``next`` back as ``cursor`` for the next page."""
-    with ctx_of(request).engine.connect() as conn:
-        scope = caller_scope(conn, request, c)
-        query = select(alerts).where(alerts.c.scope == scope.key)
+    with common.ctx_of(request).engine.connect() as conn:
+        scope = common.caller_scope(conn, request, c)
+        query = select(*(alerts.c[k] for k in LIST_FIELDS)).where(alerts.c.scope == scope.key)
         if tier:
             query = query.where(alerts.c.tier == tier.value)
         if status:
             query = query.where(alerts.c.status == status.value)
-        if country:
-            query = query.where(alerts.c.country_iso3 == country.upper())
-        if disease:
-            query = query.where(func.lower(alerts.c.disease) == disease.casefold())
+        query = common.on_topic(query, alerts, country, disease)
         if cursor:
-            period_text, after = decode_cursor(cursor, 2)
-            period, last_id = parse_time(period_text), stored_id(scope, str(after))
+            period_text, after = common.decode_cursor(cursor, 2)
+            period, last_id = common.parse_time(period_text), visibility.stored_id(scope, str(after))
             query = query.where(
                 or_(
                     alerts.c.period_start < period,
@@ -103,43 +90,55 @@ def list_alerts(
         query = query.order_by(alerts.c.period_start.desc(), alerts.c.alert_id).limit(limit + 1)
         rows = [dict(r) for r in conn.execute(query).mappings()]
         page = _shown(conn, request, scope, rows[:limit], LIST_FIELDS)
-    audit_reads(request, c, page, "alert_id", "alerts list")
+    common.audit_reads(request, c, page, "alert_id", "alerts list")
     more = len(rows) > limit
     return {
         "items": page,
-        "next": encode_cursor(page[-1]["period_start"], page[-1]["alert_id"]) if more else None,
+        "next": common.encode_cursor(page[-1]["period_start"], page[-1]["alert_id"]) if more else None,
     }
 
 
 def _alert_row(conn: Connection, request: Request, c: CallerDep, alert_id: str) -> tuple[Scope, dict]:
     """The caller's copy of the alert, or 404 (audited) when its view has none."""
-    scope = caller_scope(conn, request, c)
+    scope = common.caller_scope(conn, request, c)
     row = (
         conn.execute(
-            select(alerts).where(alerts.c.scope == scope.key, alerts.c.alert_id == stored_id(scope, alert_id))
+            select(alerts).where(
+                alerts.c.scope == scope.key, alerts.c.alert_id == visibility.stored_id(scope, alert_id)
+            )
         )
         .mappings()
         .first()
     )
     if row is None:
-        raise not_found(request, c, "alert", alert_id)
+        raise common.not_found(request, c, "alert", alert_id)
     return scope, dict(row)
 
 
 @router.get("/alerts/{alert_id}")
 def get_alert(request: Request, c: CallerDep, alert_id: str) -> dict[str, Any]:
-    """One alert with its reasons, history, assignee and the caller's relevance label; 404 when the
-    caller's view has no such alert."""
-    engine = ctx_of(request).engine
+    """One alert with its reasons, its history and assignee as the caller's organisation wrote them;
+    404 when the caller's view has no such alert."""
+    engine = common.ctx_of(request).engine
     with engine.connect() as conn:
         scope, row = _alert_row(conn, request, c, alert_id)
         item = _shown(conn, request, scope, [row], DETAIL_FIELDS)[0]
-    events = lifecycle.history(engine, row["alert_id"])
+        # notes and assignments are the organisation's own: a standard scope's alert is read by
+        # many organisations, and a note is free text no marking governs
+        events = lifecycle.history(engine, row["alert_id"])
+        actors = {e["actor"] for e in events}
+        colleagues = set(
+            conn.execute(
+                select(users.c.username).where(users.c.org == c.principal.org, users.c.username.in_(actors))
+            ).scalars()
+        )
+    events = [e for e in events if e["actor"] in colleagues]
     item["history"] = [
-        {k: jsonable(e[k]) for k in ("at", "actor", "from_status", "to_status", "note")} for e in events
+        {k: common.jsonable(e[k]) for k in ("at", "actor", "from_status", "to_status", "note")}
+        for e in events
     ]
     item["assignee"] = lifecycle.assignee(events)
-    audit_reads(request, c, [item], "alert_id", "alert")
+    common.audit_reads(request, c, [item], "alert_id", "alert")
     return item
 
 
@@ -165,39 +164,37 @@ class Feedback(BaseModel):
     note: str = Field("", max_length=2000)
 
 
+def _audited(
+    request: Request, c: CallerDep, alert_id: str, action: Action, outcome: Outcome, detail: str
+) -> None:
+    audit(
+        common.ctx_of(request),
+        request,
+        action,
+        outcome,
+        principal=c.principal,
+        record_ids=(alert_id,),
+        detail=detail,
+    )
+
+
 def _writable(request: Request, c: CallerDep, alert_id: str, action: Action) -> str:
     """The stored id of an alert the caller may change: 404 when not in its view, 403 for a read-only
     token or a role that does not triage (both audited)."""
-    with ctx_of(request).engine.connect() as conn:
+    with common.ctx_of(request).engine.connect() as conn:
         _, row = _alert_row(conn, request, c, alert_id)
     try:
         require_write(c)
         if c.principal.role not in TRIAGERS:
             raise HTTPException(status_code=403, detail="only analysts, operators and admins triage alerts")
     except HTTPException as exc:
-        audit(
-            ctx_of(request),
-            request,
-            action,
-            Outcome.DENIED,
-            principal=c.principal,
-            record_ids=(alert_id,),
-            detail=str(exc.detail),
-        )
+        _audited(request, c, alert_id, action, Outcome.DENIED, str(exc.detail))
         raise
     return str(row["alert_id"])
 
 
 def _done(request: Request, c: CallerDep, alert_id: str, action: Action, detail: str) -> dict[str, Any]:
-    audit(
-        ctx_of(request),
-        request,
-        action,
-        Outcome.OK,
-        principal=c.principal,
-        record_ids=(alert_id,),
-        detail=detail,
-    )
+    _audited(request, c, alert_id, action, Outcome.OK, detail)
     return get_alert(request, c, alert_id)
 
 
@@ -205,22 +202,14 @@ def _done(request: Request, c: CallerDep, alert_id: str, action: Action, detail:
 def set_status(request: Request, c: CallerDep, alert_id: str, change: StatusChange) -> dict[str, Any]:
     """Move the alert along its lifecycle (new → triaged → escalated / dismissed → closed); 409 for a
     move the lifecycle does not allow."""
-    ctx = ctx_of(request)
+    ctx = common.ctx_of(request)
     stored = _writable(request, c, alert_id, Action.ALERT_STATUS)
     try:
         lifecycle.set_status(
             ctx.engine, stored, change.status, c.principal.username, ctx.clock(), change.note
         )
     except lifecycle.TransitionError as exc:
-        audit(
-            ctx,
-            request,
-            Action.ALERT_STATUS,
-            Outcome.INVALID,
-            principal=c.principal,
-            record_ids=(alert_id,),
-            detail=str(exc),
-        )
+        _audited(request, c, alert_id, Action.ALERT_STATUS, Outcome.INVALID, str(exc))
         raise HTTPException(status_code=409, detail=str(exc).replace(stored, alert_id)) from None
     return _done(request, c, alert_id, Action.ALERT_STATUS, change.status.value)
 
@@ -228,20 +217,19 @@ def set_status(request: Request, c: CallerDep, alert_id: str, change: StatusChan
 @router.post("/alerts/{alert_id}/assignee")
 def set_assignee(request: Request, c: CallerDep, alert_id: str, change: Assignment) -> dict[str, Any]:
     """Assign the alert to a user of the caller's organisation (null: unassign)."""
-    ctx = ctx_of(request)
+    ctx = common.ctx_of(request)
     stored = _writable(request, c, alert_id, Action.ALERT_ASSIGN)
     if change.assignee is not None:
         with ctx.engine.connect() as conn:
             user = accounts.active_principal(conn, change.assignee)
         if user is None or user.org != c.principal.org:
-            audit(
-                ctx,
+            _audited(
                 request,
+                c,
+                alert_id,
                 Action.ALERT_ASSIGN,
                 Outcome.INVALID,
-                principal=c.principal,
-                record_ids=(alert_id,),
-                detail="assignee is not an active user of the organisation",
+                "assignee is not an active user of the organisation",
             )
             raise HTTPException(status_code=422, detail="assignee: not an active user of your organisation")
     lifecycle.assign(ctx.engine, stored, change.assignee, c.principal.username, ctx.clock())
@@ -251,7 +239,7 @@ def set_assignee(request: Request, c: CallerDep, alert_id: str, change: Assignme
 @router.post("/alerts/{alert_id}/notes")
 def add_note(request: Request, c: CallerDep, alert_id: str, note: Note) -> dict[str, Any]:
     """Add a note to the alert's history."""
-    ctx = ctx_of(request)
+    ctx = common.ctx_of(request)
     stored = _writable(request, c, alert_id, Action.ALERT_NOTE)
     lifecycle.add_note(ctx.engine, stored, c.principal.username, ctx.clock(), note.note)
     return _done(request, c, alert_id, Action.ALERT_NOTE, "")
@@ -261,7 +249,7 @@ def add_note(request: Request, c: CallerDep, alert_id: str, note: Note) -> dict[
 def give_feedback(request: Request, c: CallerDep, alert_id: str, feedback: Feedback) -> dict[str, Any]:
     """Label the alert relevant or not relevant: the relevance model's training data, like
     ``biotracker feedback``; the caller's latest label counts."""
-    ctx = ctx_of(request)
+    ctx = common.ctx_of(request)
     stored = _writable(request, c, alert_id, Action.FEEDBACK)
     lifecycle.record_feedback(
         ctx.engine, stored, feedback.label, c.principal.username, ctx.clock(), feedback.note

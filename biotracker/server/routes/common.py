@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from fastapi import HTTPException, Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from biotracker.db.tables import incident_reports, reports
 from biotracker.incidents.scopes import LAW_ENFORCEMENT_FLOOR, Scope
@@ -63,6 +63,15 @@ def audit_reads(request: Request, c: Caller, items: Iterable[dict[str, Any]], ke
             record_ids=restricted,
             detail=what,
         )
+
+
+def on_topic(query: Select, table: Table, country: str | None, disease: str | None) -> Select:
+    """The country and disease filters every derived list takes (country: ISO3; disease: any case)."""
+    if country:
+        query = query.where(table.c.country_iso3 == country.upper())
+    if disease:
+        query = query.where(func.lower(table.c.disease) == disease.casefold())
+    return query
 
 
 def encode_cursor(*values: Any) -> str:

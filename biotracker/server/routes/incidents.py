@@ -6,25 +6,14 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from biotracker.db.tables import incident_reports, incidents, reports
 from biotracker.incidents.scopes import Scope
 from biotracker.schema import most_restrictive
+from biotracker.server import visibility
 from biotracker.server.auth import CallerDep
-from biotracker.server.routes.common import (
-    audit_reads,
-    caller_scope,
-    ctx_of,
-    decode_cursor,
-    encode_cursor,
-    intake_incidents,
-    jsonable,
-    marking,
-    not_found,
-    parse_time,
-)
-from biotracker.server.visibility import public_id, stored_id
+from biotracker.server.routes import common
 
 router = APIRouter(tags=["incidents"])
 FIELDS = (
@@ -48,12 +37,14 @@ REPORT_FIELDS = ("report_id", "source", "title", "url", "published_at", "country
 
 
 def _shown(conn: Connection, request: Request, scope: Scope, rows: list[dict]) -> list[dict]:
-    floored = intake_incidents(conn, scope, ctx_of(request).rules.intake, {r["incident_id"] for r in rows})
+    floored = common.intake_incidents(
+        conn, scope, common.ctx_of(request).rules.intake, {r["incident_id"] for r in rows}
+    )
     return [
-        {k: jsonable(row[k]) for k in FIELDS}
+        {k: common.jsonable(row[k]) for k in FIELDS}
         | {
-            "incident_id": public_id(scope, row["incident_id"]),
-            "tlp": marking(row["tlp"], row["incident_id"] in floored).value,
+            "incident_id": visibility.public_id(scope, row["incident_id"]),
+            "tlp": common.marking(row["tlp"], row["incident_id"] in floored).value,
         }
         for row in rows
     ]
@@ -70,16 +61,13 @@ def list_incidents(
 ) -> dict[str, Any]:
     """Incidents in the caller's view, most recently begun first (undated ones last); pass ``next``
     back as ``cursor`` for the next page."""
-    with ctx_of(request).engine.connect() as conn:
-        scope = caller_scope(conn, request, c)
+    with common.ctx_of(request).engine.connect() as conn:
+        scope = common.caller_scope(conn, request, c)
         query = select(incidents).where(incidents.c.scope == scope.key)
-        if country:
-            query = query.where(incidents.c.country_iso3 == country.upper())
-        if disease:
-            query = query.where(func.lower(incidents.c.disease) == disease.casefold())
+        query = common.on_topic(query, incidents, country, disease)
         if cursor:
-            seen_text, after = decode_cursor(cursor, 2)
-            seen, last_id = parse_time(seen_text, dt.datetime), stored_id(scope, str(after))
+            seen_text, after = common.decode_cursor(cursor, 2)
+            seen, last_id = common.parse_time(seen_text, dt.datetime), visibility.stored_id(scope, str(after))
             later_id = and_(incidents.c.first_seen_at.is_(None), incidents.c.incident_id > last_id)
             if seen is None:
                 query = query.where(later_id)
@@ -94,11 +82,11 @@ def list_incidents(
         order = (incidents.c.first_seen_at.desc().nulls_last(), incidents.c.incident_id)
         rows = [dict(r) for r in conn.execute(query.order_by(*order).limit(limit + 1)).mappings()]
         page = _shown(conn, request, scope, rows[:limit])
-    audit_reads(request, c, page, "incident_id", "incidents list")
+    common.audit_reads(request, c, page, "incident_id", "incidents list")
     more = len(rows) > limit
     return {
         "items": page,
-        "next": encode_cursor(page[-1]["first_seen_at"], page[-1]["incident_id"]) if more else None,
+        "next": common.encode_cursor(page[-1]["first_seen_at"], page[-1]["incident_id"]) if more else None,
     }
 
 
@@ -106,10 +94,10 @@ def list_incidents(
 def get_incident(request: Request, c: CallerDep, incident_id: str) -> dict[str, Any]:
     """One incident with the reports behind it (all of which the caller may see: the incident was
     built from them alone); 404 when the caller's view has no such incident."""
-    ctx = ctx_of(request)
+    ctx = common.ctx_of(request)
     with ctx.engine.connect() as conn:
-        scope = caller_scope(conn, request, c)
-        stored = stored_id(scope, incident_id)
+        scope = common.caller_scope(conn, request, c)
+        stored = visibility.stored_id(scope, incident_id)
         row = (
             conn.execute(
                 select(incidents).where(incidents.c.scope == scope.key, incidents.c.incident_id == stored)
@@ -118,7 +106,7 @@ def get_incident(request: Request, c: CallerDep, incident_id: str) -> dict[str, 
             .first()
         )
         if row is None:
-            raise not_found(request, c, "incident", incident_id)
+            raise common.not_found(request, c, "incident", incident_id)
         item = _shown(conn, request, scope, [dict(row)])[0]
         members = (
             select(reports, incident_reports.c.duplicate_of)
@@ -131,16 +119,16 @@ def get_incident(request: Request, c: CallerDep, incident_id: str) -> dict[str, 
     for r in found:
         vis = ctx.rules.of_report(r)
         if not ctx.rules.sees(c.principal, vis):  # defence in depth: the scope admits none of these
-            raise not_found(request, c, "incident", incident_id)
+            raise common.not_found(request, c, "incident", incident_id)
         shown.append(
-            {k: jsonable(r[k]) for k in REPORT_FIELDS}
+            {k: common.jsonable(r[k]) for k in REPORT_FIELDS}
             | {"tlp": vis.tlp.value, "duplicate_of": r["duplicate_of"]}
         )
     if shown:
         item["tlp"] = most_restrictive(
-            [marking(item["tlp"], False), *(marking(s["tlp"], False) for s in shown)]
+            [common.marking(item["tlp"], False), *(common.marking(s["tlp"], False) for s in shown)]
         ).value
     item["reports"] = shown
-    audit_reads(request, c, [item], "incident_id", "incident")
-    audit_reads(request, c, shown, "report_id", f"reports of incident {incident_id}")
+    common.audit_reads(request, c, [item], "incident_id", "incident")
+    common.audit_reads(request, c, shown, "report_id", f"reports of incident {incident_id}")
     return item
