@@ -152,6 +152,21 @@ incidents = Table(
     _scope_column(),
     Index("ix_incidents_scope_first_seen", "scope", "first_seen_at"),
 )
+# 0011: the API's incident pages of one scope (first_seen_at DESC NULLS LAST, incident_id) are these
+# indexes read backwards, with or without a country filter
+Index(
+    "ix_incidents_scope_page",
+    incidents.c.scope,
+    incidents.c.first_seen_at.nulls_first(),
+    incidents.c.incident_id.desc(),
+)
+Index(
+    "ix_incidents_scope_country_page",
+    incidents.c.scope,
+    incidents.c.country_iso3,
+    incidents.c.first_seen_at.nulls_first(),
+    incidents.c.incident_id.desc(),
+)
 
 incident_reports = Table(
     "incident_reports",
@@ -231,6 +246,16 @@ alerts = Table(
     Column("series_key", String(300), comment="0006: the series the alert is about"),
     Index("ix_alerts_scope_period", "scope", "period_start"),
     Index("ix_alerts_scope_series", "scope", "series_key", "period_start"),
+)
+# 0011: the API's alert pages of one scope (period_start DESC, alert_id) are these indexes read
+# backwards, with or without a country filter
+Index("ix_alerts_scope_page", alerts.c.scope, alerts.c.period_start, alerts.c.alert_id.desc())
+Index(
+    "ix_alerts_scope_country_page",
+    alerts.c.scope,
+    alerts.c.country_iso3,
+    alerts.c.period_start,
+    alerts.c.alert_id.desc(),
 )
 
 alert_events = Table(

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from biotracker.access import Role
 from biotracker.db.tables import reports
@@ -110,13 +111,19 @@ async def post_reports(request: Request, c: CallerDep) -> Any:
     """Contribute one report, ``{"reports": [...]}``, or a CSV upload (``Content-Type: text/csv``, a
     header row of the same field names, lists separated by ";"); all are stored or none (422 names
     the field)."""
-    ctx = _ctx(request)
     _require_contributor(request, c, Action.CONTRIBUTE)
+    csv_upload = request.headers.get("content-type", "").startswith("text/csv")
+    raw = await request.body() if csv_upload else b""
+    body = None if csv_upload else await _json_body(request)
+    # the database work runs on a worker thread: on the event loop it would stall every other request
+    return await run_in_threadpool(_contribute, request, c, raw if csv_upload else None, body)
+
+
+def _contribute(request: Request, c: CallerDep, csv_body: bytes | None, body: Any) -> Any:
+    ctx = _ctx(request)
     try:
-        if request.headers.get("content-type", "").startswith("text/csv"):
-            body: Any = {"reports": contribute.rows_from_csv(await request.body())}
-        else:
-            body = await _json_body(request)
+        if csv_body is not None:
+            body = {"reports": contribute.rows_from_csv(csv_body)}
         items, batch = contribute.parse_contributions(body)
         contribute.check_names(ctx.engine, items, batch)
     except contribute.ContributionInvalid as exc:

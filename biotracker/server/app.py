@@ -151,7 +151,9 @@ def app_from_environment() -> FastAPI:
     """The application over the settings of the environment (what each uvicorn worker process builds)."""
     from biotracker.config import load_settings
 
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    contribute.warm_up()
+    return app
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
@@ -169,7 +171,9 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         "proxy_headers": True,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        app = create_app(settings)
+        contribute.warm_up()
+        uvicorn.run(app, **options)
         return
     if not settings.server_secret_key:
         raise ConfigError(

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
+from starlette.concurrency import run_in_threadpool
 
 from biotracker.access import Principal
 from biotracker.server import accounts
@@ -140,12 +141,12 @@ async def caller(request: Request) -> Caller:
         kind, _, secret = header.partition(" ")
         if kind.lower() != "bearer" or not secret.strip():
             raise _unauthorised("Authorization must be 'Bearer <token>'")
-        return token_caller(request, secret.strip())
+        # database work on a worker thread: on the event loop it would stall every other request
+        return await run_in_threadpool(token_caller, request, secret.strip())
     session_id = session_id_from(ctx, request)
     if session_id is None:
         raise _unauthorised()
-    with ctx.engine.connect() as conn:
-        found_session = accounts.session_principal(conn, session_id, now)
+    found_session = await run_in_threadpool(_session_of, ctx, session_id, now)
     if found_session is None:
         raise _unauthorised("the session has ended; log in again")
     principal, csrf = found_session
@@ -165,6 +166,11 @@ async def caller(request: Request) -> Caller:
                 status_code=403, detail="CSRF token missing or wrong: send the session's csrf_token"
             )
     return Caller(principal, "session", Scope.WRITE, csrf)
+
+
+def _session_of(ctx: ServerContext, session_id: str, now: dt.datetime) -> tuple[Principal, str] | None:
+    with ctx.engine.connect() as conn:
+        return accounts.session_principal(conn, session_id, now)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

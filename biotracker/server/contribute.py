@@ -1,7 +1,8 @@
 """Contributions: validate everything, archive the request raw as a feed payload, normalise it.
 
 The order is the pipeline's own: nothing is parsed before its bytes are in the raw archive, and
-reports come out of ``normalise_pending`` through the ``contributions`` connector like any feed's.
+reports come out of the normalise stage's own functions through the ``contributions`` connector
+like any feed's (for the request's payload only, so a contribution costs the same on any store size).
 Validation runs first and covers the whole request, so a bad item stores nothing at all.
 """
 
@@ -12,16 +13,20 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from biotracker.access import Principal
 from biotracker.config import Settings
-from biotracker.db.tables import organisations, reports, users
+from biotracker.db.tables import organisations, reports, source_health, users
+from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
-from biotracker.normalise.run import normalise_pending
+from biotracker.ingest.connector import Connector
+from biotracker.ingest.registry import connector_classes
+from biotracker.normalise.run import normalise_payload, store_outcome
 from biotracker.raw.archive import store_payload
 from biotracker.schema import Tlp
 from biotracker.schema.contribution import Contribution
@@ -111,10 +116,21 @@ def rows_from_csv(body: bytes) -> list[dict[str, Any]]:
 
 
 def check_names(engine: Engine, items: Sequence[Contribution], batch: bool) -> None:
-    """Every organisation and user a share list names must exist (a typo would share with nobody)."""
-    with engine.connect() as conn:
-        orgs = set(conn.execute(select(organisations.c.name)).scalars())
-        names = set(conn.execute(select(users.c.username)).scalars())
+    """Every organisation and user a share list names must exist (a typo would share with nobody).
+
+    Only the names the request uses are looked up (by primary key), never the whole tables."""
+    wanted_orgs = {o for item in items for o in item.share_with}
+    wanted_users = {u for item in items for u in item.share_users}
+    orgs: set[str] = set()
+    names: set[str] = set()
+    if wanted_orgs or wanted_users:
+        with engine.connect() as conn:
+            if wanted_orgs:
+                query = select(organisations.c.name).where(organisations.c.name.in_(sorted(wanted_orgs)))
+                orgs = set(conn.execute(query).scalars())
+            if wanted_users:
+                query = select(users.c.username).where(users.c.username.in_(sorted(wanted_users)))
+                names = set(conn.execute(query).scalars())
     problems = []
     for index, item in enumerate(items):
         prefix: tuple[str | int, ...] = ("reports", index) if batch else ()
@@ -160,11 +176,19 @@ def archive_and_normalise(
     items: Sequence[Mapping[str, Any]],
     now: dt.datetime,
 ) -> list[str]:
-    """Store the envelope raw, normalise it, and return the report ids it produced."""
+    """Store the envelope raw, normalise it, and return the report ids it produced.
+
+    The pipeline's order and code (``store_payload``, ``normalise_payload``, ``store_outcome``) for
+    this one payload only: the raw row is committed first; the reports, the payload's "normalised"
+    mark and the source's counters follow in short transactions. Nothing here reads a table whole
+    (``normalise_pending`` would list every pending payload and recount every source's reports:
+    seconds on a large store, under a lock that serialises contributions). Should the second step
+    fail, the payload stays pending and the next ``biotracker normalise`` picks it up.
+    """
     body = envelope(principal, items, now)
     ids = [f"{SOURCE}:{item['contribution_id']}" for item in items]
     with engine.begin() as conn:
-        store_payload(
+        record, _ = store_payload(
             conn,
             settings.raw_dir,
             source=SOURCE,
@@ -174,10 +198,14 @@ def archive_and_normalise(
             fetched_at=now,
             content_type="application/json",
         )
-    normalise_pending(settings, engine, sources=[SOURCE])
+    connector = _connector()
+    good, bad, _skipped = normalise_payload(connector, body, record.sha256, now)
     with engine.connect() as conn:
-        stored = set(conn.execute(select(reports.c.report_id).where(reports.c.report_id.in_(ids))).scalars())
-    missing = [i for i in ids if i not in stored]
+        known = set(conn.execute(select(reports.c.report_id).where(reports.c.report_id.in_(ids))).scalars())
+    stored, bad = store_outcome(engine, connector, record.sha256, good, bad)
+    added = sum(1 for r in stored if r.report_id not in known)
+    _count_in_health(engine, added, len(bad))
+    missing = sorted(set(ids) - {r.report_id for r in stored})
     if missing:
         raise BiotrackerError(
             f"contributions {missing} were archived but not normalised (see `biotracker quarantine` for the reason)"
@@ -185,12 +213,31 @@ def archive_and_normalise(
     return ids
 
 
+@cache
+def _connector() -> Connector:
+    """The ``contributions`` connector (stateless; found once per process, not per request)."""
+    return connector_classes()[SOURCE]()
+
+
+def _count_in_health(engine: Engine, added: int, quarantined: int) -> None:
+    """Add this request's reports and quarantined items to the ``contributions`` row of
+    ``source_health`` (one row locked for a moment; the pipeline's full recount agrees)."""
+    if not added and not quarantined:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            update(source_health)
+            .where(source_health.c.source == SOURCE)
+            .values(
+                items=source_health.c["items"] + added,
+                quarantined=source_health.c.quarantined + quarantined,
+            )
+        )
+
+
 def ensure_health_row(engine: Engine) -> None:
     """Create the ``contributions`` row of ``source_health`` up front (insert-or-ignore), so concurrent
-    contributions never race to insert it when ``normalise_pending`` refreshes the counts."""
-    from biotracker.db.tables import source_health
-    from biotracker.db.upsert import upsert
-
+    contributions only ever update it."""
     with engine.begin() as conn:
         upsert(
             conn,
@@ -198,6 +245,25 @@ def ensure_health_row(engine: Engine) -> None:
             [{"source": SOURCE, "payloads": 0, "items": 0, "quarantined": 0, "failures": 0}],
             update=False,
         )
+
+
+def warm_up() -> None:
+    """Normalise a sample contribution in memory (nothing is stored), so that what normalising needs
+    (vocabularies, gazetteer, cue lexicon: about a second to load) is loaded before the server takes
+    requests and the first contribution a server process receives is as quick as the others.
+    ``serve`` calls it; test servers skip it."""
+    from biotracker.access import Role
+
+    now = dt.datetime.now(dt.UTC)
+    sample = {
+        "contribution_id": "0" * 32,
+        "title": "Anthrax in cattle near Utrecht",
+        "text": "Three cattle died of anthrax; Bacillus anthracis was confirmed by the laboratory.",
+        "country_iso3": "NLD",
+        "reported_at": now.isoformat(),
+    }
+    body = envelope(Principal(username="warm-up", org="warm-up", role=Role.CONTRIBUTOR), [sample], now)
+    normalise_payload(_connector(), body, "0" * 64, now)
 
 
 def new_contribution_id() -> str:
