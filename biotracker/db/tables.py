@@ -382,6 +382,18 @@ saved_views = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+worksheet_entries = Table(
+    "worksheet_entries",
+    metadata,
+    # no foreign key to incidents: a rebuild deletes and rewrites incident rows under the same ids
+    Column("incident_id", String(64), primary_key=True, comment="stored (scope-qualified) incident id"),
+    Column("tool", String(16), primary_key=True, comment="gft or mgft (data/worksheets.toml)"),
+    Column("assessor", String(100), primary_key=True, comment="username of the analyst who scored"),
+    Column("version", Integer, primary_key=True, comment="1, 2, ... per incident, tool and assessor"),
+    Column("scores", JSON, nullable=False, comment="[{criterion_id, points, evidence}]"),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 #: Tables in dependency order (parents first), for snapshots and row counts.
 ALL_TABLES = [
     raw_payloads,

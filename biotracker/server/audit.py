@@ -32,6 +32,9 @@ class Action(str, Enum):
     ALERT_ASSIGN = "alert_assign"
     ALERT_NOTE = "alert_note"
     FEEDBACK = "feedback"
+    INCIDENT_SPLIT = "incident_split"
+    INCIDENT_JOIN = "incident_join"
+    WORKSHEET = "worksheet"
     ADMIN = "admin"
 
 

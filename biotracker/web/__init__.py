@@ -15,7 +15,8 @@ from biotracker.web.render import STATIC_DIR
 
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files on ``app`` (after the API and session routes)."""
-    from biotracker.web import pages
+    from biotracker.web import incident_pages, pages
 
     app.include_router(pages.router)
+    app.include_router(incident_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
