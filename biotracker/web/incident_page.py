@@ -101,7 +101,7 @@ def visible_incident(
         incidents.c.scope == scope.key, incidents.c.incident_id == stored_id(scope, incident_id)
     )
     row = conn.execute(query).mappings().first()
-    return (scope, row) if row else None
+    return (scope, dict(row)) if row else None
 
 
 def _groups(members: list[ReportView]) -> list[LinkGroup]:
@@ -160,11 +160,12 @@ def load_incident_view(
             )
         ).scalars()
     )
-    assessment = (
+    found_assessment = (
         conn.execute(select(incident_assessments).where(incident_assessments.c.incident_id == stored))
         .mappings()
         .first()
     )
+    assessment = dict(found_assessment) if found_assessment else None
     floored = stored in intake_incidents(conn, scope, ctx.rules.intake, {stored})
     tlp = most_restrictive([marking(row["tlp"], floored), *(m.tlp for m in members)])
     linked = conn.execute(
@@ -179,7 +180,7 @@ def load_incident_view(
         tlp=tlp,
         groups=_groups(members),
         detached=detached,
-        assessment=dict(assessment) if assessment else None,
+        assessment=assessment,
         indicators=_indicators(assessment),
         worksheets=worksheet_views(stored, entries(conn, stored)),
         alerts=[(public_id(scope, a), h) for a, h in linked],

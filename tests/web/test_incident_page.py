@@ -140,10 +140,10 @@ def test_two_assessors_fill_in_the_mgft_worksheet_and_every_version_is_kept(
 
     assert analyst.locator(".notice").inner_text() == "Worksheet saved as a new version."
     assert latest_totals(analyst) == {"nl_analyst": ("2", "4 (unweighted)"), SECOND: ("1", "4 (unweighted)")}
-    history = analyst.locator("#worksheet-mgft ol.ws-history > li").all_inner_texts()
+    history = analyst.locator("#worksheet-mgft ol.ws-history > li").all_text_contents()
     assert [re.search(r"(\S+) version (\d)", h).groups() for h in history] == [
         ("nl_analyst", "1"), (SECOND, "1"), ("nl_analyst", "2")]
-    assert "Tier 1 agent named in <b>two</b> reports" in analyst.locator("#worksheet-mgft ol.ws-history").inner_text()
+    assert "Tier 1 agent named in <b>two</b> reports" in analyst.locator("#worksheet-mgft ol.ws-history").text_content()
     assert "Assessors agree on 100% of the criteria" in analyst.locator("#worksheet-mgft").inner_text()
     with demo_server.engine.connect() as conn:
         versions = conn.execute(select(worksheet_entries.c.assessor, worksheet_entries.c.version).where(
@@ -180,6 +180,6 @@ def test_an_incident_outside_the_view_is_not_found_and_contributors_may_not_spli
 def test_every_incident_action_is_reachable_by_keyboard(analyst, incident):
     analyst.goto(f"/incidents/{incident['id']}")
     assert tab_to(analyst, f'button[aria-label="Split off: {incident["report"]}"]')
-    assert tab_to(analyst, "#worksheet-mgft summary")
+    assert tab_to(analyst, "#worksheet-mgft details.score summary")
     analyst.keyboard.press("Enter")
     assert tab_to(analyst, "#mgft-biorisk-points")
