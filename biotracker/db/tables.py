@@ -189,6 +189,16 @@ incident_overrides = Table(
     Column("created_at", UtcDateTime()),
 )
 
+incident_merges = Table(
+    "incident_merges",
+    metadata,
+    Column("report_id", String(300), primary_key=True, comment="a report of one merged incident"),
+    Column("with_report_id", String(300), primary_key=True, comment="a report of the other"),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime()),
+    comment="forced links between incidents an analyst merged; every clustering run respects them",
+)
+
 signals = Table(
     "signals",
     metadata,
@@ -402,6 +412,7 @@ ALL_TABLES = [
     incidents,
     incident_reports,
     incident_overrides,
+    incident_merges,
     incident_assessments,
     signals,
     alerts,

@@ -34,6 +34,8 @@ class Action(str, Enum):
     FEEDBACK = "feedback"
     INCIDENT_SPLIT = "incident_split"
     INCIDENT_JOIN = "incident_join"
+    INCIDENT_MERGE = "incident_merge"
+    INCIDENT_UNMERGE = "incident_unmerge"
     WORKSHEET = "worksheet"
     ADMIN = "admin"
 

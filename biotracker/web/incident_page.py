@@ -40,6 +40,7 @@ LINK_LABELS = {
     LinkKind.NEAR_DUPLICATE: "Nearly the same text from another source",
     LinkKind.SAME_EVENT: "Same agent and country within the time gap",
     LinkKind.DETACHED: "Split off by an analyst",
+    LinkKind.MERGED: "Merged in by an analyst",
 }
 
 

@@ -1,5 +1,6 @@
 """The incident page and its actions: split a report off and join it back (the CLI's
-``incident_overrides`` detach, ``biotracker incidents split`` / ``join``), and the GFT/mGFT
+``incident_overrides`` detach, ``biotracker incidents split`` / ``join``), merge two incidents and
+undo the merge (``incident_merges``: a forced link every clustering run respects), and the GFT/mGFT
 worksheets. Every action is for analysts, carries the session's CSRF token (checked by
 ``server/auth.py``), re-clusters what it touched and is written to the audit log."""
 
@@ -10,11 +11,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from biotracker.access import Role
 from biotracker.alerts.refresh import build_scopes
-from biotracker.db.tables import incident_reports
-from biotracker.incidents.build import detach_report, reattach_report
+from biotracker.db.tables import incident_overrides, incident_reports
+from biotracker.incidents.build import detach_report, merge_reports, reattach_report, unmerge_report
 from biotracker.scoring.risk.worksheet_entries import TOOLS, save_entry
 from biotracker.scoring.risk.worksheets import WorksheetScoreError, load_tool
 from biotracker.server.audit import Action, Outcome
@@ -22,6 +24,7 @@ from biotracker.server.auth import Caller, audit
 from biotracker.server.routes.common import RESTRICTED
 from biotracker.server.visibility import public_id
 from biotracker.web.incident_page import load_incident_view, visible_incident
+from biotracker.web.reads import caller_scope
 from biotracker.web.render import Notice, context_of, page_caller, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -36,11 +39,14 @@ DONE = {
     "split": "Report split off: it is an incident of its own now, and later clustering runs keep it apart.",
     "join": "Split undone: the report is clustered with the others again.",
     "worksheet": "Worksheet saved as a new version.",
+    "merge": "Incidents merged: later clustering runs keep them together.",
+    "unmerge": "Merge undone: the reports are clustered by the rules alone again.",
 }
 ERRORS = {
     "forbidden": "Only analysts may split incidents or fill in worksheets.",
     "member": "That report is not in this incident.",
-    "override": "That report has no split to undo.",
+    "override": "That report has no split or merge to undo.",
+    "merge": "Give the id of another incident in your view (not one kept apart by a split).",
     "worksheet": "Check the worksheet: every scored criterion needs points (0-3) and its evidence.",
 }
 
@@ -118,8 +124,6 @@ def _recluster(request: Request, report_ids: list[str]) -> None:
 
 def _member_ids(request: Request, who: Caller, incident_id: str) -> tuple[str, list[str]] | None:
     """(stored id, member report ids) of an incident of the caller's view, or None."""
-    from sqlalchemy import select
-
     ctx = context_of(request)
     with ctx.engine.connect() as conn:
         found = visible_incident(conn, ctx, who.principal, incident_id)
@@ -127,19 +131,17 @@ def _member_ids(request: Request, who: Caller, incident_id: str) -> tuple[str, l
             return None
         scope, row = found
         ids = conn.execute(
-            select(incident_reports.c.report_id).where(
+            select(incident_reports.c.report_id)
+            .where(
                 incident_reports.c.scope == scope.key, incident_reports.c.incident_id == row["incident_id"]
             )
+            .order_by(incident_reports.c.report_id)
         ).scalars()
         return row["incident_id"], list(ids)
 
 
 def _incident_now(request: Request, who: Caller, report_id: str) -> str | None:
     """The public id of the incident holding ``report_id`` in the caller's view, after a re-clustering."""
-    from sqlalchemy import select
-
-    from biotracker.web.reads import caller_scope
-
     ctx = context_of(request)
     with ctx.engine.connect() as conn:
         scope = caller_scope(conn, ctx, who.principal)
@@ -196,6 +198,63 @@ def join_report(request: Request, who: PageCaller, incident_id: str, report_id: 
         record_ids=(incident_id, report_id), detail=f"undid the split of report {report_id}",
     )  # fmt: skip
     return see_other(_here(_incident_now(request, who, report_id) or incident_id, done="join"))
+
+
+@router.post("/incidents/{incident_id}/merge")
+def merge_incident(
+    request: Request, who: PageCaller, incident_id: str, other: Text = "", note: Text = ""
+) -> Response:
+    """Merge another incident of the caller's view into this one: a forced link between their
+    first reports, which every later clustering run respects."""
+    if (refused := _refused(request, who, Action.INCIDENT_MERGE, incident_id)) is not None:
+        return refused
+    here = _member_ids(request, who, incident_id)
+    if here is None:
+        return _not_found(request, who, incident_id)
+    there = _member_ids(request, who, other.strip()) if other.strip() else None
+    if there is None or there[0] == here[0]:
+        return see_other(_here(incident_id, error="merge"))
+    with context_of(request).engine.connect() as conn:
+        apart = set(
+            conn.execute(
+                select(incident_overrides.c.report_id).where(
+                    incident_overrides.c.report_id.in_([here[1][0], there[1][0]])
+                )
+            ).scalars()
+        )
+    if apart:
+        return see_other(_here(incident_id, error="merge"))
+    ctx = context_of(request)
+    ours, theirs = here[1][0], there[1][0]
+    merge_reports(ctx.engine, theirs, ours, note or f"merged by {who.principal.username}", ctx.clock())
+    _recluster(request, here[1] + there[1])
+    audit(
+        ctx, request, Action.INCIDENT_MERGE, Outcome.OK, principal=who.principal,
+        record_ids=(incident_id, other.strip(), theirs, ours),
+        detail=f"merged incident {other.strip()} into {incident_id}",
+    )  # fmt: skip
+    return see_other(_here(_incident_now(request, who, ours) or incident_id, done="merge"))
+
+
+@router.post("/incidents/{incident_id}/unmerge")
+def unmerge_incident(request: Request, who: PageCaller, incident_id: str, report_id: Text = "") -> Response:
+    """Undo a merge: remove the forced link of ``report_id`` and cluster the incident's reports again."""
+    if (refused := _refused(request, who, Action.INCIDENT_UNMERGE, incident_id)) is not None:
+        return refused
+    found = _member_ids(request, who, incident_id)
+    if found is None:
+        return _not_found(request, who, incident_id)
+    if report_id not in found[1]:
+        return see_other(_here(incident_id, error="member"))
+    ctx = context_of(request)
+    if not unmerge_report(ctx.engine, report_id):
+        return see_other(_here(incident_id, error="override"))
+    _recluster(request, found[1])
+    audit(
+        ctx, request, Action.INCIDENT_UNMERGE, Outcome.OK, principal=who.principal,
+        record_ids=(incident_id, report_id), detail=f"undid the merge that brought report {report_id} in",
+    )  # fmt: skip
+    return see_other(_here(_incident_now(request, who, report_id) or incident_id, done="unmerge"))
 
 
 @router.post("/incidents/{incident_id}/worksheets/{tool}")

@@ -1,5 +1,6 @@
 """The incident page in a real browser: reports grouped with the reason each was merged, a report
-split off (it leaves, the split is audited and kept in ``incident_overrides``) and joined back, the
+split off (it leaves, the split is audited and kept in ``incident_overrides``) and joined back, two
+incidents merged (``incident_merges``) and the merge undone, the
 mGFT worksheet filled in by two assessors (both latest totals and the history of versions), 404
 outside the caller's view, links from the queue, keyboard reachability and axe-core."""
 
@@ -113,6 +114,47 @@ def test_a_report_split_off_leaves_the_incident_is_audited_and_the_split_can_be_
     assert {m["report_id"] for m in members_of(demo_server, incident["stored"])} >= {report}
 
 
+def test_two_incidents_merged_stay_together_and_the_merge_can_be_undone(analyst, demo_server, incident, shot):
+    with demo_server.engine.connect() as conn:
+        scope = scope_of(conn, ANALYST, rules_of(demo_server))
+        lone = conn.execute(
+            select(incident_reports.c.incident_id)
+            .where(incident_reports.c.scope == scope.key, incident_reports.c.incident_id != incident["stored"])
+            .group_by(incident_reports.c.incident_id)
+            .having(func.count() == 1)
+            .order_by(incident_reports.c.incident_id)
+        ).scalars().first()
+    lone_report = members_of(demo_server, lone)[0]["report_id"]
+    analyst.goto(f"/incidents/{incident['id']}")
+    analyst.fill("#merge-other", public_id(scope, lone))
+    analyst.fill("#merge-note", "the same outbreak, reported late")
+    analyst.get_by_role("button", name="Merge", exact=True).click()
+    analyst.wait_for_url(re.compile(r".*/incidents/.*done=merge"))
+    assert lone_report in shown_reports(analyst)
+    assert len(shown_reports(analyst)) == incident["members"] + 1
+    assert analyst.locator(f'#group-merged article[data-report-id="{lone_report}"] .reason').inner_text().startswith(
+        "Why merged: merged with the incident of")
+    merge = audit_rows(demo_server, "incident_merge")[-1]
+    assert (merge["actor"], merge["outcome"]) == ("nl_analyst", "ok") and lone_report in merge["record_ids"]
+    shot(analyst, "incident-merged")
+
+    analyst.get_by_role("button", name=f"Undo merge: {lone_report}").click()
+    analyst.wait_for_url(re.compile(r".*/incidents/.*done=unmerge"))
+    assert shown_reports(analyst) == [lone_report]
+    assert audit_rows(demo_server, "incident_unmerge")[-1]["record_ids"][-1] == lone_report
+    analyst.goto(f"/incidents/{incident['id']}")
+    assert len(shown_reports(analyst)) == incident["members"]
+    assert lone_report not in shown_reports(analyst)
+
+
+def test_merging_with_an_incident_outside_the_view_is_refused(analyst, incident):
+    analyst.goto(f"/incidents/{incident['id']}")
+    analyst.fill("#merge-other", "inc-not-in-my-view")
+    analyst.get_by_role("button", name="Merge", exact=True).click()
+    assert analyst.locator(".notice.error").inner_text().startswith("Give the id of another incident")
+    assert len(shown_reports(analyst)) == incident["members"]
+
+
 def fill_mgft(page, scores: dict[str, tuple[int, str]]) -> None:
     page.locator("#worksheet-mgft summary", has_text="Score it yourself").click()
     for criterion, (points, evidence) in scores.items():
@@ -180,6 +222,7 @@ def test_an_incident_outside_the_view_is_not_found_and_contributors_may_not_spli
 def test_every_incident_action_is_reachable_by_keyboard(analyst, incident):
     analyst.goto(f"/incidents/{incident['id']}")
     assert tab_to(analyst, f'button[aria-label="Split off: {incident["report"]}"]')
+    assert tab_to(analyst, "#merge-other")
     assert tab_to(analyst, "#worksheet-mgft details.score summary")
     analyst.keyboard.press("Enter")
     assert tab_to(analyst, "#mgft-biorisk-points")

@@ -1,4 +1,4 @@
-"""incident page: versioned GFT/mGFT worksheet entries per incident and assessor
+"""incident page: versioned GFT/mGFT worksheet entries; analysts' incident merges (forced links)
 
 Revision ID: 0015
 Revises: 0012 (chained after web-base's 0012 so the branch has one head; the brief said 0009)
@@ -27,7 +27,17 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("incident_id", "tool", "assessor", "version"),
     )
+    op.create_table(
+        "incident_merges",
+        sa.Column("report_id", sa.String(length=300), nullable=False, comment="a report of one merged incident"),
+        sa.Column("with_report_id", sa.String(length=300), nullable=False, comment="a report of the other"),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("report_id", "with_report_id"),
+        comment="forced links between incidents an analyst merged; every clustering run respects them",
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("incident_merges")
     op.drop_table("worksheet_entries")
