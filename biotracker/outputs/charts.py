@@ -75,13 +75,28 @@ def regions_of() -> dict[str, frozenset[str]]:
     return {code: c.regions for code, c in countries().items()}
 
 
-def world_map_svg(highlight: Mapping[str, int], *, title: str = "Alerts by country") -> Markup:
-    """The world with alert countries filled (darker = more alerts) and labelled with a tooltip."""
+def _view_box(focus: str | None) -> tuple[float, float, float, float]:
+    """The whole map, or a quarter of its width around ``focus``'s marker (kept inside the map)."""
+    centre = countries().get(focus or "")
+    if centre is None:
+        return 0.0, 0.0, float(MAP_WIDTH), float(MAP_HEIGHT)
+    w, h = MAP_WIDTH / 4, MAP_HEIGHT / 4
+    x = min(max(centre.centre[0] - w / 2, 0.0), MAP_WIDTH - w)
+    y = min(max(centre.centre[1] - h / 2, 0.0), MAP_HEIGHT - h)
+    return round(x, 1), round(y, 1), w, h
+
+
+def world_map_svg(
+    highlight: Mapping[str, int], *, title: str = "Alerts by country", focus: str | None = None
+) -> Markup:
+    """The world with alert countries filled (darker = more alerts) and labelled with a tooltip;
+    ``focus`` (an ISO3 code) zooms to the region around that country (the alert page's small map)."""
     shapes = countries()
     most = max(highlight.values(), default=1)
+    x0, y0, vw, vh = _view_box(focus)
     parts = [
         (
-            f'<svg xmlns="http://www.w3.org/2000/svg" id="alert-map" class="map" viewBox="0 0 {MAP_WIDTH} {MAP_HEIGHT}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" id="alert-map" class="map" viewBox="{x0:g} {y0:g} {vw:g} {vh:g}" '
             f'width="{MAP_WIDTH}" height="{MAP_HEIGHT}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">'
         ),
         f"<title>{escape(title)}</title>",

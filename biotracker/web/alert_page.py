@@ -27,8 +27,8 @@ from biotracker.server.visibility import public_id
 from biotracker.web.reads import Seen
 from biotracker.web.trend import trend_svg
 
-#: Weeks of series shown before the alert's first week, and after its last.
-WEEKS_BEFORE, WEEKS_AFTER = 40, 8
+#: Weeks of series shown (at most) before the alert's first week, and after its last.
+WEEKS_BEFORE, WEEKS_AFTER = 26, 8
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,13 @@ def incident_report_views(
 
 
 def _series(conn: Connection, scope: Scope, row: Mapping) -> tuple[list[SeriesPoint], Detector | None]:
-    """The detector's weekly series of the alert's series (its signal's method, else the method with
-    the most weeks) around the alert's weeks, and the detector's numbers at the alert's week."""
+    """The alert's series week by week around its weeks: the detector's numbers where it scored the
+    week (its signal's method, else the method with the most weeks), the scope's report count of the
+    series elsewhere; and the detector's numbers at the alert's week."""
     if not row["series_key"]:
         return [], None
+    first = row["period_start"] - dt.timedelta(weeks=WEEKS_BEFORE)
+    last = (row["last_period"] or row["period_start"]) + dt.timedelta(weeks=WEEKS_AFTER)
     in_scope = (signals.c.scope == scope.key, signals.c.series_key == row["series_key"])
     method = None
     if row["signal_id"]:
@@ -187,31 +190,47 @@ def _series(conn: Connection, scope: Scope, row: Mapping) -> tuple[list[SeriesPo
         method = conn.execute(
             select(signals.c.method).where(*in_scope).group_by(signals.c.method).order_by(func.count().desc())
         ).scalar()
-    if method is None:
-        return [], None
-    first = row["period_start"] - dt.timedelta(weeks=WEEKS_BEFORE)
-    last = (row["last_period"] or row["period_start"]) + dt.timedelta(weeks=WEEKS_AFTER)
-    rows = conn.execute(
-        select(signals)
-        .where(*in_scope, signals.c.method == method, signals.c.period_start.between(first, last))
-        .order_by(signals.c.period_start)
-    ).mappings()
-    points, detector = [], None
-    for s in rows:
-        points.append(
-            SeriesPoint(s["period_start"], s["observed"], s["expected"], s["upperbound"], s["alarm"])
-        )
-        if s["period_start"] == row["period_start"]:
-            details = s["details"] or {}
-            detector = Detector(
-                method=s["method"],
-                week=s["period_start"],
-                observed=s["observed"],
-                expected=s["expected"],
-                upperbound=s["upperbound"],
-                alarm=s["alarm"],
-                baseline=str(details.get("baseline") or ""),
+    scored = {
+        s["period_start"]: s
+        for s in conn.execute(
+            select(signals).where(
+                *in_scope, signals.c.method == method, signals.c.period_start.between(first, last)
             )
+        ).mappings()
+    }
+    counted: dict[dt.date, int] = dict(
+        conn.execute(
+            select(incident_reports.c.period_start, func.count(func.distinct(incident_reports.c.report_id)))
+            .where(
+                incident_reports.c.scope == scope.key,
+                incident_reports.c.series_key == row["series_key"],
+                incident_reports.c.period_start.between(first, last),
+            )
+            .group_by(incident_reports.c.period_start)
+        ).all()
+    )
+    weeks = [*scored, *counted]
+    if not weeks:
+        return [], None
+    week, end = min([*weeks, row["period_start"]]), max([*weeks, row["last_period"] or row["period_start"]])
+    points, detector = [], None
+    while week <= end:
+        s = scored.get(week)
+        if s is None:
+            points.append(SeriesPoint(week, counted.get(week, 0)))
+        else:
+            points.append(SeriesPoint(week, s["observed"], s["expected"], s["upperbound"], s["alarm"]))
+            if week == row["period_start"]:
+                detector = Detector(
+                    method=s["method"],
+                    week=week,
+                    observed=s["observed"],
+                    expected=s["expected"],
+                    upperbound=s["upperbound"],
+                    alarm=s["alarm"],
+                    baseline=str((s["details"] or {}).get("baseline") or ""),
+                )
+        week += dt.timedelta(weeks=1)
     return points, detector
 
 
@@ -234,10 +253,16 @@ def _flags(assessment: Mapping[str, Any] | None) -> tuple[str | None, list[FlagV
 
 
 def load_alert_view(
-    conn: Connection, ctx: ServerContext, principal: Principal, scope: Scope, seen: Seen
+    conn: Connection,
+    ctx: ServerContext,
+    principal: Principal,
+    scope: Scope,
+    seen: Seen,
+    answer: Mapping[str, Any],
 ) -> AlertView | None:
-    """The page's data for an alert of the caller's scope; None when its incident holds a report the
-    caller may not see (then the page answers 404, as the API does)."""
+    """The page's data for an alert of the caller's scope, with the history and assignee of the API's
+    ``answer`` for it (the caller's organisation's entries only); None when its incident holds a
+    report the caller may not see (then the page answers 404, as the API does)."""
     row = seen.row
     incident_id = row["incident_id"]
     found = incident_report_views(conn, ctx, principal, scope, incident_id) if incident_id else []
@@ -258,7 +283,7 @@ def load_alert_view(
     weeks = (row["period_start"], row["last_period"] or row["period_start"])
     label = f"Reports per week, {row['disease'] or 'unknown disease'} in {row['country_iso3'] or 'unknown country'}"
     country = countries().get(row["country_iso3"] or "")
-    history = lifecycle.history(ctx.engine, row["alert_id"])
+    history = [e | {"at": dt.datetime.fromisoformat(e["at"])} for e in answer["history"]]
     my_label = conn.execute(
         select(alert_feedback.c.label)
         .where(alert_feedback.c.alert_id == row["alert_id"], alert_feedback.c.actor == principal.username)
@@ -277,6 +302,7 @@ def load_alert_view(
         map=world_map_svg(
             {row["country_iso3"]: 1} if row["country_iso3"] else {},
             title=f"Where: {country.name if country else row['country_iso3'] or 'no country'}",
+            focus=row["country_iso3"],
         ),
         country_name=country.name if country else None,
         reports=found,
@@ -284,7 +310,7 @@ def load_alert_view(
         flags=flags,
         assessment=assessment or {},
         history=history,
-        assignee=lifecycle.assignee(history),
+        assignee=answer["assignee"],
         my_label=my_label,
         next_statuses=sorted(lifecycle.TRANSITIONS[status], key=lambda s: list(AlertStatus).index(s)),
     )

@@ -86,7 +86,8 @@ class IncidentView:
     assessment: Mapping[str, Any] | None
     indicators: list[IndicatorView]
     worksheets: list[WorksheetView]
-    alerts: list[tuple[str, str]]  # (public alert id, headline)
+    #: the alerts of the caller's scope on this incident (alert_id as the caller knows it)
+    alerts: list[dict[str, Any]]
 
     @property
     def report_count(self) -> int:
@@ -170,10 +171,10 @@ def load_incident_view(
     floored = stored in intake_incidents(conn, scope, ctx.rules.intake, {stored})
     tlp = most_restrictive([marking(row["tlp"], floored), *(m.tlp for m in members)])
     linked = conn.execute(
-        select(alerts.c.alert_id, alerts.c.headline)
+        select(alerts.c.alert_id, alerts.c.headline, alerts.c.tier, alerts.c.status, alerts.c.period_start)
         .where(alerts.c.scope == scope.key, alerts.c.incident_id == stored)
         .order_by(alerts.c.period_start, alerts.c.alert_id)
-    ).all()
+    ).mappings()
     return IncidentView(
         incident_id=public_id(scope, stored),
         stored_id=stored,
@@ -184,5 +185,5 @@ def load_incident_view(
         assessment=assessment,
         indicators=_indicators(assessment),
         worksheets=worksheet_views(stored, entries(conn, stored)),
-        alerts=[(public_id(scope, a), h) for a, h in linked],
+        alerts=[dict(a) | {"alert_id": public_id(scope, a["alert_id"])} for a in linked],
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -21,9 +21,10 @@ from biotracker.scoring.risk.worksheet_entries import TOOLS, save_entry
 from biotracker.scoring.risk.worksheets import WorksheetScoreError, load_tool
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
-from biotracker.server.routes.common import RESTRICTED
+from biotracker.server.routes import incidents as incident_routes
 from biotracker.server.visibility import public_id
 from biotracker.web.incident_page import load_incident_view, visible_incident
+from biotracker.web.pages import not_found_page
 from biotracker.web.reads import caller_scope
 from biotracker.web.render import Notice, context_of, page_caller, render, see_other
 
@@ -83,17 +84,21 @@ def _not_found(request: Request, who: Caller, incident_id: str) -> HTMLResponse:
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(request: Request, who: PageCaller, incident_id: str) -> HTMLResponse:
-    """The incident's reports grouped by why each was merged, the screen and the worksheets."""
+    """The incident's reports grouped by why each was merged, the screen and the worksheets.
+
+    The API's own ``GET /incidents/ID`` answers first: its 404 for an incident outside the view, its
+    read audit; the page then adds what only the page shows (overrides, screen, worksheets)."""
     ctx = context_of(request)
+    try:
+        incident_routes.get_incident(request, who, incident_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return not_found_page(request, who, "incident")
+        raise
     with ctx.engine.connect() as conn:
         view = load_incident_view(conn, ctx, who.principal, incident_id)
-    if view is None:
-        return _not_found(request, who, incident_id)
-    if view.tlp in RESTRICTED:
-        audit(
-            ctx, request, Action.READ, Outcome.OK, principal=who.principal,
-            record_ids=(incident_id,), detail="incident page",
-        )  # fmt: skip
+    if view is None:  # re-clustered between the two reads
+        return not_found_page(request, who, "incident")
     return render(
         request,
         who,

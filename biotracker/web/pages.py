@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,7 +18,6 @@ from biotracker.server import accounts
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
 from biotracker.server.routes import alerts as alert_routes
-from biotracker.server.routes.common import RESTRICTED
 from biotracker.web import views
 from biotracker.web.alert_page import load_alert_view
 from biotracker.web.exports import ExportFormat, export_alert
@@ -63,14 +62,14 @@ def notice_of(request: Request) -> Notice | None:
     return None
 
 
-def not_found_page(request: Request, who: Caller) -> HTMLResponse:
+def not_found_page(request: Request, who: Caller, kind: str = "alert") -> HTMLResponse:
     return render(
         request,
         who,
         "error.html",
         status_code=404,
         heading="Not found",
-        message="There is no such alert in your view.",
+        message=f"There is no such {kind} in your view.",
     )
 
 
@@ -120,10 +119,7 @@ def queue_page(request: Request, who: PageCaller) -> HTMLResponse:
 def _back(query: str, **extra: str) -> str:
     """The queue with the filters of ``query`` (re-parsed, so only known filters survive) and ``extra``."""
     filters = _filters(query)
-    pairs = "&".join(
-        p for p in (filters.query(filters.page), "&".join(f"{k}={quote(v)}" for k, v in extra.items())) if p
-    )
-    return f"/?{pairs}"
+    return "/?" + urlencode([*filters.pairs(), *extra.items()])
 
 
 Text = Annotated[str, Form(max_length=2000)]
@@ -192,32 +188,22 @@ def delete_view(request: Request, who: PageCaller, view_id: str) -> Response:
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, who: PageCaller, alert_id: str) -> HTMLResponse:
-    """Why this is an alert, its series, place, reports, the risk lens's findings, history; actions."""
+    """Why this is an alert, its series, place, reports, the risk lens's findings, history; actions.
+
+    The API's own answer for the alert comes first: its 404 (audited), its audit of restricted
+    reads, and the history and assignee it shows the caller's organisation."""
     ctx = context_of(request)
+    try:
+        answer = alert_routes.get_alert(request, who, alert_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return not_found_page(request, who)
+        raise
     with ctx.engine.connect() as conn:
         found = visible_alert(conn, ctx, who.principal, alert_id)
-        view = load_alert_view(conn, ctx, who.principal, *found) if found else None
+        view = load_alert_view(conn, ctx, who.principal, *found, answer) if found else None
     if view is None:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.NOT_FOUND,
-            principal=who.principal,
-            record_ids=(alert_id,),
-            detail="alert page: no such alert in the caller's view (answered 404)",
-        )
         return not_found_page(request, who)
-    if view.tlp in RESTRICTED:
-        audit(
-            ctx,
-            request,
-            Action.READ,
-            Outcome.OK,
-            principal=who.principal,
-            record_ids=(alert_id,),
-            detail="alert page",
-        )
     return render(
         request,
         who,

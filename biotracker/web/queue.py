@@ -152,7 +152,6 @@ class QueuePage:
     rows: list[QueueRow]
     filters: QueueFilters
     more: bool
-    scope: str
     countries: list[str] = field(default_factory=list)
     diseases: list[str] = field(default_factory=list)
 
@@ -257,7 +256,7 @@ def load_queue(conn: Connection, ctx: ServerContext, principal: Principal, f: Qu
     while True:
         rows = [dict(r) for r in conn.execute(query.limit(batch).offset(offset)).mappings()]
         offset += len(rows)
-        owners = assignees(conn, [r["alert_id"] for r in rows])
+        owners = assignees(conn, principal.org, [r["alert_id"] for r in rows])
         kept += [
             r
             for r in (_row(scope, s, owners[s.row["alert_id"]]) for s in shown(conn, ctx, scope, rows))
@@ -272,7 +271,6 @@ def load_queue(conn: Connection, ctx: ServerContext, principal: Principal, f: Qu
         rows=page[:PAGE_SIZE],
         filters=f,
         more=len(page) > PAGE_SIZE,
-        scope=scope.key,
         countries=sorted({c for c, _ in pairs if c}),
         diseases=sorted({d for _, d in pairs if d}, key=str.casefold),
     )

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 
 from biotracker.access import Principal
 from biotracker.alerts import lifecycle
-from biotracker.db.tables import alert_events, alerts
+from biotracker.db.tables import alert_events, alerts, users
 from biotracker.incidents.scopes import Scope
 from biotracker.schema import Tlp
 from biotracker.server.context import ServerContext
@@ -62,14 +62,19 @@ def visible_alert(
     return (scope, shown(conn, ctx, scope, [row])[0]) if row else None
 
 
-def assignees(conn: Connection, alert_ids: Iterable[str]) -> dict[str, str | None]:
-    """Stored alert id -> its current assignee (the lifecycle's reading of each alert's history)."""
+def assignees(conn: Connection, org: str, alert_ids: Iterable[str]) -> dict[str, str | None]:
+    """Stored alert id -> its assignee as ``org`` recorded it: the lifecycle's reading of the history
+    entries of ``org``'s users only (as the API's alert answer reads them: notes and assignments are
+    an organisation's own)."""
     ids = sorted(set(alert_ids))
     events: dict[str, list[dict]] = {i: [] for i in ids}
+    colleagues = select(users.c.username).where(users.c.org == org)
     for start in range(0, len(ids), 500):
         query = (
             select(alert_events.c.alert_id, alert_events.c.note, alert_events.c.at)
-            .where(alert_events.c.alert_id.in_(ids[start : start + 500]))
+            .where(
+                alert_events.c.alert_id.in_(ids[start : start + 500]), alert_events.c.actor.in_(colleagues)
+            )
             .order_by(alert_events.c.at)
         )
         for r in conn.execute(query).mappings():

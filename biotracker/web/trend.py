@@ -61,13 +61,12 @@ def trend_svg(points: Sequence[SeriesPoint], *, label: str, alert_weeks: tuple[d
             + ("; alarm" if p.alarm else "")
             + "</title></rect>"
         )
-    bound = [(i, p.upperbound) for i, p in enumerate(points) if p.upperbound is not None]
-    if bound:
-        line = " ".join(f"{x(i) + step / 2:.1f},{y(v):.1f}" for i, v in bound)
-        parts.append(
-            f'<polyline class="upperbound" points="{line}" fill="none" stroke="#a61b1b" '
-            f'stroke-dasharray="4,3" stroke-width="1.2"/>'
-        )
+    for i, p in enumerate(points):  # the bound as a step per week: visible even for one scored week
+        if p.upperbound is not None:
+            parts.append(
+                f'<line class="upperbound" x1="{x(i):.1f}" x2="{x(i) + step:.1f}" y1="{y(p.upperbound):.1f}" '
+                f'y2="{y(p.upperbound):.1f}" stroke="#a61b1b" stroke-dasharray="4,3" stroke-width="1.5"/>'
+            )
     for i, p in enumerate(points):
         if p.alarm:
             parts.append(

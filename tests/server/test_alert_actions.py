@@ -5,9 +5,11 @@ organisation's alert (404, as if it did not exist)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
 
-from biotracker.db.tables import alert_feedback, audit_log
+from sqlalchemy import insert, select
+
+from biotracker.db.tables import alert_feedback, audit_log, reports
 from tests.server.conftest import LiveServer, server_settings
 from tests.server.test_alerts import contribute_anthrax, derive_every_scope, walk
 from tests.server.test_sessions import login, session_cookie
@@ -77,3 +79,24 @@ def test_analysts_triage_their_organisations_alert_and_nobody_else_can(start_ser
     with live.client("nl_analyst") as nl:
         assert nl.get(base).json()["history"][-1]["note"] == "by session"
         assert nl.get(base).json()["status"] == "triaged", "refused actions changed nothing"
+
+
+def test_notes_on_an_alert_many_organisations_read_stay_with_the_writers_organisation(
+        start_server, database_url, tmp_path):
+    live = start_server(server_settings(tmp_path, database_url))
+    with live.engine.begin() as conn:  # a CLEAR feed report: everyone's alert
+        conn.execute(insert(reports).values(
+            report_id="who_don:1", source="who_don", source_id="1", title="Anthrax outbreak in cattle",
+            summary="", text="Anthrax in cattle near Utrecht.", language="en", tlp="CLEAR", evidence={},
+            published_at=dt.datetime(2026, 11, 25, tzinfo=dt.UTC), disease="anthrax", country_iso3="NLD"))
+    derive_every_scope(live)
+    [alert] = walk(live, "nl_analyst")
+    assert walk(live, "fr_analyst") == [alert], "the same copy for every member organisation"
+    base = f"/api/v1/alerts/{alert['alert_id']}"
+    with live.client("nl_analyst") as nl:
+        assert nl.post(f"{base}/notes", json={"note": "our informant says more"}).status_code == 200
+        assert nl.post(f"{base}/assignee", json={"assignee": "nl_analyst"}).status_code == 200
+        assert [e["note"] for e in nl.get(base).json()["history"]][-1] == "assigned to nl_analyst"
+    with live.client("fr_analyst") as fr:
+        seen = fr.get(base).json()
+    assert seen["history"] == [] and seen["assignee"] is None

@@ -154,3 +154,34 @@ def test_every_alert_action_is_reachable_by_keyboard(analyst, demo_server):
                      "button[value=relevant]", "button[value=not-relevant]", "a[href$='/export/cap']",
                      ".report a"):
         assert tab_to(analyst, selector), f"Tab never reaches {selector}"
+
+
+def test_notes_and_assignments_of_another_organisation_stay_with_it(analyst, new_page, demo_server):
+    alert_id = alarmed_alert(demo_server)
+    french = new_page("fr_analyst")
+    french.goto(f"/alerts/{alert_id}")
+    french.select_option("#assignee", "fr_analyst")
+    french.get_by_role("button", name="Assign").click()
+    french.fill("#note", "Note of NCB-FR only")
+    french.get_by_role("button", name="Add note").click()
+    assert "Note of NCB-FR only" in french.locator("#history").inner_text()
+    assert french.locator("#assignee option").all_inner_texts() == ["nobody", "fr_analyst"], \
+        "an alert is assigned within the organisation (contributors do not triage)"
+    analyst.goto(f"/alerts/{alert_id}")
+    assert "NCB-FR" not in analyst.locator("#history").inner_text()
+    assert "fr_analyst" not in analyst.content()
+    analyst.goto(f"/?q={alert_id}")
+    assert rows(analyst)[0]["assignee"] != "fr_analyst"
+
+
+def test_the_incident_page_groups_its_reports_by_why_they_were_merged(analyst, demo_server, axe, shot):
+    analyst.goto(f"/alerts/{alarmed_alert(demo_server)}")
+    reports_on_alert = analyst.locator(".report").count()
+    analyst.locator(".summary a[href^='/incidents/']").click()
+    analyst.wait_for_url(re.compile(r".*/incidents/inc-[0-9a-f]+$"))
+    assert analyst.locator("#group-seed + table tbody tr").count() == 1, "one first report names the incident"
+    assert analyst.locator("table.incident-reports tbody tr").count() == reports_on_alert
+    assert analyst.locator("#incident-alerts a").count() >= 1
+    axe(analyst, "incident")
+    shot(analyst, "incident")
+    assert analyst.goto("/incidents/inc-not-there").status == 404

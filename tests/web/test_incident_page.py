@@ -59,15 +59,15 @@ def second_analyst(demo_server, new_page):
 
 
 def shown_reports(page) -> list[str]:
-    return page.locator("article.report").evaluate_all("els => els.map(e => e.dataset.reportId)")
+    return page.locator("table.incident-reports tbody tr").evaluate_all("els => els.map(e => e.dataset.reportId)")
 
 
 def test_the_page_groups_the_reports_with_the_reason_each_was_merged(analyst, incident, axe, shot):
     analyst.goto(f"/incidents/{incident['id']}")
     assert analyst.locator("#report-count").inner_text() == str(incident["members"])
-    assert analyst.locator("#group-seed article.report").count() == 1, "one report starts the incident"
-    merged = analyst.locator(f'#group-same_event article[data-report-id="{incident["report"]}"]')
-    assert merged.locator(".reason").inner_text() == f"Why merged: {incident['reason']}"
+    assert analyst.locator("#group-seed + table tbody tr").count() == 1, "one report starts the incident"
+    merged = analyst.locator(f'#group-same_event + table tr[data-report-id="{incident["report"]}"]')
+    assert merged.locator(".reason").inner_text() == incident["reason"]
     assert analyst.locator("#indicators tbody tr").count() == 14, "all of Radosavljević's indicators are listed"
     assert analyst.evaluate("() => document.documentElement.scrollWidth") <= 1366
     axe(analyst, "incident")
@@ -132,8 +132,8 @@ def test_two_incidents_merged_stay_together_and_the_merge_can_be_undone(analyst,
     analyst.wait_for_url(re.compile(r".*/incidents/.*done=merge"))
     assert lone_report in shown_reports(analyst)
     assert len(shown_reports(analyst)) == incident["members"] + 1
-    assert analyst.locator(f'#group-merged article[data-report-id="{lone_report}"] .reason').inner_text().startswith(
-        "Why merged: merged with the incident of")
+    assert analyst.locator(f'#group-merged + table tr[data-report-id="{lone_report}"] .reason').inner_text().startswith(
+        "merged with the incident of")
     merge = audit_rows(demo_server, "incident_merge")[-1]
     assert (merge["actor"], merge["outcome"]) == ("nl_analyst", "ok") and lone_report in merge["record_ids"]
     shot(analyst, "incident-merged")

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from biotracker.access import Role
 from biotracker.alerts import lifecycle
-from biotracker.db.tables import alerts
+from biotracker.db.tables import alerts, users
 from biotracker.incidents.scopes import Scope
 from biotracker.schema import AlertStatus, AlertTier
 from biotracker.server import accounts, visibility
@@ -72,7 +72,7 @@ def list_alerts(
     """Alerts in the caller's view, newest week first; pass ``next`` back as ``cursor`` for the next page."""
     with common.ctx_of(request).engine.connect() as conn:
         scope = common.caller_scope(conn, request, c)
-        query = select(alerts).where(alerts.c.scope == scope.key)
+        query = select(*(alerts.c[k] for k in LIST_FIELDS)).where(alerts.c.scope == scope.key)
         if tier:
             query = query.where(alerts.c.tier == tier.value)
         if status:
@@ -117,13 +117,22 @@ def _alert_row(conn: Connection, request: Request, c: CallerDep, alert_id: str) 
 
 @router.get("/alerts/{alert_id}")
 def get_alert(request: Request, c: CallerDep, alert_id: str) -> dict[str, Any]:
-    """One alert with its reasons, history, assignee and the caller's relevance label; 404 when the
-    caller's view has no such alert."""
+    """One alert with its reasons, its history and assignee as the caller's organisation wrote them;
+    404 when the caller's view has no such alert."""
     engine = common.ctx_of(request).engine
     with engine.connect() as conn:
         scope, row = _alert_row(conn, request, c, alert_id)
         item = _shown(conn, request, scope, [row], DETAIL_FIELDS)[0]
-    events = lifecycle.history(engine, row["alert_id"])
+        # notes and assignments are the organisation's own: a standard scope's alert is read by
+        # many organisations, and a note is free text no marking governs
+        events = lifecycle.history(engine, row["alert_id"])
+        actors = {e["actor"] for e in events}
+        colleagues = set(
+            conn.execute(
+                select(users.c.username).where(users.c.org == c.principal.org, users.c.username.in_(actors))
+            ).scalars()
+        )
+    events = [e for e in events if e["actor"] in colleagues]
     item["history"] = [
         {k: common.jsonable(e[k]) for k in ("at", "actor", "from_status", "to_status", "note")}
         for e in events
