@@ -204,6 +204,16 @@ incident_overrides = Table(
     Column("created_at", UtcDateTime()),
 )
 
+incident_merges = Table(
+    "incident_merges",
+    metadata,
+    Column("report_id", String(300), primary_key=True, comment="a report of one merged incident"),
+    Column("with_report_id", String(300), primary_key=True, comment="a report of the other"),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime()),
+    comment="forced links between incidents an analyst merged; every clustering run respects them",
+)
+
 signals = Table(
     "signals",
     metadata,
@@ -407,6 +417,18 @@ saved_views = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+worksheet_entries = Table(
+    "worksheet_entries",
+    metadata,
+    # no foreign key to incidents: a rebuild deletes and rewrites incident rows under the same ids
+    Column("incident_id", String(64), primary_key=True, comment="stored (scope-qualified) incident id"),
+    Column("tool", String(16), primary_key=True, comment="gft or mgft (data/worksheets.toml)"),
+    Column("assessor", String(100), primary_key=True, comment="username of the analyst who scored"),
+    Column("version", Integer, primary_key=True, comment="1, 2, ... per incident, tool and assessor"),
+    Column("scores", JSON, nullable=False, comment="[{criterion_id, points, evidence}]"),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 #: Tables in dependency order (parents first), for snapshots and row counts.
 ALL_TABLES = [
     raw_payloads,
@@ -415,6 +437,7 @@ ALL_TABLES = [
     incidents,
     incident_reports,
     incident_overrides,
+    incident_merges,
     incident_assessments,
     signals,
     alerts,

@@ -24,7 +24,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
+from biotracker.db.tables import incident_merges, incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
 from biotracker.incidents.changes import Changes, SeriesWeek
@@ -41,7 +41,15 @@ from biotracker.incidents.scopes import INTERNAL, Scope, intake_sources
 from biotracker.incidents.series import series_key, week_start
 from biotracker.schema import SourceKind, Tlp, Window, as_utc, most_restrictive
 
-__all__ = ["IncidentSummary", "build_incidents", "detach_report", "incident_id_for", "reattach_report"]
+__all__ = [
+    "IncidentSummary",
+    "build_incidents",
+    "detach_report",
+    "incident_id_for",
+    "merge_reports",
+    "reattach_report",
+    "unmerge_report",
+]
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -414,7 +422,14 @@ def build_incidents(
                 select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
             ).scalars()
         )
-        result: ClusterResult = cluster_reports(list(loaded.records.values()), config, detached, tiers)
+        forced = [
+            (a, b)
+            for a, b in conn.execute(select(incident_merges.c.report_id, incident_merges.c.with_report_id))
+            if a in loaded.records and b in loaded.records
+        ]
+        result: ClusterResult = cluster_reports(
+            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced
+        )
         by_id = loaded.rows
         seeds = loaded.seeds
         del loaded
@@ -577,6 +592,34 @@ def reattach_report(engine: Engine, report_id: str) -> bool:
     """Remove the override on ``report_id``; True if there was one."""
     with engine.begin() as conn:
         done = conn.execute(delete(incident_overrides).where(incident_overrides.c.report_id == report_id))
+    return bool(done.rowcount)
+
+
+def merge_reports(
+    engine: Engine, report_id: str, with_report_id: str, note: str = "", at: dt.datetime | None = None
+) -> None:
+    """Link the incidents of two reports for good (an analyst's merge): every later
+    ``build_incidents`` puts them in one incident. Rebuild with both incidents' reports named, so
+    the incremental run sees both sides. Reversible with ``unmerge_report``."""
+    with engine.begin() as conn:
+        for rid in (report_id, with_report_id):
+            if conn.execute(select(reports.c.report_id).where(reports.c.report_id == rid)).first() is None:
+                raise KeyError(rid)
+        upsert(
+            conn,
+            incident_merges,
+            [{"report_id": report_id, "with_report_id": with_report_id, "note": note, "created_at": at}],
+        )
+
+
+def unmerge_report(engine: Engine, report_id: str) -> bool:
+    """Remove every merge that involves ``report_id``; True if there was one."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            delete(incident_merges).where(
+                (incident_merges.c.report_id == report_id) | (incident_merges.c.with_report_id == report_id)
+            )
+        )
     return bool(done.rowcount)
 
 

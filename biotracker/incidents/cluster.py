@@ -13,7 +13,9 @@ Four kinds of evidence link two reports (see docs/CLUSTERING.md for the full rul
 Links are applied in that order (near-duplicates by decreasing similarity). A link is refused when
 it would put two different known agents, or two different known countries, into one incident;
 a report an analyst has detached (``detached``) takes part in no link. Incidents are the
-connected components. Records are first sorted by (time, report_id), so the result does not
+connected components. Pairs an analyst merged (``merged_pairs``, one report of each incident) are
+linked last, whatever the rules say (the analyst's judgement overrides a conflict or the span).
+Records are first sorted by (time, report_id), so the result does not
 depend on the order they come in; the incident id is derived from the earliest member (the
 *seed*), so an incident keeps its id when later reports join it. A report that predates the seed
 or bridges two incidents changes that: the merged incident takes the id of the earliest report.
@@ -25,7 +27,7 @@ import datetime as dt
 import hashlib
 from array import array
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -91,6 +93,7 @@ class LinkKind(str, Enum):
     NEAR_DUPLICATE = "near_duplicate"
     SAME_EVENT = "same_event"
     DETACHED = "detached"
+    MERGED = "merged"
 
 
 _KINDS = list(LinkKind)
@@ -190,6 +193,11 @@ class ClusterResult:
             )
         elif other is None:
             raise ValueError(f"{kind} link of report {recs[i].report_id} has no parent report")
+        elif kind is LinkKind.MERGED:
+            reason = (
+                f"merged with the incident of {other.report_id} by an analyst "
+                "(an override later clustering runs respect; undo it to separate them again)"
+            )
         elif kind is LinkKind.SAME_URL:
             reason = f"exact duplicate of {other.report_id}: same canonical URL {canonical_url(recs[i].url)}"
         elif kind is LinkKind.SAME_CONTENT:
@@ -340,6 +348,7 @@ def cluster_reports(
     config: ClusterConfig = ClusterConfig(),
     detached: frozenset[str] | set[str] = frozenset(),
     tiers: Mapping[str, SourceTier] | None = None,
+    merged_pairs: Collection[tuple[str, str]] = (),
 ) -> ClusterResult:
     """Cluster ``records`` into incidents; the same records (in any order) give the same result."""
     recs = sorted(records, key=_sort_key)
@@ -423,6 +432,18 @@ def cluster_reports(
         o = np.lexsort((v, u, -sim))
         near_edges = (u[o], v[o], sim[o].astype(np.float64).round(4))
     del sig
+    index = {r.report_id: i for i, r in enumerate(recs)}
+    forced = sorted(
+        (min(index[a], index[b]), max(index[a], index[b]))
+        for a, b in merged_pairs
+        if a in index and b in index and a != b and not (is_detached[index[a]] or is_detached[index[b]])
+    )
+    merged_edges = (
+        np.array([a for a, _ in forced], dtype=np.int64),
+        np.array([b for _, b in forced], dtype=np.int64),
+        np.zeros(len(forced)),
+    )
+    del index, forced
 
     # components, in rule order ---------------------------------------------------------------
     span = int(config.max_span_days * 86400) if config.max_span_days is not None else None
@@ -434,8 +455,10 @@ def cluster_reports(
         (LinkKind.SAME_CONTENT, content_edges),
         (LinkKind.NEAR_DUPLICATE, near_edges),
         (LinkKind.SAME_EVENT, event_edges),
+        (LinkKind.MERGED, merged_edges),
     ):
         code = _CODE[kind]
+        by_rules = kind is not LinkKind.MERGED
         merged = refused = 0
         for s0 in range(0, len(us), 100_000):
             for a, b, d in zip(
@@ -443,7 +466,7 @@ def cluster_reports(
             ):
                 if is_detached[a] or is_detached[b]:
                     continue
-                done = comps.union(a, b)
+                done = comps.union(a, b, constrained=by_rules)
                 if done is True:
                     acc_a.append(a)
                     acc_b.append(b)
@@ -456,7 +479,7 @@ def cluster_reports(
                     stats["span_cuts"] += 1
         stats[f"{kind.value}_links"] = merged
         stats[f"{kind.value}_refused"] = refused
-    del url_edges, content_edges, near_edges, event_edges
+    del url_edges, content_edges, near_edges, event_edges, merged_edges
     e_a = np.frombuffer(acc_a, dtype=np.int64) if len(acc_a) else np.zeros(0, np.int64)
     e_b = np.frombuffer(acc_b, dtype=np.int64) if len(acc_b) else np.zeros(0, np.int64)
     e_code = np.frombuffer(acc_code, dtype=np.int8) if len(acc_code) else np.zeros(0, np.int8)

@@ -32,6 +32,11 @@ class Action(str, Enum):
     ALERT_ASSIGN = "alert_assign"
     ALERT_NOTE = "alert_note"
     FEEDBACK = "feedback"
+    INCIDENT_SPLIT = "incident_split"
+    INCIDENT_JOIN = "incident_join"
+    INCIDENT_MERGE = "incident_merge"
+    INCIDENT_UNMERGE = "incident_unmerge"
+    WORKSHEET = "worksheet"
     ADMIN = "admin"
 
 

@@ -15,8 +15,8 @@ from biotracker.web.render import STATIC_DIR
 
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files on ``app`` (after the API and session routes)."""
-    from biotracker.web import account, alert_map, contribute, pages, search, sources
+    from biotracker.web import account, alert_map, contribute, incident_pages, pages, search, sources
 
-    for module in (pages, alert_map, contribute, sources, search, account):
+    for module in (pages, incident_pages, alert_map, contribute, sources, search, account):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

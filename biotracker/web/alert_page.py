@@ -138,7 +138,7 @@ def evidence_spans(evidence: Mapping[str, Any] | None) -> dict[str, list[tuple[i
     return found
 
 
-def _reports(
+def incident_report_views(
     conn: Connection, ctx: ServerContext, principal: Principal, scope: Scope, incident_id: str
 ) -> list[ReportView] | None:
     """The incident's reports; None when any is not the caller's to see (the API's defence in depth:
@@ -265,7 +265,7 @@ def load_alert_view(
     report the caller may not see (then the page answers 404, as the API does)."""
     row = seen.row
     incident_id = row["incident_id"]
-    found = _reports(conn, ctx, principal, scope, incident_id) if incident_id else []
+    found = incident_report_views(conn, ctx, principal, scope, incident_id) if incident_id else []
     if found is None:
         return None
     assessment: dict[str, Any] | None = None

@@ -18,13 +18,11 @@ from biotracker.server import accounts
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
 from biotracker.server.routes import alerts as alert_routes
-from biotracker.server.routes import incidents as incident_routes
 from biotracker.web import views
 from biotracker.web.alert_page import load_alert_view
 from biotracker.web.exports import ExportFormat, export_alert
-from biotracker.web.incident_page import load_incident_view
 from biotracker.web.queue import AGENT_FILTERS, QueueFilters, Sort, load_queue
-from biotracker.web.reads import caller_scope, visible_alert
+from biotracker.web.reads import visible_alert
 from biotracker.web.render import Notice, context_of, page_caller, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -312,21 +310,3 @@ def alert_export(request: Request, who: PageCaller, alert_id: str, fmt: str) -> 
         media_type=exported.media_type,
         headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
     )
-
-
-# --- one incident ---------------------------------------------------------------------------------
-
-
-@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(request: Request, who: PageCaller, incident_id: str) -> HTMLResponse:
-    """The incident's reports grouped by why each was merged, and its alerts (the API's answer)."""
-    ctx = context_of(request)
-    try:
-        answer = incident_routes.get_incident(request, who, incident_id)
-    except HTTPException as exc:
-        if exc.status_code == 404:
-            return not_found_page(request, who, "incident")
-        raise
-    with ctx.engine.connect() as conn:
-        view = load_incident_view(conn, caller_scope(conn, ctx, who.principal), answer)
-    return render(request, who, "incident.html", i=view)

@@ -20,9 +20,11 @@ from sqlalchemy import Connection, Select, case, func, or_, select
 from biotracker.access import Principal
 from biotracker.alerts.lifecycle import ASSIGNED
 from biotracker.db.tables import alert_events, alerts, incident_assessments, incidents
+from biotracker.incidents.scopes import Scope
 from biotracker.schema import AlertStatus, AlertTier, Tlp
 from biotracker.scoring.risk.flag_words import AgentFlag, AgentFlags
 from biotracker.server.context import ServerContext
+from biotracker.server.visibility import public_id
 from biotracker.web.reads import Seen, assignees, caller_scope, shown
 
 PAGE_SIZE = 25
@@ -141,6 +143,8 @@ class QueueRow:
     last_week: dt.date | None
     tlp: Tlp
     corroboration: int | None
+    #: the incident's id as the caller knows it (links to its page); None for a series-only alert
+    incident_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,7 @@ def _flags(raw: object) -> tuple[str, ...]:
     return tuple(held + [TIER1] * bool(flags.tier1))
 
 
-def _row(seen: Seen, assignee: str | None) -> QueueRow:
+def _row(scope: Scope, seen: Seen, assignee: str | None) -> QueueRow:
     row = seen.row
     return QueueRow(
         alert_id=seen.public_id,
@@ -230,6 +234,7 @@ def _row(seen: Seen, assignee: str | None) -> QueueRow:
         last_week=row["last_period"],
         tlp=seen.marking,
         corroboration=row["corroboration"],
+        incident_id=public_id(scope, row["incident_id"]) if row["incident_id"] else None,
     )
 
 
@@ -254,7 +259,7 @@ def load_queue(conn: Connection, ctx: ServerContext, principal: Principal, f: Qu
         owners = assignees(conn, principal.org, [r["alert_id"] for r in rows])
         kept += [
             r
-            for r in (_row(s, owners[s.row["alert_id"]]) for s in shown(conn, ctx, scope, rows))
+            for r in (_row(scope, s, owners[s.row["alert_id"]]) for s in shown(conn, ctx, scope, rows))
             if _kept(f, r)
         ]
         if len(rows) < batch or not in_python or len(kept) >= skip + want:

@@ -14,7 +14,14 @@ from biotracker.config import load_settings
 from biotracker.db.engine import make_engine, migrate
 from biotracker.db.tables import incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
-from biotracker.incidents.build import build_every_scope, build_incidents, detach_report, reattach_report
+from biotracker.incidents.build import (
+    build_every_scope,
+    build_incidents,
+    detach_report,
+    merge_reports,
+    reattach_report,
+    unmerge_report,
+)
 from biotracker.schema import Window
 
 
@@ -134,6 +141,31 @@ def test_detaching_a_report_is_respected_by_reruns_and_undone_by_reattaching(dat
     assert now["link"] == "detached" and now["incident_id"] != member.incident_id
     assert reattach_report(engine, member.report_id)
     build_incidents(engine)
+    assert tables(engine) == original
+
+
+def test_merged_incidents_stay_merged_in_incremental_runs_and_rebuilds_until_unmerged(database_url, tmp_path,
+                                                                                        real_report_rows):
+    engine = store(database_url, tmp_path, real_report_rows)
+    build_incidents(engine)
+    original = tables(engine)
+    with engine.connect() as conn:
+        first, second = conn.execute(select(incidents.c.incident_id).order_by(incidents.c.incident_id).limit(2)
+                                     ).scalars().all()
+        members = {i: conn.execute(select(incident_reports.c.report_id).where(incident_reports.c.incident_id == i)
+                                   .order_by(incident_reports.c.report_id)).scalars().all() for i in (first, second)}
+    named = members[first] + members[second]
+    merge_reports(engine, members[first][0], members[second][0], "the same farm")
+    build_incidents(engine, report_ids=named)
+    incremental = tables(engine)
+    build_incidents(engine)
+    assert tables(engine) == incremental, "an incremental run merges exactly as a rebuild does"
+    with engine.connect() as conn:
+        rows = conn.execute(select(incident_reports).where(incident_reports.c.report_id.in_(named))).mappings().all()
+    assert len({r["incident_id"] for r in rows}) == 1
+    assert [r["link"] for r in rows].count("merged") == 1
+    assert unmerge_report(engine, members[second][0]) and not unmerge_report(engine, members[second][0])
+    build_incidents(engine, report_ids=named)
     assert tables(engine) == original
 
 
