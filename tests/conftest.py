@@ -101,3 +101,11 @@ def demo_copy(request, tmp_path, demo_store):
     url = pg_cluster.clone_database(cluster, template, f"bt_{uuid.uuid4().hex[:12]}")
     shutil.copytree(raw, tmp_path / "raw")
     return load_settings({}, home=str(tmp_path), database_url=url)
+
+
+def pytest_collection_finish(session) -> None:
+    """Start the slow single-process checks of the selected tests now (tests/early_checks.py)."""
+    if not session.config.option.collectonly:
+        from tests import early_checks
+
+        early_checks.start_selected([item.nodeid for item in session.items])

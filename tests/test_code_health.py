@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import early_checks
+
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ["biotracker", "connectors", "dags"]
 
@@ -25,6 +27,7 @@ def test_ruff_format_leaves_every_file_unchanged() -> None:
 
 
 def test_mypy_reports_nothing() -> None:
-    """The settings are pyproject.toml's [tool.mypy] (files: biotracker, connectors, dags)."""
-    result = _run("mypy")
+    """The settings are pyproject.toml's [tool.mypy] (files: biotracker, connectors, dags). mypy
+    starts with the session (tests/early_checks.py) and runs beside the other tests."""
+    result = early_checks.result("tests/test_code_health.py::test_mypy_reports_nothing")
     assert result.returncode == 0, result.stdout + result.stderr
