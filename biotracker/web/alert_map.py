@@ -48,7 +48,7 @@ def visible_alerts(
         query = query.where(alerts.c.status.not_in([s.value for s in FINISHED]))
     rows = [dict(r) for r in conn.execute(query.limit(limit)).mappings()]
     owners = assignees(conn, principal.org, [r["alert_id"] for r in rows])
-    found = (queue_row(seen, owners[seen.row["alert_id"]]) for seen in shown(conn, ctx, scope, rows))
+    found = (queue_row(scope, seen, owners[seen.row["alert_id"]]) for seen in shown(conn, ctx, scope, rows))
     return [r for r in found if kept_by(f, r)]
 
 
