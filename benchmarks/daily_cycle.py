@@ -20,7 +20,11 @@ reports: the stand-in for ingest and normalise, which are not timed here), ``inc
 subscriber's, no mail sent). Each cycle starts from a copy of the cached store.
 
 With ``--json`` the last line is
-``{"history": N, "backend": ..., "stages": {NAME: SECONDS, ...}, "total_s": ..., "peak_rss_mb": ...}``.
+``{"history": N, "backend": ..., "stages": {NAME: SECONDS, ...}, "total_s": ..., "peak_rss_mb": ...}``
+plus ``cpu_stages`` (this process's CPU seconds per stage: SQLite's work, not a PostgreSQL
+server's), ``load`` (the 1-minute load average before and after the cycle: on a shared machine wall
+time is only comparable at equal load) and ``touched`` (reports clustered, series scored,
+incidents assessed and alerts written, summed over the scopes: what the stage times follow).
 PostgreSQL runs on a throwaway cluster (``tests/pg_cluster.py``); its store is rebuilt every run.
 """
 
@@ -158,7 +162,7 @@ def _cycle(url: str, home: Path, daily: int, seed: int, queue) -> None:  # type:
     _insert(engine, rows)
     stages["store"] = time.perf_counter() - started
     cpu_stages["store"] = time.process_time() - cpu
-    refresh_derived(
+    runs = refresh_derived(
         engine,
         _scored(day),
         models_dir(settings),
@@ -174,7 +178,14 @@ def _cycle(url: str, home: Path, daily: int, seed: int, queue) -> None:  # type:
     stages["publish"] = time.perf_counter() - started
     cpu_stages["publish"] = time.process_time() - cpu_started
     # CPU of this process only: it includes the SQLite engine, not a PostgreSQL server's share
-    queue.put((stages, cpu_stages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    # what the stages had to touch, summed over the scopes: the sizes the stage times follow
+    work = {
+        "reports_clustered": sum(r.incidents.reports for r in runs),
+        "series_scored": sum(r.scoring.series for r in runs),
+        "incidents_assessed": sum(r.lens.incidents for r in runs),
+        "alerts_written": sum(len(r.alerts.alert_ids) for r in runs),
+    }
+    queue.put((stages, cpu_stages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, work))
 
 
 def _spawn(target, *args):  # type: ignore[no-untyped-def]
@@ -226,7 +237,7 @@ def main() -> None:
         print(f"built the store in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     try:
         load_before = os.getloadavg()[0]
-        stages, cpu_stages, peak = _spawn(_cycle, url, work, args.daily, args.seed)  # its own process
+        stages, cpu_stages, peak, touched = _spawn(_cycle, url, work, args.daily, args.seed)  # own process
         load_after = os.getloadavg()[0]
     finally:
         if cluster is not None:
@@ -240,6 +251,7 @@ def main() -> None:
     for name, seconds in stages.items():
         print(f"  {name:<10} {seconds:8.2f} s {cpu_stages.get(name, 0.0):8.2f} s")
     print(f"  {'total':<10} {total:8.2f} s {cpu:8.2f} s   peak RSS {peak / 1024:.0f} MB")
+    print("  touched: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in touched.items()))
     print(f"  1-minute load average {load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs)")
     if args.json:
         print(
@@ -253,6 +265,7 @@ def main() -> None:
                     "cpu_s": round(cpu, 3),
                     "cpu_stages": {k: round(v, 3) for k, v in cpu_stages.items()},
                     "load": [round(load_before, 2), round(load_after, 2)],
+                    "touched": touched,
                 }
             )
         )
