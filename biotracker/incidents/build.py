@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
@@ -92,7 +92,8 @@ class IncidentSummary:
     changes: Changes = field(default_factory=lambda: Changes(INTERNAL.key))
 
     def summary(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "changes"}
+        # not asdict(): it would deep-copy the changes only to drop them
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changes"}
         return out | {"changes": self.changes.summary()}
 
 

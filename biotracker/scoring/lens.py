@@ -13,7 +13,7 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -62,7 +62,8 @@ class LensSummary:
     changes: Changes | None = None
 
     def summary(self) -> dict[str, object]:
-        out: dict[str, object] = {k: v for k, v in asdict(self).items() if k != "changes"}
+        # not asdict(): it would deep-copy the changes only to drop them
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changes"}
         return out | {"changes": self.changes.summary() if self.changes else None}
 
 
