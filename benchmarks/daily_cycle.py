@@ -20,7 +20,11 @@ reports: the stand-in for ingest and normalise, which are not timed here), ``inc
 subscriber's, no mail sent). Each cycle starts from a copy of the cached store.
 
 With ``--json`` the last line is
-``{"history": N, "backend": ..., "stages": {NAME: SECONDS, ...}, "total_s": ..., "peak_rss_mb": ...}``.
+``{"history": N, "backend": ..., "stages": {NAME: SECONDS, ...}, "total_s": ..., "peak_rss_mb": ...}``
+plus ``cpu_stages`` (this process's CPU seconds per stage: SQLite's work, not a PostgreSQL
+server's), ``load`` (the 1-minute load average before and after the cycle: on a shared machine wall
+time is only comparable at equal load) and ``touched`` (reports clustered, series scored,
+incidents assessed and alerts written, summed over the scopes: what the stage times follow).
 PostgreSQL runs on a throwaway cluster (``tests/pg_cluster.py``); its store is rebuilt every run.
 """
 
@@ -30,6 +34,7 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing
+import os
 import random
 import resource
 import shutil
@@ -151,21 +156,36 @@ def _cycle(url: str, home: Path, daily: int, seed: int, queue) -> None:  # type:
     rows = _resample(templates, daily, seed + 10**9, END, 1.0, "day-", late=0.05)
     day = END + dt.timedelta(days=1)
     stages: dict[str, float] = {}
+    cpu_stages: dict[str, float] = {}
     cpu = time.process_time()
     started = time.perf_counter()
     _insert(engine, rows)
     stages["store"] = time.perf_counter() - started
-    refresh_derived(
-        engine, _scored(day), models_dir(settings), report_ids=[r["report_id"] for r in rows], timings=stages
+    cpu_stages["store"] = time.process_time() - cpu
+    runs = refresh_derived(
+        engine,
+        _scored(day),
+        models_dir(settings),
+        report_ids=[r["report_id"] for r in rows],
+        timings=stages,
+        cpu_timings=cpu_stages,
     )
     book = SubscriberBook(
         (Audience("public", Tlp.CLEAR, "public"), Audience("police", Tlp.RED, "law_enforcement"))
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     publish_day(engine, settings, day.date(), lookback_days=LOOKBACK_DAYS, subscribers=book, send=False)
     stages["publish"] = time.perf_counter() - started
-    stages_cpu = time.process_time() - cpu  # this process only: the SQLite engine, not a PostgreSQL server
-    queue.put((stages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, stages_cpu))
+    cpu_stages["publish"] = time.process_time() - cpu_started
+    # CPU of this process only: it includes the SQLite engine, not a PostgreSQL server's share
+    # what the stages had to touch, summed over the scopes: the sizes the stage times follow
+    work = {
+        "reports_clustered": sum(r.incidents.reports for r in runs),
+        "series_scored": sum(r.scoring.series for r in runs),
+        "incidents_assessed": sum(r.lens.incidents for r in runs),
+        "alerts_written": sum(len(r.alerts.alert_ids) for r in runs),
+    }
+    queue.put((stages, cpu_stages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, work))
 
 
 def _spawn(target, *args):  # type: ignore[no-untyped-def]
@@ -216,17 +236,23 @@ def main() -> None:
         _spawn(_build, url, work, args.history, args.seed)
         print(f"built the store in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     try:
-        stages, peak, cpu = _spawn(_cycle, url, work, args.daily, args.seed)  # the cycle's own process
+        load_before = os.getloadavg()[0]
+        stages, cpu_stages, peak, touched = _spawn(_cycle, url, work, args.daily, args.seed)  # own process
+        load_after = os.getloadavg()[0]
     finally:
         if cluster is not None:
             from tests.pg_cluster import stop_cluster
 
             stop_cluster(cluster)
     total = sum(stages.values())
+    cpu = sum(cpu_stages.values())
     print(f"daily cycle of {args.daily} reports on {args.history:,} ({args.backend}):")
+    print(f"  {'stage':<10} {'wall':>8}   {'CPU':>8} (this process)")
     for name, seconds in stages.items():
-        print(f"  {name:<10} {seconds:8.2f} s")
-    print(f"  {'total':<10} {total:8.2f} s   peak RSS {peak / 1024:.0f} MB   CPU {cpu:.2f} s (this process)")
+        print(f"  {name:<10} {seconds:8.2f} s {cpu_stages.get(name, 0.0):8.2f} s")
+    print(f"  {'total':<10} {total:8.2f} s {cpu:8.2f} s   peak RSS {peak / 1024:.0f} MB")
+    print("  touched: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in touched.items()))
+    print(f"  1-minute load average {load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs)")
     if args.json:
         print(
             json.dumps(
@@ -237,6 +263,9 @@ def main() -> None:
                     "total_s": round(total, 3),
                     "peak_rss_mb": round(peak / 1024, 1),
                     "cpu_s": round(cpu, 3),
+                    "cpu_stages": {k: round(v, 3) for k, v in cpu_stages.items()},
+                    "load": [round(load_before, 2), round(load_after, 2)],
+                    "touched": touched,
                 }
             )
         )

@@ -14,13 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, delete
 
 from biotracker.alerts.derive import AlertSummary, derive_alerts
 from biotracker.db.tables import signals
-from biotracker.incidents.build import IncidentSummary, build_incidents
+from biotracker.incidents.build import IncidentSummary, ReadCache, build_incidents
 from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import (
     Scope,
@@ -31,9 +31,11 @@ from biotracker.incidents.scopes import (
 )
 from biotracker.schema import SourceKind, Window
 from biotracker.scoring.lens import LensSummary, assess_incidents
-from biotracker.scoring.relevance import RankedAlert, rank_alerts
 from biotracker.scoring.score import ScoreSummary, score_window
 from biotracker.storage import StoragePath
+
+if TYPE_CHECKING:  # the relevance model pulls in scikit-learn and skops (seconds): loaded when ranking
+    from biotracker.scoring.relevance import RankedAlert
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ def build_scopes(
     summaries: dict[str, IncidentSummary] = {}
     changed: dict[str, Changes] = {}
     whole_scopes: set[str] = set()
+    cache = ReadCache()  # the day's neighbourhood, read once for every scope
     for scope in scopes:
         whole = full or scope in fresh
         if not whole and published is None and not report_ids:
@@ -104,7 +107,7 @@ def build_scopes(
             whole_scopes.add(scope.key)
         else:
             built = build_incidents(
-                engine, published, report_ids=report_ids, scope=scope, source_kinds=source_kinds
+                engine, published, report_ids=report_ids, scope=scope, source_kinds=source_kinds, cache=cache
             )
         summaries[scope.key] = built
         if not built.changes.empty:
@@ -131,7 +134,11 @@ def derive_scopes(engine: Engine, scored: Window, assessed: ScopedChanges) -> di
 
 def rank_scopes(engine: Engine, models_dir: StoragePath, alert_ids: Collection[str]) -> list[RankedAlert]:
     """Relevance of the alerts just written (every scope's; ids are unique across scopes)."""
-    return rank_alerts(engine, models_dir, alert_ids=sorted(alert_ids)) if alert_ids else []
+    if not alert_ids:
+        return []
+    from biotracker.scoring.relevance import rank_alerts
+
+    return rank_alerts(engine, models_dir, alert_ids=sorted(alert_ids))
 
 
 @dataclass
@@ -169,16 +176,18 @@ def refresh_derived(
     full: bool = False,
     source_kinds: Mapping[str, SourceKind] | None = None,
     timings: dict[str, float] | None = None,
+    cpu_timings: dict[str, float] | None = None,
 ) -> list[ScopeRun]:
     """Bring every scope's derived rows up to date with the reports published in ``published`` and
     those named in ``report_ids`` (new or re-normalised); signals and alerts for weeks in ``scored``.
 
     ``full`` recomputes everything (``biotracker rebuild``): each scope's incidents from all its
     reports, its signals, assessments and the alerts of ``scored`` (analysts' statuses are kept).
-    ``timings`` (stage name -> seconds, summed over scopes) is filled in when given. The stages
+    ``timings`` (stage name -> wall seconds, summed over scopes) and ``cpu_timings`` (this process's
+    CPU seconds: not a database server's) are filled in when given. The stages
     are the functions above, in the order the chain (``biotracker/chain.py``) runs them as tasks.
     """
-    clock = _Clock(timings)
+    clock = _Clock(timings, cpu_timings)
     with clock("incidents"):
         built_by, built = build_scopes(
             engine, published=published, report_ids=report_ids, full=full, source_kinds=source_kinds
@@ -212,12 +221,15 @@ def refresh_derived(
 
 
 class _Clock:
-    """Adds each ``with clock(stage):`` block's wall time to ``timings[stage]`` (no-op without timings)."""
+    """Adds each ``with clock(stage):`` block's wall time to ``timings[stage]`` and its process CPU
+    time to ``cpu[stage]`` (no-op without them)."""
 
-    def __init__(self, timings: dict[str, float] | None) -> None:
+    def __init__(self, timings: dict[str, float] | None, cpu: dict[str, float] | None = None) -> None:
         self.timings = timings
+        self.cpu = cpu
         self.stage = ""
         self.started = 0.0
+        self.cpu_started = 0.0
 
     def __call__(self, stage: str) -> _Clock:
         self.stage = stage
@@ -225,10 +237,13 @@ class _Clock:
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
 
     def __exit__(self, *exc: object) -> None:
         if self.timings is not None:
             self.timings[self.stage] = self.timings.get(self.stage, 0.0) + time.perf_counter() - self.started
+        if self.cpu is not None:
+            self.cpu[self.stage] = self.cpu.get(self.stage, 0.0) + time.process_time() - self.cpu_started
 
 
 Summary = TypeVar("Summary", IncidentSummary, ScoreSummary, LensSummary, AlertSummary)

@@ -189,10 +189,27 @@ incident_reports = Table(
     Column("period_start", Date, comment="Monday of the report's event week; NULL without a date"),
     Column("cases", Integer),
     Column("deaths", Integer),
+    # 0014: the report's source, so that each source's first week is one index probe (scoring/lens.py)
+    Column("source", String(64), comment="the report's source (reports.source), copied at link time"),
     Index("ix_incident_reports_report_id", "report_id", "scope"),
     Index("ix_incident_reports_series", "scope", "series_key", "period_start"),
     Index("ix_incident_reports_disease", "scope", "disease", "country_iso3", "period_start"),
     Index("ix_incident_reports_period", "scope", "period_start"),
+    Index("ix_incident_reports_source", "scope", "source", "period_start"),
+    # 0014: a disease's weeks from a given week on, and its history, read from the index alone
+    Index(
+        "ix_incident_reports_disease_week",
+        "scope",
+        "disease",
+        "period_start",
+        "duplicate_of",
+        "series_key",
+        "incident_id",
+    ),
+    # 0014: the reports a case fatality ratio can be taken from (enough cases), by index range
+    Index(
+        "ix_incident_reports_fatality", "scope", "disease", "cases", "deaths", "period_start", "duplicate_of"
+    ),
 )
 
 incident_overrides = Table(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-_BATCH = 500
+_BATCH = 5000
 
 
 def upsert(
@@ -37,11 +37,13 @@ def upsert(
 
 
 def _flush(conn, table, batch, keys, update, insert) -> int:
-    stmt = insert(table).values(batch)
+    """One statement compiled once and executed for every row of the batch (executemany): a
+    multi-row VALUES statement is compiled afresh per batch, which costs more than the writes."""
+    stmt = insert(table)
     columns = [c for c in batch[0] if c not in keys]
     if update and columns:
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt)
+    conn.execute(stmt, batch)
     return len(batch)

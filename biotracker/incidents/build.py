@@ -18,10 +18,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_merges, incident_overrides, incident_reports, incidents, reports
@@ -104,7 +104,8 @@ class IncidentSummary:
     changes: Changes = field(default_factory=lambda: Changes(INTERNAL.key))
 
     def summary(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "changes"}
+        # not asdict(): it would deep-copy the changes only to drop them
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changes"}
         return out | {"changes": self.changes.summary()}
 
 
@@ -159,27 +160,59 @@ def report_record(row: Mapping[str, Any]) -> ReportRecord:
     )
 
 
-class _Scope:
-    """Reports being re-clustered: a record and a slim row each, made as rows stream in; only the
-    reports ``sees`` admits (the visibility scope's rule, applied here rather than in SQL so that
-    the neighbourhood queries keep to the event-time index)."""
+@dataclass
+class ReadCache:
+    """Reports read for one run, shared by every scope's build: each scope re-clusters the
+    neighbourhood of the same new reports, only its visibility rule differs, so the rows are read
+    (and their records made) once. Holds slim rows and records, never full texts."""
 
-    def __init__(self, sees: Callable[[Mapping[str, Any]], bool] = lambda row: True) -> None:
+    records: dict[str, ReportRecord] = field(default_factory=dict)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: report ids each query returned, by a key naming the query
+    results: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
+
+    def read(self, conn: Connection, key: tuple[Any, ...] | None, query: Any) -> list[str]:
+        """Ids of the rows ``query`` returns (read now unless ``key`` was read before)."""
+        if key is not None and key in self.results:
+            return self.results[key]
+        ids = []
+        # SQLAlchemy types RowMapping keys as str-or-Column; these rows come from named columns.
+        for row in cast(Iterable[Mapping[str, Any]], conn.execute(query).mappings()):
+            rid = row["report_id"]
+            if rid not in self.records:
+                self.records[rid] = report_record(row)
+                self.rows[rid] = {k: row[k] for k in _KEPT}
+            ids.append(rid)
+        if key is not None:
+            self.results[key] = ids
+        return ids
+
+
+class _Scope:
+    """Reports being re-clustered: a record and a slim row each; only the reports ``sees`` admits
+    (the visibility scope's rule, applied here rather than in SQL so that the neighbourhood
+    queries keep to the event-time index and are shared by every scope through ``ReadCache``)."""
+
+    def __init__(
+        self, sees: Callable[[Mapping[str, Any]], bool] = lambda row: True, cache: ReadCache | None = None
+    ) -> None:
         self.records: dict[str, ReportRecord] = {}
         self.rows: dict[str, dict[str, Any]] = {}
         self.sees = sees
+        self.cache = cache or ReadCache()
         #: the new or changed reports the run was asked about (before their neighbourhood)
         self.seeds: set[str] = set()
 
-    def add(self, rows: Iterable[RowMapping]) -> list[dt.datetime]:
+    def add(self, conn: Connection, query: Any, key: tuple[Any, ...] | None = None) -> list[dt.datetime]:
+        """Admit the rows ``query`` returns; the event times of those admitted."""
         times = []
-        # SQLAlchemy types RowMapping keys as str-or-Column; these rows come from named columns.
-        for row in cast(Iterable[Mapping[str, Any]], rows):
-            rid = row["report_id"]
+        cache = self.cache
+        for rid in cache.read(conn, key, query):
+            row = cache.rows[rid]
             if rid not in self.records and self.sees(row):
-                record = report_record(row)
+                record = cache.records[rid]
                 self.records[rid] = record
-                self.rows[rid] = {k: row[k] for k in _KEPT}
+                self.rows[rid] = row
                 if record.at is not None:
                     times.append(record.at)
         return times
@@ -210,28 +243,30 @@ def _load_scope(
     sees: Callable[[Mapping[str, Any]], bool],
     scope_key: str,
     report_ids: Collection[str] | None = None,
+    cache: ReadCache | None = None,
 ) -> tuple[_Scope, set[str]]:
     """Reports to re-cluster and the ids of the incidents they belonged to (in this scope)."""
-    scope = _Scope(sees)
     if window is None and report_ids is None:
-        rows = select(*_COLUMNS).where(visible).execution_options(yield_per=5000)
-        scope.add(conn.execute(rows).mappings())
+        scope = _Scope(sees)  # a full build: every row once, nothing worth sharing
+        scope.add(conn, select(*_COLUMNS).where(visible).execution_options(yield_per=5000))
         return scope, set(
             conn.execute(select(incidents.c.incident_id).where(incidents.c.scope == scope_key)).scalars()
         )
+    scope = _Scope(sees, cache)
     times: list[dt.datetime] = []
     if window is not None:
         in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
-        times += scope.add(conn.execute(select(*_COLUMNS).where(in_window)).mappings())
+        times += scope.add(conn, select(*_COLUMNS).where(in_window), ("window", window.start, window.end))
     for ids in _chunks(sorted(report_ids or ())):
-        times += scope.add(conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(ids))).mappings())
+        query = select(*_COLUMNS).where(reports.c.report_id.in_(ids))
+        times += scope.add(conn, query, ("ids", tuple(ids)))
     scope.seeds = set(scope.records) | set(report_ids or ())
     if not scope.records and not report_ids:
         return scope, set()
     event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
     for low, high in _intervals(times, gap):
         near = select(*_COLUMNS).where(event_at >= low, event_at <= high)
-        scope.add(conn.execute(near.execution_options(yield_per=5000)).mappings())
+        scope.add(conn, near.execution_options(yield_per=5000), ("near", low, high))
     touched: set[str] = set()
     # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
     for ids in _chunks(sorted(set(scope.records) | set(report_ids or ()))):
@@ -244,7 +279,7 @@ def _load_scope(
         )
     members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
     for ids in _chunks(sorted(touched)):
-        scope.add(conn.execute(members.where(incident_reports.c.incident_id.in_(ids))).mappings())
+        scope.add(conn, members.where(incident_reports.c.incident_id.in_(ids)))
     return scope, touched
 
 
@@ -315,6 +350,7 @@ def _link_rows(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], scope: S
                 "period_start": week_start(at) if at is not None else None,
                 "cases": row["cases"],
                 "deaths": row["deaths"],
+                "source": row["source"],
             }
         )
     return out
@@ -396,12 +432,14 @@ def build_incidents(
     report_ids: Collection[str] | None = None,
     scope: Scope = INTERNAL,
     source_kinds: Mapping[str, SourceKind] | None = None,
+    cache: ReadCache | None = None,
 ) -> IncidentSummary:
     """Cluster the reports ``scope`` may see into incidents, replacing the incidents they belonged to.
 
     Which reports: those published in ``window`` and those named in ``report_ids`` (new or changed
     reports, whatever their dates), with their neighbourhood; every report when both are None (a
-    full rebuild of the scope). ``summary.changes`` says what changed, for the next stage.
+    full rebuild of the scope). ``summary.changes`` says what changed, for the next stage. One
+    ``cache`` given to every scope's build in a run reads their shared neighbourhood once.
     """
     summary = IncidentSummary()
     tiers = _tiers()
@@ -415,7 +453,7 @@ def build_incidents(
     with engine.begin() as conn:
         starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
         loaded, touched = _load_scope(
-            conn, window, dt.timedelta(days=config.gap_days), visible, sees, scope.key, report_ids
+            conn, window, dt.timedelta(days=config.gap_days), visible, sees, scope.key, report_ids, cache
         )
         detached = set(
             conn.execute(

@@ -13,7 +13,7 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -62,7 +62,8 @@ class LensSummary:
     changes: Changes | None = None
 
     def summary(self) -> dict[str, object]:
-        out: dict[str, object] = {k: v for k, v in asdict(self).items() if k != "changes"}
+        # not asdict(): it would deep-copy the changes only to drop them
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changes"}
         return out | {"changes": self.changes.summary() if self.changes else None}
 
 
@@ -267,12 +268,14 @@ def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> H
     counts: list[tuple[Any, Any, Any, dt.date, int]] = []
     fatality: list[tuple[Any, dt.date, float]] = []
     named = sorted(d for d in diseases if d is not None)
-    groups: list[ColumnElement[bool]] = [incident_reports.c.disease.in_(ids) for ids in _chunks(named)]
+    # One disease per query, its weeks as a range: SQLite then reads the covering index on (scope,
+    # disease, period_start, ...) instead of walking the whole scope in series order for the GROUP BY.
+    groups: list[ColumnElement[bool]] = [incident_reports.c.disease == d for d in named]
     if None in diseases:
         groups.append(incident_reports.c.disease.is_(None))
     counted = (
         incident_reports.c.scope == scope.key,
-        incident_reports.c.period_start.is_not(None),
+        incident_reports.c.period_start >= dt.date.min,  # not NULL, written as a range (see above)
         incident_reports.c.duplicate_of.is_(None),
     )
     for group in groups:
@@ -297,14 +300,25 @@ def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> H
 
 
 def _source_starts(conn: Connection, scope: Scope) -> dict[str, dt.date]:
-    """First counted week of each source in the scope (one grouped query over the scope's links)."""
-    query = (
-        select(reports.c.source, func.min(incident_reports.c.period_start))
-        .join(reports, reports.c.report_id == incident_reports.c.report_id)
-        .where(incident_reports.c.scope == scope.key, incident_reports.c.period_start.is_not(None))
-        .group_by(reports.c.source)
-    )
-    return {source: week for source, week in conn.execute(query) if week is not None}
+    """First counted week of each source in the scope: index probes on (scope, source, period_start),
+    two per source, so the cost does not grow with the stored history (a skip scan over the sources,
+    then each source's earliest week)."""
+    links = incident_reports.c
+    out: dict[str, dt.date] = {}
+    source: str | None = ""
+    while True:
+        source = conn.execute(
+            select(func.min(links.source)).where(links.scope == scope.key, links.source > source)
+        ).scalar()
+        if source is None:
+            return out
+        week = conn.execute(
+            select(func.min(links.period_start)).where(
+                links.scope == scope.key, links.source == source, links.period_start.is_not(None)
+            )
+        ).scalar()
+        if week is not None:
+            out[source] = week
 
 
 def assess_incidents(

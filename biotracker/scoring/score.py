@@ -14,7 +14,7 @@ import fnmatch
 import logging
 import tomllib
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,8 @@ class ScoreSummary:
     changes: Changes | None = None
 
     def summary(self) -> dict[str, object]:
-        out: dict[str, object] = {k: v for k, v in asdict(self).items() if k != "changes"}
+        # not asdict(): it would deep-copy the changes only to drop them
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changes"}
         return out | {"changes": self.changes.summary() if self.changes else None}
 
 
