@@ -144,6 +144,11 @@ _KEPT = (
     "cases",
     "deaths",
     "tlp",
+    # what ``Scope.admits`` judges a report by: without them an organisation's contribution would
+    # read as a record of nobody (or of the community) and land in the wrong scopes
+    "originator_org",
+    "share_with",
+    "withdrawn_at",
 )
 
 
