@@ -12,8 +12,10 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -126,18 +128,21 @@ def add_user(conn: Connection, username: str, org: str, role: Role, password: st
     )
 
 
-def find_user(conn: Connection, username: str) -> UserRow | None:
-    row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
-    if row is None:
-        return None
+def _user_row(row: Mapping[str, Any]) -> UserRow:
     return UserRow(row["username"], row["org"], Role(row["role"]), row["disabled"], row["created_at"])
 
 
+def find_user(conn: Connection, username: str) -> UserRow | None:
+    row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
+    return None if row is None else _user_row(row)
+
+
 def list_users(conn: Connection, org: str | None = None) -> list[UserRow]:
-    query = select(users.c.username).order_by(users.c.username)
+    """Every user (of ``org``), by name, in one query (pages list an organisation's users on every view)."""
+    query = select(users).order_by(users.c.username)
     if org:
         query = query.where(users.c.org == org)
-    return [u for name in conn.execute(query).scalars() if (u := find_user(conn, name)) is not None]
+    return [_user_row(row) for row in conn.execute(query).mappings()]
 
 
 def disable_user(conn: Connection, username: str, now: dt.datetime) -> None:
