@@ -12,14 +12,12 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from biotracker.access import Principal, Role
 from biotracker.db.tables import api_tokens, login_failures, organisations, sessions, users
@@ -128,7 +126,7 @@ def add_user(conn: Connection, username: str, org: str, role: Role, password: st
     )
 
 
-def _user_row(row: Mapping[str, Any]) -> UserRow:
+def _user_row(row: RowMapping) -> UserRow:
     return UserRow(row["username"], row["org"], Role(row["role"]), row["disabled"], row["created_at"])
 
 
