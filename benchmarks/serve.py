@@ -35,7 +35,7 @@ or by both, one alert page of it, that alert's incident page. One contributor pe
 same think time. The first ``--warmup`` seconds (new connections, cold caches) are not counted.
 Printed: the machine's load average before and after, the CPU the server and PostgreSQL used per
 request, the store's sizes, and per request kind the count, errors (any answer >= 400 but 404, and
-transport failures), p50/p95/p99 in ms and throughput; for pages also the server's own p95 (its
+transport failures), p50/p95/p99 in ms and throughput, and the server's own p95 (its
 ``Server-Timing`` header: the time in the application, without the loopback and the client's
 event loop, which 50 analysts on one asyncio thread share). ``--json`` adds the same figures as one JSON object on the last line.
 """
