@@ -2,7 +2,7 @@
 for reads, < 1 s for a contribution to be stored; no errors).
 
     python benchmarks/serve.py [--reports 1000000] [--alerts 100000] [--analysts 50] [--seconds 60]
-                               [--think 0.5 2.0] [--warmup 10] [--workers 2]
+                               [--think 0.5 2.0] [--warmup 10] [--workers 2] [--pages]
                                [--database-url postgresql+psycopg://...] [--json]
 
 Without ``--database-url`` a throwaway PostgreSQL cluster is started (tests/pg_cluster.py). The
@@ -28,11 +28,16 @@ The server runs as its own process (``biotracker serve`` on 127.0.0.1, ``--worke
 this process is the load generator (asyncio, one connection per simulated user). Each analyst
 loops: the alert list filtered by a country, its next page, one alert of it, that alert's incident
 (when the server has the incidents route), one report; each step after a think time drawn
-uniformly from ``--think``. One contributor per organisation posts one report per step, after the
+uniformly from ``--think``. With ``--pages`` the analysts use the workbench instead, as a person in a
+browser would: each logs in through the login form (``GET /login`` for its CSRF token, ``POST
+/login``; a session cookie), then loops: the queue's first page filtered by a country, by a tier,
+or by both, one alert page of it, that alert's incident page. One contributor per organisation posts one report per step, after the
 same think time. The first ``--warmup`` seconds (new connections, cold caches) are not counted.
 Printed: the machine's load average before and after, the CPU the server and PostgreSQL used per
 request, the store's sizes, and per request kind the count, errors (any answer >= 400 but 404, and
-transport failures), p50/p95/p99 in ms and throughput. ``--json`` adds the same figures as one JSON object on the last line.
+transport failures), p50/p95/p99 in ms and throughput, and the server's own p95 (its
+``Server-Timing`` header: the time in the application, without the loopback and the client's
+event loop, which 50 analysts on one asyncio thread share). ``--json`` adds the same figures as one JSON object on the last line.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import json
 import math
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -349,7 +355,7 @@ def _copy_derived(conn: Any, scope: Any, visible: dict[int, str], derived_copies
 
 def make_people(url: str, home: Path, analysts: int) -> tuple[list[str], list[str]]:
     """Tokens of the analysts (spread over the organisations) and of one contributor per organisation
-    (cheap password hashing: the benchmark never logs in with a password)."""
+    (cheap password hashing: ``--pages`` analysts log in with :data:`PASSWORD` through the form)."""
     from argon2 import PasswordHasher
 
     from biotracker.access import Role
@@ -364,7 +370,7 @@ def make_people(url: str, home: Path, analysts: int) -> tuple[list[str], list[st
     with engine.begin() as conn:
         def add_user(name: str, org: str, role: Role) -> None:
             if accounts.find_user(conn, name) is None:  # a reused store has them already
-                accounts.add_user(conn, name, org, role, "benchmark password", now)
+                accounts.add_user(conn, name, org, role, PASSWORD, now)
 
         for org in ORGS:
             if not accounts.org_exists(conn, org):
@@ -401,10 +407,24 @@ def samples(url: str, home: Path, n: int = 2000) -> tuple[list[str], list[str]]:
 
 # --- the load -------------------------------------------------------------------------------------
 
+PASSWORD = "benchmark password"  # every benchmark user's (make_people)
+TIERS = ["critical", "high", "medium", "low"]
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+ALERT_LINK = re.compile(r'href="/alerts/([^"/?#]+)"')
+INCIDENT_LINK = re.compile(r'href="/incidents/([^"/?#]+)"')
+
+
+def server_timing(header: str) -> float | None:
+    """The ``dur`` (ms) of a ``Server-Timing`` header such as ``app;dur=12.3``, or None."""
+    found = re.search(r"dur=([0-9.]+)", header)
+    return float(found.group(1)) if found else None
+
+
 
 @dataclass
 class Tally:
     timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    server_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # Server-Timing
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     examples: dict[str, str] = field(default_factory=dict)
     warmup: int = 0  # requests answered during the warm-up, not counted
@@ -412,7 +432,9 @@ class Tally:
 
 async def drive(url: str, readers: list[str], writers: list[str], report_ids: list[str], countries: list[str],
                 seconds: float, think: tuple[float, float], seed: int, incidents_route: bool,
-                warmup: float = 0.0) -> Tally:
+                warmup: float = 0.0, pages: list[str] | None = None) -> Tally:
+    """The load: API analysts (``readers``' tokens), or with ``pages`` (the analysts' usernames)
+    workbench analysts, and the contributors (``writers``' tokens)."""
     import httpx
 
     rng = random.Random(seed)
@@ -430,6 +452,9 @@ async def drive(url: str, readers: list[str], writers: list[str], report_ids: li
             return None
         if time.monotonic() >= measured_from:  # not a warm-up request
             tally.timings[kind].append((time.perf_counter() - started) * 1000)
+            own = server_timing(response.headers.get("server-timing", ""))
+            if own is not None:
+                tally.server_ms[kind].append(own)
         else:
             tally.warmup += 1
         if response.status_code >= 400 and response.status_code != 404:
@@ -466,6 +491,35 @@ async def drive(url: str, readers: list[str], writers: list[str], report_ids: li
                 if await pause():
                     await timed("report", http.get(f"/api/v1/reports/{rng.choice(report_ids)}"))
 
+    async def page_analyst(username: str) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=1)) as http:
+            form = await timed("login", http.get("/login"))
+            if form is None:
+                return
+            csrf = CSRF_FIELD.search(form.text)
+            logged_in = await timed("login", http.post("/login", data={
+                "username": username, "password": PASSWORD, "csrf_token": csrf.group(1) if csrf else ""}))
+            if logged_in is None or "bt_session" not in http.cookies:
+                tally.errors["login"] += 1
+                tally.examples.setdefault("login", f"no session for {username}")
+                return
+            while await pause():
+                params: dict[str, str] = {}
+                which = rng.randrange(3)
+                if which != 1:
+                    params["country"] = rng.choice(countries)
+                if which != 0:
+                    params["tier"] = rng.choice(TIERS)
+                queue = await timed("queue page (filtered)", http.get("/", params=params))
+                if queue is None:
+                    continue
+                alert_ids = ALERT_LINK.findall(queue.text)
+                if alert_ids and await pause():
+                    alert = await timed("alert page", http.get(f"/alerts/{rng.choice(alert_ids)}"))
+                    incident_ids = INCIDENT_LINK.findall(alert.text) if alert is not None else []
+                    if incident_ids and await pause():
+                        await timed("incident page", http.get(f"/incidents/{incident_ids[0]}"))
+
     async def contributor(token: str) -> None:
         async with client(token) as http:
             while await pause():
@@ -473,7 +527,8 @@ async def drive(url: str, readers: list[str], writers: list[str], report_ids: li
                         "country_iso3": rng.choice(countries), "reported_at": "2026-11-28T10:00:00Z"}
                 await timed("contribution", http.post("/api/v1/reports", json=body))
 
-    await asyncio.gather(*(analyst(t) for t in readers), *(contributor(t) for t in writers))
+    browsing = [page_analyst(u) for u in pages] if pages is not None else [analyst(t) for t in readers]
+    await asyncio.gather(*browsing, *(contributor(t) for t in writers))
     return tally
 
 
@@ -485,6 +540,7 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BIOTRACKER_")} | {
         "BIOTRACKER_HOME": str(home), "BIOTRACKER_DATABASE_URL": url, "BIOTRACKER_SERVER_SECRET_KEY": "benchmark",
+        "BIOTRACKER_SERVER_COOKIE_SECURE": "false",  # the session cookie over plain HTTP on loopback
     }
     log = open(home / "server.log", "wb")  # noqa: SIM115 (the server's whole life)
     server = subprocess.Popen([str(Path(sys.executable).parent / "biotracker"), "serve", "--host", "127.0.0.1",
@@ -548,6 +604,8 @@ def main() -> None:
                         help="seconds of load before measuring (new connections, cold caches): not counted")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--pages", action="store_true",
+                        help="analysts browse the workbench (login, queue, alert and incident pages) instead of the API")
     parser.add_argument("--database-url", help="an empty database, or one holding a demo run")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON on the last line")
     args = parser.parse_args()
@@ -581,7 +639,8 @@ def main() -> None:
 
             marker = asyncio.create_task(mark())
             result = await drive(url, readers, writers, report_ids, countries, args.seconds,
-                                 tuple(args.think), args.seed, incidents_route, args.warmup)  # type: ignore[arg-type]
+                                 tuple(args.think), args.seed, incidents_route, args.warmup,  # type: ignore[arg-type]
+                                 [f"analyst{i}" for i in range(args.analysts)] if args.pages else None)
             await marker
             return result
 
@@ -604,7 +663,8 @@ def main() -> None:
         p50, p95, p99 = quantiles(values)
         kinds[kind] = {"count": len(tally.timings.get(kind, [])), "errors": tally.errors.get(kind, 0),
                        "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "p99_ms": round(p99, 1),
-                       "per_s": round(len(tally.timings.get(kind, [])) / wall, 2)}
+                       "per_s": round(len(tally.timings.get(kind, [])) / wall, 2),
+                       "server_p95_ms": round(quantiles(tally.server_ms[kind])[1], 1) if tally.server_ms.get(kind) else None}
     print(f"\nstore: {', '.join(f'{v:,} {k}' for k, v in store.counts.items())}")
     print(f"alerts by scope: {', '.join(f'{k} {v:,}' for k, v in store.alerts_by_scope.items())}")
     print(f"{args.analysts} analysts + {len(writers)} contributors, think time {args.think[0]:g}-{args.think[1]:g} s "
@@ -619,10 +679,12 @@ def main() -> None:
           f"{per_request_ms:.1f} ms per request; {os.cpu_count()} dedicated cores would serve about "
           f"{1000 * (os.cpu_count() or 1) / max(per_request_ms, 0.001):.0f} requests/s at that cost "
           f"(this run offered {total / wall:.1f})")
-    print(f"{'request':24} {'count':>7} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7}")
+    print(f"{'request':24} {'count':>7} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7} "
+          f"{'server p95':>10}")
     for kind, k in kinds.items():
+        own = "" if k["server_p95_ms"] is None else f"{k['server_p95_ms']:10.0f}"
         print(f"{kind:24} {k['count']:7} {k['errors']:6} {k['p50_ms']:8.0f} {k['p95_ms']:8.0f} "
-              f"{k['p99_ms']:8.0f} {k['per_s']:7.1f}")
+              f"{k['p99_ms']:8.0f} {k['per_s']:7.1f} {own}")
     for kind, example in tally.examples.items():
         print(f"first error of {kind}: {example}")
     if args.json:
@@ -631,7 +693,7 @@ def main() -> None:
             "demo_s": round(store.demo_s, 1), "analysts": args.analysts, "contributors": len(writers),
             "think_s": list(args.think), "workers": args.workers, "warmup_s": args.warmup,
             "warmup_requests": tally.warmup, "seconds": round(wall, 1),
-            "requests": total, "incidents_route": incidents_route,
+            "requests": total, "incidents_route": incidents_route, "pages": args.pages,
             "load_before": load_before, "load_after": load_after, "cpu_s": cpu,
             "cpu_ms_per_request": round(per_request_ms, 2), "kinds": kinds,
         }))

@@ -17,7 +17,7 @@ from enum import Enum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from biotracker.access import Principal, Role
 from biotracker.db.tables import api_tokens, login_failures, organisations, sessions, users
@@ -126,18 +126,21 @@ def add_user(conn: Connection, username: str, org: str, role: Role, password: st
     )
 
 
-def find_user(conn: Connection, username: str) -> UserRow | None:
-    row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
-    if row is None:
-        return None
+def _user_row(row: RowMapping) -> UserRow:
     return UserRow(row["username"], row["org"], Role(row["role"]), row["disabled"], row["created_at"])
 
 
+def find_user(conn: Connection, username: str) -> UserRow | None:
+    row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
+    return None if row is None else _user_row(row)
+
+
 def list_users(conn: Connection, org: str | None = None) -> list[UserRow]:
-    query = select(users.c.username).order_by(users.c.username)
+    """Every user (of ``org``), by name, in one query (pages list an organisation's users on every view)."""
+    query = select(users).order_by(users.c.username)
     if org:
         query = query.where(users.c.org == org)
-    return [u for name in conn.execute(query).scalars() if (u := find_user(conn, name)) is not None]
+    return [_user_row(row) for row in conn.execute(query).mappings()]
 
 
 def disable_user(conn: Connection, username: str, now: dt.datetime) -> None:

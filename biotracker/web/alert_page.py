@@ -29,6 +29,10 @@ from biotracker.web.trend import trend_svg
 
 #: Weeks of series shown (at most) before the alert's first week, and after its last.
 WEEKS_BEFORE, WEEKS_AFTER = 26, 8
+#: Reports the alert page shows with their marked text (the first by publication); the incident
+#: page lists every one. An incident of 137 reports made a 150 kB alert page and its slowest
+#: answers under load (benchmarks/serve.py --pages).
+REPORTS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ class AlertView:
     chart: Markup
     map: Markup
     country_name: str | None
+    #: the first :data:`REPORTS_SHOWN` of the incident's reports
     reports: list[ReportView]
+    report_count: int
     agent: str | None
     flags: list[FlagView]
     assessment: Mapping[str, Any]
@@ -139,28 +145,35 @@ def evidence_spans(evidence: Mapping[str, Any] | None) -> dict[str, list[tuple[i
 
 
 def incident_report_views(
-    conn: Connection, ctx: ServerContext, principal: Principal, scope: Scope, incident_id: str
+    conn: Connection,
+    ctx: ServerContext,
+    principal: Principal,
+    scope: Scope,
+    incident_id: str,
+    texts: int | None = None,
 ) -> list[ReportView] | None:
     """The incident's reports; None when any is not the caller's to see (the API's defence in depth:
-    the scope admits none such)."""
+    the scope admits none such). Every report is checked; only the first ``texts`` (default: all)
+    get their text cut at the evidence, the others an empty text and a plain title."""
     query = (
         select(reports, incident_reports.c.link, incident_reports.c.reason)
         .join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
         .where(incident_reports.c.scope == scope.key, incident_reports.c.incident_id == incident_id)
         .order_by(reports.c.published_at, reports.c.report_id)
     )
-    views = []
+    views: list[ReportView] = []
     for r in conn.execute(query).mappings():
         vis = ctx.rules.of_report(r)
         if not ctx.rules.sees(principal, vis):
             return None
-        spans = evidence_spans(r["evidence"])
+        with_text = texts is None or len(views) < texts
+        spans = evidence_spans(r["evidence"]) if with_text else {}
         body_field = "text" if r["text"] else "summary"
         views.append(
             ReportView(
                 report_id=r["report_id"],
                 title=segments(r["title"], spans.get("title", [])),
-                text=segments(r[body_field] or "", spans.get(body_field, [])),
+                text=segments(r[body_field] or "", spans.get(body_field, [])) if with_text else [],
                 url=r["url"],
                 source=r["source"],
                 published_at=r["published_at"],
@@ -265,7 +278,9 @@ def load_alert_view(
     report the caller may not see (then the page answers 404, as the API does)."""
     row = seen.row
     incident_id = row["incident_id"]
-    found = incident_report_views(conn, ctx, principal, scope, incident_id) if incident_id else []
+    found = (
+        incident_report_views(conn, ctx, principal, scope, incident_id, REPORTS_SHOWN) if incident_id else []
+    )
     if found is None:
         return None
     assessment: dict[str, Any] | None = None
@@ -305,7 +320,8 @@ def load_alert_view(
             focus=row["country_iso3"],
         ),
         country_name=country.name if country else None,
-        reports=found,
+        reports=found[:REPORTS_SHOWN],
+        report_count=len(found),
         agent=agent,
         flags=flags,
         assessment=assessment or {},

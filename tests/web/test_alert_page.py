@@ -15,6 +15,7 @@ from biotracker.access import Principal, Role
 from biotracker.db.tables import alert_feedback, alerts, signals
 from biotracker.outputs.cap import validate_cap
 from biotracker.server.visibility import public_id, scope_of
+from biotracker.web.alert_page import REPORTS_SHOWN
 from tests.web.conftest import audit_rows, tab_to
 from tests.web.test_queue import rules_of, rows
 
@@ -176,7 +177,8 @@ def test_notes_and_assignments_of_another_organisation_stay_with_it(analyst, new
 
 def test_the_incident_page_groups_its_reports_by_why_they_were_merged(analyst, demo_server, axe, shot):
     analyst.goto(f"/alerts/{alarmed_alert(demo_server)}")
-    reports_on_alert = analyst.locator(".report").count()
+    reports_on_alert = int(re.search(r"\((\d+)\)", analyst.locator("#reports-h").inner_text()).group(1))
+    assert analyst.locator(".report").count() == min(reports_on_alert, REPORTS_SHOWN), "the first ones, with text"
     analyst.locator(".summary a[href^='/incidents/']").click()
     analyst.wait_for_url(re.compile(r".*/incidents/inc-[0-9a-f]+$"))
     assert analyst.locator("#group-seed + table tbody tr").count() == 1, "one first report names the incident"
