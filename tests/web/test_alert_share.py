@@ -49,7 +49,7 @@ def test_an_analyst_shares_an_alert_from_its_page_at_its_marking_and_it_is_recor
 
 
 def test_a_share_never_lowers_the_alerts_marking(demo_server):
-    alert_id = sorted(api_alerts(demo_server, "nl_analyst"))[-1]
+    alert_id = max(api_alerts(demo_server, "nl_analyst"))
     with demo_server.engine.begin() as conn:  # the demo's alerts are CLEAR: mark this one AMBER
         conn.execute(update(alerts).where(or_(alerts.c.alert_id == alert_id, alerts.c.alert_id.startswith(f"{alert_id}~")))
                      .values(tlp=Tlp.AMBER.value))
@@ -70,7 +70,7 @@ def test_a_share_never_lowers_the_alerts_marking(demo_server):
 
 
 def test_a_share_must_name_existing_organisations_at_a_marking_that_can_name_them(demo_server):
-    alert_id = sorted(api_alerts(demo_server, "nl_analyst"))[0]
+    alert_id = min(api_alerts(demo_server, "nl_analyst"))
     with demo_server.client("nl_analyst") as api:
         for body in ({"orgs": ["NCB-XX"], "tlp": "RED"}, {"orgs": ["NCB-FR"], "tlp": "AMBER+STRICT"},
                      {"orgs": ["NCB-FR"], "tlp": "RED"}, {"orgs": ["NCB-NL"], "tlp": "RED"}):
