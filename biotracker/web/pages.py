@@ -218,6 +218,7 @@ def alert_page(request: Request, who: PageCaller, alert_id: str) -> HTMLResponse
         can_triage=triager(who),
         assignable=colleagues(request, who) if triager(who) else [],
         shares=answer["shares"],
+        shared_with_us=answer["shared_with_us"],
         share_orgs=other_orgs(request, who) if triager(who) else [],
         share_markings=[m for m in alert_routes.SHAREABLE if m.rank >= view.tlp.rank],
     )

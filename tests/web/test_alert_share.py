@@ -81,3 +81,22 @@ def test_a_share_must_name_existing_organisations_at_a_marking_that_can_name_the
         assert visible
         denied = contributor.post(f"/api/v1/alerts/{visible[0]}/share", json={"orgs": ["NCB-FR"], "tlp": "RED"})
         assert denied.status_code == 403
+
+
+def test_the_named_organisation_sees_who_shared_the_alert_with_it_and_no_one_else_does(demo_server):
+    common = api_alerts(demo_server, "nl_analyst") & api_alerts(demo_server, "fr_analyst") & api_alerts(
+        demo_server, "ip_admin")
+    alert_id = min(common)
+    with demo_server.client("nl_analyst") as api:
+        marking = api.get(f"/api/v1/alerts/{alert_id}").json()["tlp"]
+        assert api.post(f"/api/v1/alerts/{alert_id}/share", json={"orgs": ["NCB-FR"], "tlp": marking}).status_code == 200
+        assert api.get(f"/api/v1/alerts/{alert_id}").json()["shared_with_us"] == []  # its own share is in "shares"
+    with demo_server.client("fr_analyst") as api:
+        seen = api.get(f"/api/v1/alerts/{alert_id}").json()
+    assert [(s["org"], s["tlp"]) for s in seen["shared_with_us"]] == [("NCB-NL", marking)]
+    assert seen["shares"] == [] and seen["history"] == []  # NCB-NL's history stays its own
+    with demo_server.client("ip_admin") as api:
+        assert api.get(f"/api/v1/alerts/{alert_id}").json()["shared_with_us"] == []
+    with closing(logged_in(demo_server, "fr_analyst")) as page:
+        html = page.get(f"/alerts/{alert_id}").text
+    assert re.search(rf'id="alert-shared-with-us">NCB-NL \(TLP:{re.escape(marking)}\)', html)

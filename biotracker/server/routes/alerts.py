@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from biotracker.access import MarkingError, Role, Visibility, check_remarking
 from biotracker.alerts import lifecycle
-from biotracker.db.tables import alerts, organisations, users
+from biotracker.db.tables import alert_events, alerts, organisations, users
 from biotracker.incidents.scopes import Scope
 from biotracker.schema import AlertStatus, AlertTier, Tlp
 from biotracker.server import accounts, visibility
@@ -139,8 +139,34 @@ def get_alert(request: Request, c: CallerDep, alert_id: str) -> dict[str, Any]:
     ]
     item["assignee"] = lifecycle.assignee(events)
     item["shares"] = [{**x, "at": common.jsonable(x["at"])} for x in lifecycle.shares(events)]
+    with engine.connect() as conn:
+        item["shared_with_us"] = shared_with(conn, alert_id, c.principal.org)
     common.audit_reads(request, c, [item], "alert_id", "alert")
     return item
+
+
+def shared_with(conn: Connection, alert_id: str, org: str) -> list[dict[str, Any]]:
+    """The shares of alert ``alert_id`` (natural id) that other organisations made with ``org``, from
+    any scope's copy: which organisation, when, at which marking (never who, nor their notes). Only
+    called for an alert the caller's own scope holds, so it never names an alert the caller may not
+    see."""
+    query = (
+        select(alert_events.c.at, alert_events.c.actor, alert_events.c.note, users.c.org)
+        .join(users, users.c.username == alert_events.c.actor)
+        .where(
+            or_(alert_events.c.alert_id == alert_id, alert_events.c.alert_id.startswith(f"{alert_id}~")),
+            alert_events.c.note.startswith(lifecycle.SHARED),
+            users.c.org != org,
+        )
+        .order_by(alert_events.c.at)
+    )
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    by_actor = {r["actor"]: r["org"] for r in rows}
+    return [
+        {"org": by_actor[x["actor"]], "tlp": x["tlp"], "at": common.jsonable(x["at"])}
+        for x in lifecycle.shares(rows)
+        if org in x["orgs"]
+    ]
 
 
 # --- lifecycle actions ----------------------------------------------------------------------------
