@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select, update
 from biotracker.db.tables import alert_events, alert_feedback, alerts
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
-from biotracker.schema import AlertStatus
+from biotracker.schema import AlertStatus, Tlp
 
 S = AlertStatus
 TRANSITIONS: dict[AlertStatus, set[AlertStatus]] = {
@@ -131,6 +131,29 @@ def add_note(engine: Engine, alert_id: str, actor: str, at: dt.datetime, note: s
 def assign(engine: Engine, alert_id: str, assignee: str | None, actor: str, at: dt.datetime) -> None:
     """Make ``assignee`` (None: nobody) responsible for the alert; recorded in its history."""
     add_note(engine, alert_id, actor, at, f"{ASSIGNED}{assignee}" if assignee else UNASSIGNED)
+
+
+SHARED = "shared at TLP:"
+
+
+def share(engine: Engine, alert_id: str, orgs: list[str], marking: Tlp, actor: str, at: dt.datetime) -> None:
+    """Record that ``actor``'s organisation shared the alert with ``orgs`` at ``marking`` (an entry in
+    its history, like an assignment). The policy check (never lower) is the caller's: see
+    ``server/routes/alerts.py: share_alert``."""
+    add_note(engine, alert_id, actor, at, f"{SHARED}{marking.value} with {', '.join(sorted(orgs))}")
+
+
+def shares(events: list[dict]) -> list[dict]:
+    """The shares in an alert's :func:`history`: who, when, with which organisations, at which marking."""
+    found = []
+    for event in events:
+        note = event["note"] or ""
+        if note.startswith(SHARED):
+            marking, _, orgs = note[len(SHARED) :].partition(" with ")
+            found.append(
+                {"at": event["at"], "actor": event["actor"], "tlp": marking, "orgs": orgs.split(", ")}
+            )
+    return found
 
 
 def assignee(events: list[dict]) -> str | None:

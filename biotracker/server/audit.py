@@ -31,6 +31,7 @@ class Action(str, Enum):
     ALERT_STATUS = "alert_status"
     ALERT_ASSIGN = "alert_assign"
     ALERT_NOTE = "alert_note"
+    ALERT_SHARE = "alert_share"
     FEEDBACK = "feedback"
     INCIDENT_SPLIT = "incident_split"
     INCIDENT_JOIN = "incident_join"

@@ -69,7 +69,30 @@ def export_alert(
     fmt: ExportFormat,
     now: dt.datetime,
 ) -> ExportFile | None:
-    """The alert in ``fmt``; None when the format has nothing to carry (MISP needs an incident)."""
+    """The alert in ``fmt``, naming its rows by their natural ids as the pages do; None when the
+    format has nothing to carry (MISP needs an incident)."""
+    written = _written(engine, scope, row, public_id, audience_name, fmt, now)
+    return dataclasses.replace(written, body=natural_ids(written.body, scope)) if written else None
+
+
+def natural_ids(body: str, scope: Scope) -> str:
+    """``body`` with every stored id of ``scope``'s rows turned into its natural id (what
+    :func:`biotracker.server.visibility.public_id` does for one id): the suffix keeping scopes' rows
+    apart is the store's business, and a download names the alert, its incident and its notes as the
+    page and the API do. Every row of the slice is from this one scope, so the suffix is one string."""
+    suffix = scope.qualify("")
+    return body.replace(suffix, "") if suffix else body
+
+
+def _written(
+    engine: Engine,
+    scope: Scope,
+    row: Mapping,
+    public_id: str,
+    audience_name: str,
+    fmt: ExportFormat,
+    now: dt.datetime,
+) -> ExportFile | None:
     data = alert_slice(engine, scope, row)
     audience = caller_audience(audience_name, scope)
     if fmt is ExportFormat.JSON:

@@ -11,9 +11,11 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from biotracker.access import Role
-from biotracker.schema import AlertStatus, AlertTier
+from biotracker.db.tables import organisations
+from biotracker.schema import AlertStatus, AlertTier, Tlp
 from biotracker.server import accounts
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
@@ -34,6 +36,7 @@ DONE = {
     "assignee": "Assignee changed.",
     "note": "Note added.",
     "feedback": "Label recorded: the relevance model learns from it at its next training.",
+    "share": "Alert shared: the share is in its history and the audit log.",
     "view-saved": "View saved.",
     "view-deleted": "View deleted.",
 }
@@ -43,6 +46,8 @@ ERRORS = {
     "invalid": "Check the form: a value was missing or not allowed.",
     "assignee": "The assignee must be an active user of your organisation.",
     "view": "Give the view a name (at most 50 views per user).",
+    "marking": "A share may raise the alert's marking, never lower it.",
+    "share": "Name at least one other organisation; AMBER+STRICT and RED cannot name organisations.",
 }
 
 
@@ -212,10 +217,28 @@ def alert_page(request: Request, who: PageCaller, alert_id: str) -> HTMLResponse
         a=view,
         can_triage=triager(who),
         assignable=colleagues(request, who) if triager(who) else [],
+        shares=answer["shares"],
+        shared_with_us=answer["shared_with_us"],
+        share_orgs=other_orgs(request, who) if triager(who) else [],
+        share_markings=[m for m in alert_routes.SHAREABLE if m.rank >= view.tlp.rank],
     )
 
 
-def _act(request: Request, who: Caller, alert_id: str, done: str, call: Callable[[], Any]) -> Response:
+def other_orgs(request: Request, who: Caller) -> list[str]:
+    """The organisations an alert may be shared with: every one but the caller's."""
+    with context_of(request).engine.connect() as conn:
+        names = conn.execute(select(organisations.c.name).order_by(organisations.c.name)).scalars()
+        return [n for n in names if n != who.principal.org]
+
+
+def _act(
+    request: Request,
+    who: Caller,
+    alert_id: str,
+    done: str,
+    call: Callable[[], Any],
+    codes: dict[int, str] | None = None,
+) -> Response:
     """Run one API action for the page; back to the alert page with what happened."""
     here = f"/alerts/{quote(alert_id, safe='')}"
     try:
@@ -223,7 +246,9 @@ def _act(request: Request, who: Caller, alert_id: str, done: str, call: Callable
     except HTTPException as exc:
         if exc.status_code == 404:
             return not_found_page(request, who)
-        code = {403: "forbidden", 409: "transition", 422: "assignee"}.get(exc.status_code, "invalid")
+        code = (codes or {403: "forbidden", 409: "transition", 422: "assignee"}).get(
+            exc.status_code, "invalid"
+        )
         return see_other(f"{here}?error={code}")
     except (ValueError, ValidationError):
         return see_other(f"{here}?error=invalid")
@@ -269,6 +294,22 @@ def alert_feedback(
         )
 
     return _act(request, who, alert_id, "feedback", call)
+
+
+@router.post("/alerts/{alert_id}/share")
+def alert_share(
+    request: Request,
+    who: PageCaller,
+    alert_id: str,
+    orgs: Annotated[list[str], Form(max_length=100)] = [],  # noqa: B006 (FastAPI copies defaults)
+    tlp: Text = "",
+) -> Response:
+    def call() -> Any:
+        return alert_routes.share_alert(
+            request, who, alert_id, alert_routes.Share(orgs=orgs, tlp=Tlp.parse(tlp))
+        )
+
+    return _act(request, who, alert_id, "share", call, {403: "forbidden", 409: "marking", 422: "share"})
 
 
 @router.get("/alerts/{alert_id}/export/{fmt}")

@@ -125,7 +125,9 @@ def test_exports_come_from_the_outputs_writers_and_carry_the_alert(analyst, demo
         bodies[fmt] = open(download.value.path(), encoding="utf-8").read()
         assert download.value.suggested_filename.startswith(alert_id)
     document = json.loads(bodies["json"])
-    assert [a["alert_id"].split("~")[0] for a in document["alerts"]] == [alert_id]
+    assert [a["alert_id"] for a in document["alerts"]] == [alert_id]  # the natural id, as on the page
+    for fmt, body in bodies.items():  # no scope suffix (``~`` and ten hex digits) anywhere
+        assert not re.search(r"~[0-9a-f]{10}", body), fmt
     validate_cap(bodies["cap"])
     assert json.loads(bodies["stix"])["type"] == "bundle"
     assert json.loads(bodies["misp"])["Event"]["info"]

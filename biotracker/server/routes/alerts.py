@@ -10,11 +10,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, and_, or_, select
 
-from biotracker.access import Role
+from biotracker.access import MarkingError, Role, Visibility, check_remarking
 from biotracker.alerts import lifecycle
-from biotracker.db.tables import alerts, users
+from biotracker.db.tables import alert_events, alerts, organisations, users
 from biotracker.incidents.scopes import Scope
-from biotracker.schema import AlertStatus, AlertTier
+from biotracker.schema import AlertStatus, AlertTier, Tlp
 from biotracker.server import accounts, visibility
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import CallerDep, audit, require_write
@@ -138,8 +138,35 @@ def get_alert(request: Request, c: CallerDep, alert_id: str) -> dict[str, Any]:
         for e in events
     ]
     item["assignee"] = lifecycle.assignee(events)
+    item["shares"] = [{**x, "at": common.jsonable(x["at"])} for x in lifecycle.shares(events)]
+    with engine.connect() as conn:
+        item["shared_with_us"] = shared_with(conn, alert_id, c.principal.org)
     common.audit_reads(request, c, [item], "alert_id", "alert")
     return item
+
+
+def shared_with(conn: Connection, alert_id: str, org: str) -> list[dict[str, Any]]:
+    """The shares of alert ``alert_id`` (natural id) that other organisations made with ``org``, from
+    any scope's copy: which organisation, when, at which marking (never who, nor their notes). Only
+    called for an alert the caller's own scope holds, so it never names an alert the caller may not
+    see."""
+    query = (
+        select(alert_events.c.at, alert_events.c.actor, alert_events.c.note, users.c.org)
+        .join(users, users.c.username == alert_events.c.actor)
+        .where(
+            or_(alert_events.c.alert_id == alert_id, alert_events.c.alert_id.startswith(f"{alert_id}~")),
+            alert_events.c.note.startswith(lifecycle.SHARED),
+            users.c.org != org,
+        )
+        .order_by(alert_events.c.at)
+    )
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    by_actor = {r["actor"]: r["org"] for r in rows}
+    return [
+        {"org": by_actor[x["actor"]], "tlp": x["tlp"], "at": common.jsonable(x["at"])}
+        for x in lifecycle.shares(rows)
+        if org in x["orgs"]
+    ]
 
 
 # --- lifecycle actions ----------------------------------------------------------------------------
@@ -255,3 +282,53 @@ def give_feedback(request: Request, c: CallerDep, alert_id: str, feedback: Feedb
         ctx.engine, stored, feedback.label, c.principal.username, ctx.clock(), feedback.note
     )
     return _done(request, c, alert_id, Action.FEEDBACK, feedback.label)
+
+
+class Share(BaseModel):
+    #: organisations to share with (not the caller's own)
+    orgs: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=20)
+    #: the marking the share carries: the alert's or higher, never lower
+    tlp: Tlp
+
+
+#: A derived alert has no originator: nobody may lower its marking (``check_remarking``).
+DERIVED = "(derived: no originator)"
+#: Markings that may name other organisations (AMBER+STRICT is the organisation's own, RED names users).
+SHAREABLE = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)
+
+
+@router.post("/alerts/{alert_id}/share")
+def share_alert(request: Request, c: CallerDep, alert_id: str, share: Share) -> dict[str, Any]:
+    """Share the alert with named organisations at its marking or a higher one (TLP 2.0: a marking
+    is raised, never lowered, by anyone but the originator, and a derived alert has none): 409 when
+    the marking would be lowered, 422 for an unknown organisation or a marking that cannot name
+    organisations (AMBER+STRICT, RED). Recorded in the alert's history and audited (docs/ACCESS.md,
+    "Sharing a derived alert"): it does not widen anyone's view."""
+    ctx = common.ctx_of(request)
+    stored = _writable(request, c, alert_id, Action.ALERT_SHARE)
+    with ctx.engine.connect() as conn:
+        scope, row = _alert_row(conn, request, c, alert_id)
+        current = Tlp(_shown(conn, request, scope, [row], ("tlp",))[0]["tlp"])
+        known = set(
+            conn.execute(select(organisations.c.name).where(organisations.c.name.in_(share.orgs))).scalars()
+        )
+    try:
+        check_remarking(c.principal, Visibility(tlp=current, originator_org=DERIVED), share.tlp)
+    except MarkingError as exc:
+        _audited(request, c, alert_id, Action.ALERT_SHARE, Outcome.INVALID, str(exc))
+        raise HTTPException(status_code=409, detail=f"the alert is TLP:{current.value}: {exc}") from None
+    orgs = sorted(set(share.orgs) - {c.principal.org})
+    problem = (
+        f"unknown organisation(s): {', '.join(sorted(set(share.orgs) - known))}"
+        if set(share.orgs) - known
+        else "name at least one other organisation"
+        if not orgs
+        else f"TLP:{share.tlp.value} cannot name other organisations; share at AMBER or lower"
+        if share.tlp not in SHAREABLE
+        else ""
+    )
+    if problem:
+        _audited(request, c, alert_id, Action.ALERT_SHARE, Outcome.INVALID, problem)
+        raise HTTPException(status_code=422, detail=problem)
+    lifecycle.share(ctx.engine, stored, orgs, share.tlp, c.principal.username, ctx.clock())
+    return _done(request, c, alert_id, Action.ALERT_SHARE, f"TLP:{share.tlp.value} with {', '.join(orgs)}")
