@@ -9,9 +9,10 @@ count or expected value, not "reported in 3 countries the same week", not whethe
 
 A scope is a key, not a closed enum: today's keys are ``tlp:<marking>`` (records up to that TLP
 marking, no law-enforcement intake) and ``le:<marking>`` (law-enforcement audiences: intake
-records too) and ``org:<name>`` (one organisation of the shared repository: exactly the records
-that organisation may see under the TLP 2.0 policy, ``access/policy.py``, minus TLP:RED, which feeds
-no derived data outside the analysts' own view). Organisation scopes are materialised only for
+records too), both the community organisation's views (a contribution feeds them only when the
+community may see it: :func:`originator_allows`), and ``org:<name>`` (one organisation of the
+shared repository: exactly the records that organisation may see under the TLP 2.0 policy,
+``access/policy.py``, minus TLP:RED; only feed RED records reach the analysts' own view). Organisation scopes are materialised only for
 organisations that originate, or are named on, TLP:AMBER / AMBER+STRICT records with an originator
 (contributions), and for the community organisation once another organisation's exist
 (:func:`organisation_scopes`); every other organisation reads a standard scope (docs/ACCESS.md).
@@ -259,8 +260,8 @@ def organisation_scopes(conn: Connection, community_org: str) -> list[Scope]:
     """The organisation scopes to materialise: every organisation that originates, or is named in the
     share list of, a TLP:AMBER / AMBER+STRICT record with an originator (withdrawn ones included, so
     a scope does not flip back before the chain has removed the record), and the community
-    organisation as soon as one of them is another organisation's: the standard scopes then hold
-    records the community may not see. One query over the records with an originator."""
+    organisation as soon as one of them is another organisation's (its scope then admits exactly what
+    ``le:amber+strict`` admits). One query over the records with an originator."""
     rows = conn.execute(
         select(reports.c.originator_org, reports.c.tlp, reports.c.share_with).where(*_HAS_ORIGINATOR)
     ).all()
