@@ -37,7 +37,7 @@ from biotracker.incidents.cluster import (
     incident_id_for,
 )
 from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
-from biotracker.incidents.scopes import INTERNAL, Scope, intake_sources
+from biotracker.incidents.scopes import INTERNAL, Scope, configured_community_org, intake_sources
 from biotracker.incidents.series import series_key, week_start
 from biotracker.schema import SourceKind, Tlp, Window, as_utc, most_restrictive
 
@@ -450,9 +450,10 @@ def build_incidents(
     tiers = _tiers()
     intake = intake_sources(source_kinds)
     visible = scope.visible(intake)
+    community = configured_community_org()
 
     def sees(row: Mapping[str, Any]) -> bool:
-        return scope.admits(row, intake)
+        return scope.admits(row, intake, community)
 
     full = window is None and report_ids is None
     with engine.begin() as conn:

@@ -9,9 +9,10 @@ count or expected value, not "reported in 3 countries the same week", not whethe
 
 A scope is a key, not a closed enum: today's keys are ``tlp:<marking>`` (records up to that TLP
 marking, no law-enforcement intake) and ``le:<marking>`` (law-enforcement audiences: intake
-records too) and ``org:<name>`` (one organisation of the shared repository: exactly the records
-that organisation may see under the TLP 2.0 policy, ``access/policy.py``, minus TLP:RED, which feeds
-no derived data outside the analysts' own view). Organisation scopes are materialised only for
+records too), both the community organisation's views (a contribution feeds them only when the
+community may see it: :func:`originator_allows`), and ``org:<name>`` (one organisation of the
+shared repository: exactly the records that organisation may see under the TLP 2.0 policy,
+``access/policy.py``, minus TLP:RED; only feed RED records reach the analysts' own view). Organisation scopes are materialised only for
 organisations that originate, or are named on, TLP:AMBER / AMBER+STRICT records with an originator
 (contributions), and for the community organisation once another organisation's exist
 (:func:`organisation_scopes`); every other organisation reads a standard scope (docs/ACCESS.md).
@@ -59,24 +60,27 @@ class Scope:
             )
         return self.clearance.allows(tlp)
 
-    def admits(self, row: Mapping[str, Any], intake_sources: Collection[str]) -> bool:
-        """May this scope use the report ``row`` (a ``reports`` row; the access columns optional)?"""
+    def admits(
+        self, row: Mapping[str, Any], intake_sources: Collection[str], community_org: str | None = None
+    ) -> bool:
+        """May this scope use the report ``row`` (a ``reports`` row; the access columns optional)?
+
+        A standard scope is the community organisation's view (``community_org``, default: the
+        configured one): a record with an originator (a contribution) feeds it only when a member of
+        the community may see it, so another organisation's unshared AMBER, its AMBER+STRICT and
+        every RED contribution stay out. Records without an originator keep the marking rules."""
         if row.get("withdrawn_at") is not None:
             return False
         intake = row["source"] in intake_sources
         if self.org is None:
-            return self.sees(Tlp(row["tlp"]), intake)
-        originator = row.get("originator_org")
-        record = visibility(
-            row["tlp"],
-            originator,
-            # records without an originator belong to the community organisation ("" names nobody)
-            community_org=self.org if self.law_enforcement else "",
-            share_with=row.get("share_with"),
-            floor=LAW_ENFORCEMENT_FLOOR if intake and not originator else Tlp.CLEAR,
+            if not self.sees(Tlp(row["tlp"]), intake):
+                return False
+            community = configured_community_org() if community_org is None else community_org
+            return originator_allows(community, row, community)
+        # records without an originator belong to the community organisation ("" names nobody)
+        return member_may_use(
+            self.org, row, community_org=self.org if self.law_enforcement else "", intake=intake
         )
-        member = Principal(username="", org=self.org, role=Role.ANALYST)
-        return record.tlp is not Tlp.RED and may_see(member, record)
 
     def sees_all_of(self, other: Scope) -> bool:
         """True when every report ``other`` may use, this scope may use too."""
@@ -119,6 +123,38 @@ class Scope:
         return self.key
 
 
+def member_may_use(org: str, row: Mapping[str, Any], *, community_org: str, intake: bool) -> bool:
+    """May derived data a member of ``org`` reads be computed from (or an output list) the report
+    ``row``: what the policy lets that member see (``access/policy.py``), TLP:RED excepted (named
+    users read RED records one by one through the API, never in derived data or outputs)."""
+    originator = row.get("originator_org")
+    record = visibility(
+        row["tlp"],
+        originator,
+        community_org=community_org,
+        share_with=_names(row.get("share_with")),
+        floor=LAW_ENFORCEMENT_FLOOR if intake and not originator else Tlp.CLEAR,
+    )
+    member = Principal(username="", org=org, role=Role.ANALYST)
+    return record.tlp is not Tlp.RED and may_see(member, record)
+
+
+def originator_allows(org: str, row: Mapping[str, Any], community_org: str) -> bool:
+    """May a view of organisation ``org`` (the community's: the standard scopes and every CLI output)
+    use the report ``row`` as far as its originator is concerned? A record without an originator is
+    the community's own (its marking alone decides where it goes); a contribution only when a member
+    of ``org`` may see it (:func:`member_may_use`)."""
+    if not row.get("originator_org"):
+        return True
+    return member_may_use(org, row, community_org=community_org, intake=False)
+
+
+def configured_community_org() -> str:
+    from biotracker.config import load_settings
+
+    return load_settings().community_org
+
+
 def _standard() -> tuple[Scope, ...]:
     plain = [Scope(f"tlp:{t.value.lower()}", t) for t in _ORDER]
     law = [Scope(f"le:{t.value.lower()}", t, True) for t in _ORDER if t.rank >= LAW_ENFORCEMENT_FLOOR.rank]
@@ -140,9 +176,7 @@ ORG_PREFIX = "org:"
 def org_scope(org: str, community_org: str | None = None) -> Scope:
     """The scope of organisation ``org`` (``community_org`` default: the configured one)."""
     if community_org is None:
-        from biotracker.config import load_settings
-
-        community_org = load_settings().community_org
+        community_org = configured_community_org()
     return Scope(f"{ORG_PREFIX}{org}", Tlp.AMBER_STRICT, org == community_org, org=org)
 
 
@@ -226,8 +260,8 @@ def organisation_scopes(conn: Connection, community_org: str) -> list[Scope]:
     """The organisation scopes to materialise: every organisation that originates, or is named in the
     share list of, a TLP:AMBER / AMBER+STRICT record with an originator (withdrawn ones included, so
     a scope does not flip back before the chain has removed the record), and the community
-    organisation as soon as one of them is another organisation's: the standard scopes then hold
-    records the community may not see. One query over the records with an originator."""
+    organisation as soon as one of them is another organisation's (its scope then admits exactly what
+    ``le:amber+strict`` admits). One query over the records with an originator."""
     rows = conn.execute(
         select(reports.c.originator_org, reports.c.tlp, reports.c.share_with).where(*_HAS_ORIGINATOR)
     ).all()
@@ -259,7 +293,7 @@ def has_organisation_scope(conn: Connection, org: str, community_org: str) -> bo
 def _names(share_with: object) -> set[str]:
     if isinstance(share_with, str):  # a driver that hands JSON back as text
         share_with = json.loads(share_with)
-    return {str(n) for n in share_with} if isinstance(share_with, list) else set()
+    return {str(n) for n in share_with} if isinstance(share_with, list | tuple | set | frozenset) else set()
 
 
 def materialised_with_organisations(

@@ -4,7 +4,9 @@ TLP 2.0 decides most of it: an audience cleared for ``AMBER`` may receive CLEAR,
 records, nothing else. One rule sits on top, because the marking a source puts on a record can be
 wrong: a record that came in through a law-enforcement intake channel (a connector of kind
 ``law_enforcement``) is treated as at least ``TLP:AMBER+STRICT`` and goes only to law-enforcement
-audiences, whatever its declared marking. Every output (digest, email, CAP, STIX, JSON) calls
+audiences, whatever its declared marking. Every audience is the community organisation's (the
+deployment's), so a member organisation's contribution reaches one only when the TLP 2.0 policy lets
+the community see it (``Item.foreign``), and nothing built from one that it may not see. Every output (digest, email, CAP, STIX, JSON) calls
 :func:`deliverable` and renders only what it returns; none re-implements the filter.
 """
 
@@ -100,6 +102,10 @@ class Item:
     law_enforcement: bool = False
     #: Markings of the records this one was built from (an incident's reports, an alert's incidents).
     inherited: Tlp = Tlp.CLEAR
+    #: Built from a record the community organisation may not see (another organisation's TLP:AMBER
+    #: contribution not shared with it, its AMBER+STRICT or any RED contribution): every output is
+    #: the community's, so no audience receives it (``incidents.scopes.community_may_use``).
+    foreign: bool = False
 
     @property
     def kind(self) -> str:
@@ -182,7 +188,9 @@ class Audience:
         return scope_for(self.clearance, self.law_enforcement)
 
     def may_receive(self, item: Item) -> bool:
-        """The security rule alone (TLP and law-enforcement intake), without topic preferences."""
+        """The security rule alone (TLP, originator and law-enforcement intake), without topic preferences."""
+        if item.foreign:
+            return False
         if item.law_enforcement and not self.law_enforcement:
             return False
         return self.clearance.allows(item.tlp)

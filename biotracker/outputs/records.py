@@ -38,7 +38,9 @@ from biotracker.incidents.scopes import (
     STANDARD_SCOPES,
     Scope,
     canonical,
+    configured_community_org,
     intake_sources,
+    originator_allows,
     present_classes,
     scope_for,
     scope_has_rows,
@@ -155,6 +157,7 @@ def load_output_data(
     health_at: dt.datetime | None = None,
     audience: Audience = INTERNAL,
     scope: Scope | None = None,
+    community_org: str | None = None,
 ) -> OutputData:
     """Alerts with ``period_start`` in ``window`` (all when None), the incidents and reports behind them,
     read from the scope ``audience`` may see (``scope`` overrides it).
@@ -165,7 +168,10 @@ def load_output_data(
     window. Source health is judged at ``health_at`` (default: the window's end; none without a window).
     """
     kinds = registered_source_kinds() if source_kinds is None else source_kinds
+    community = configured_community_org() if community_org is None else community_org
     scope = scope or reading_scope(engine, audience, kinds)
+    # every output is the community's, or an organisation's read of its own scope (API exports)
+    viewer = scope.org or community
     with engine.connect() as conn:
         alert_q = select(alerts).where(alerts.c.scope == scope.key)
         if window is not None:
@@ -265,7 +271,10 @@ def load_output_data(
     for rid in sorted(report_rows):
         record = Report.model_validate(_fields(Report, report_rows[rid]))
         report_items[rid] = Item(
-            record=record, sources=frozenset({record.source}), law_enforcement=is_le(record.source)
+            record=record,
+            sources=frozenset({record.source}),
+            law_enforcement=is_le(record.source),
+            foreign=not originator_allows(viewer, report_rows[rid], community),
         )
         if record.url:
             by_url[record.url].append(rid)
@@ -286,6 +295,7 @@ def load_output_data(
             sources=frozenset(s for m in members for s in m.sources),
             law_enforcement=any(m.law_enforcement for m in members),
             inherited=most_restrictive(m.tlp for m in members),
+            foreign=any(m.foreign for m in members),
         )
 
     alert_items: list[Item] = []
@@ -320,6 +330,7 @@ def load_output_data(
                 sources=frozenset(s for o in origin for s in o.sources),
                 law_enforcement=any(o.law_enforcement for o in origin),
                 inherited=most_restrictive(o.tlp for o in origin),
+                foreign=any(o.foreign for o in origin),
             )
         )
         wanted |= set(behind)
@@ -369,6 +380,7 @@ def load_output_data(
                 sources=parent.sources,
                 law_enforcement=parent.law_enforcement,
                 inherited=parent.tlp,
+                foreign=parent.foreign,
             )
         )
 

@@ -12,7 +12,13 @@ from sqlalchemy import insert
 from biotracker.config import load_settings
 from biotracker.db.engine import open_store
 from biotracker.db.tables import reports
-from biotracker.incidents.scopes import has_organisation_scope, org_scope, organisation_scopes, scope_named
+from biotracker.incidents.scopes import (
+    STANDARD_SCOPES,
+    has_organisation_scope,
+    org_scope,
+    organisation_scopes,
+    scope_named,
+)
 
 COMMUNITY = "community"
 INTAKE = {"police_reports", "contributions"}
@@ -40,6 +46,68 @@ def row(tlp: str, source: str = "who_don", originator: str | None = None, share_
 ])
 def test_an_organisation_scope_admits_what_the_organisation_may_see(org, record, admitted):
     assert org_scope(org, COMMUNITY).admits(record, INTAKE) is admitted
+
+
+LE_SCOPES = ["le:amber+strict", "le:red"]
+
+
+@pytest.mark.parametrize(("record", "standard", "orgs"), [
+    # another organisation's AMBER, shared with nobody: its own scope only
+    (row("AMBER", "contributions", "NCB-NL", []), [], ["NCB-NL"]),
+    (row("AMBER", "contributions", "NCB-NL", ["NCB-FR"]), [], ["NCB-NL", "NCB-FR"]),
+    # shared with the community: the community's views (every law-enforcement scope: contributions are intake)
+    (row("AMBER", "contributions", "NCB-NL", [COMMUNITY]), LE_SCOPES, ["NCB-NL", COMMUNITY]),
+    (row("AMBER+STRICT", "contributions", "NCB-NL"), [], ["NCB-NL"]),
+    (row("AMBER+STRICT", "contributions", COMMUNITY), LE_SCOPES, [COMMUNITY]),
+    (row("RED", "contributions", "NCB-NL"), [], []),  # named users read it as a record, never derived
+    (row("RED", "contributions", COMMUNITY), [], []),
+    (row("GREEN", "contributions", "NCB-NL"), LE_SCOPES, ["NCB-NL", "NCB-FR", COMMUNITY]),
+    (row("RED"), ["tlp:red", "le:red"], []),  # no originator: the marking rules, as before
+])
+def test_standard_scopes_are_the_community_s_view_of_contributions(record, standard, orgs):
+    assert [s.key for s in STANDARD_SCOPES if s.admits(record, INTAKE, COMMUNITY)] == standard
+    assert [o for o in ("NCB-NL", "NCB-FR", COMMUNITY) if org_scope(o, COMMUNITY).admits(record, INTAKE)] == orgs
+
+
+def test_the_community_scope_admits_what_its_standard_scope_admits():
+    community, standard = org_scope(COMMUNITY, COMMUNITY), scope_named("le:amber+strict")
+    records = [row(t, source, originator, share)
+               for t in ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+               for source in ("who_don", "police_reports", "contributions")
+               for originator, share in ((None, None), ("NCB-NL", []), ("NCB-NL", [COMMUNITY]), (COMMUNITY, []))
+               if originator is None or source == "contributions"]
+    assert [community.admits(r, INTAKE) for r in records] == [standard.admits(r, INTAKE, COMMUNITY) for r in records]
+
+
+def test_the_chain_puts_an_unshared_foreign_contribution_in_its_organisation_s_scope_only(database_url, tmp_path):
+    from sqlalchemy import select
+
+    from biotracker.db.tables import incident_reports
+    from biotracker.incidents.build import build_every_scope
+
+    engine = open_store(load_settings({}, home=str(tmp_path), **({"database_url": database_url} if database_url else {})))
+    now = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        for rid, source, tlp, originator, share in [
+            ("who_don:1", "who_don", "CLEAR", None, None),
+            ("contributions:nl", "contributions", "AMBER", "NCB-NL", []),
+            ("contributions:shared", "contributions", "AMBER", "NCB-NL", [COMMUNITY]),
+            ("contributions:fr", "contributions", "AMBER+STRICT", "NCB-FR", None),
+        ]:
+            conn.execute(insert(reports).values(
+                report_id=rid, source=source, source_id=rid, title="Anthrax in cattle near Utrecht", summary="",
+                text="", language="en", tlp=tlp, evidence={}, published_at=now, disease="anthrax",
+                country_iso3="NLD", originator_org=originator, share_with=share))
+    build_every_scope(engine)
+    with engine.connect() as conn:
+        scopes: dict[str, set[str]] = {}
+        for rid, key in conn.execute(select(incident_reports.c.report_id, incident_reports.c.scope)):
+            scopes.setdefault(rid, set()).add(key)
+    engine.dispose()
+    assert scopes["contributions:nl"] == {"org:NCB-NL"}
+    assert scopes["contributions:fr"] == {"org:NCB-FR"}
+    assert scopes["contributions:shared"] == {"org:NCB-NL", f"org:{COMMUNITY}", "le:amber+strict"}
+    assert "tlp:clear" in scopes["who_don:1"] and "le:amber+strict" in scopes["who_don:1"]
 
 
 def test_organisation_scope_keys_name_their_scope_in_every_process():
