@@ -31,7 +31,7 @@ from sqlalchemy import Engine, func, select
 
 from biotracker.access import Principal, Visibility
 from biotracker.db.tables import alerts, incident_reports, incidents, raw_payloads, reports
-from biotracker.incidents.scopes import INTERNAL, Scope, has_organisation_scope, scope_named
+from biotracker.incidents.scopes import INTERNAL, Scope, scope_named
 from biotracker.outputs.audience import Audience, Item
 from biotracker.outputs.misp import shareable_incidents
 from biotracker.outputs.records import OutputData, load_output_data
@@ -152,22 +152,20 @@ def _report_visibility(rules: Rules, report: Report) -> Visibility:
     )
 
 
-def _alerts_safe(engine: Engine, rules: Rules, principal: Principal, scope: Scope) -> bool:
+def _alerts_safe(rules: Rules, principal: Principal, scope: Scope) -> bool:
     """Whether every record ``scope``'s alerts were derived from is one ``principal`` may see, so
     that none of them exists or changes because of a record hidden from it (issue 14, item 3).
 
-    Every member may see what :data:`MEMBER_READS` uses; the community organisation what
-    :data:`COMMUNITY_READS` uses, unless another organisation's restricted contribution exists
-    (then the standard scopes hold records the community may not see). Otherwise: fail closed,
-    the collection carries no alerts (its incidents and reports are still checked one by one)."""
-    if scope.org is None and MEMBER_READS.sees_all_of(scope):
+    The standard scopes are the community organisation's views (``Scope.admits``: another
+    organisation's contribution feeds them only when the community may see it), so every member
+    may see what :data:`MEMBER_READS` uses, and the community organisation what
+    :data:`COMMUNITY_READS` uses. Anything else fails closed: the collection carries no alerts
+    (its incidents and reports are still checked one by one)."""
+    if scope.org is not None:
+        return False
+    if MEMBER_READS.sees_all_of(scope):
         return True
-    if principal.org != rules.community_org or scope.org is not None:
-        return False
-    if not COMMUNITY_READS.sees_all_of(scope):
-        return False
-    with engine.connect() as conn:
-        return not has_organisation_scope(conn, principal.org, rules.community_org)
+    return principal.org == rules.community_org and COMMUNITY_READS.sees_all_of(scope)
 
 
 def caller_selection(
@@ -185,7 +183,7 @@ def caller_selection(
 
     shares = [s for s in shares if all(sees_report(r) for r in s.record.report_ids)]
     source = scope_named(data.scope, rules.community_org) if data.scope else INTERNAL
-    alerts_kept = _alerts_safe(engine, rules, principal, source)
+    alerts_kept = _alerts_safe(rules, principal, source)
     kept_reports: dict[str, Item] = {r.key: r for s in shares for r in s.reports}
     return OutputData(
         incidents=[s.incident for s in shares],
