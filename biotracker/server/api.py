@@ -155,16 +155,9 @@ async def correct_report(request: Request, c: CallerDep, report_id: str) -> Any:
     row = _own_contribution(request, c, report_id, Action.CORRECT)
     body = await _json_body(request)
     try:
-        items, batch = contribute.parse_contributions(body)
-        if batch:
-            raise contribute.ContributionInvalid(
-                [contribute.FieldProblem(("reports",), "correct one report at a time")]
-            )
-        contribute.check_names(ctx.engine, items, batch)
+        ids = contribute.correct(ctx.settings, ctx.engine, c.principal, row, body, ctx.clock())
     except contribute.ContributionInvalid as exc:
         return _invalid(request, c, Action.CORRECT, exc)
-    payload = [contribute.item_of(c.principal, items[0], row["source_id"])]
-    ids = contribute.archive_and_normalise(ctx.settings, ctx.engine, c.principal, payload, ctx.clock())
     audit(ctx, request, Action.CORRECT, Outcome.OK, principal=c.principal, record_ids=tuple(ids))
     return {"report_ids": ids}
 
@@ -175,14 +168,6 @@ def withdraw_report(request: Request, c: CallerDep, report_id: str) -> dict[str,
     ctx = _ctx(request)
     row = _own_contribution(request, c, report_id, Action.WITHDRAW)
     now = ctx.clock()
-    tombstone = {
-        "contribution_id": row["source_id"],
-        "withdrawn_at": now.isoformat(),
-        "reported_at": (row["published_at"] or now).isoformat(),
-        "tlp": row["tlp"],
-        "share_with": list(row["share_with"] or []),
-        "share_users": list(row["share_users"] or []),
-    }
-    ids = contribute.archive_and_normalise(ctx.settings, ctx.engine, c.principal, [tombstone], now)
+    ids = contribute.withdraw(ctx.settings, ctx.engine, c.principal, row, now)
     audit(ctx, request, Action.WITHDRAW, Outcome.OK, principal=c.principal, record_ids=tuple(ids))
     return {"report_ids": ids, "withdrawn_at": now.isoformat()}
