@@ -26,7 +26,7 @@ demo: install
 
 ## Install everything the tests need (Python packages, PostgreSQL server, Chromium) and run them all.
 test: install system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## Debian packages the tests use: PostgreSQL server binaries (initdb/pg_ctl) and headless Chromium.
 system-deps:

@@ -105,7 +105,8 @@ def demo_copy(request, tmp_path, demo_store):
 
 def pytest_collection_finish(session) -> None:
     """Start the slow single-process checks of the selected tests now (tests/early_checks.py)."""
-    if not session.config.option.collectonly:
+    # Under pytest-xdist every worker collects every test; the worker that runs a check starts it then.
+    if not session.config.option.collectonly and "PYTEST_XDIST_WORKER" not in os.environ:
         from tests import early_checks
 
         early_checks.start_selected([item.nodeid for item in session.items])
