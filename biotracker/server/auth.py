@@ -83,14 +83,19 @@ def _signer(ctx: ServerContext, purpose: str) -> Signer:
     return Signer(ctx.secret_key, salt=f"biotracker.{purpose}")
 
 
-def session_id_from(ctx: ServerContext, request: Request) -> str | None:
-    signed = request.cookies.get(SESSION_COOKIE)
+def _unsigned(ctx: ServerContext, request: Request, cookie: str, purpose: str) -> str | None:
+    """The value of the signed ``cookie``, or None when it is missing or its signature fails."""
+    signed = request.cookies.get(cookie)
     if not signed:
         return None
     try:
-        return _signer(ctx, "session").unsign(signed).decode("ascii")
+        return _signer(ctx, purpose).unsign(signed).decode("ascii")
     except (BadSignature, UnicodeDecodeError):
         return None
+
+
+def session_id_from(ctx: ServerContext, request: Request) -> str | None:
+    return _unsigned(ctx, request, SESSION_COOKIE, "session")
 
 
 async def _csrf_from(request: Request) -> str:
@@ -261,13 +266,7 @@ def login_form(request: Request, error: str = "", next: str = "/") -> Response:
 
 
 def _login_nonce(ctx: ServerContext, request: Request) -> str | None:
-    signed = request.cookies.get(LOGIN_COOKIE)
-    if not signed:
-        return None
-    try:
-        return _signer(ctx, "login").unsign(signed).decode("ascii")
-    except (BadSignature, UnicodeDecodeError):
-        return None
+    return _unsigned(ctx, request, LOGIN_COOKIE, "login")
 
 
 @router.post("/login")

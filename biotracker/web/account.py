@@ -20,8 +20,7 @@ from biotracker.server import accounts
 from biotracker.server.accounts import AccountError, Scope
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit, session_id_from
-from biotracker.web.page_deps import PageCaller
-from biotracker.web.render import Notice, context_of, render, see_other
+from biotracker.web.render import Notice, PageCaller, context_of, render, see_other
 
 router = APIRouter(tags=["pages"])
 

@@ -23,13 +23,12 @@ from biotracker.db.tables import alerts
 from biotracker.outputs.charts import countries, project, world_map_svg
 from biotracker.schema import AlertStatus, AlertTier
 from biotracker.server.context import ServerContext
-from biotracker.web.page_deps import PageCaller
 from biotracker.web.queue import AGENT_FILTERS, QueueFilters, QueueRow
 from biotracker.web.queue import _base as queue_query
 from biotracker.web.queue import _kept as kept_by
 from biotracker.web.queue import _row as queue_row
 from biotracker.web.reads import assignees, caller_scope, shown
-from biotracker.web.render import context_of, render
+from biotracker.web.render import PageCaller, context_of, render
 
 #: Statuses of alerts that are no longer current: the map leaves them out unless asked for.
 FINISHED = (AlertStatus.DISMISSED, AlertStatus.CLOSED)

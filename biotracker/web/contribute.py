@@ -30,8 +30,7 @@ from biotracker.server.accounts import list_orgs
 from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import Caller, audit
 from biotracker.server.visibility import Rules
-from biotracker.web.page_deps import PageCaller
-from biotracker.web.render import Notice, context_of, render, see_other
+from biotracker.web.render import Notice, PageCaller, context_of, render, see_other
 
 router = APIRouter(tags=["pages"])
 #: The form's fields, in the order the page shows them (names are ``Contribution``'s).

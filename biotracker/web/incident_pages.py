@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -26,10 +26,9 @@ from biotracker.server.visibility import public_id
 from biotracker.web.incident_page import load_incident_view, visible_incident
 from biotracker.web.pages import not_found_page
 from biotracker.web.reads import caller_scope
-from biotracker.web.render import Notice, context_of, page_caller, render, see_other
+from biotracker.web.render import Notice, PageCaller, context_of, render, see_other
 
 router = APIRouter(include_in_schema=False)
-PageCaller = Annotated[Caller, Depends(page_caller)]
 Text = Annotated[str, Form(max_length=2000)]
 Texts = Annotated[list[str], Form(max_length=2000)]
 

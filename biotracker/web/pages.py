@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -25,10 +25,9 @@ from biotracker.web.alert_page import load_alert_view
 from biotracker.web.exports import ExportFormat, export_alert
 from biotracker.web.queue import AGENT_FILTERS, QueueFilters, Sort, load_queue
 from biotracker.web.reads import visible_alert
-from biotracker.web.render import Notice, context_of, page_caller, render, see_other
+from biotracker.web.render import Notice, PageCaller, context_of, render, see_other
 
 router = APIRouter(include_in_schema=False)
-PageCaller = Annotated[Caller, Depends(page_caller)]
 
 #: What a page says after an action (fixed texts: nothing from the request is echoed).
 DONE = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader
 
@@ -64,6 +64,10 @@ async def page_caller(request: Request) -> Caller:
         if exc.status_code == 401:
             raise LoginRequired(request) from None
         raise
+
+
+#: The session's caller, or a redirect to the login form (CSRF checked on state-changing posts).
+PageCaller = Annotated[Caller, Depends(page_caller)]
 
 
 def context_of(request: Request) -> ServerContext:

@@ -27,9 +27,8 @@ from biotracker.server.audit import Action, Outcome
 from biotracker.server.auth import audit
 from biotracker.server.routes.common import RESTRICTED
 from biotracker.server.visibility import REPORT_ACCESS_COLUMNS, Rules, public_id
-from biotracker.web.page_deps import PageCaller
 from biotracker.web.reads import caller_scope
-from biotracker.web.render import context_of, render
+from biotracker.web.render import PageCaller, context_of, render
 
 router = APIRouter(tags=["pages"])
 #: Candidates read from the index before the policy filters them; results shown per kind.

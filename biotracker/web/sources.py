@@ -20,8 +20,7 @@ from biotracker.db.tables import quarantine, raw_payloads
 from biotracker.ingest.health import SourceStatus, describe_age, source_statuses
 from biotracker.schema import SourceKind
 from biotracker.server.auth import Caller
-from biotracker.web.page_deps import PageCaller
-from biotracker.web.render import context_of, render
+from biotracker.web.render import PageCaller, context_of, render
 
 router = APIRouter(tags=["pages"])
 OPERATORS = frozenset({Role.OPERATOR, Role.ADMIN})
