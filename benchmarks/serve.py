@@ -67,7 +67,7 @@ sys.path.insert(0, str(ROOT))
 ORGS = ["NCB-NL", "NCB-FR", "NCB-KE", "INTERPOL", "WHO-EURO"]
 MARKINGS = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]  # least restrictive first
 #: The derived tables copied per scope, parents first.
-DERIVED = ("incidents", "incident_reports", "incident_assessments", "signals", "alerts")
+DERIVED = ("incidents", "incident_reports", "series_counts", "incident_assessments", "signals", "alerts")
 STAGED = ("reports", *DERIVED)
 
 
@@ -306,6 +306,8 @@ def build_store(url: str, home: Path, reports_wanted: int, alerts_wanted: int) -
 
 def _copy_derived(conn: Any, scope: Any, visible: dict[int, str], derived_copies: int) -> None:
     """The demo's derived rows, copied into ``scope`` for the report copies it may use."""
+    from sqlalchemy import text
+
     p = _sql_profile()
     suffix = scope.qualify("") if hasattr(scope, "qualify") else ""
 
@@ -348,6 +350,14 @@ def _copy_derived(conn: Any, scope: Any, visible: dict[int, str], derived_copies
             "period_start": "d.period_start - 7 * g", "last_period": "d.last_period - 7 * g",
             "tlp": marked("d.tlp"),
         }, source.format(t="alerts"))
+    # the weekly counts clustering keeps (incidents/series_counts.py), from the copied links
+    part = "NULLIF(split_part(series_key, '|', {i}), '*')"
+    conn.execute(text(
+        "INSERT INTO series_counts (scope, series_key, period_start, disease, country_iso3, host, n) "
+        f"SELECT scope, series_key, period_start, {part.format(i=1)}, {part.format(i=2)}, {part.format(i=3)}, "
+        "count(*) FROM incident_reports WHERE scope = :scope AND period_start IS NOT NULL "
+        "AND duplicate_of IS NULL AND series_key IS NOT NULL GROUP BY scope, series_key, period_start"
+    ), {"scope": scope.key})
 
 
 # --- people and samples ---------------------------------------------------------------------------

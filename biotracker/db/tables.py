@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -230,6 +231,25 @@ incident_merges = Table(
     Column("created_at", UtcDateTime()),
     comment="forced links between incidents an analyst merged; every clustering run respects them",
 )
+
+series_counts = Table(
+    "series_counts",
+    metadata,
+    # 0016: counted reports per series and week, kept up to date by clustering from each run's
+    # link changes, so that scoring and the lens read series x weeks rows rather than every link
+    # (what made their cost grow with the stored history). Equals a GROUP BY over the counted
+    # links (non-duplicate, dated) of the scope; a full rebuild recomputes it.
+    _scope_column(),
+    Column("series_key", String(300), nullable=False, comment="disease|country|host"),
+    Column("period_start", Date, nullable=False, comment="Monday of the week"),
+    Column("disease", String(200), comment="the series key's parts, for the lens's per-disease reads"),
+    Column("country_iso3", String(3)),
+    Column("host", String(200)),
+    Column("n", Integer, nullable=False, comment="counted reports of the series that week (> 0)"),
+    PrimaryKeyConstraint("scope", "series_key", "period_start"),
+    Index("ix_series_counts_disease", "scope", "disease", "period_start"),
+)
+
 
 signals = Table(
     "signals",

@@ -39,6 +39,7 @@ from biotracker.incidents.cluster import (
 from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
 from biotracker.incidents.scopes import INTERNAL, Scope, configured_community_org, intake_sources
 from biotracker.incidents.series import series_key, week_start
+from biotracker.incidents.series_counts import apply_link_changes
 from biotracker.schema import SourceKind, Tlp, Window, as_utc, most_restrictive
 
 __all__ = [
@@ -502,6 +503,7 @@ def build_incidents(
         _upsert_many(conn, incidents, incident_rows)
         if links:
             conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
+        apply_link_changes(conn, scope.key, old_links.values(), links, full=full)
         moved = starts != (first_week(conn, scope.key), first_week(conn, scope.key, True))
     summary.changes = _changes(
         scope, full or moved, links, old_links, incident_rows, old_incidents, stale, seeds

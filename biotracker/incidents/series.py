@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import ColumnElement, Engine, select
 
 from biotracker.db.tables import incident_reports
 from biotracker.incidents.scopes import INTERNAL
@@ -95,19 +95,12 @@ def load_incident_frame(
 def load_weekly_counts(
     engine: Engine, series_keys: Collection[str], *, scope: str = INTERNAL.key
 ) -> dict[str, dict[dt.date, int]]:
-    """Counted reports per week of each series (weeks without a report are absent), by index."""
-    out: dict[str, dict[dt.date, int]] = {}
-    n = func.count().label("n")
+    """Counted reports per week of each series (weeks without a report are absent), from the
+    counts clustering keeps (``series_counts``): series x weeks rows, not one per report."""
+    from biotracker.incidents.series_counts import weekly_counts_of
+
     with engine.connect() as conn:
-        for keys in _chunks(sorted(series_keys)):
-            query = (
-                select(incident_reports.c.series_key, incident_reports.c.period_start, n)
-                .where(*_counted(scope), incident_reports.c.series_key.in_(keys))
-                .group_by(incident_reports.c.series_key, incident_reports.c.period_start)
-            )
-            for key, week, count in conn.execute(query):
-                out.setdefault(key, {})[week] = int(count)
-    return out
+        return weekly_counts_of(conn, scope, series_keys)
 
 
 def weekly_counts(frame: pd.DataFrame, end: dt.date, first: dt.date | None = None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from biotracker.db.tables import incident_assessments, incident_reports, incidents, reports, signals
@@ -26,6 +26,7 @@ from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import INTERNAL, Scope
 from biotracker.incidents.series import split_series_key
+from biotracker.incidents.series_counts import disease_counts
 from biotracker.schema import Window
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
 from biotracker.scoring.risk.indicators import IncidentFeatures, assess_radosavljevic
@@ -177,7 +178,10 @@ def _members(conn: Connection, scope: Scope, wanted: set[str] | None) -> dict[st
             reports.c.country_iso3,
             reports.c.cases,
             reports.c.deaths,
-            reports.c.evidence,
+            # only the parts of the evidence the lens reads: decoding whole evidence documents
+            # (extraction spans, sentences) cost more than assessing the incidents
+            reports.c.evidence[("extraction", "diseases")].label("diseases"),
+            reports.c.evidence["cues"].label("cues"),
         )
         .join(reports, reports.c.report_id == incident_reports.c.report_id)
         .where(incident_reports.c.scope == scope.key, incident_reports.c.duplicate_of.is_(None))
@@ -192,6 +196,8 @@ def _members(conn: Connection, scope: Scope, wanted: set[str] | None) -> dict[st
             ]
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
+        diseases, cues = row.pop("diseases"), row.pop("cues")
+        row["evidence"] = {"extraction": {"diseases": diseases or []}, "cues": cues or []}
         out[row["incident_id"]].append(row)
     never = dt.date.max
     for members in out.values():
@@ -261,42 +267,37 @@ def _link_members(
 def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> History:
     """Weekly counts (and case fatality ratios) of ``diseases`` in the scope, all weeks: the lens's history.
 
-    Aggregated by the database over the links' series columns, so its size is series x weeks of the
-    diseases assessed, not their reports.
+    The weekly counts come from ``series_counts`` summed by country and by host, so their size is
+    countries (or hosts) x weeks of the diseases assessed, not their reports; the fatality ratios
+    from the links with enough cases, by index range.
     """
-    n = func.count().label("n")
-    counts: list[tuple[Any, Any, Any, dt.date, int]] = []
+    by_country: list[tuple[Any, Any, dt.date, int]] = []
+    by_host: list[tuple[Any, Any, dt.date, int]] = []
     fatality: list[tuple[Any, dt.date, float]] = []
-    named = sorted(d for d in diseases if d is not None)
-    # One disease per query, its weeks as a range: SQLite then reads the covering index on (scope,
-    # disease, period_start, ...) instead of walking the whole scope in series order for the GROUP BY.
-    groups: list[ColumnElement[bool]] = [incident_reports.c.disease == d for d in named]
-    if None in diseases:
-        groups.append(incident_reports.c.disease.is_(None))
     counted = (
         incident_reports.c.scope == scope.key,
-        incident_reports.c.period_start >= dt.date.min,  # not NULL, written as a range (see above)
+        incident_reports.c.period_start >= dt.date.min,  # not NULL, written as a range (index order)
         incident_reports.c.duplicate_of.is_(None),
     )
-    for group in groups:
-        query = (
-            select(incident_reports.c.series_key, incident_reports.c.period_start, n)
-            .where(*counted, group)
-            .group_by(incident_reports.c.series_key, incident_reports.c.period_start)
+    for disease in sorted(diseases, key=lambda d: (d is None, d or "")):
+        countries, hosts = disease_counts(conn, scope.key, disease)
+        by_country += [(disease, c, w, n) for c, w, n in countries]
+        by_host += [(disease, h, w, n) for h, w, n in hosts]
+        named = (
+            incident_reports.c.disease == disease if disease is not None else incident_reports.c.disease.is_(None)
         )
-        for key, week, count in conn.execute(query):
-            disease, country, host = split_series_key(key)
-            counts.append((disease, country, host, week, int(count)))
         cfr = select(
             incident_reports.c.disease,
             incident_reports.c.period_start,
             incident_reports.c.cases,
             incident_reports.c.deaths,
         ).where(
-            *counted, group, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
+            *counted, named, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
         )
         fatality += [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(cfr)]
-    return History.from_counts(first_week(conn, scope.key), counts, fatality, _source_starts(conn, scope))
+    return History.from_aggregates(
+        first_week(conn, scope.key), by_country, by_host, fatality, _source_starts(conn, scope)
+    )
 
 
 def _source_starts(conn: Connection, scope: Scope) -> dict[str, dt.date]:

@@ -131,14 +131,39 @@ class History:
         source_start: Mapping[str, dt.date] | None = None,
     ) -> History:
         """From (disease, country, host, week, reports) rows and (disease, week, deaths/cases) rows."""
+        by_country: Counter[tuple[Any, Any, dt.date]] = Counter()
+        by_host: Counter[tuple[Any, Any, dt.date]] = Counter()
+        for disease, country, host, week, n in counts:
+            if country:
+                by_country[(disease, country, week)] += n
+            by_host[(disease, host, week)] += n
+        return cls.from_aggregates(
+            start,
+            [(*k, n) for k, n in by_country.items()],
+            [(*k, n) for k, n in by_host.items()],
+            fatality,
+            source_start,
+        )
+
+    @classmethod
+    def from_aggregates(
+        cls,
+        start: dt.date | None,
+        by_country: Iterable[tuple[Any, Any, dt.date, int]],
+        by_host: Iterable[tuple[Any, Any, dt.date, int]],
+        fatality: Iterable[tuple[Any, dt.date, float]] = (),
+        source_start: Mapping[str, dt.date] | None = None,
+    ) -> History:
+        """From weekly counts already summed by (disease, country, week) for known countries and by
+        (disease, host, week) for all reports (host None: unknown), as ``series_counts`` gives them."""
         by_dc: dict[tuple[Any, Any], dict[dt.date, np.ndarray]] = defaultdict(dict)
         by_d: dict[Any, dict[dt.date, Counter]] = defaultdict(lambda: defaultdict(Counter))
         countries: dict[tuple[Any, dt.date], set[str]] = defaultdict(set)
-        for disease, country, host, week, n in counts:
-            if country:
-                months = by_dc[(disease, country)].setdefault(week, np.zeros(12, dtype=np.int64))
-                months[week.month - 1] += n
-                countries[(disease, week)].add(country)
+        for disease, country, week, n in by_country:
+            months = by_dc[(disease, country)].setdefault(week, np.zeros(12, dtype=np.int64))
+            months[week.month - 1] += n
+            countries[(disease, week)].add(country)
+        for disease, host, week, n in by_host:
             by_d[disease][week][host or "*"] += n
         history = cls(start=start, countries_week=dict(countries), source_start=dict(source_start or {}))
         for key, by_week in by_dc.items():

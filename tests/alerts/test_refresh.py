@@ -18,12 +18,20 @@ from sqlalchemy import select
 from biotracker.alerts.refresh import refresh_derived
 from biotracker.config import load_settings
 from biotracker.db.engine import make_engine, open_store
-from biotracker.db.tables import alerts, incident_assessments, incident_reports, incidents, reports, signals
+from biotracker.db.tables import (
+    alerts,
+    incident_assessments,
+    incident_reports,
+    incidents,
+    reports,
+    series_counts,
+    signals,
+)
 from biotracker.db.upsert import upsert
 from biotracker.pipeline import latest_week_end
 from biotracker.schema import Window, as_utc
 
-DERIVED = (incidents, incident_reports, incident_assessments, signals, alerts)
+DERIVED = (incidents, incident_reports, series_counts, incident_assessments, signals, alerts)
 #: publication days replayed one at a time after the initial batch
 DAYS = 8
 

@@ -1,0 +1,133 @@
+"""Counted reports per (series, week) in each scope: ``series_counts``, kept by clustering.
+
+A week's count is the number of counted links (non-duplicate reports with a date) of the series,
+what ``incidents/series.py`` defines. Scoring needs a touched series' weekly counts and the lens a
+disease's weekly history by country and by host; grouping the links on every run made both grow
+with the stored history. Clustering knows exactly which links it replaced, so it adds the
+difference here (``apply_link_changes``), and readers get series x weeks rows instead of reports.
+A full build of a scope recomputes the scope's rows from its links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from biotracker.db.tables import series_counts
+from biotracker.incidents.series import split_series_key
+
+__all__ = ["apply_link_changes", "disease_counts", "weekly_counts_of"]
+
+_CHUNK = 500
+SeriesWeekKey = tuple[str, dt.date]
+
+
+def _counted(links: Iterable[Mapping[str, Any]]) -> Counter[SeriesWeekKey]:
+    """Links that count, by (series, week): not a duplicate of another report, and dated."""
+    return Counter(
+        (link["series_key"], link["period_start"])
+        for link in links
+        if link["duplicate_of"] is None and link["period_start"] is not None and link["series_key"]
+    )
+
+
+def apply_link_changes(
+    conn: Connection,
+    scope: str,
+    old: Iterable[Mapping[str, Any]],
+    new: Iterable[Mapping[str, Any]],
+    *,
+    full: bool = False,
+) -> int:
+    """Replace ``old`` links' counts by ``new`` ones' in the scope (every row of it when ``full``).
+
+    ``old`` and ``new`` are link rows with ``series_key``, ``period_start`` and ``duplicate_of``:
+    the links a run deleted and those it wrote. Returns how many (series, week) rows changed.
+    """
+    if full:
+        conn.execute(delete(series_counts).where(series_counts.c.scope == scope))
+        delta = _counted(new)
+    else:
+        delta = _counted(new)
+        delta.subtract(_counted(old))
+    changed = {key: n for key, n in delta.items() if n}
+    if not changed:
+        return 0
+    rows = []
+    for (key, week), n in changed.items():
+        disease, country, host = split_series_key(key)
+        rows.append(
+            {
+                "scope": scope,
+                "series_key": key,
+                "period_start": week,
+                "disease": disease,
+                "country_iso3": country,
+                "host": host,
+                "n": n,
+            }
+        )
+    # Annotated so mypy sees the dialect Inserts (with on_conflict_do_update), not their common base.
+    inserts: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+    }
+    stmt = inserts[conn.dialect.name](series_counts)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["scope", "series_key", "period_start"],
+        set_={"n": series_counts.c.n + stmt.excluded.n},
+    )
+    conn.execute(stmt, rows)
+    emptied = sorted({key for (key, _), n in changed.items() if n < 0})
+    for keys in _chunks(emptied):
+        conn.execute(
+            delete(series_counts).where(
+                series_counts.c.scope == scope, series_counts.c.series_key.in_(keys), series_counts.c.n <= 0
+            )
+        )
+    return len(changed)
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def weekly_counts_of(
+    conn: Connection, scope: str, series_keys: Collection[str]
+) -> dict[str, dict[dt.date, int]]:
+    """Counted reports per week of each series (weeks without a report are absent)."""
+    out: dict[str, dict[dt.date, int]] = {}
+    cols = (series_counts.c.series_key, series_counts.c.period_start, series_counts.c.n)
+    for keys in _chunks(sorted(series_keys)):
+        query = select(*cols).where(series_counts.c.scope == scope, series_counts.c.series_key.in_(keys))
+        for key, week, n in conn.execute(query):
+            out.setdefault(key, {})[week] = int(n)
+    return out
+
+
+def disease_counts(
+    conn: Connection, scope: str, disease: str | None
+) -> tuple[list[tuple[str, dt.date, int]], list[tuple[str | None, dt.date, int]]]:
+    """A disease's weekly counts by country (countries known) and by host (None: unknown host),
+    summed by the database: rows of (country, week, n) and (host, week, n), whatever the history's size."""
+    where = [
+        series_counts.c.scope == scope,
+        series_counts.c.disease == disease if disease is not None else series_counts.c.disease.is_(None),
+    ]
+    n = func.sum(series_counts.c.n)
+    by_country = select(series_counts.c.country_iso3, series_counts.c.period_start, n).where(
+        *where, series_counts.c.country_iso3.is_not(None)
+    )
+    by_host = select(series_counts.c.host, series_counts.c.period_start, n).where(*where)
+    countries = [
+        (c, w, int(k))
+        for c, w, k in conn.execute(by_country.group_by(series_counts.c.country_iso3, series_counts.c.period_start))
+    ]
+    hosts = [(h, w, int(k)) for h, w, k in conn.execute(by_host.group_by(series_counts.c.host, series_counts.c.period_start))]
+    return countries, hosts
