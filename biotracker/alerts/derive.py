@@ -264,7 +264,7 @@ def derive_alerts(
         link_cols = select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp)
         # What is usual for each disease (its hosts) as of each week: the same answer whichever
         # run derives the week, so incremental runs equal a rebuild.
-        history = load_history(conn, scope, {split_series_key(k)[0] for k in since})
+        history = load_history(conn, scope, {split_series_key(k)[0] for k in since}, hosts_only=True)
         report_ids = list(frame["report_id"]) if not frame.empty else []
         links = {
             r["report_id"]: (r["url"], r["title"], r["tlp"])

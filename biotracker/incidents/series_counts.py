@@ -112,22 +112,27 @@ def weekly_counts_of(
 
 
 def disease_counts(
-    conn: Connection, scope: str, disease: str | None
+    conn: Connection, scope: str, disease: str | None, *, by_country: bool = True
 ) -> tuple[list[tuple[str, dt.date, int]], list[tuple[str | None, dt.date, int]]]:
-    """A disease's weekly counts by country (countries known) and by host (None: unknown host),
-    summed by the database: rows of (country, week, n) and (host, week, n), whatever the history's size."""
+    """A disease's weekly counts by country (countries known; none unless ``by_country``) and by
+    host (None: unknown host), summed by the database: rows of (country, week, n) and
+    (host, week, n), whatever the history's size."""
     where = [
         series_counts.c.scope == scope,
         series_counts.c.disease == disease if disease is not None else series_counts.c.disease.is_(None),
     ]
     n = func.sum(series_counts.c.n)
-    by_country = select(series_counts.c.country_iso3, series_counts.c.period_start, n).where(
-        *where, series_counts.c.country_iso3.is_not(None)
-    )
+    countries: list[tuple[str, dt.date, int]] = []
+    if by_country:
+        query = (
+            select(series_counts.c.country_iso3, series_counts.c.period_start, n)
+            .where(*where, series_counts.c.country_iso3.is_not(None))
+            .group_by(series_counts.c.country_iso3, series_counts.c.period_start)
+        )
+        countries = [(c, w, int(k)) for c, w, k in conn.execute(query)]
     by_host = select(series_counts.c.host, series_counts.c.period_start, n).where(*where)
-    countries = [
-        (c, w, int(k))
-        for c, w, k in conn.execute(by_country.group_by(series_counts.c.country_iso3, series_counts.c.period_start))
+    hosts = [
+        (h, w, int(k))
+        for h, w, k in conn.execute(by_host.group_by(series_counts.c.host, series_counts.c.period_start))
     ]
-    hosts = [(h, w, int(k)) for h, w, k in conn.execute(by_host.group_by(series_counts.c.host, series_counts.c.period_start))]
     return countries, hosts

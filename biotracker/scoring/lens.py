@@ -264,13 +264,23 @@ def _link_members(
     return out
 
 
-def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> History:
+def load_history(
+    conn: Connection, scope: Scope, diseases: Collection[Any], *, hosts_only: bool = False
+) -> History:
     """Weekly counts (and case fatality ratios) of ``diseases`` in the scope, all weeks: the lens's history.
 
     The weekly counts come from ``series_counts`` summed by country and by host, so their size is
     countries (or hosts) x weeks of the diseases assessed, not their reports; the fatality ratios
-    from the links with enough cases, by index range.
+    from the links with enough cases, by index range. ``hosts_only`` reads the hosts alone (what
+    the alerts stage asks: which hosts are usual for a disease).
     """
+    if hosts_only:
+        hosts_of = [
+            (disease, h, w, n)
+            for disease in sorted(diseases, key=lambda d: (d is None, d or ""))
+            for h, w, n in disease_counts(conn, scope.key, disease, by_country=False)[1]
+        ]
+        return History.from_aggregates(first_week(conn, scope.key), [], hosts_of)
     by_country: list[tuple[Any, Any, dt.date, int]] = []
     by_host: list[tuple[Any, Any, dt.date, int]] = []
     fatality: list[tuple[Any, dt.date, float]] = []
@@ -284,7 +294,9 @@ def load_history(conn: Connection, scope: Scope, diseases: Collection[Any]) -> H
         by_country += [(disease, c, w, n) for c, w, n in countries]
         by_host += [(disease, h, w, n) for h, w, n in hosts]
         named = (
-            incident_reports.c.disease == disease if disease is not None else incident_reports.c.disease.is_(None)
+            incident_reports.c.disease == disease
+            if disease is not None
+            else incident_reports.c.disease.is_(None)
         )
         cfr = select(
             incident_reports.c.disease,

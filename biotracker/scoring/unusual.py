@@ -156,25 +156,29 @@ class History:
     ) -> History:
         """From weekly counts already summed by (disease, country, week) for known countries and by
         (disease, host, week) for all reports (host None: unknown), as ``series_counts`` gives them."""
-        by_dc: dict[tuple[Any, Any], dict[dt.date, np.ndarray]] = defaultdict(dict)
-        by_d: dict[Any, dict[dt.date, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        by_dc: dict[tuple[Any, Any], Counter[dt.date]] = defaultdict(Counter)
+        by_d: dict[Any, Counter[tuple[dt.date, str]]] = defaultdict(Counter)
         countries: dict[tuple[Any, dt.date], set[str]] = defaultdict(set)
         for disease, country, week, n in by_country:
-            months = by_dc[(disease, country)].setdefault(week, np.zeros(12, dtype=np.int64))
-            months[week.month - 1] += n
+            by_dc[(disease, country)][week] += n
             countries[(disease, week)].add(country)
         for disease, host, week, n in by_host:
-            by_d[disease][week][host or "*"] += n
+            by_d[disease][(week, host or "*")] += n
         history = cls(start=start, countries_week=dict(countries), source_start=dict(source_start or {}))
         for key, by_week in by_dc.items():
             weeks = sorted(by_week)
+            table = np.zeros((len(weeks), 12), dtype=np.int64)  # reports per month, one row per week
+            table[np.arange(len(weeks)), [w.month - 1 for w in weeks]] = [by_week[w] for w in weeks]
             history.weeks[key] = weeks
-            history.month_counts[key] = (weeks, np.cumsum(np.stack([by_week[w] for w in weeks]), axis=0))
-        for disease, host_weeks in by_d.items():
-            weeks = sorted(host_weeks)
-            hosts = sorted({h for c in host_weeks.values() for h in c})
-            table = np.array([[host_weeks[w][h] for h in hosts] for w in weeks], dtype=np.int64)
-            history.host_counts[disease] = (weeks, hosts, np.cumsum(table, axis=0))
+            history.month_counts[key] = (weeks, np.cumsum(table, axis=0))
+        for disease, cells in by_d.items():
+            weeks = sorted({w for w, _ in cells})
+            hosts = sorted({h for _, h in cells})
+            row, col = {w: i for i, w in enumerate(weeks)}, {h: j for j, h in enumerate(hosts)}
+            grid = np.zeros((len(weeks), len(hosts)), dtype=np.int64)
+            for (week, host), n in cells.items():
+                grid[row[week], col[host]] = n
+            history.host_counts[disease] = (weeks, hosts, np.cumsum(grid, axis=0))
         ratios: dict[Any, list[tuple[dt.date, float]]] = defaultdict(list)
         for disease, week, ratio in fatality:
             ratios[disease].append((week, ratio))
