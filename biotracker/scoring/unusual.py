@@ -121,6 +121,8 @@ class History:
     fatality: dict[Any, tuple[list[dt.date], list[float]]] = field(default_factory=dict)
     #: first week with a report of each source: a feed that began last month cannot say what is new
     source_start: dict[str, dt.date] = field(default_factory=dict)
+    #: answers already computed, by question: many incidents of a run share a disease and week
+    _asked: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_counts(
@@ -200,12 +202,17 @@ class History:
         return Counter({m + 1: int(v) for m, v in enumerate(cumulative[i - 1]) if v})
 
     def hosts(self, disease: Any, week: dt.date) -> Counter:
-        """Reports per host of ``disease`` in weeks up to ``week``."""
+        """Reports per host of ``disease`` in weeks up to ``week`` (a copy: callers may change it)."""
         weeks, hosts, cumulative = self.host_counts.get(disease, ([], [], np.zeros((0, 0))))
         i = bisect.bisect_right(weeks, week)
         if i == 0:
             return Counter()
-        return Counter({h: int(v) for h, v in zip(hosts, cumulative[i - 1], strict=True) if v})
+        key = ("hosts", disease, i)
+        if key not in self._asked:
+            self._asked[key] = Counter(
+                {h: int(v) for h, v in zip(hosts, cumulative[i - 1], strict=True) if v}
+            )
+        return Counter(self._asked[key])
 
     def countries(self, disease: Any, week: dt.date) -> set[str]:
         return self.countries_week.get((disease, week), set())
@@ -214,7 +221,13 @@ class History:
         """Median case fatality of ``disease`` over reports up to ``week`` (None under three)."""
         weeks, ratios = self.fatality.get(disease, ([], []))
         i = bisect.bisect_right(weeks, week)
-        return float(np.median(ratios[:i])) if i >= 3 else None
+        if i < 3:
+            return None
+        key = ("fatality", disease, i)
+        if key not in self._asked:
+            self._asked[key] = float(np.median(ratios[:i]))
+        answer: float = self._asked[key]
+        return answer
 
 
 def build_history(frame: pd.DataFrame) -> History:
@@ -342,7 +355,16 @@ def simultaneous_baseline(
     neither an earlier season nor recent weeks."""
     if history.start is None:
         return None
+    key = ("simultaneous", disease, week, config)
+    if key not in history._asked:
+        history._asked[key] = _simultaneous_baseline(disease, week, history, config, history.start)
+    answer: tuple[int, str] | None = history._asked[key]
+    return answer
 
+
+def _simultaneous_baseline(
+    disease: str, week: dt.date, history: History, config: UnusualConfig, start: dt.date
+) -> tuple[int, str] | None:
     def countries(w: dt.date) -> int:
         return len(history.countries_week.get((disease, w), ()))
 
@@ -350,7 +372,7 @@ def simultaneous_baseline(
     seasons: list[dt.date] = []
     for years in range(1, 6):
         centre = week - dt.timedelta(weeks=52 * years)
-        if centre - dt.timedelta(weeks=config.season_halfwidth_weeks) < history.start:
+        if centre - dt.timedelta(weeks=config.season_halfwidth_weeks) < start:
             break
         seasons.extend(
             centre + dt.timedelta(weeks=d)
@@ -365,7 +387,7 @@ def simultaneous_baseline(
                 f"the same season of {len(seasons) // width} earlier year(s)",
             )
         )
-    if recent[-1] >= history.start:
+    if recent[-1] >= start:
         parts.append((max(countries(w) for w in recent), f"the {config.recent_weeks} weeks before"))
     if not parts:
         return None
