@@ -32,6 +32,7 @@ from biotracker.incidents.cluster import (
     Cluster,
     ClusterConfig,
     ClusterResult,
+    Fingerprints,
     ReportRecord,
     cluster_reports,
     incident_id_for,
@@ -175,6 +176,8 @@ class ReadCache:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: report ids each query returned, by a key naming the query
     results: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
+    #: each record's URL/content keys and MinHash sketch, hashed once for every scope's clustering
+    fingerprints: Fingerprints = field(default_factory=Fingerprints)
 
     def read(self, conn: Connection, key: tuple[Any, ...] | None, query: Any) -> list[str]:
         """Ids of the rows ``query`` returns (read now unless ``key`` was read before)."""
@@ -471,8 +474,9 @@ def build_incidents(
             for a, b in conn.execute(select(incident_merges.c.report_id, incident_merges.c.with_report_id))
             if a in loaded.records and b in loaded.records
         ]
+        prints = cache.fingerprints if cache is not None and cache.fingerprints.fits(config) else None
         result: ClusterResult = cluster_reports(
-            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced
+            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced, fingerprints=prints
         )
         by_id = loaded.rows
         seeds = loaded.seeds
