@@ -10,7 +10,6 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Date,
@@ -230,19 +229,6 @@ incident_merges = Table(
     Column("note", Text, nullable=False, default=""),
     Column("created_at", UtcDateTime()),
     comment="forced links between incidents an analyst merged; every clustering run respects them",
-)
-
-report_keys = Table(
-    "report_keys",
-    metadata,
-    Column("report_id", String(300), ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
-    Column("kind", Integer, primary_key=True, comment="1 URL, 2 content, 3 agent|country, 4 LSH band"),
-    Column(
-        "key", BigInteger, primary_key=True, comment="64-bit fingerprint of the value (incidents/blocking.py)"
-    ),
-    Column("at", UtcDateTime(), comment="the report's event time (observed, else published)"),
-    Index("ix_report_keys_key", "key", "at"),
-    comment="blocking keys: which reports can link to a new one (incidents/blocking.py); derived from reports",
 )
 
 signals = Table(

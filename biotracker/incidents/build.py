@@ -27,7 +27,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from biotracker.db.tables import incident_merges, incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
-from biotracker.incidents.blocking import linkable, store_keys, unkeyed
 from biotracker.incidents.changes import Changes, SeriesWeek
 from biotracker.incidents.cluster import (
     Cluster,
@@ -167,19 +166,6 @@ def report_record(row: Mapping[str, Any]) -> ReportRecord:
     )
 
 
-def key_stored_reports(conn: Connection, batch: int = 20_000) -> int:
-    """Store the blocking keys of every report that has none (migration 0017 runs this for the
-    reports stored before it); how many reports were keyed."""
-    missing = sorted(unkeyed(conn))
-    for ids in (missing[i : i + batch] for i in range(0, len(missing), batch)):
-        records = []
-        for part in _chunks(ids):
-            rows = conn.execute(select(*_COLUMNS).where(reports.c.report_id.in_(part))).mappings()
-            records += [report_record(cast(Mapping[str, Any], row)) for row in rows]
-        store_keys(conn, records)
-    return len(missing)
-
-
 @dataclass
 class ReadCache:
     """Reports read for one run, shared by every scope's build: each scope re-clusters the
@@ -192,22 +178,6 @@ class ReadCache:
     results: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
     #: each record's URL/content keys and MinHash sketch, hashed once for every scope's clustering
     fingerprints: Fingerprints = field(default_factory=Fingerprints)
-    #: the new or changed reports whose blocking keys this run has stored
-    keyed: set[str] = field(default_factory=set)
-    #: reports that share a blocking key with the run's new ones, by the new ones probed
-    linked: dict[frozenset[str], set[str]] = field(default_factory=dict)
-
-    def linkable(self, conn: Connection, seeds: Collection[str], gap: dt.timedelta) -> set[str]:
-        """``blocking.linkable`` for the records of ``seeds`` (read before), probed once per run;
-        their keys are then stored, so later runs find them."""
-        key = frozenset(seeds)
-        if key not in self.linked:
-            records = [self.records[r] for r in sorted(key)]
-            self.linked[key] = linkable(conn, records, self.fingerprints, gap)
-            fresh = [r for r in records if r.report_id not in self.keyed]
-            store_keys(conn, fresh, self.fingerprints)
-            self.keyed.update(r.report_id for r in fresh)
-        return self.linked[key]
 
     def read(self, conn: Connection, key: tuple[Any, ...] | None, query: Any) -> list[str]:
         """Ids of the rows ``query`` returns (read now unless ``key`` was read before)."""
@@ -241,21 +211,36 @@ class _Scope:
         #: the new or changed reports the run was asked about (before their neighbourhood)
         self.seeds: set[str] = set()
 
-    def add(self, conn: Connection, query: Any, key: tuple[Any, ...] | None = None) -> list[str]:
-        """Admit the rows ``query`` returns (those ``sees`` admits); the ids of every row read."""
+    def add(self, conn: Connection, query: Any, key: tuple[Any, ...] | None = None) -> list[dt.datetime]:
+        """Admit the rows ``query`` returns; the event times of those admitted."""
+        times = []
         cache = self.cache
-        ids = cache.read(conn, key, query)
-        for rid in ids:
+        for rid in cache.read(conn, key, query):
             row = cache.rows[rid]
             if rid not in self.records and self.sees(row):
-                self.records[rid] = cache.records[rid]
+                record = cache.records[rid]
+                self.records[rid] = record
                 self.rows[rid] = row
-        return ids
+                if record.at is not None:
+                    times.append(record.at)
+        return times
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(values), _CHUNK):
         yield values[i : i + _CHUNK]
+
+
+def _intervals(times: list[dt.datetime], gap: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Event-time ranges within ``gap`` of the given times, overlapping ones merged: a report
+    observed two years ago must not pull in the two years between it and today's reports."""
+    out: list[tuple[dt.datetime, dt.datetime]] = []
+    for t in sorted(times):
+        if out and t - gap <= out[-1][1]:
+            out[-1] = (out[-1][0], t + gap)
+        else:
+            out.append((t - gap, t + gap))
+    return out
 
 
 def _load_scope(
@@ -272,23 +257,24 @@ def _load_scope(
     if window is None and report_ids is None:
         scope = _Scope(sees)  # a full build: every row once, nothing worth sharing
         scope.add(conn, select(*_COLUMNS).where(visible).execution_options(yield_per=5000))
-        missing = unkeyed(conn)  # stored but never clustered: later runs must find them by key
-        store_keys(conn, [r for rid, r in scope.records.items() if rid in missing])
         return scope, set(
             conn.execute(select(incidents.c.incident_id).where(incidents.c.scope == scope_key)).scalars()
         )
     scope = _Scope(sees, cache)
-    read: list[str] = []  # the new or changed reports, whether this scope sees them or not
+    times: list[dt.datetime] = []
     if window is not None:
         in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
-        read += scope.add(conn, select(*_COLUMNS).where(in_window), ("window", window.start, window.end))
+        times += scope.add(conn, select(*_COLUMNS).where(in_window), ("window", window.start, window.end))
     for ids in _chunks(sorted(report_ids or ())):
-        read += scope.add(conn, select(*_COLUMNS).where(reports.c.report_id.in_(ids)), ("ids", tuple(ids)))
+        query = select(*_COLUMNS).where(reports.c.report_id.in_(ids))
+        times += scope.add(conn, query, ("ids", tuple(ids)))
     scope.seeds = set(scope.records) | set(report_ids or ())
     if not scope.records and not report_ids:
         return scope, set()
-    for ids in _chunks(sorted(scope.cache.linkable(conn, read, gap))):
-        scope.add(conn, select(*_COLUMNS).where(reports.c.report_id.in_(ids)), ("ids", tuple(ids)))
+    event_at = func.coalesce(reports.c.observed_at, reports.c.published_at)
+    for low, high in _intervals(times, gap):
+        near = select(*_COLUMNS).where(event_at >= low, event_at <= high)
+        scope.add(conn, near.execution_options(yield_per=5000), ("near", low, high))
     touched: set[str] = set()
     # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
     for ids in _chunks(sorted(set(scope.records) | set(report_ids or ()))):

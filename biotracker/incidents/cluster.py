@@ -283,10 +283,6 @@ def _seconds(at: dt.datetime | None) -> int:
     return int((at - _EPOCH).total_seconds())
 
 
-#: Seconds since the epoch of an event time (a huge sentinel for none): the clustering's time axis.
-as_seconds = _seconds
-
-
 def _key64(text: str | None) -> int:
     """A 64-bit fingerprint of ``text`` (0 for nothing): compact keys for grouping a million reports."""
     if not text:
