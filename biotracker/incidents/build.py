@@ -368,7 +368,11 @@ _LINK_FACTS = ("incident_id", "duplicate_of", "series_key", "period_start", "lin
 
 
 def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: bool) -> dict[str, dict]:
+    """The stored links of ``report_ids`` (a full run: every link of the scope, only the facts
+    ``_changes`` compares; otherwise whole rows, so that unchanged ones need not be rewritten)."""
     cols = [incident_reports.c.report_id, *(incident_reports.c[c] for c in _LINK_FACTS)]
+    if not full:
+        cols = list(incident_reports.columns)
     where = incident_reports.c.scope == scope.key
     if full:
         return {r["report_id"]: dict(r) for r in conn.execute(select(*cols).where(where)).mappings()}
@@ -383,6 +387,11 @@ def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: 
             }
         )
     return out
+
+
+def _same(row: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    """Whether the stored row already holds every value of ``row`` (then it need not be written)."""
+    return stored is not None and all(stored.get(k) == v for k, v in row.items())
 
 
 def _old_incidents(conn: Connection, ids: Iterable[str]) -> dict[str, dict]:
@@ -491,21 +500,29 @@ def build_incidents(
         relinked = set(by_id) | set(report_ids or ())  # named but no longer visible: links dropped
         old_links = _old_links(conn, scope, relinked, full)
         old_incidents = _old_incidents(conn, touched | new_ids)
+        written_links, written_incidents = links, incident_rows
         if full:
             conn.execute(delete(incident_reports).where(incident_reports.c.scope == scope.key))
         else:
-            for ids in _chunks(sorted(relinked)):
+            # a neighbourhood's links and incidents are mostly as stored: only those that differ
+            # (or are gone) are deleted and written
+            written_links = [r for r in links if not _same(r, old_links.get(r["report_id"]))]
+            kept = {r["report_id"] for r in links} - {r["report_id"] for r in written_links}
+            for ids in _chunks(sorted(relinked - kept)):
                 conn.execute(
                     delete(incident_reports).where(
                         incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope.key
                     )
                 )
+            written_incidents = [
+                r for r in incident_rows if not _same(r, old_incidents.get(r["incident_id"]))
+            ]
         stale = sorted(touched - new_ids)
         for ids in _chunks(stale):
             conn.execute(delete(incidents).where(incidents.c.incident_id.in_(ids)))
-        _upsert_many(conn, incidents, incident_rows)
-        if links:
-            conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
+        _upsert_many(conn, incidents, written_incidents)
+        if written_links:
+            conn.execute(incident_reports.insert(), written_links)  # deleted above, or new
         moved = starts != (first_week(conn, scope.key), first_week(conn, scope.key, True))
     summary.changes = _changes(
         scope, full or moved, links, old_links, incident_rows, old_incidents, stale, seeds
