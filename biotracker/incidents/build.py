@@ -225,6 +225,17 @@ class _Scope:
                     times.append(record.at)
         return times
 
+    def add_ids(self, conn: Connection, report_ids: Collection[str]) -> None:
+        """Admit the reports ``report_ids`` (each row read once per run, whichever scope asks)."""
+        cache = self.cache
+        for ids in _chunks(sorted(set(report_ids) - cache.rows.keys())):
+            cache.read(conn, None, select(*_COLUMNS).where(reports.c.report_id.in_(ids)))
+        for rid in report_ids:
+            row = cache.rows.get(rid)
+            if row is not None and rid not in self.records and self.sees(row):
+                self.records[rid] = cache.records[rid]
+                self.rows[rid] = row
+
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(values), _CHUNK):
@@ -285,9 +296,14 @@ def _load_scope(
                 )
             ).scalars()
         )
-    members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+    members: set[str] = set()  # the touched incidents' reports: mostly read already for another scope
     for ids in _chunks(sorted(touched)):
-        scope.add(conn, members.where(incident_reports.c.incident_id.in_(ids)))
+        members.update(
+            conn.execute(
+                select(incident_reports.c.report_id).where(incident_reports.c.incident_id.in_(ids))
+            ).scalars()
+        )
+    scope.add_ids(conn, members)
     return scope, touched
 
 
