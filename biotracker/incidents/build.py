@@ -32,6 +32,7 @@ from biotracker.incidents.cluster import (
     Cluster,
     ClusterConfig,
     ClusterResult,
+    Fingerprints,
     ReportRecord,
     cluster_reports,
     incident_id_for,
@@ -176,6 +177,8 @@ class ReadCache:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: report ids each query returned, by a key naming the query
     results: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
+    #: each record's URL/content keys and MinHash sketch, hashed once for every scope's clustering
+    fingerprints: Fingerprints = field(default_factory=Fingerprints)
 
     def read(self, conn: Connection, key: tuple[Any, ...] | None, query: Any) -> list[str]:
         """Ids of the rows ``query`` returns (read now unless ``key`` was read before)."""
@@ -222,6 +225,17 @@ class _Scope:
                 if record.at is not None:
                     times.append(record.at)
         return times
+
+    def add_ids(self, conn: Connection, report_ids: Collection[str]) -> None:
+        """Admit the reports ``report_ids`` (each row read once per run, whichever scope asks)."""
+        cache = self.cache
+        for ids in _chunks(sorted(set(report_ids) - cache.rows.keys())):
+            cache.read(conn, None, select(*_COLUMNS).where(reports.c.report_id.in_(ids)))
+        for rid in report_ids:
+            row = cache.rows.get(rid)
+            if row is not None and rid not in self.records and self.sees(row):
+                self.records[rid] = cache.records[rid]
+                self.rows[rid] = row
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
@@ -283,9 +297,14 @@ def _load_scope(
                 )
             ).scalars()
         )
-    members = select(*_COLUMNS).join(incident_reports, incident_reports.c.report_id == reports.c.report_id)
+    members: set[str] = set()  # the touched incidents' reports: mostly read already for another scope
     for ids in _chunks(sorted(touched)):
-        scope.add(conn, members.where(incident_reports.c.incident_id.in_(ids)))
+        members.update(
+            conn.execute(
+                select(incident_reports.c.report_id).where(incident_reports.c.incident_id.in_(ids))
+            ).scalars()
+        )
+    scope.add_ids(conn, members)
     return scope, touched
 
 
@@ -366,7 +385,11 @@ _LINK_FACTS = ("incident_id", "duplicate_of", "series_key", "period_start", "lin
 
 
 def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: bool) -> dict[str, dict]:
+    """The stored links of ``report_ids`` (a full run: every link of the scope, only the facts
+    ``_changes`` compares; otherwise whole rows, so that unchanged ones need not be rewritten)."""
     cols = [incident_reports.c.report_id, *(incident_reports.c[c] for c in _LINK_FACTS)]
+    if not full:
+        cols = list(incident_reports.columns)
     where = incident_reports.c.scope == scope.key
     if full:
         return {r["report_id"]: dict(r) for r in conn.execute(select(*cols).where(where)).mappings()}
@@ -381,6 +404,11 @@ def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: 
             }
         )
     return out
+
+
+def _same(row: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    """Whether the stored row already holds every value of ``row`` (then it need not be written)."""
+    return stored is not None and all(stored.get(k) == v for k, v in row.items())
 
 
 def _old_incidents(conn: Connection, ids: Iterable[str]) -> dict[str, dict]:
@@ -472,8 +500,9 @@ def build_incidents(
             for a, b in conn.execute(select(incident_merges.c.report_id, incident_merges.c.with_report_id))
             if a in loaded.records and b in loaded.records
         ]
+        prints = cache.fingerprints if cache is not None and cache.fingerprints.fits(config) else None
         result: ClusterResult = cluster_reports(
-            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced
+            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced, fingerprints=prints
         )
         by_id = loaded.rows
         seeds = loaded.seeds
@@ -488,21 +517,30 @@ def build_incidents(
         relinked = set(by_id) | set(report_ids or ())  # named but no longer visible: links dropped
         old_links = _old_links(conn, scope, relinked, full)
         old_incidents = _old_incidents(conn, touched | new_ids)
+        written_links, written_incidents = links, incident_rows
         if full:
             conn.execute(delete(incident_reports).where(incident_reports.c.scope == scope.key))
         else:
-            for ids in _chunks(sorted(relinked)):
+            # a neighbourhood's links and incidents are mostly as stored: only those that differ
+            # (or are gone) are deleted and written
+            written_links = [r for r in links if not _same(r, old_links.get(r["report_id"]))]
+            kept = {r["report_id"] for r in links} - {r["report_id"] for r in written_links}
+            for ids in _chunks(sorted(relinked - kept)):
                 conn.execute(
                     delete(incident_reports).where(
                         incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope.key
                     )
                 )
+            written_incidents = [
+                r for r in incident_rows if not _same(r, old_incidents.get(r["incident_id"]))
+            ]
         stale = sorted(touched - new_ids)
         for ids in _chunks(stale):
             conn.execute(delete(incidents).where(incidents.c.incident_id.in_(ids)))
-        _upsert_many(conn, incidents, incident_rows)
-        if links:
-            conn.execute(incident_reports.insert(), links)  # this run's links were deleted above
+        _upsert_many(conn, incidents, written_incidents)
+        if written_links:
+            conn.execute(incident_reports.insert(), written_links)  # deleted above, or new
+        # counts follow every link replaced, whether or not its row had to be rewritten
         apply_link_changes(conn, scope.key, old_links.values(), links, full=full)
         moved = starts != (first_week(conn, scope.key), first_week(conn, scope.key, True))
     summary.changes = _changes(

@@ -343,14 +343,73 @@ def _sort_key(r: ReportRecord) -> tuple[int, str]:
     return (_seconds(r.at), r.report_id)
 
 
+def url_key(record: ReportRecord) -> int:
+    """The fingerprint of the record's canonical URL (0: none): the ``same_url`` grouping key."""
+    return _key64(canonical_url(record.url))
+
+
+def content_key(record: ReportRecord) -> int:
+    """The fingerprint of the record's words (0: none): the ``same_content`` grouping key."""
+    return _key64(content_text(record.title, record.text))
+
+
+class Fingerprints:
+    """Each record's URL and content keys and MinHash sketch, computed once and reused by every
+    ``cluster_reports`` call given this object: a run clusters nearly the same records once per
+    visibility scope, and hashing them is most of the clustering's cost. Keyed by report id (a
+    record's fingerprints depend on its fields only), so hold one for one run's records, not
+    across runs that may change a report's text."""
+
+    def __init__(self, config: ClusterConfig = ClusterConfig()) -> None:
+        self.num_perm, self.bands = config.num_perm, config.bands
+        self.hasher = MinHasher(config.num_perm)
+        self._keys: dict[str, tuple[int, int]] = {}
+        self._row: dict[str, int] = {}
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._sig = np.zeros((0, config.num_perm), dtype=np.uint16)
+        self._bk = np.zeros((0, config.bands), dtype=np.uint32)
+        self._has = np.zeros(0, dtype=bool)
+
+    def fits(self, config: ClusterConfig) -> bool:
+        return (self.num_perm, self.bands) == (config.num_perm, config.bands)
+
+    def keys(self, recs: Sequence[ReportRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """URL and content keys of ``recs`` (uint64 arrays in their order)."""
+        cache = self._keys
+        for r in recs:
+            if r.report_id not in cache:
+                cache[r.report_id] = (url_key(r), content_key(r))
+        pairs = np.array([cache[r.report_id] for r in recs], dtype=np.uint64).reshape(-1, 2)
+        return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+    def sketch(self, recs: Sequence[ReportRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What ``MinHasher.sketch`` gives for the texts of ``recs``, hashing only records not seen before."""
+        new = [r for r in dict.fromkeys(r.report_id for r in recs) if r not in self._row]
+        if new:
+            by_id = {r.report_id: r for r in recs}
+            texts = [f"{by_id[i].title} {by_id[i].text}" for i in new]
+            sig, bk, has = self.hasher.sketch(texts, self.bands)
+            start = len(self._has)
+            self._row.update((rid, start + k) for k, rid in enumerate(new))
+            self._sig = np.concatenate([self._sig, sig])
+            self._bk = np.concatenate([self._bk, bk])
+            self._has = np.concatenate([self._has, has])
+        rows = np.fromiter((self._row[r.report_id] for r in recs), dtype=np.int64, count=len(recs))
+        return self._sig[rows], self._bk[rows], self._has[rows]
+
+
 def cluster_reports(
     records: Sequence[ReportRecord],
     config: ClusterConfig = ClusterConfig(),
     detached: frozenset[str] | set[str] = frozenset(),
     tiers: Mapping[str, SourceTier] | None = None,
     merged_pairs: Collection[tuple[str, str]] = (),
+    fingerprints: Fingerprints | None = None,
 ) -> ClusterResult:
-    """Cluster ``records`` into incidents; the same records (in any order) give the same result."""
+    """Cluster ``records`` into incidents; the same records (in any order) give the same result.
+    ``fingerprints`` shared by several calls hashes each record once (the result is the same)."""
+    if fingerprints is not None and not fingerprints.fits(config):
+        raise ValueError("fingerprints were made for another num_perm/bands than this config")
     recs = sorted(records, key=_sort_key)
     n = len(recs)
     if n == 0:
@@ -379,18 +438,21 @@ def cluster_reports(
     stats: dict[str, int] = {}
 
     # exact duplicates: canonical URL (at any time) -------------------------------------------
-    url_key = np.fromiter((_key64(canonical_url(r.url)) for r in recs), dtype=np.uint64, count=n)
-    url_edges = _duplicate_edges(url_key, source, at, None)
+    if fingerprints is not None:
+        url_keys, content_keys = fingerprints.keys(recs)
+    else:
+        url_keys = np.fromiter((url_key(r) for r in recs), dtype=np.uint64, count=n)
+        content_keys = np.fromiter((content_key(r) for r in recs), dtype=np.uint64, count=n)
+    url_edges = _duplicate_edges(url_keys, source, at, None)
 
     # exact duplicates: same normalised content, within the gap ------------------------------
-    content_key = np.fromiter((_key64(content_text(r.title, r.text)) for r in recs), dtype=np.uint64, count=n)
-    content_edges = _duplicate_edges(content_key, source, np.where(timed, at, _NO_TIME), gap)
-    unique_content, first, content = np.unique(content_key, return_index=True, return_inverse=True)
+    content_edges = _duplicate_edges(content_keys, source, np.where(timed, at, _NO_TIME), gap)
+    unique_content, first, content = np.unique(content_keys, return_index=True, return_inverse=True)
     content = content.astype(np.int64).reshape(-1)
     if len(unique_content) and unique_content[0] == 0:  # no words at all: no content
         content -= 1
         first = first[1:]
-    del url_key, content_key, unique_content
+    del url_keys, content_keys, unique_content
 
     # same event: same agent and country, consecutive reports within the gap ----------------
     keyed = np.flatnonzero((agent >= 0) & (country >= 0) & timed & ~is_detached)
@@ -403,7 +465,10 @@ def cluster_reports(
     del keyed, key, order, skey, step, chain
 
     # near duplicates: MinHash LSH over unique contents, across sources, within the gap ---------
-    sig, bk, has = MinHasher(config.num_perm).sketch(_Texts(recs, first), config.bands)
+    if fingerprints is not None:
+        sig, bk, has = fingerprints.sketch([recs[int(i)] for i in first])
+    else:
+        sig, bk, has = MinHasher(config.num_perm).sketch(_Texts(recs, first), config.bands)
     eligible = np.flatnonzero((content >= 0) & timed & ~is_detached)
     eligible = eligible[has[content[eligible]]]
     # similar pairs as one int64 each (left * n + right, left < right), deduplicated per band

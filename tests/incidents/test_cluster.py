@@ -11,6 +11,7 @@ import pytest
 
 from biotracker.incidents.cluster import (
     ClusterConfig,
+    Fingerprints,
     LinkKind,
     ReportRecord,
     cluster_reports,
@@ -39,6 +40,15 @@ def test_the_same_reports_in_any_order_give_the_same_incidents(cghss_records):
     first, second = cluster_reports(cghss_records), cluster_reports(shuffled)
     assert snapshot(first) == snapshot(second)
     assert len(first) < len(cghss_records)  # something merged
+
+
+def test_fingerprints_shared_by_several_clusterings_change_no_result(cghss_records):
+    # one run clusters overlapping sets of reports (one per visibility scope) with one Fingerprints
+    shared = Fingerprints()
+    for part in (cghss_records[::2], cghss_records, cghss_records[1::3]):
+        assert snapshot(cluster_reports(part, fingerprints=shared)) == snapshot(cluster_reports(part))
+    with pytest.raises(ValueError, match="num_perm"):
+        cluster_reports(cghss_records, ClusterConfig(num_perm=32, bands=8), fingerprints=shared)
 
 
 def test_weekly_updates_on_one_outbreak_chain_into_one_incident_and_a_long_silence_splits(cghss_records):
