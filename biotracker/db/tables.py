@@ -192,6 +192,8 @@ incident_reports = Table(
     Column("deaths", Integer),
     # 0014: the report's source, so that each source's first week is one index probe (scoring/lens.py)
     Column("source", String(64), comment="the report's source (reports.source), copied at link time"),
+    # 0017: so that the lens reads the evidence of only the reports that have cues
+    Column("cues", Integer, comment="intent and accident cues in the report's evidence, copied at link time"),
     Index("ix_incident_reports_report_id", "report_id", "scope"),
     Index("ix_incident_reports_series", "scope", "series_key", "period_start"),
     Index("ix_incident_reports_disease", "scope", "disease", "country_iso3", "period_start"),

@@ -154,6 +154,12 @@ _KEPT = (
 )
 
 
+def cue_count(evidence: Mapping[str, Any] | None) -> int:
+    """Intent and accident cues in a report's evidence (``incident_reports.cues``)."""
+    cues = (evidence or {}).get("cues")
+    return len(cues) if isinstance(cues, list) else 0
+
+
 def report_record(row: Mapping[str, Any]) -> ReportRecord:
     return ReportRecord(
         report_id=row["report_id"],
@@ -190,7 +196,7 @@ class ReadCache:
             rid = row["report_id"]
             if rid not in self.records:
                 self.records[rid] = report_record(row)
-                self.rows[rid] = {k: row[k] for k in _KEPT}
+                self.rows[rid] = {k: row[k] for k in _KEPT} | {"cues": cue_count(row["evidence"])}
             ids.append(rid)
         if key is not None:
             self.results[key] = ids
@@ -376,6 +382,7 @@ def _link_rows(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], scope: S
                 "cases": row["cases"],
                 "deaths": row["deaths"],
                 "source": row["source"],
+                "cues": row["cues"],
             }
         )
     return out

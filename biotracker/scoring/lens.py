@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import io
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
@@ -21,13 +20,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from biotracker.db.tables import incident_assessments, incident_reports, incidents, reports, signals
+from biotracker.db.tables import incident_assessments, incident_reports, incidents, signals
 from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import INTERNAL, Scope
-from biotracker.incidents.series import split_series_key
 from biotracker.incidents.series_counts import disease_counts
 from biotracker.schema import Window
+from biotracker.scoring.incident_members import CountedMembers, agents_and_cues, counted_members
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
 from biotracker.scoring.risk.indicators import IncidentFeatures, assess_radosavljevic
 from biotracker.scoring.unusual import (
@@ -36,7 +35,6 @@ from biotracker.scoring.unusual import (
     IncidentFacts,
     UnusualConfig,
     meaningful_flags,
-    report_source,
     unusual_flags,
 )
 
@@ -77,23 +75,6 @@ def load_endemicity() -> dict[str, set[str]]:
         io.StringIO("".join(line for line in text.splitlines(True) if not line.startswith("#")))
     )
     return {r["agent_key"]: {c for c in r["endemic_iso3"].split("|") if c} for r in rows}
-
-
-def resolve_agent(
-    table: AgentTable, extraction: dict[str, Any] | None, disease: str | None, pathogen: str | None
-) -> Agent | None:
-    """The agents-table row for a report: by extracted agent id, else by pathogen or disease name."""
-    for finding in (extraction or {}).get("diseases", []):
-        if finding.get("agent_id"):
-            agent = table.by_agent_id(finding["agent_id"])
-            if agent is not None:
-                return agent
-    for name in (pathogen, disease):
-        if isinstance(name, str) and name:
-            agent = table.get(name)
-            if agent is not None:
-                return agent
-    return None
 
 
 def agent_flags(agent: Agent | None) -> dict[str, Any]:
@@ -149,62 +130,6 @@ def _incidents_to_assess(
     return wanted
 
 
-_MEMBER_COLUMNS = (
-    "incident_id",
-    "report_id",
-    "series_key",
-    "period_start",
-    "disease",
-    "pathogen",
-    "host",
-    "country_iso3",
-    "cases",
-    "deaths",
-    "evidence",
-)
-
-
-def _members(conn: Connection, scope: Scope, wanted: set[str] | None) -> dict[str, list[dict[str, Any]]]:
-    """Counted (non-duplicate) members of each incident, earliest week first, then by report id."""
-    query = (
-        select(
-            incident_reports.c.incident_id,
-            incident_reports.c.report_id,
-            incident_reports.c.series_key,
-            incident_reports.c.period_start,
-            reports.c.disease,
-            reports.c.pathogen,
-            reports.c.host,
-            reports.c.country_iso3,
-            reports.c.cases,
-            reports.c.deaths,
-            # only the parts of the evidence the lens reads: decoding whole evidence documents
-            # (extraction spans, sentences) cost more than assessing the incidents
-            reports.c.evidence[("extraction", "diseases")].label("diseases"),
-            reports.c.evidence["cues"].label("cues"),
-        )
-        .join(reports, reports.c.report_id == incident_reports.c.report_id)
-        .where(incident_reports.c.scope == scope.key, incident_reports.c.duplicate_of.is_(None))
-    )
-    rows: list[dict[str, Any]] = []
-    if wanted is None:
-        rows = [dict(r) for r in conn.execute(query.execution_options(yield_per=5000)).mappings()]
-    else:
-        for ids in _chunks(sorted(wanted)):
-            rows += [
-                dict(r) for r in conn.execute(query.where(incident_reports.c.incident_id.in_(ids))).mappings()
-            ]
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        diseases, cues = row.pop("diseases"), row.pop("cues")
-        row["evidence"] = {"extraction": {"diseases": diseases or []}, "cues": cues or []}
-        out[row["incident_id"]].append(row)
-    never = dt.date.max
-    for members in out.values():
-        members.sort(key=lambda r: (r["period_start"] or never, r["report_id"]))
-    return out
-
-
 def _reusable(
     conn: Connection, wanted: set[str] | None, changes: Changes | None
 ) -> dict[str, dict[str, Any]]:
@@ -223,44 +148,6 @@ def _reusable(
         for row in conn.execute(select(*cols).where(incident_assessments.c.incident_id.in_(ids))).mappings():
             if row["agent_key"] is None or row["agent_id"] is not None:
                 out[row["incident_id"]] = dict(row)
-    return out
-
-
-def _link_members(
-    conn: Connection, scope: Scope, reuse: Mapping[str, dict[str, Any]]
-) -> dict[str, list[dict[str, Any]]]:
-    """Counted members of unchanged incidents from their links alone (series facts, no evidence)."""
-    cols = (
-        incident_reports.c.incident_id,
-        incident_reports.c.report_id,
-        incident_reports.c.series_key,
-        incident_reports.c.period_start,
-        incident_reports.c.cases,
-        incident_reports.c.deaths,
-    )
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for ids in _chunks(sorted(reuse)):
-        query = select(*cols).where(
-            incident_reports.c.incident_id.in_(ids),
-            incident_reports.c.scope == scope.key,
-            incident_reports.c.duplicate_of.is_(None),
-        )
-        for row in conn.execute(query).mappings():
-            disease, country, host = split_series_key(row["series_key"])
-            out[row["incident_id"]].append(
-                dict(row)
-                | {
-                    "disease": disease,
-                    "country_iso3": country,
-                    "host": host,
-                    "pathogen": None,
-                    "evidence": None,
-                }
-                | {"reused": reuse[row["incident_id"]]}
-            )
-    never = dt.date.max
-    for members in out.values():
-        members.sort(key=lambda r: (r["period_start"] or never, r["report_id"]))
     return out
 
 
@@ -354,11 +241,13 @@ def assess_incidents(
             summary.changes = changes
             return summary
         reuse = _reusable(conn, wanted, changes)
-        members = _members(conn, scope, None if wanted is None else wanted - set(reuse))
-        members.update(_link_members(conn, scope, reuse))
-        diseases = {rows[0]["disease"] for rows in members.values()}
-        history = load_history(conn, scope, diseases)
-        alarm_keys = sorted({rows[0]["series_key"] for rows in members.values()})
+        members = counted_members(conn, scope, wanted)
+        evidence = agents_and_cues(conn, scope, {i: c for i, c in members.items() if i not in reuse}, table)
+        for incident_id, stored in reuse.items():  # unchanged: agent and cues as assessed before
+            agent = table.by_agent_id(stored["agent_id"]) if stored["agent_id"] else None
+            evidence[incident_id] = (agent, list(stored["cues"] or []))
+        history = load_history(conn, scope, {c.disease for c in members.values()})
+        alarm_keys = sorted({c.series_key for c in members.values()})
         alarms: dict[tuple[str, dt.date], dict[str, Any]] = {}
         signal_cols = (
             signals.c.series_key,
@@ -380,10 +269,12 @@ def assess_incidents(
     rows = []
     weeks: set[tuple[str, dt.date]] = set()
     for incident_id in sorted(members):
+        counted = members[incident_id]
+        agent, cues = evidence[incident_id]
         rows.append(
-            _assess(incident_id, members[incident_id], table, history, alarms, summary) | {"scope": scope.key}
+            _assess(incident_id, counted, agent, cues, table, history, alarms, summary) | {"scope": scope.key}
         )
-        weeks.update((m["series_key"], m["period_start"]) for m in members[incident_id] if m["period_start"])
+        weeks.update(counted.weeks)
     with engine.begin() as conn:
         if wanted is None:
             conn.execute(delete(incident_assessments).where(incident_assessments.c.scope == scope.key))
@@ -417,7 +308,9 @@ def _upsert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def _assess(
     incident_id: str,
-    members: list[dict[str, Any]],
+    counted: CountedMembers,
+    agent: Agent | None,
+    cues: list[dict[str, Any]],
     table: AgentTable,
     history: History,
     alarms: Mapping[tuple[str, dt.date], dict[str, Any]],
@@ -425,60 +318,36 @@ def _assess(
 ) -> dict[str, Any]:
     """One incident's assessment row. Its facts come from its earliest counted member (ties by
     report id), so SQLite and PostgreSQL agree whatever order rows come back in."""
-    first = members[0]
-    reused = first.get("reused")
-    if reused is not None:  # an unchanged incident: its agent and cues as assessed before
-        agent = table.by_agent_id(reused["agent_id"]) if reused["agent_id"] else None
-        cues = list(reused["cues"] or [])
-    else:
-        evidence = [m["evidence"] or {} for m in members]
-        agent = next(
-            (
-                a
-                for a in (
-                    resolve_agent(table, e.get("extraction"), m["disease"], m["pathogen"])
-                    for e, m in zip(evidence, members, strict=True)
-                )
-                if a
-            ),
-            None,
-        )
-        cues = [
-            c | {"report_id": m["report_id"]}
-            for e, m in zip(evidence, members, strict=True)
-            for c in e.get("cues", [])
-        ]
-    cases = max((int(m["cases"]) for m in members if m["cases"] is not None), default=None)
-    deaths = max((int(m["deaths"]) for m in members if m["deaths"] is not None), default=None)
-    week, key = first["period_start"], first["series_key"]
+    cases, deaths = counted.cases, counted.deaths
+    week, key, disease = counted.week, counted.series_key, counted.disease
     cfr_norm: dict[str, float] = {}
-    if week is not None and first["disease"]:
-        usual = history.usual_fatality(first["disease"], week)
-        cfr_norm = {first["disease"]: usual} if usual is not None else {}
+    if week is not None and disease:
+        usual = history.usual_fatality(disease, week)
+        cfr_norm = {disease: usual} if usual is not None else {}
     flags: list[dict[str, str]] = []
-    if week is not None and first["disease"]:
+    if week is not None and disease:
         incident = IncidentFacts(
-            first["disease"],
-            first["country_iso3"],
-            first["host"],
+            disease,
+            counted.country,
+            counted.host,
             week,
             cases,
             deaths,
             agent,
             alarms.get((key, week)),
-            tuple(sorted({report_source(m["report_id"]) for m in members})),
+            tuple(sorted(counted.sources)),
         )
         endemic = load_endemicity().get(agent.key) if agent else None
-        found = unusual_flags(incident, history, endemic, cfr_norm.get(first["disease"]))
+        found = unusual_flags(incident, history, endemic, cfr_norm.get(disease))
         flags = [f.as_dict() for f in found]
     names = {f["flag"] for f in flags}
     cue_kinds = {c["category"] for c in cues}
     features = IncidentFeatures(
         agent=agent.key if agent else None,
-        host=first["host"],
+        host=counted.host,
         cases=cases,
         deaths=deaths,
-        expected_cfr=cfr_norm.get(first["disease"]) if first["disease"] else None,
+        expected_cfr=cfr_norm.get(disease) if disease else None,
         **{
             name.value: (name.value in names)
             for name in (
