@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     func,
+    text,
 )
 
 metadata = MetaData()
@@ -195,6 +196,26 @@ incident_reports = Table(
     # 0017: so that the lens reads the evidence of only the reports that have cues
     Column("cues", Integer, comment="intent and accident cues in the report's evidence, copied at link time"),
     Index("ix_incident_reports_report_id", "report_id", "scope"),
+    # 0017: an incident's counted members grouped by series, week and source from the index alone
+    # (the lens), and its members with cues through a small partial index
+    Index(
+        "ix_incident_reports_members",
+        "incident_id",
+        "scope",
+        "duplicate_of",
+        "series_key",
+        "period_start",
+        "source",
+        "cases",
+        "deaths",
+        "report_id",
+    ),
+    Index(
+        "ix_incident_reports_cued",
+        "incident_id",
+        sqlite_where=text("cues > 0"),
+        postgresql_where=text("cues > 0"),
+    ),
     Index("ix_incident_reports_series", "scope", "series_key", "period_start"),
     Index("ix_incident_reports_disease", "scope", "disease", "country_iso3", "period_start"),
     Index("ix_incident_reports_period", "scope", "period_start"),

@@ -38,6 +38,23 @@ def upgrade() -> None:
     )
 
 
+    op.create_index(
+        "ix_incident_reports_members",
+        "incident_reports",
+        ["incident_id", "scope", "duplicate_of", "series_key", "period_start", "source", "cases", "deaths",
+         "report_id"],
+    )
+    op.create_index(
+        "ix_incident_reports_cued",
+        "incident_reports",
+        ["incident_id"],
+        sqlite_where=sa.text("cues > 0"),
+        postgresql_where=sa.text("cues > 0"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_index("ix_incident_reports_cued", table_name="incident_reports")
+    op.drop_index("ix_incident_reports_members", table_name="incident_reports")
     with op.batch_alter_table("incident_reports") as batch:
         batch.drop_column("cues")
