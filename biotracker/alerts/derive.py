@@ -265,11 +265,6 @@ def derive_alerts(
         # What is usual for each disease (its hosts) as of each week: the same answer whichever
         # run derives the week, so incremental runs equal a rebuild.
         history = load_history(conn, scope, {split_series_key(k)[0] for k in since}, hosts_only=True)
-        report_ids = list(frame["report_id"]) if not frame.empty else []
-        links = {
-            r["report_id"]: (r["url"], r["title"], r["tlp"])
-            for r in _rows_in(conn, link_cols, reports.c.report_id, report_ids)
-        }
     replaced = {r["alert_id"]: r for r in existing_rows if r["period_start"] >= since[r["series_key"]]}
     episodes: dict[str, list[dict]] = defaultdict(list)
     for row in existing_rows:
@@ -286,7 +281,7 @@ def derive_alerts(
     for key in alarms:
         members.setdefault(key, [])
 
-    out: dict[str, dict[str, Any]] = {}
+    decided: list[tuple[tuple[str, dt.date], dict[str, Any], list[str]]] = []
     for key in sorted(members):
         series, week = key
         hosts = known_hosts(history, split_series_key(series)[0], week)
@@ -299,6 +294,18 @@ def derive_alerts(
         if rules.suppressed(series):
             summary.suppressed += 1
             continue
+        decided.append((key, facts, evidence))
+    # the reports' links, markings and titles: only of the series weeks that make an alert
+    with engine.connect() as conn:
+        links = {
+            r["report_id"]: (r["url"], r["title"], r["tlp"])
+            for r in _rows_in(
+                conn, link_cols, reports.c.report_id, [r for key, _, _ in decided for r in report_ids_of[key]]
+            )
+        }
+    out: dict[str, dict[str, Any]] = {}
+    for key, facts, evidence in decided:
+        series, week = key
         tier_rule, holding = rules.decide(facts)
         episode = _episode(episodes[series], week, rules.cooldown_weeks)
         alert_id = episode["alert_id"] if episode else scope.qualify(alert_id_for(series, week))
