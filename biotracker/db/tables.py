@@ -270,7 +270,9 @@ series_counts = Table(
     Column("host", String(200)),
     Column("n", Integer, nullable=False, comment="counted reports of the series that week (> 0)"),
     PrimaryKeyConstraint("scope", "series_key", "period_start"),
-    Index("ix_series_counts_disease", "scope", "disease", "period_start"),
+    # a disease's weekly counts by country and by host, summed from the index alone
+    Index("ix_series_counts_country", "scope", "disease", "country_iso3", "period_start", "n"),
+    Index("ix_series_counts_host", "scope", "disease", "host", "period_start", "n"),
 )
 
 

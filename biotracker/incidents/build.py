@@ -73,12 +73,16 @@ _COLUMNS = tuple(
         "cases",
         "deaths",
         "tlp",
-        "evidence",
         # who may see it: what an organisation scope admits by (``Scope.admits``)
         "originator_org",
         "share_with",
         "withdrawn_at",
     )
+) + (
+    # only the parts of the evidence clustering reads (the agent names, the cues), not whole
+    # evidence documents: decoding those cost more than the clustering at a million reports
+    reports.c.evidence[("extraction", "diseases")].label("extraction_diseases"),
+    reports.c.evidence["cues"].label("evidence_cues"),
 )
 
 
@@ -195,8 +199,12 @@ class ReadCache:
         for row in cast(Iterable[Mapping[str, Any]], conn.execute(query).mappings()):
             rid = row["report_id"]
             if rid not in self.records:
-                self.records[rid] = report_record(row)
-                self.rows[rid] = {k: row[k] for k in _KEPT} | {"cues": cue_count(row["evidence"])}
+                evidence = {
+                    "extraction": {"diseases": row["extraction_diseases"] or []},
+                    "cues": row["evidence_cues"] or [],
+                }
+                self.records[rid] = report_record({**row, "evidence": evidence})
+                self.rows[rid] = {k: row[k] for k in _KEPT} | {"cues": cue_count(evidence)}
             ids.append(rid)
         if key is not None:
             self.results[key] = ids

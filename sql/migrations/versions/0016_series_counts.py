@@ -33,7 +33,11 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False, comment="counted reports of the series that week (> 0)"),
         sa.PrimaryKeyConstraint("scope", "series_key", "period_start"),
     )
-    op.create_index("ix_series_counts_disease", "series_counts", ["scope", "disease", "period_start"])
+    # a disease's weekly counts by country and by host, summed from the index alone
+    op.create_index(
+        "ix_series_counts_country", "series_counts", ["scope", "disease", "country_iso3", "period_start", "n"]
+    )
+    op.create_index("ix_series_counts_host", "series_counts", ["scope", "disease", "host", "period_start", "n"])
     # one GROUP BY over the links; the key's parts are split in Python ("*" means unknown)
     conn = op.get_bind()
     table = sa.table(
@@ -59,5 +63,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_series_counts_disease", table_name="series_counts")
+    op.drop_index("ix_series_counts_host", table_name="series_counts")
+    op.drop_index("ix_series_counts_country", table_name="series_counts")
     op.drop_table("series_counts")
