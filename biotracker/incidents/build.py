@@ -55,6 +55,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
+#: Characters of summary and body a record keeps: the start of a story is what relays copy, and a
+#: million full WHO DON bodies would not fit in memory. Exact duplicates are judged on the title
+#: and this much text.
+TEXT_CHARS = 4000
 _COLUMNS = tuple(
     reports.c[name]
     for name in (
@@ -62,8 +66,6 @@ _COLUMNS = tuple(
         "source",
         "url",
         "title",
-        "summary",
-        "text",
         "published_at",
         "observed_at",
         "disease",
@@ -79,6 +81,9 @@ _COLUMNS = tuple(
         "withdrawn_at",
     )
 ) + (
+    # the start of summary and body is all a record keeps (``TEXT_CHARS``): long bodies stay in the store
+    func.substr(reports.c.summary, 1, TEXT_CHARS).label("summary"),
+    func.substr(reports.c.text, 1, TEXT_CHARS).label("text"),
     # only the parts of the evidence clustering reads (the agent names, the cues), not whole
     # evidence documents: decoding those cost more than the clustering at a million reports
     reports.c.evidence[("extraction", "diseases")].label("extraction_diseases"),
@@ -132,10 +137,6 @@ def _event_time(row: Mapping[str, Any]) -> dt.datetime | None:
     return as_utc(value) if value is not None else None
 
 
-#: Characters of summary and body a record keeps: the start of a story is what relays copy, and a
-#: million full WHO DON bodies would not fit in memory. Exact duplicates are judged on the title
-#: and this much text.
-TEXT_CHARS = 4000
 #: What ``incident_row`` needs of each report once its record is made (no text, no evidence).
 _KEPT = (
     "report_id",
