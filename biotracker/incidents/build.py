@@ -19,7 +19,8 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -196,10 +197,13 @@ class ReadCache:
         if key is not None and key in self.results:
             return self.results[key]
         ids = []
-        # SQLAlchemy types RowMapping keys as str-or-Column; these rows come from named columns.
-        for row in cast(Iterable[Mapping[str, Any]], conn.execute(query).mappings()):
-            rid = row["report_id"]
+        result = conn.execute(query)
+        names = list(result.keys())
+        at = names.index("report_id")
+        for values in result:  # plain tuples: most rows were read for an earlier query or scope
+            rid = values[at]
             if rid not in self.records:
+                row = dict(zip(names, values, strict=True))
                 evidence = {
                     "extraction": {"diseases": row["extraction_diseases"] or []},
                     "cues": row["evidence_cues"] or [],
@@ -407,24 +411,24 @@ def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: 
     if not full:
         cols = list(incident_reports.columns)
     where = incident_reports.c.scope == scope.key
+    names = [c.name for c in cols]  # rows zipped with their names: a million links at 1M reports
+    at = names.index("report_id")
     if full:
-        return {r["report_id"]: dict(r) for r in conn.execute(select(*cols).where(where)).mappings()}
+        return {r[at]: dict(zip(names, r, strict=True)) for r in conn.execute(select(*cols).where(where))}
     out: dict[str, dict] = {}
     for ids in _chunks(sorted(report_ids)):
-        out.update(
-            {
-                r["report_id"]: dict(r)
-                for r in conn.execute(
-                    select(*cols).where(where, incident_reports.c.report_id.in_(ids))
-                ).mappings()
-            }
-        )
+        query = select(*cols).where(where, incident_reports.c.report_id.in_(ids))
+        out.update({r[at]: dict(zip(names, r, strict=True)) for r in conn.execute(query)})
     return out
 
 
 def _same(row: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
     """Whether the stored row already holds every value of ``row`` (then it need not be written)."""
-    return stored is not None and all(stored.get(k) == v for k, v in row.items())
+    if stored is None:
+        return False
+    if len(stored) == len(row):  # the usual case, the same columns: one comparison of the dicts
+        return stored == row
+    return all(stored.get(k) == v for k, v in row.items())
 
 
 def _old_incidents(conn: Connection, ids: Iterable[str]) -> dict[str, dict]:
@@ -604,9 +608,10 @@ def _changes(
     reports_changed: set[str] = set()
     weeks: set[SeriesWeek] = set()
     incident_ids: set[str] = set(stale)
+    facts = itemgetter(*_LINK_FACTS)
     for rid in new_links.keys() | old_links.keys():
         new, old = new_links.get(rid), old_links.get(rid)
-        same = new is not None and old is not None and all(new[c] == old[c] for c in _LINK_FACTS)
+        same = new is not None and old is not None and facts(new) == facts(old)
         if same and rid not in seeds:
             continue
         reports_changed.add(rid)
