@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, select
 
 from biotracker.alerts.rules import RuleBook, context_facts, load_rules
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import alerts, incident_assessments, incident_reports, incidents, reports, signals
 from biotracker.db.upsert import upsert
 from biotracker.incidents.changes import Changes
@@ -150,15 +151,10 @@ def _facts(
     return facts, evidence
 
 
-def _chunks(values: list, size: int = 500) -> Iterable[list]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _rows_in(conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]) -> list[dict]:
     """``query`` for ``column IN values``, in chunks: never one statement with every id as a parameter."""
     out: list[dict] = []
-    for chunk in _chunks(sorted(set(values))):
+    for chunk in in_batches(sorted(set(values))):
         out += [dict(r) for r in conn.execute(query.where(column.in_(chunk))).mappings()]
     return out
 
@@ -355,7 +351,7 @@ def derive_alerts(
         summary.by_tier[row["tier"]] = summary.by_tier.get(row["tier"], 0) + 1
     gone = sorted(a for a, r in replaced.items() if a not in out and not r.get("status_by"))
     with engine.begin() as conn:
-        for ids in _chunks(gone):
+        for ids in in_batches(gone):
             conn.execute(delete(alerts).where(alerts.c.alert_id.in_(ids)))
         upsert(conn, alerts, list(out.values()))
     summary.alerts = len(out)

@@ -21,25 +21,33 @@ def upsert(
 ) -> int:
     """Write ``rows``; on a key conflict update the other columns (or leave the row, ``update=False``)."""
     keys = list(keys or [c.name for c in table.primary_key.columns])
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name)
-    if insert is None:
-        raise NotImplementedError(f"upsert supports SQLite and PostgreSQL, not {conn.dialect.name}")
     batch: list[Mapping[str, Any]] = []
     written = 0
     for row in rows:
         batch.append(row)
         if len(batch) >= _BATCH:
-            written += _flush(conn, table, batch, keys, update, insert)
+            written += _flush(conn, table, batch, keys, update)
             batch = []
     if batch:
-        written += _flush(conn, table, batch, keys, update, insert)
+        written += _flush(conn, table, batch, keys, update)
     return written
 
 
-def _flush(conn, table, batch, keys, update, insert) -> int:
+def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The INSERT of ``conn``'s dialect, which has ``on_conflict_do_update``/``_nothing``."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upsert supports SQLite and PostgreSQL, not {conn.dialect.name}")
+
+
+def _flush(
+    conn: Connection, table: Table, batch: list[Mapping[str, Any]], keys: list[str], update: bool
+) -> int:
     """One statement compiled once and executed for every row of the batch (executemany): a
     multi-row VALUES statement is compiled afresh per batch, which costs more than the writes."""
-    stmt = insert(table)
+    stmt = dialect_insert(conn, table)
     columns = [c for c in batch[0] if c not in keys]
     if update and columns:
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})

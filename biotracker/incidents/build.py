@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import incident_merges, incident_overrides, incident_reports, incidents, reports
 from biotracker.db.upsert import upsert
 from biotracker.errors import BiotrackerError
@@ -55,7 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_CHUNK = 500
 #: Characters of summary and body a record keeps: the start of a story is what relays copy, and a
 #: million full WHO DON bodies would not fit in memory. Exact duplicates are judged on the title
 #: and this much text.
@@ -248,18 +247,13 @@ class _Scope:
     def add_ids(self, conn: Connection, report_ids: Collection[str]) -> None:
         """Admit the reports ``report_ids`` (each row read once per run, whichever scope asks)."""
         cache = self.cache
-        for ids in _chunks(sorted(set(report_ids) - cache.rows.keys())):
+        for ids in in_batches(sorted(set(report_ids) - cache.rows.keys())):
             cache.read(conn, None, select(*_COLUMNS).where(reports.c.report_id.in_(ids)))
         for rid in report_ids:
             row = cache.rows.get(rid)
             if row is not None and rid not in self.records and self.sees(row):
                 self.records[rid] = cache.records[rid]
                 self.rows[rid] = row
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
 
 
 def _intervals(times: list[dt.datetime], gap: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -296,7 +290,7 @@ def _load_scope(
     if window is not None:
         in_window = (reports.c.published_at >= window.start) & (reports.c.published_at < window.end)
         times += scope.add(conn, select(*_COLUMNS).where(in_window), ("window", window.start, window.end))
-    for ids in _chunks(sorted(report_ids or ())):
+    for ids in in_batches(sorted(report_ids or ())):
         query = select(*_COLUMNS).where(reports.c.report_id.in_(ids))
         times += scope.add(conn, query, ("ids", tuple(ids)))
     scope.seeds = set(scope.records) | set(report_ids or ())
@@ -308,7 +302,7 @@ def _load_scope(
         scope.add(conn, near.execution_options(yield_per=5000), ("near", low, high))
     touched: set[str] = set()
     # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
-    for ids in _chunks(sorted(set(scope.records) | set(report_ids or ()))):
+    for ids in in_batches(sorted(set(scope.records) | set(report_ids or ()))):
         touched.update(
             conn.execute(
                 select(incident_reports.c.incident_id).where(
@@ -317,7 +311,7 @@ def _load_scope(
             ).scalars()
         )
     members: set[str] = set()  # the touched incidents' reports: mostly read already for another scope
-    for ids in _chunks(sorted(touched)):
+    for ids in in_batches(sorted(touched)):
         members.update(
             conn.execute(
                 select(incident_reports.c.report_id).where(incident_reports.c.incident_id.in_(ids))
@@ -416,7 +410,7 @@ def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: 
     if full:
         return {r[at]: dict(zip(names, r, strict=True)) for r in conn.execute(select(*cols).where(where))}
     out: dict[str, dict] = {}
-    for ids in _chunks(sorted(report_ids)):
+    for ids in in_batches(sorted(report_ids)):
         query = select(*cols).where(where, incident_reports.c.report_id.in_(ids))
         out.update({r[at]: dict(zip(names, r, strict=True)) for r in conn.execute(query)})
     return out
@@ -433,7 +427,7 @@ def _same(row: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
 
 def _old_incidents(conn: Connection, ids: Iterable[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in in_batches(sorted(ids)):
         out.update(
             {
                 r["incident_id"]: {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}
@@ -458,24 +452,6 @@ def first_week(conn: Connection, scope: str, with_disease: bool = False) -> dt.d
         .order_by(incident_reports.c.period_start)
         .limit(1)
     ).scalar()
-
-
-def _upsert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Insert-or-update as one executemany of one compiled statement: the generic ``upsert``
-    compiles a multi-row VALUES statement per batch, which dominates the stage at 100,000 rows."""
-    if not rows:
-        return
-    # Annotated so mypy sees the dialect Inserts (with on_conflict_do_update), not their common base.
-    inserts: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-        "postgresql": postgresql.insert,
-        "sqlite": sqlite.insert,
-    }
-    stmt = inserts[conn.dialect.name](table)
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    )
-    conn.execute(stmt, rows)
 
 
 def build_incidents(
@@ -545,7 +521,7 @@ def build_incidents(
             # (or are gone) are deleted and written
             written_links = [r for r in links if not _same(r, old_links.get(r["report_id"]))]
             kept = {r["report_id"] for r in links} - {r["report_id"] for r in written_links}
-            for ids in _chunks(sorted(relinked - kept)):
+            for ids in in_batches(sorted(relinked - kept)):
                 conn.execute(
                     delete(incident_reports).where(
                         incident_reports.c.report_id.in_(ids), incident_reports.c.scope == scope.key
@@ -555,9 +531,9 @@ def build_incidents(
                 r for r in incident_rows if not _same(r, old_incidents.get(r["incident_id"]))
             ]
         stale = sorted(touched - new_ids)
-        for ids in _chunks(stale):
+        for ids in in_batches(stale):
             conn.execute(delete(incidents).where(incidents.c.incident_id.in_(ids)))
-        _upsert_many(conn, incidents, written_incidents)
+        upsert(conn, incidents, written_incidents)
         if written_links:
             conn.execute(incident_reports.insert(), written_links)  # deleted above, or new
         # counts follow every link replaced, whether or not its row had to be rewritten

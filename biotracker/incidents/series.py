@@ -10,12 +10,13 @@ with explicit zeros, so detectors see real zero weeks rather than gaps.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import incident_reports
 from biotracker.incidents.scopes import INTERNAL
 
@@ -36,11 +37,6 @@ def split_series_key(key: str) -> tuple[str | None, str | None, str | None]:
     disease, country, host = (key.split("|") + [UNKNOWN, UNKNOWN])[:3]
     known = [None if part == UNKNOWN else part for part in (disease, country, host)]
     return known[0], known[1], known[2]
-
-
-def _chunks(values: list, size: int = 500) -> Iterable[list]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 def _counted(scope: str) -> list[ColumnElement[bool]]:
@@ -78,7 +74,7 @@ def load_incident_frame(
             rows = conn.execute(select(*cols).where(*where)).all()
         else:
             rows = []
-            for keys in _chunks(sorted(series_keys)):
+            for keys in in_batches(sorted(series_keys)):
                 rows += conn.execute(
                     select(*cols).where(*where, incident_reports.c.series_key.in_(keys))
                 ).all()

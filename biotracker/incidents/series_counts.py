@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, func, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import series_counts
+from biotracker.db.upsert import dialect_insert
 from biotracker.incidents.series import split_series_key
 
 __all__ = ["apply_link_changes", "disease_counts", "weekly_counts_of"]
 
-_CHUNK = 500
 SeriesWeekKey = tuple[str, dt.date]
 
 
@@ -72,19 +72,14 @@ def apply_link_changes(
                 "n": n,
             }
         )
-    # Annotated so mypy sees the dialect Inserts (with on_conflict_do_update), not their common base.
-    inserts: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-        "postgresql": postgresql.insert,
-        "sqlite": sqlite.insert,
-    }
-    stmt = inserts[conn.dialect.name](series_counts)
+    stmt = dialect_insert(conn, series_counts)
     stmt = stmt.on_conflict_do_update(
         index_elements=["scope", "series_key", "period_start"],
         set_={"n": series_counts.c.n + stmt.excluded.n},
     )
     conn.execute(stmt, rows)
     emptied = sorted({key for (key, _), n in changed.items() if n < 0})
-    for keys in _chunks(emptied):
+    for keys in in_batches(emptied):
         conn.execute(
             delete(series_counts).where(
                 series_counts.c.scope == scope, series_counts.c.series_key.in_(keys), series_counts.c.n <= 0
@@ -93,18 +88,13 @@ def apply_link_changes(
     return len(changed)
 
 
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
-
-
 def weekly_counts_of(
     conn: Connection, scope: str, series_keys: Collection[str]
 ) -> dict[str, dict[dt.date, int]]:
     """Counted reports per week of each series (weeks without a report are absent)."""
     out: dict[str, dict[dt.date, int]] = {}
     cols = (series_counts.c.series_key, series_counts.c.period_start, series_counts.c.n)
-    for keys in _chunks(sorted(series_keys)):
+    for keys in in_batches(sorted(series_keys)):
         query = select(*cols).where(series_counts.c.scope == scope, series_counts.c.series_key.in_(keys))
         for key, week, n in conn.execute(query):
             out.setdefault(key, {})[week] = int(n)

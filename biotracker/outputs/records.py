@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import (
     alert_events,
     alert_feedback,
@@ -136,15 +137,9 @@ def reading_scope(engine: Engine, audience: Audience, source_kinds: Mapping[str,
     return within[-1] if within else target
 
 
-def _chunks(values: Iterable[Any], size: int = 500) -> Iterable[list[Any]]:
-    ordered = sorted(set(values))
-    for i in range(0, len(ordered), size):
-        yield ordered[i : i + size]
-
-
 def _select_in(conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]) -> list[dict]:
     out: list[dict] = []
-    for chunk in _chunks(values):
+    for chunk in in_batches(sorted(set(values))):
         out += [_row(r) for r in conn.execute(query.where(column.in_(chunk))).mappings()]
     return out
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import incident_reports, reports
 from biotracker.incidents.scopes import Scope
 from biotracker.incidents.series import split_series_key
@@ -27,7 +28,6 @@ from biotracker.scoring.risk.agents import Agent, AgentTable
 __all__ = ["CountedMembers", "agents_and_cues", "counted_members", "resolve_agent"]
 
 _NEVER = dt.date.max
-_CHUNK = 500
 
 
 @dataclass
@@ -59,12 +59,6 @@ class CountedMembers:
         return (self.week or _NEVER, self.first_report)
 
 
-def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
-    ordered = sorted(values)
-    for i in range(0, len(ordered), _CHUNK):
-        yield ordered[i : i + _CHUNK]
-
-
 def _larger(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
 
@@ -91,7 +85,7 @@ def counted_members(
     queries = (
         [query.where(*_counted(scope))]
         if wanted is None
-        else [query.where(*_counted(scope), links.incident_id.in_(ids)) for ids in _chunks(wanted)]
+        else [query.where(*_counted(scope), links.incident_id.in_(ids)) for ids in in_batches(sorted(wanted))]
     )
     out: dict[str, CountedMembers] = {}
     for q in queries:
@@ -145,13 +139,13 @@ def agents_and_cues(
     members' cues in member order, each with its report id."""
     agents: dict[str, Agent | None] = {}
     first_of = {c.first_report: incident_id for incident_id, c in counted.items()}
-    for ids in _chunks(first_of):
+    for ids in in_batches(sorted(first_of)):
         for row in conn.execute(select(*_AGENT_COLUMNS).where(reports.c.report_id.in_(ids))).mappings():
             agents[first_of[row["report_id"]]] = _agent_of(table, dict(row))
     # an incident whose first member names no agent: its members in order until one does
     links = incident_reports.c
     unresolved = [i for i in counted if agents.get(i) is None]
-    for ids in _chunks(unresolved):
+    for ids in in_batches(sorted(unresolved)):
         query = (
             select(links.incident_id, links.period_start, *_AGENT_COLUMNS)
             .join(reports, reports.c.report_id == links.report_id)
@@ -164,7 +158,7 @@ def agents_and_cues(
             rows.sort(key=lambda r: (r["period_start"] or _NEVER, r["report_id"]))
             agents[incident_id] = next((a for a in (_agent_of(table, r) for r in rows) if a), None)
     cued: dict[str, list[tuple[tuple[dt.date, str], list[dict[str, Any]]]]] = defaultdict(list)
-    for ids in _chunks(counted):
+    for ids in in_batches(sorted(counted)):
         query = (
             select(
                 links.incident_id,

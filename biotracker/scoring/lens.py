@@ -11,16 +11,17 @@ import csv
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete, func, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import incident_assessments, incident_reports, incidents, signals
+from biotracker.db.upsert import upsert
 from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import INTERNAL, Scope
@@ -92,11 +93,6 @@ def agent_flags(agent: Agent | None) -> dict[str, Any]:
     }
 
 
-def _chunks(values: list, size: int = 500) -> Iterable[list]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _incidents_to_assess(
     conn: Connection, scope: Scope, window: Window | None, changes: Changes | None
 ) -> set[str] | None:
@@ -144,7 +140,7 @@ def _reusable(
         incident_assessments.c.cues,
     )
     out: dict[str, dict[str, Any]] = {}
-    for ids in _chunks(sorted(wanted - changes.incident_ids)):
+    for ids in in_batches(sorted(wanted - changes.incident_ids)):
         for row in conn.execute(select(*cols).where(incident_assessments.c.incident_id.in_(ids))).mappings():
             if row["agent_key"] is None or row["agent_id"] is not None:
                 out[row["incident_id"]] = dict(row)
@@ -161,10 +157,11 @@ def load_history(
     from the links with enough cases, by index range. ``hosts_only`` reads the hosts alone (what
     the alerts stage asks: which hosts are usual for a disease).
     """
+    ordered = sorted(diseases, key=lambda d: (d is None, d or ""))  # None (unknown) last
     if hosts_only:
         hosts_of = [
             (disease, h, w, n)
-            for disease in sorted(diseases, key=lambda d: (d is None, d or ""))
+            for disease in ordered
             for h, w, n in disease_counts(conn, scope.key, disease, by_country=False)[1]
         ]
         return History.from_aggregates(first_week(conn, scope.key), [], hosts_of)
@@ -176,7 +173,7 @@ def load_history(
         incident_reports.c.period_start >= dt.date.min,  # not NULL, written as a range (index order)
         incident_reports.c.duplicate_of.is_(None),
     )
-    for disease in sorted(diseases, key=lambda d: (d is None, d or "")):
+    for disease in ordered:
         countries, hosts = disease_counts(conn, scope.key, disease)
         by_country += [(disease, c, w, n) for c, w, n in countries]
         by_host += [(disease, h, w, n) for h, w, n in hosts]
@@ -256,7 +253,7 @@ def assess_incidents(
             signals.c.observed,
             signals.c.upperbound,
         )
-        for keys in _chunks(alarm_keys):
+        for keys in in_batches(alarm_keys):
             query = (
                 select(*signal_cols)
                 .where(
@@ -279,31 +276,14 @@ def assess_incidents(
         if wanted is None:
             conn.execute(delete(incident_assessments).where(incident_assessments.c.scope == scope.key))
         elif changes is not None and changes.removed_incident_ids:
-            for ids in _chunks(sorted(changes.removed_incident_ids)):
+            for ids in in_batches(sorted(changes.removed_incident_ids)):
                 conn.execute(delete(incident_assessments).where(incident_assessments.c.incident_id.in_(ids)))
-        _upsert_rows(conn, rows)
+        upsert(conn, incident_assessments, rows)
     summary.incidents = len(rows)
     base = changes or Changes(scope.key, full=wanted is None)
     summary.changes = base.with_series_weeks(weeks)
     log.info("lens [%s]: %s", scope, summary.summary())
     return summary
-
-
-def _upsert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One compiled insert-or-update executed for all rows (the generic upsert compiles per batch)."""
-    if not rows:
-        return
-    # Annotated so mypy sees the dialect Inserts (with on_conflict_do_update), not their common base.
-    inserts: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-        "postgresql": postgresql.insert,
-        "sqlite": sqlite.insert,
-    }
-    stmt = inserts[conn.dialect.name](incident_assessments)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["incident_id"], set_={c: stmt.excluded[c] for c in rows[0] if c != "incident_id"}
-    )
-    for start in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[start : start + 5000])
 
 
 def _assess(

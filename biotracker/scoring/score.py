@@ -24,6 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine, delete, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import incident_reports, signals
 from biotracker.db.upsert import upsert
 from biotracker.errors import ConfigError
@@ -222,7 +223,7 @@ def score_window(
     start, end = window.start.date(), window.end.date()
     with engine.begin() as conn:
         first = first_week(conn, scope.key, with_disease=True)
-        for keys in _chunks(sorted(touched)):
+        for keys in in_batches(sorted(touched)):
             conn.execute(
                 delete(signals).where(
                     signals.c.scope == scope.key,
@@ -270,10 +271,6 @@ def score_window(
         window,
     )
     return summary
-
-
-def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _score_group(

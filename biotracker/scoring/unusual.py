@@ -25,16 +25,18 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from biotracker.scoring.risk.agents import Agent
+
+Answer = TypeVar("Answer")
 
 
 class Flag(StrEnum):
@@ -201,18 +203,24 @@ class History:
             return Counter()
         return Counter({m + 1: int(v) for m, v in enumerate(cumulative[i - 1]) if v})
 
+    def remember(self, question: tuple[Any, ...], answer: Callable[[], Answer]) -> Answer:
+        """The answer to ``question``, computed by ``answer`` the first time it is asked."""
+        if question not in self._asked:
+            self._asked[question] = answer()
+        remembered: Answer = self._asked[question]
+        return remembered
+
     def hosts(self, disease: Any, week: dt.date) -> Counter:
         """Reports per host of ``disease`` in weeks up to ``week`` (a copy: callers may change it)."""
         weeks, hosts, cumulative = self.host_counts.get(disease, ([], [], np.zeros((0, 0))))
         i = bisect.bisect_right(weeks, week)
         if i == 0:
             return Counter()
-        key = ("hosts", disease, i)
-        if key not in self._asked:
-            self._asked[key] = Counter(
-                {h: int(v) for h, v in zip(hosts, cumulative[i - 1], strict=True) if v}
-            )
-        return Counter(self._asked[key])
+        row = cumulative[i - 1]
+        counts = self.remember(
+            ("hosts", disease, i), lambda: Counter({h: int(v) for h, v in zip(hosts, row, strict=True) if v})
+        )
+        return Counter(counts)
 
     def countries(self, disease: Any, week: dt.date) -> set[str]:
         return self.countries_week.get((disease, week), set())
@@ -223,11 +231,7 @@ class History:
         i = bisect.bisect_right(weeks, week)
         if i < 3:
             return None
-        key = ("fatality", disease, i)
-        if key not in self._asked:
-            self._asked[key] = float(np.median(ratios[:i]))
-        answer: float = self._asked[key]
-        return answer
+        return self.remember(("fatality", disease, i), lambda: float(np.median(ratios[:i])))
 
 
 def build_history(frame: pd.DataFrame) -> History:
@@ -355,11 +359,11 @@ def simultaneous_baseline(
     neither an earlier season nor recent weeks."""
     if history.start is None:
         return None
-    key = ("simultaneous", disease, week, config)
-    if key not in history._asked:
-        history._asked[key] = _simultaneous_baseline(disease, week, history, config, history.start)
-    answer: tuple[int, str] | None = history._asked[key]
-    return answer
+    start = history.start
+    return history.remember(
+        ("simultaneous", disease, week, config),
+        lambda: _simultaneous_baseline(disease, week, history, config, start),
+    )
 
 
 def _simultaneous_baseline(

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from biotracker.db.batches import in_batches
 from biotracker.db.tables import alerts, incident_assessments
 
 #: Bumped whenever the columns below change; part of the model card and of the data hash.
@@ -133,20 +134,15 @@ def load_alert_frame(engine: Engine, alert_ids: Iterable[str] | None = None) -> 
             rows = [dict(r) for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()]
         else:
             rows = []
-            for ids in _chunks(sorted(set(alert_ids))):
+            for ids in in_batches(sorted(set(alert_ids))):
                 rows += [
                     dict(r) for r in conn.execute(select(alerts).where(alerts.c.alert_id.in_(ids))).mappings()
                 ]
             rows.sort(key=lambda r: r["alert_id"])
         assessed: dict[str, dict] = {}
-        for ids in _chunks(sorted({r["incident_id"] for r in rows if r["incident_id"]})):
+        for ids in in_batches(sorted({r["incident_id"] for r in rows if r["incident_id"]})):
             lens = select(incident_assessments).where(incident_assessments.c.incident_id.in_(ids))
             assessed.update({r["incident_id"]: dict(r) for r in conn.execute(lens).mappings()})
     records = [alert_features(r, assessed.get(r["incident_id"])) | {"alert_id": r["alert_id"]} for r in rows]
     columns = ["alert_id", *NUMERIC, "tags", "text"]
     return pd.DataFrame(records, columns=columns).set_index("alert_id")
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
