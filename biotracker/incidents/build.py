@@ -396,6 +396,8 @@ def _link_rows(cluster: Cluster, rows: Mapping[str, Mapping[str, Any]], scope: S
 
 
 _LINK_FACTS = ("incident_id", "duplicate_of", "series_key", "period_start", "link", "linked_to", "reason")
+#: what of a link the weekly counts and the lens's history read (with the report's own fields)
+_COUNTED_FACTS = ("duplicate_of", "series_key", "period_start")
 
 
 def _old_links(conn: Connection, scope: Scope, report_ids: Iterable[str], full: bool) -> dict[str, dict]:
@@ -583,19 +585,24 @@ def _changes(
     new_links = {r["report_id"]: r for r in links}
     reports_changed: set[str] = set()
     weeks: set[SeriesWeek] = set()
+    count_weeks: set[SeriesWeek] = set()
     incident_ids: set[str] = set(stale)
     facts = itemgetter(*_LINK_FACTS)
+    counted = itemgetter(*_COUNTED_FACTS)
     for rid in new_links.keys() | old_links.keys():
         new, old = new_links.get(rid), old_links.get(rid)
         same = new is not None and old is not None and facts(new) == facts(old)
         if same and rid not in seeds:
             continue
         reports_changed.add(rid)
+        recounted = new is None or old is None or rid in seeds or counted(new) != counted(old)
         for row in (new, old):
             if row is not None:
                 incident_ids.add(row["incident_id"])
                 if row["period_start"] is not None:
                     weeks.add((row["series_key"], row["period_start"]))
+                    if recounted:
+                        count_weeks.add((row["series_key"], row["period_start"]))
     for row in incident_rows:
         old = old_incidents.get(row["incident_id"])
         if old is None or any(old.get(k) != v for k, v in row.items()):
@@ -610,6 +617,7 @@ def _changes(
         incident_ids=frozenset(incident_ids - set(stale)),
         removed_incident_ids=frozenset(stale),
         series_weeks=frozenset(weeks),
+        count_weeks=frozenset(count_weeks),
     )
 
 

@@ -88,17 +88,6 @@ def load_incident_frame(
     return frame.sort_values(["series_key", "period_start", "report_id"]).reset_index(drop=True)
 
 
-def load_weekly_counts(
-    engine: Engine, series_keys: Collection[str], *, scope: str = INTERNAL.key
-) -> dict[str, dict[dt.date, int]]:
-    """Counted reports per week of each series (weeks without a report are absent), from the
-    counts clustering keeps (``series_counts``): series x weeks rows, not one per report."""
-    from biotracker.incidents.series_counts import weekly_counts_of
-
-    with engine.connect() as conn:
-        return weekly_counts_of(conn, scope, series_keys)
-
-
 def weekly_counts(frame: pd.DataFrame, end: dt.date, first: dt.date | None = None) -> pd.DataFrame:
     """Wide table: one row per week (Mondays from ``first``, default the frame's first week, up to
     the week before ``end``), one column per series."""
@@ -108,16 +97,18 @@ def weekly_counts(frame: pd.DataFrame, end: dt.date, first: dt.date | None = Non
     return counts_table({k: dict(v[v > 0]) for k, v in counts.items()}, end, first)
 
 
+def week_axis(first: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """The weeks of a counts table: Mondays from ``first`` up to the week before ``end``."""
+    return pd.date_range(pd.Timestamp(first), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D")
+
+
 def counts_table(
     counts: Mapping[str, Mapping[dt.date, int]], end: dt.date, first: dt.date | None = None
 ) -> pd.DataFrame:
     """Wide weekly table from sparse per-series counts, zero-filled from ``first`` to the week before ``end``."""
     if not counts:
         return pd.DataFrame()
-    start = first or min(w for c in counts.values() for w in c)
-    weeks = pd.date_range(
-        pd.Timestamp(start), pd.Timestamp(week_start(end - dt.timedelta(days=1))), freq="7D"
-    )
+    weeks = week_axis(first or min(w for c in counts.values() for w in c), end)
     keys = sorted(counts)
     row_of = {w.date(): i for i, w in enumerate(weeks)}
     values = np.zeros((len(weeks), len(keys)), dtype=int)

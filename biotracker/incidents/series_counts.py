@@ -22,7 +22,7 @@ from biotracker.db.tables import series_counts
 from biotracker.db.upsert import dialect_insert
 from biotracker.incidents.series import split_series_key
 
-__all__ = ["apply_link_changes", "disease_counts", "weekly_counts_of"]
+__all__ = ["apply_link_changes", "disease_counts", "first_weeks", "weekly_counts_of"]
 
 SeriesWeekKey = tuple[str, dt.date]
 
@@ -89,15 +89,35 @@ def apply_link_changes(
 
 
 def weekly_counts_of(
-    conn: Connection, scope: str, series_keys: Collection[str]
+    conn: Connection, scope: str, series_keys: Collection[str], since: dt.date | None = None
 ) -> dict[str, dict[dt.date, int]]:
-    """Counted reports per week of each series (weeks without a report are absent)."""
+    """Counted reports per week of each series (weeks without a report are absent), from ``since``
+    on when given (a detector that reads only recent weeks need not read five years of them)."""
     out: dict[str, dict[dt.date, int]] = {}
     cols = (series_counts.c.series_key, series_counts.c.period_start, series_counts.c.n)
     for keys in in_batches(sorted(series_keys)):
         query = select(*cols).where(series_counts.c.scope == scope, series_counts.c.series_key.in_(keys))
+        if since is not None:
+            query = query.where(series_counts.c.period_start >= since)
         for key, week, n in conn.execute(query):
             out.setdefault(key, {})[week] = int(n)
+    return out
+
+
+def first_weeks(conn: Connection, scope: str, series_keys: Collection[str]) -> dict[str, dt.date]:
+    """Each series' first week with a counted report (series without one are absent): how long a
+    history it has, which decides its detection method, without reading the weeks in between."""
+    out: dict[str, dt.date] = {}
+    first = func.min(series_counts.c.period_start)
+    for keys in in_batches(sorted(series_keys)):
+        query = (
+            select(series_counts.c.series_key, first)
+            .where(
+                series_counts.c.scope == scope, series_counts.c.series_key.in_(keys), series_counts.c.n > 0
+            )
+            .group_by(series_counts.c.series_key)
+        )
+        out.update({key: week for key, week in conn.execute(query) if week is not None})
     return out
 
 

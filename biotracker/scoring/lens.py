@@ -98,8 +98,9 @@ def _incidents_to_assess(
 ) -> set[str] | None:
     """Incident ids to (re-)assess; None means every incident of the scope.
 
-    With ``changes``: the changed incidents, and every incident with a counted report of a touched
-    disease from that disease's earliest touched week on (their as-of history may have changed).
+    With ``changes``: the changed incidents, and every incident with a counted report of a disease
+    whose counts changed, from that disease's earliest changed week on (their as-of history, and
+    the signals of their series, may have changed; earlier weeks' answers cannot).
     """
     if changes is not None and changes.full:
         return None

@@ -31,7 +31,8 @@ from biotracker.errors import ConfigError
 from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import INTERNAL, Scope
-from biotracker.incidents.series import counts_table, load_weekly_counts, split_series_key
+from biotracker.incidents.series import counts_table, week_axis
+from biotracker.incidents.series_counts import first_weeks, weekly_counts_of
 from biotracker.schema import Signal, Window
 from biotracker.scoring.detectors import METHODS, detect, parse_control
 from biotracker.scoring.detectors.api import DegenerateHistoryWarning
@@ -42,6 +43,7 @@ from biotracker.scoring.detectors.control import (
     FarringtonControl,
     FarringtonFlexibleControl,
 )
+from biotracker.scoring.detectors.ears import weeks_before_range
 
 log = logging.getLogger(__name__)
 METHODS_FILE = Path(__file__).with_name("methods.toml")
@@ -171,6 +173,15 @@ def first_scorable_week(config: Control) -> int:
     return 52 * config.b + config.w + 1
 
 
+def _reads_from(choice: MethodChoice, opening: dt.date) -> dt.date | None:
+    """The first week ``choice`` reads when scoring from the week ``opening`` (None: every week).
+    EARS reads a fixed number of weeks before the range, so a dense series' five years need not
+    be read to score its last eight weeks; the other methods read their whole history."""
+    if isinstance(choice.config, EarsControl):
+        return opening - dt.timedelta(weeks=weeks_before_range(choice.config))
+    return None
+
+
 def _baseline_text(choice: MethodChoice, period: dt.date) -> str:
     config = choice.config
     if isinstance(config, EarsControl):
@@ -197,9 +208,11 @@ def _log_warnings(caught: list[warnings.WarningMessage], choice: MethodChoice) -
 
 
 def _touched_series(engine: Engine, scope: str, changes: Changes | None) -> set[str]:
-    """Series with a disease that the changes touch (all of the scope's without changes, or when full)."""
+    """Series with a disease whose counts the changes touch (all of the scope's without changes, or
+    when full): a series' signals read its counts alone, so one whose reports only changed incident
+    keeps its signals."""
     if changes is not None and not changes.full:
-        return {k for k, _ in changes.series_weeks if split_series_key(k)[0] is not None}
+        return changes.counted_series()
     with engine.connect() as conn:
         keys = conn.execute(
             select(incident_reports.c.series_key)
@@ -234,22 +247,27 @@ def score_window(
             )
     if not touched or first is None:
         return summary
-    counts = counts_table(load_weekly_counts(engine, touched, scope=scope.key), end, first)
-    counts = counts.loc[:, counts.sum(axis=0) > 0] if not counts.empty else counts
-    if counts.empty:
-        return summary
-    weeks = counts.index
+    weeks = week_axis(first, end)
     in_window = np.flatnonzero(
         (weeks >= window.start.replace(tzinfo=None)) & (weeks < window.end.replace(tzinfo=None))
     )
     if in_window.size == 0:
         return summary
-    config = load_method_config()
-    first_seen = {key: int(np.flatnonzero(counts[key].to_numpy() > 0)[0]) for key in counts.columns}
-    groups: dict[MethodChoice, list[str]] = {}
-    for key in counts.columns:
-        history = int(in_window[-1]) - first_seen[key]
-        groups.setdefault(choose_method(key, history, config), []).append(key)
+    with engine.connect() as conn:
+        # series with a report by the last week scored; how long a history each has picks its method
+        firsts = {k: w for k, w in first_weeks(conn, scope.key, touched).items() if w <= weeks[-1].date()}
+        config = load_method_config()
+        last, opening = weeks[in_window[-1]].date(), weeks[in_window[0]].date()
+        groups: dict[MethodChoice, list[str]] = {}
+        for key in sorted(firsts):
+            history = (last - firsts[key]).days // 7
+            groups.setdefault(choose_method(key, history, config), []).append(key)
+        found: dict[str, dict[dt.date, int]] = {}
+        for choice, keys in groups.items():
+            found.update(weekly_counts_of(conn, scope.key, keys, _reads_from(choice, opening)))
+    if not firsts:
+        return summary
+    counts = counts_table({key: found.get(key, {}) for key in firsts}, end, first)
     dates = np.asarray([d.date() for d in weeks], dtype="datetime64[D]")
     rows: list[dict[str, Any]] = []
     for choice, keys in sorted(groups.items(), key=lambda kv: kv[0].label):

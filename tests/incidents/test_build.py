@@ -242,4 +242,34 @@ def test_changes_travel_as_json(tmp_path, real_report_rows):
 
     engine = store(f"sqlite:///{tmp_path / 'bt.db'}", tmp_path, real_report_rows)
     changes = build_incidents(engine).changes
-    assert changes.series_weeks and Changes.from_json(json.loads(json.dumps(changes.to_json()))) == changes
+    assert changes.series_weeks and changes.count_weeks
+    assert Changes.from_json(json.loads(json.dumps(changes.to_json()))) == changes
+
+
+def test_a_report_that_bridges_two_incidents_changes_their_members_incident_but_not_their_counts(
+    database_url, tmp_path, real_report_rows
+):
+    """Scoring and the lens's history read counts, so they follow ``count_weeks`` (the bridging
+    report's week), not every week whose members moved to the merged incident (``series_weeks``)."""
+    template = next(r for r in real_report_rows if r["source"] == "hpai_outbreaks" and r["country_iso3"])
+    start = dt.datetime(2025, 3, 3, 12, tzinfo=dt.UTC)  # a Monday: each report in its own week
+
+    def outbreak(n: int, days: int) -> dict:
+        at = start + dt.timedelta(days=days)
+        return template | {"report_id": f"hpai_outbreaks:bridge-{n}", "source_id": f"bridge-{n}", "url": None,
+                           "title": f"Outbreak {n} of {template['title']}", "summary": f"farm {n}", "text": "",
+                           "published_at": at, "observed_at": at}
+
+    first, last, bridge = outbreak(1, 0), outbreak(2, 20), outbreak(3, 10)
+    engine = store(database_url, tmp_path, [first, last])
+    assert build_incidents(engine).incidents == 2, "20 days apart: beyond the 14-day gap"
+    with engine.begin() as conn:
+        upsert(conn, reports, [bridge])
+    changes = build_incidents(engine, report_ids=[bridge["report_id"]]).changes
+    with engine.connect() as conn:
+        links = {r.report_id: r for r in conn.execute(select(incident_reports))}
+    assert len({link.incident_id for link in links.values()}) == 1, "the bridge joins both into one incident"
+    week = {rid: (link.series_key, link.period_start) for rid, link in links.items()}
+    assert changes.count_weeks == {week[bridge["report_id"]]}
+    assert changes.series_weeks == set(week.values())
+    assert changes.report_ids == {bridge["report_id"], last["report_id"]}

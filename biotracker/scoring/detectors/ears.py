@@ -28,11 +28,16 @@ def _baseline_stats(
     return ref.mean(axis=2), ref.std(axis=2, ddof=1)
 
 
+def weeks_before_range(control: EarsControl) -> int:
+    """How many weeks before its first scored week the method reads: nothing earlier matters."""
+    return control.baseline + {"C1": 0, "C2": 2, "C3": 4}[control.method]
+
+
 def run(observed: np.ndarray, points: list[int], control: EarsControl) -> dict[str, np.ndarray]:
     """Evaluate ``points`` (1-based, sorted) for every series (rows of ``observed``)."""
     pts = np.asarray(sorted(points))
     baseline = control.baseline
-    max_lag = {"C1": baseline, "C2": baseline + 2, "C3": baseline + 4}[control.method]
+    max_lag = weeks_before_range(control)
     if pts[0] - max_lag < 1:
         raise ConfigError(
             f"earsC {control.method} with baseline={baseline} needs {max_lag} weeks before the range; "
