@@ -23,6 +23,7 @@ or bridges two incidents changes that: the merged incident takes the id of the e
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 from array import array
@@ -396,6 +397,51 @@ class Fingerprints:
             self._has = np.concatenate([self._has, has])
         rows = np.fromiter((self._row[r.report_id] for r in recs), dtype=np.int64, count=len(recs))
         return self._sig[rows], self._bk[rows], self._has[rows]
+
+
+def could_link(
+    records: Sequence[ReportRecord],
+    seeds: Collection[str],
+    config: ClusterConfig = ClusterConfig(),
+    fingerprints: Fingerprints | None = None,
+) -> set[str]:
+    """The reports among ``records`` that ``cluster_reports`` could compare with one of the
+    ``seeds`` (new or changed reports) under any of its rules: the same agent and country within
+    the gap, the same canonical URL, the same content, or an LSH band bucket in common (every
+    member of such a bucket, whatever its place in the lookback, since a seed placed among them
+    changes whom the later ones are compared with). A report that is none of these can neither
+    link to a seed nor lose a link because of one, so re-clustering need not read its incident
+    (unless a report that is one belongs to it too). Deliberately a superset: no gap check on
+    content or bands, and any report of a bucket, not only the compared ones."""
+    prints = fingerprints if fingerprints is not None else Fingerprints(config)
+    if not prints.fits(config):
+        raise ValueError("fingerprints were made for another num_perm/bands than this config")
+    mine = np.fromiter((r.report_id in seeds for r in records), dtype=bool, count=len(records))
+    if not mine.any():
+        return set()
+    found = np.zeros(len(records), dtype=bool)
+    for keys in prints.keys(records):  # same URL, same content
+        wanted = np.unique(keys[mine])
+        found |= np.isin(keys, wanted[wanted != 0])
+    gap = int(config.gap_days * 86400)
+    at = np.fromiter((_seconds(r.at) for r in records), dtype=np.int64, count=len(records))
+    seed_times: dict[tuple[str, str], list[int]] = {}
+    for i in np.flatnonzero(mine).tolist():
+        r = records[i]
+        if r.agent is not None and r.country_iso3 is not None and at[i] != _NO_TIME:
+            seed_times.setdefault((r.agent, r.country_iso3), []).append(int(at[i]))
+    for times in seed_times.values():
+        times.sort()
+    for i, r in enumerate(records):  # same agent and country, within the gap of a seed
+        near = seed_times.get((r.agent, r.country_iso3)) if r.agent and r.country_iso3 else None
+        if near and at[i] != _NO_TIME:
+            j = bisect.bisect_left(near, int(at[i]) - gap)
+            found[i] |= j < len(near) and near[j] <= at[i] + gap
+    _, bands, has = prints.sketch(records)  # near duplicates: a band bucket in common
+    for b in range(config.bands):
+        wanted = np.unique(bands[mine & has, b])
+        found |= has & np.isin(bands[:, b], wanted)
+    return {records[i].report_id for i in np.flatnonzero(found & ~mine).tolist()}
 
 
 def cluster_reports(
