@@ -231,6 +231,8 @@ class _Scope:
         self.cache = cache or ReadCache()
         #: the new or changed reports the run was asked about (before their neighbourhood)
         self.seeds: set[str] = set()
+        #: URL and content keys the whole neighbourhood shows to be listings (``Linkable.listings``)
+        self.listings: frozenset[int] = frozenset()
 
     def add(self, conn: Connection, query: Any, key: tuple[Any, ...] | None = None) -> list[dt.datetime]:
         """Admit the rows ``query`` returns; the event times of those admitted."""
@@ -279,6 +281,7 @@ def _load_scope(
     scope_key: str,
     report_ids: Collection[str] | None = None,
     cache: ReadCache | None = None,
+    detached: AbstractSet[str] = frozenset(),
 ) -> tuple[_Scope, set[str]]:
     """Reports to re-cluster and the ids of the incidents they belonged to (in this scope): the
     new or changed reports, those near them in time that ``could_link`` to them, and every member
@@ -306,9 +309,11 @@ def _load_scope(
         near = select(*_COLUMNS).where(event_at >= low, event_at <= high)
         scope.add(conn, near.execution_options(yield_per=5000), ("near", low, high))
     prints = scope.cache.fingerprints if scope.cache.fingerprints.fits(config) else Fingerprints(config)
-    linkable = scope.seeds | could_link(list(scope.records.values()), scope.seeds, config, prints)
-    scope.records = {rid: r for rid, r in scope.records.items() if rid in linkable}
-    scope.rows = {rid: r for rid, r in scope.rows.items() if rid in linkable}
+    linkable = could_link(list(scope.records.values()), scope.seeds, config, prints, detached)
+    scope.listings = linkable.listings
+    keep = scope.seeds | linkable.report_ids
+    scope.records = {rid: r for rid, r in scope.records.items() if rid in keep}
+    scope.rows = {rid: r for rid, r in scope.rows.items() if rid in keep}
     touched: set[str] = set()
     # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
     for ids in in_batches(sorted(set(scope.records) | set(report_ids or ()))):
@@ -494,11 +499,13 @@ def build_incidents(
     full = window is None and report_ids is None
     with engine.begin() as conn:
         starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
-        loaded, touched = _load_scope(conn, window, config, visible, sees, scope.key, report_ids, cache)
         detached = set(
             conn.execute(
                 select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
             ).scalars()
+        )
+        loaded, touched = _load_scope(
+            conn, window, config, visible, sees, scope.key, report_ids, cache, detached
         )
         forced = [
             (a, b)
@@ -507,7 +514,13 @@ def build_incidents(
         ]
         prints = cache.fingerprints if cache is not None and cache.fingerprints.fits(config) else None
         result: ClusterResult = cluster_reports(
-            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced, fingerprints=prints
+            list(loaded.records.values()),
+            config,
+            detached,
+            tiers,
+            merged_pairs=forced,
+            fingerprints=prints,
+            listings=loaded.listings,
         )
         by_id = loaded.rows
         seeds = loaded.seeds

@@ -17,6 +17,7 @@ from biotracker.incidents.cluster import (
     cluster_reports,
     could_link,
     incident_id_for,
+    url_key,
 )
 from biotracker.incidents.dedup import MinHasher, canonical_url, similarity, words
 from biotracker.incidents.reliability import combined_reliability, tier_of
@@ -170,10 +171,20 @@ def test_could_link_names_every_report_a_rule_could_compare_with_a_new_one_and_n
                                                         title="Earlier case", text="", url=None),
         "unrelated": relay(don, "reuters", at=new.at, title="Heat advice for pilgrims", text="Drink water.",
                            url=None, agent=None, country_iso3=None),
+        "near duplicate about another country": relay(new, "eios_qa", at=new.at + DAY, country_iso3="QAT",
+                                                      title=new.title + " reported", url=None),
+        "same URL as a listing of one source": relay(don, "fao", at=new.at, title="Table row 1", text="",
+                                                     url="https://promedmail.org/list", agent=None),
     }
-    records = [new, *could.values(), *cannot.values()]
-    assert could_link(records, {new.report_id}) == {r.report_id for r in could.values()}
-    assert could_link(records, set()) == set()
+    listing = relay(cannot["same URL as a listing of one source"], "fao", title="Table row 2")
+    listing = dataclasses.replace(listing, report_id="fao:row-2")
+    records = [new, *could.values(), *cannot.values(), listing]
+    assert could_link(records, {new.report_id}).report_ids == {r.report_id for r in could.values()}
+    assert could_link(records, set()).report_ids == set()
+    # a new report on the listing's URL links nothing there, and re-clustering is told so
+    row = relay(listing, "promed", title="Another table row")
+    linkable = could_link([*records, row], {row.report_id})
+    assert linkable.report_ids == set() and url_key(row) in linkable.listings
     result = cluster_reports(records)
     linked = {l.report_id for c in result.clusters() for l in c.links if l.linked_to == new.report_id}
     assert linked <= {r.report_id for r in could.values()}, "every report linked to the new one was named"
