@@ -5,12 +5,11 @@ and analyst overrides from the store, clusters them and replaces the incidents t
 Incident ids come from each incident's earliest report, so the same reports always give the same
 incidents, and a re-run updates rather than duplicates.
 
-With a window, only the neighbourhood of the window's reports is re-clustered: of the reports whose
-event time lies within ``gap_days`` of theirs, those a rule could compare with them
-(``could_link``: same agent and country, URL, content or an LSH band), plus every member of an
-incident any of those belong to. Links never span more than ``gap_days`` in time (except same-URL
-duplicates, which are already in one incident), so nothing outside that neighbourhood can join or
-leave. A full run (``window=None``) is the reference.
+With a window, only the neighbourhood of the window's reports is re-clustered: every report whose
+event time lies within ``gap_days`` of theirs, plus every member of an incident any of those belong
+to. Links never span more than ``gap_days`` in time (except same-URL duplicates, which are already
+in one incident), so nothing outside that neighbourhood can join or leave. A full run
+(``window=None``) is the reference.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from biotracker.incidents.cluster import (
     Fingerprints,
     ReportRecord,
     cluster_reports,
-    could_link,
     incident_id_for,
 )
 from biotracker.incidents.reliability import SourceTier, source_tiers, tier_of
@@ -231,8 +229,6 @@ class _Scope:
         self.cache = cache or ReadCache()
         #: the new or changed reports the run was asked about (before their neighbourhood)
         self.seeds: set[str] = set()
-        #: URL and content keys the whole neighbourhood shows to be listings (``Linkable.listings``)
-        self.listings: frozenset[int] = frozenset()
 
     def add(self, conn: Connection, query: Any, key: tuple[Any, ...] | None = None) -> list[dt.datetime]:
         """Admit the rows ``query`` returns; the event times of those admitted."""
@@ -275,18 +271,14 @@ def _intervals(times: list[dt.datetime], gap: dt.timedelta) -> list[tuple[dt.dat
 def _load_scope(
     conn: Connection,
     window: Window | None,
-    config: ClusterConfig,
+    gap: dt.timedelta,
     visible: ColumnElement[bool],
     sees: Callable[[Mapping[str, Any]], bool],
     scope_key: str,
     report_ids: Collection[str] | None = None,
     cache: ReadCache | None = None,
-    detached: AbstractSet[str] = frozenset(),
 ) -> tuple[_Scope, set[str]]:
-    """Reports to re-cluster and the ids of the incidents they belonged to (in this scope): the
-    new or changed reports, those near them in time that ``could_link`` to them, and every member
-    of an incident any of those belong to."""
-    gap = dt.timedelta(days=config.gap_days)
+    """Reports to re-cluster and the ids of the incidents they belonged to (in this scope)."""
     if window is None and report_ids is None:
         scope = _Scope(sees)  # a full build: every row once, nothing worth sharing
         scope.add(conn, select(*_COLUMNS).where(visible).execution_options(yield_per=5000))
@@ -308,12 +300,6 @@ def _load_scope(
     for low, high in _intervals(times, gap):
         near = select(*_COLUMNS).where(event_at >= low, event_at <= high)
         scope.add(conn, near.execution_options(yield_per=5000), ("near", low, high))
-    prints = scope.cache.fingerprints if scope.cache.fingerprints.fits(config) else Fingerprints(config)
-    linkable = could_link(list(scope.records.values()), scope.seeds, config, prints, detached)
-    scope.listings = linkable.listings
-    keep = scope.seeds | linkable.report_ids
-    scope.records = {rid: r for rid, r in scope.records.items() if rid in keep}
-    scope.rows = {rid: r for rid, r in scope.rows.items() if rid in keep}
     touched: set[str] = set()
     # named reports this scope no longer sees (re-marked) are looked up too: their incidents lose them
     for ids in in_batches(sorted(set(scope.records) | set(report_ids or ()))):
@@ -499,13 +485,13 @@ def build_incidents(
     full = window is None and report_ids is None
     with engine.begin() as conn:
         starts = (first_week(conn, scope.key), first_week(conn, scope.key, True))
+        loaded, touched = _load_scope(
+            conn, window, dt.timedelta(days=config.gap_days), visible, sees, scope.key, report_ids, cache
+        )
         detached = set(
             conn.execute(
                 select(incident_overrides.c.report_id).where(incident_overrides.c.action == "detach")
             ).scalars()
-        )
-        loaded, touched = _load_scope(
-            conn, window, config, visible, sees, scope.key, report_ids, cache, detached
         )
         forced = [
             (a, b)
@@ -514,13 +500,7 @@ def build_incidents(
         ]
         prints = cache.fingerprints if cache is not None and cache.fingerprints.fits(config) else None
         result: ClusterResult = cluster_reports(
-            list(loaded.records.values()),
-            config,
-            detached,
-            tiers,
-            merged_pairs=forced,
-            fingerprints=prints,
-            listings=loaded.listings,
+            list(loaded.records.values()), config, detached, tiers, merged_pairs=forced, fingerprints=prints
         )
         by_id = loaded.rows
         seeds = loaded.seeds

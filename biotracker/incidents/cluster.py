@@ -28,7 +28,6 @@ import hashlib
 from array import array
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -291,26 +290,14 @@ def _key64(text: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") or 1
 
 
-def _repeated(key: np.ndarray, source: np.ndarray, among: np.ndarray | None = None) -> np.ndarray:
-    """The keys (not 0) that two reports of one source share (among ``among`` when given)."""
-    idx = np.flatnonzero((key != 0) if among is None else among & (key != 0))
-    o = idx[np.lexsort((source[idx], key[idx]))]
-    k, s = key[o], source[o]
-    return np.unique(k[1:][(k[1:] == k[:-1]) & (s[1:] == s[:-1])])
-
-
 def _duplicate_edges(
-    key: np.ndarray, source: np.ndarray, at: np.ndarray, gap: int | None, listings: np.ndarray | None = None
+    key: np.ndarray, source: np.ndarray, at: np.ndarray, gap: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Edges between reports sharing ``key`` (0 = none), each to the previous one in time order.
 
     A key several reports of one source share is a listing, table page or template, not one
-    document, so such groups give no edges; ``listings`` names keys known to be such from more
-    reports than these (an incremental run's wider neighbourhood). With ``gap``, only reports at
-    most ``gap`` apart.
+    document, so such groups give no edges. With ``gap``, only reports at most ``gap`` apart.
     """
-    if listings is not None and len(listings):
-        key = np.where(np.isin(key, listings), np.uint64(0), key)
     idx = np.flatnonzero(key != 0)
     o = idx[np.lexsort((idx, key[idx]))]
     k = key[o]
@@ -411,100 +398,6 @@ class Fingerprints:
         return self._sig[rows], self._bk[rows], self._has[rows]
 
 
-@dataclass(frozen=True)
-class Linkable:
-    """What new or changed reports can change in the records around them (``could_link``)."""
-
-    #: the other reports whose links they could change: re-cluster these reports' incidents
-    report_ids: frozenset[str]
-    #: URL and content keys two reports of one source share among all the records (listings,
-    #: templates), to pass to ``cluster_reports``: the re-clustered reports may hold only one of them
-    listings: frozenset[int]
-
-
-def could_link(
-    records: Sequence[ReportRecord],
-    seeds: Collection[str],
-    config: ClusterConfig = ClusterConfig(),
-    fingerprints: Fingerprints | None = None,
-    detached: AbstractSet[str] = frozenset(),
-) -> Linkable:
-    """The reports among ``records`` whose links ``cluster_reports`` could change when the ``seeds``
-    (new or changed reports) join them, by rule:
-
-    - the same canonical URL or content as a seed, unless other reports of one source already
-      share it (a listing, which links nothing before or after);
-    - the same agent and country, next to a seed in time and within the gap (a seed placed between
-      two of them replaces their link);
-    - within ``bucket_lookback`` places of a seed in an LSH band bucket, if the pair could be a link
-      (different sources, within the gap, similar enough, no conflicting agent or country), and
-      pairs of older reports whose comparison a seed displaces from the lookback, on the same test.
-
-    A report that is none of these keeps its links, so re-clustering need not read its incident
-    (unless a report that is one belongs to it too). ``records`` must hold every report within
-    ``gap_days`` of the seeds, as the neighbourhood read for them does."""
-    prints = fingerprints if fingerprints is not None else Fingerprints(config)
-    if not prints.fits(config):
-        raise ValueError("fingerprints were made for another num_perm/bands than this config")
-    recs = sorted(records, key=_sort_key)  # the order cluster_reports compares in
-    n = len(recs)
-    mine = np.fromiter((r.report_id in seeds for r in recs), dtype=bool, count=n)
-    source = _codes([r.source for r in recs])
-    found = np.zeros(n, dtype=bool)
-    listings: set[int] = set()
-    for keys in prints.keys(recs):  # same URL, same content (at any time: a superset)
-        listings.update(_repeated(keys, source).tolist())
-        before = _repeated(keys, source, ~mine)  # a listing before the seeds came: nothing changes
-        wanted = np.setdiff1d(np.unique(keys[mine]), before)
-        found |= np.isin(keys, wanted[wanted != 0])
-    if not mine.any():
-        return Linkable(frozenset(), frozenset(listings))
-    gap = int(config.gap_days * 86400)
-    at = np.fromiter((_seconds(r.at) for r in recs), dtype=np.int64, count=n)
-    agent, country = _codes([r.agent for r in recs]), _codes([r.country_iso3 for r in recs])
-    # what cluster_reports compares: dated reports no analyst detached
-    timed = (at != _NO_TIME) & np.fromiter((r.report_id not in detached for r in recs), dtype=bool, count=n)
-    sig, bands, has = prints.sketch(recs)
-
-    def could_be_link(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        conflict = ((agent[u] >= 0) & (agent[v] >= 0) & (agent[u] != agent[v])) | (
-            (country[u] >= 0) & (country[v] >= 0) & (country[u] != country[v])
-        )
-        ok = (source[u] != source[v]) & (np.abs(at[u] - at[v]) <= gap) & ~conflict
-        ok[ok] = similarity(sig, u[ok], v[ok]) >= config.near_duplicate_threshold - 1e-9
-        return ok
-
-    def mark(u: np.ndarray, v: np.ndarray, ok: np.ndarray) -> None:
-        found[u[ok]] = True
-        found[v[ok]] = True
-
-    # same agent and country: the neighbours of a seed in time, within the gap
-    event = agent * (int(country.max()) + 2) + country
-    idx = np.flatnonzero((agent >= 0) & (country >= 0) & timed)
-    o = idx[np.argsort(event[idx], kind="stable")]  # time order kept inside each key
-    u, v = o[:-1], o[1:]
-    mark(u, v, (event[u] == event[v]) & (mine[u] | mine[v]) & (at[v] - at[u] <= gap))
-    # near duplicates: the pairs a seed makes or displaces in each band bucket's lookback
-    reach = config.bucket_lookback
-    idx = np.flatnonzero(has & timed)
-    for b in range(config.bands):
-        keys = bands[:, b]
-        o = idx[np.argsort(keys[idx], kind="stable")]
-        place = np.empty(n, dtype=np.int64)
-        place[o] = np.arange(len(o))
-        old = o[~mine[o]]
-        for d in range(1, reach + 1):
-            u, v = o[:-d], o[d:]
-            pair = (keys[u] == keys[v]) & (mine[u] | mine[v])
-            mark(u, v, pair & could_be_link(u, v))
-            u, v = old[:-d], old[d:]
-            displaced = (keys[u] == keys[v]) & (place[v] - place[u] > reach)
-            mark(u, v, displaced & could_be_link(u, v))
-    return Linkable(
-        frozenset(recs[i].report_id for i in np.flatnonzero(found & ~mine).tolist()), frozenset(listings)
-    )
-
-
 def cluster_reports(
     records: Sequence[ReportRecord],
     config: ClusterConfig = ClusterConfig(),
@@ -512,12 +405,9 @@ def cluster_reports(
     tiers: Mapping[str, SourceTier] | None = None,
     merged_pairs: Collection[tuple[str, str]] = (),
     fingerprints: Fingerprints | None = None,
-    listings: Collection[int] = (),
 ) -> ClusterResult:
     """Cluster ``records`` into incidents; the same records (in any order) give the same result.
-    ``fingerprints`` shared by several calls hashes each record once (the result is the same).
-    ``listings``: URL or content keys that reports outside ``records`` show to be listings
-    (``Linkable.listings``), which link nothing."""
+    ``fingerprints`` shared by several calls hashes each record once (the result is the same)."""
     if fingerprints is not None and not fingerprints.fits(config):
         raise ValueError("fingerprints were made for another num_perm/bands than this config")
     recs = sorted(records, key=_sort_key)
@@ -553,11 +443,10 @@ def cluster_reports(
     else:
         url_keys = np.fromiter((url_key(r) for r in recs), dtype=np.uint64, count=n)
         content_keys = np.fromiter((content_key(r) for r in recs), dtype=np.uint64, count=n)
-    listed = np.fromiter(listings, dtype=np.uint64, count=len(listings))
-    url_edges = _duplicate_edges(url_keys, source, at, None, listed)
+    url_edges = _duplicate_edges(url_keys, source, at, None)
 
     # exact duplicates: same normalised content, within the gap ------------------------------
-    content_edges = _duplicate_edges(content_keys, source, np.where(timed, at, _NO_TIME), gap, listed)
+    content_edges = _duplicate_edges(content_keys, source, np.where(timed, at, _NO_TIME), gap)
     unique_content, first, content = np.unique(content_keys, return_index=True, return_inverse=True)
     content = content.astype(np.int64).reshape(-1)
     if len(unique_content) and unique_content[0] == 0:  # no words at all: no content

@@ -15,9 +15,7 @@ from biotracker.incidents.cluster import (
     LinkKind,
     ReportRecord,
     cluster_reports,
-    could_link,
     incident_id_for,
-    url_key,
 )
 from biotracker.incidents.dedup import MinHasher, canonical_url, similarity, words
 from biotracker.incidents.reliability import combined_reliability, tier_of
@@ -150,44 +148,6 @@ def test_a_relayed_story_is_a_near_duplicate_even_without_agent_or_country(don):
     link = next(l for c in result.clusters() for l in c.links if l.report_id == copy.report_id)
     assert link.kind is LinkKind.NEAR_DUPLICATE and link.duplicate_of == don.report_id
     assert "Jaccard" in link.reason
-
-
-def test_could_link_names_every_report_a_rule_could_compare_with_a_new_one_and_no_other(don):
-    """What an incremental run re-reads around a new report: the reports any rule could link to it."""
-    new = relay(don, "promed", at=don.at + 40 * DAY, title="MERS-CoV: Saudi Arabia, two new cases in Riyadh",
-                text="Two camel herders fell ill.", url="https://promedmail.org/x/1")
-    could = {
-        "event": relay(don, "cidrap", at=new.at - 10 * DAY, title="Camel contact case", text="", url=None),
-        "url": relay(don, "google_news", at=don.at, title="A headline", text="", agent=None, country_iso3=None,
-                     url="http://promedmail.org/x/1/?utm_source=rss"),
-        "content": relay(new, "gdelt_outbreaks", at=new.at + DAY),
-        "near duplicate": relay(new, "eios", at=new.at + 2 * DAY, agent=None, country_iso3=None,
-                                title=new.title + " reported", url=None),
-    }
-    cannot = {
-        "same agent, other country": relay(don, "who_don_2", at=new.at, country_iso3="QAT", title="Qatar case",
-                                           text="", url=None),
-        "same agent and country, beyond the gap": relay(don, "who_don_3", at=new.at - 20 * DAY,
-                                                        title="Earlier case", text="", url=None),
-        "unrelated": relay(don, "reuters", at=new.at, title="Heat advice for pilgrims", text="Drink water.",
-                           url=None, agent=None, country_iso3=None),
-        "near duplicate about another country": relay(new, "eios_qa", at=new.at + DAY, country_iso3="QAT",
-                                                      title=new.title + " reported", url=None),
-        "same URL as a listing of one source": relay(don, "fao", at=new.at, title="Table row 1", text="",
-                                                     url="https://promedmail.org/list", agent=None),
-    }
-    listing = relay(cannot["same URL as a listing of one source"], "fao", title="Table row 2")
-    listing = dataclasses.replace(listing, report_id="fao:row-2")
-    records = [new, *could.values(), *cannot.values(), listing]
-    assert could_link(records, {new.report_id}).report_ids == {r.report_id for r in could.values()}
-    assert could_link(records, set()).report_ids == set()
-    # a new report on the listing's URL links nothing there, and re-clustering is told so
-    row = relay(listing, "promed", title="Another table row")
-    linkable = could_link([*records, row], {row.report_id})
-    assert linkable.report_ids == set() and url_key(row) in linkable.listings
-    result = cluster_reports(records)
-    linked = {l.report_id for c in result.clusters() for l in c.links if l.linked_to == new.report_id}
-    assert linked <= {r.report_id for r in could.values()}, "every report linked to the new one was named"
 
 
 def test_near_identical_text_about_different_countries_is_not_merged(real_report_rows):
