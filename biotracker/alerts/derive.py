@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, select
 
 from biotracker.alerts.rules import RuleBook, context_facts, load_rules
-from biotracker.db.batches import in_batches
+from biotracker.db.batches import in_batches, select_in
 from biotracker.db.tables import alerts, incident_assessments, incident_reports, incidents, reports, signals
 from biotracker.db.upsert import upsert
 from biotracker.incidents.changes import Changes
@@ -153,10 +153,7 @@ def _facts(
 
 def _rows_in(conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]) -> list[dict]:
     """``query`` for ``column IN values``, in chunks: never one statement with every id as a parameter."""
-    out: list[dict] = []
-    for chunk in in_batches(sorted(set(values))):
-        out += [dict(r) for r in conn.execute(query.where(column.in_(chunk))).mappings()]
-    return out
+    return [dict(r) for r in select_in(conn, query, column, values)]
 
 
 def _rederive_from(

@@ -5,9 +5,11 @@ hundreds of thousands, and one statement's bound parameters are limited (SQLite'
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["IN_BATCH", "in_batches"]
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select
+
+__all__ = ["IN_BATCH", "in_batches", "select_in"]
 
 IN_BATCH = 500
 T = TypeVar("T")
@@ -24,3 +26,12 @@ def in_batches(values: Iterable[T], size: int = IN_BATCH) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def select_in(
+    conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]
+) -> Iterator[RowMapping]:
+    """The rows of ``query`` for ``column IN values`` (deduplicated and sorted, so the statements are
+    the same on every run), one batch of values per statement."""
+    for batch in in_batches(sorted(set(values))):
+        yield from conn.execute(query.where(column.in_(batch))).mappings()

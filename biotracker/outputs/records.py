@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
-from biotracker.db.batches import in_batches
+from biotracker.db.batches import select_in
 from biotracker.db.tables import (
     alert_events,
     alert_feedback,
@@ -138,10 +138,7 @@ def reading_scope(engine: Engine, audience: Audience, source_kinds: Mapping[str,
 
 
 def _select_in(conn: Connection, query: Select, column: ColumnElement, values: Iterable[Any]) -> list[dict]:
-    out: list[dict] = []
-    for chunk in in_batches(sorted(set(values))):
-        out += [_row(r) for r in conn.execute(query.where(column.in_(chunk))).mappings()]
-    return out
+    return [_row(r) for r in select_in(conn, query, column, values)]
 
 
 def load_output_data(

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from biotracker.db.batches import in_batches
+from biotracker.db.batches import select_in
 from biotracker.db.tables import alerts, incident_assessments
 
 #: Bumped whenever the columns below change; part of the model card and of the data hash.
@@ -133,16 +133,11 @@ def load_alert_frame(engine: Engine, alert_ids: Iterable[str] | None = None) -> 
         if alert_ids is None:
             rows = [dict(r) for r in conn.execute(select(alerts).order_by(alerts.c.alert_id)).mappings()]
         else:
-            rows = []
-            for ids in in_batches(sorted(set(alert_ids))):
-                rows += [
-                    dict(r) for r in conn.execute(select(alerts).where(alerts.c.alert_id.in_(ids))).mappings()
-                ]
+            rows = [dict(r) for r in select_in(conn, select(alerts), alerts.c.alert_id, alert_ids)]
             rows.sort(key=lambda r: r["alert_id"])
-        assessed: dict[str, dict] = {}
-        for ids in in_batches(sorted({r["incident_id"] for r in rows if r["incident_id"]})):
-            lens = select(incident_assessments).where(incident_assessments.c.incident_id.in_(ids))
-            assessed.update({r["incident_id"]: dict(r) for r in conn.execute(lens).mappings()})
+        incident_ids = {r["incident_id"] for r in rows if r["incident_id"]}
+        lens = select_in(conn, select(incident_assessments), incident_assessments.c.incident_id, incident_ids)
+        assessed: dict[str, dict] = {r["incident_id"]: dict(r) for r in lens}
     records = [alert_features(r, assessed.get(r["incident_id"])) | {"alert_id": r["alert_id"]} for r in rows]
     columns = ["alert_id", *NUMERIC, "tags", "text"]
     return pd.DataFrame(records, columns=columns).set_index("alert_id")
