@@ -67,7 +67,9 @@ sys.path.insert(0, str(ROOT))
 ORGS = ["NCB-NL", "NCB-FR", "NCB-KE", "INTERPOL", "WHO-EURO"]
 MARKINGS = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]  # least restrictive first
 #: The derived tables copied per scope, parents first.
-DERIVED = ("incidents", "incident_reports", "series_counts", "incident_assessments", "signals", "alerts")
+DERIVED = (
+    "incidents", "incident_reports", "series_counts", "country_months", "incident_assessments", "signals", "alerts"
+)
 STAGED = ("reports", *DERIVED)
 
 
@@ -357,6 +359,12 @@ def _copy_derived(conn: Any, scope: Any, visible: dict[int, str], derived_copies
         f"SELECT scope, series_key, period_start, {part.format(i=1)}, {part.format(i=2)}, {part.format(i=3)}, "
         "count(*) FROM incident_reports WHERE scope = :scope AND period_start IS NOT NULL "
         "AND duplicate_of IS NULL AND series_key IS NOT NULL GROUP BY scope, series_key, period_start"
+    ), {"scope": scope.key})
+    conn.execute(text(
+        "INSERT INTO country_months (scope, disease, country_iso3, month, n) "
+        "SELECT scope, coalesce(disease, '*'), country_iso3, extract(month FROM period_start)::int, sum(n) "
+        "FROM series_counts WHERE scope = :scope AND country_iso3 IS NOT NULL "
+        "GROUP BY scope, coalesce(disease, '*'), country_iso3, extract(month FROM period_start)::int"
     ), {"scope": scope.key})
 
 

@@ -257,7 +257,13 @@ def derive_alerts(
         link_cols = select(reports.c.report_id, reports.c.url, reports.c.title, reports.c.tlp)
         # What is usual for each disease (its hosts) as of each week: the same answer whichever
         # run derives the week, so incremental runs equal a rebuild.
-        history = load_history(conn, scope, {split_series_key(k)[0] for k in since}, hosts_only=True)
+        history = load_history(
+            conn,
+            scope,
+            {split_series_key(k)[0] for k in since},
+            from_week=first,
+            hosts_only=True,
+        )
     replaced = {r["alert_id"]: r for r in existing_rows if r["period_start"] >= since[r["series_key"]]}
     episodes: dict[str, list[dict]] = defaultdict(list)
     for row in existing_rows:

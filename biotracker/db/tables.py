@@ -273,6 +273,24 @@ series_counts = Table(
     # a disease's weekly counts by country and by host, summed from the index alone
     Index("ix_series_counts_country", "scope", "disease", "country_iso3", "period_start", "n"),
     Index("ix_series_counts_host", "scope", "disease", "host", "period_start", "n"),
+    # 0018: a disease's recent weeks by country and by host (a range of weeks), and its countries
+    # per week, from the index alone
+    Index("ix_series_counts_week", "scope", "disease", "period_start", "country_iso3", "host", "n"),
+)
+
+country_months = Table(
+    "country_months",
+    metadata,
+    # 0018: counted reports per disease, country and calendar month over all weeks, kept with
+    # series_counts. The lens's seasonality asks how a country's earlier reports fall by month;
+    # for a run that assesses recent weeks, the weeks before them are this total less the recent
+    # weeks, so it reads countries x 12 rows instead of every week of a five-year history.
+    _scope_column(),
+    Column("disease", String(200), nullable=False, comment="the series key's disease part ('*': unknown)"),
+    Column("country_iso3", String(3), nullable=False),
+    Column("month", Integer, nullable=False, comment="1-12: the month of the week's Monday"),
+    Column("n", Integer, nullable=False, comment="counted reports (> 0)"),
+    PrimaryKeyConstraint("scope", "disease", "country_iso3", "month"),
 )
 
 

@@ -5,6 +5,8 @@ what ``incidents/series.py`` defines. Scoring needs a touched series' weekly cou
 disease's weekly history by country and by host; grouping the links on every run made both grow
 with the stored history. Clustering knows exactly which links it replaced, so it adds the
 difference here (``apply_link_changes``), and readers get series x weeks rows instead of reports.
+The same difference goes to ``country_months`` (reports per disease, country and calendar month,
+0018), so the lens can sum a country's weeks before those it assesses without reading them.
 A full build of a scope recomputes the scope's rows from its links.
 """
 
@@ -15,14 +17,24 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select
 
 from biotracker.db.batches import in_batches
-from biotracker.db.tables import series_counts
+from biotracker.db.tables import country_months, series_counts
 from biotracker.db.upsert import dialect_insert
-from biotracker.incidents.series import split_series_key
+from biotracker.incidents.series import UNKNOWN, split_series_key
 
-__all__ = ["apply_link_changes", "disease_counts", "first_weeks", "weekly_counts_of"]
+__all__ = [
+    "apply_link_changes",
+    "countries_per_week",
+    "country_month_totals",
+    "country_weeks",
+    "disease_counts",
+    "first_weeks",
+    "hosts_before",
+    "last_weeks_before",
+    "weekly_counts_of",
+]
 
 SeriesWeekKey = tuple[str, dt.date]
 
@@ -51,6 +63,7 @@ def apply_link_changes(
     """
     if full:
         conn.execute(delete(series_counts).where(series_counts.c.scope == scope))
+        conn.execute(delete(country_months).where(country_months.c.scope == scope))
         delta = _counted(new)
     else:
         delta = _counted(new)
@@ -85,7 +98,45 @@ def apply_link_changes(
                 series_counts.c.scope == scope, series_counts.c.series_key.in_(keys), series_counts.c.n <= 0
             )
         )
+    _apply_to_months(conn, scope, changed)
     return len(changed)
+
+
+def _apply_to_months(conn: Connection, scope: str, changed: Mapping[SeriesWeekKey, int]) -> None:
+    """Add the weekly changes to ``country_months`` (by the disease, country and month of each)."""
+    delta: Counter[tuple[str, str, int]] = Counter()
+    for (key, week), n in changed.items():
+        disease, country, _ = split_series_key(key)
+        if country is not None:
+            delta[(disease or UNKNOWN, country, week.month)] += n
+    changes = {key: n for key, n in delta.items() if n}
+    if not changes:
+        return
+    stmt = dialect_insert(conn, country_months)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["scope", "disease", "country_iso3", "month"],
+        set_={"n": country_months.c.n + stmt.excluded.n},
+    )
+    conn.execute(
+        stmt,
+        [
+            {"scope": scope, "disease": d, "country_iso3": c, "month": m, "n": n}
+            for (d, c, m), n in changes.items()
+        ],
+    )
+    emptied = [{"s": scope, "d": d, "c": c, "m": m} for (d, c, m), n in changes.items() if n < 0]
+    if emptied:
+        col = country_months.c
+        conn.execute(
+            delete(country_months).where(
+                col.scope == bindparam("s"),
+                col.disease == bindparam("d"),
+                col.country_iso3 == bindparam("c"),
+                col.month == bindparam("m"),
+                col.n <= 0,
+            ),
+            emptied,
+        )
 
 
 def weekly_counts_of(
@@ -121,16 +172,27 @@ def first_weeks(conn: Connection, scope: str, series_keys: Collection[str]) -> d
     return out
 
 
-def disease_counts(
-    conn: Connection, scope: str, disease: str | None, *, by_country: bool = True
-) -> tuple[list[tuple[str, dt.date, int]], list[tuple[str | None, dt.date, int]]]:
-    """A disease's weekly counts by country (countries known; none unless ``by_country``) and by
-    host (None: unknown host), summed by the database: rows of (country, week, n) and
-    (host, week, n), whatever the history's size."""
-    where = [
+def _of_disease(scope: str, disease: str | None) -> list[ColumnElement[bool]]:
+    return [
         series_counts.c.scope == scope,
         series_counts.c.disease == disease if disease is not None else series_counts.c.disease.is_(None),
     ]
+
+
+def disease_counts(
+    conn: Connection,
+    scope: str,
+    disease: str | None,
+    *,
+    by_country: bool = True,
+    since: dt.date | None = None,
+) -> tuple[list[tuple[str, dt.date, int]], list[tuple[str | None, dt.date, int]]]:
+    """A disease's weekly counts by country (countries known; none unless ``by_country``) and by
+    host (None: unknown host), summed by the database: rows of (country, week, n) and
+    (host, week, n), whatever the history's size; from ``since`` on when given."""
+    where = _of_disease(scope, disease)
+    if since is not None:
+        where.append(series_counts.c.period_start >= since)
     n = func.sum(series_counts.c.n)
     countries: list[tuple[str, dt.date, int]] = []
     if by_country:
@@ -146,3 +208,77 @@ def disease_counts(
         for h, w, k in conn.execute(by_host.group_by(series_counts.c.host, series_counts.c.period_start))
     ]
     return countries, hosts
+
+
+def country_month_totals(conn: Connection, scope: str, disease: str | None) -> dict[str, list[int]]:
+    """A disease's counted reports per known country and calendar month (index 0: January), over
+    every week: countries x 12 rows, however long the history."""
+    query = select(country_months.c.country_iso3, country_months.c.month, country_months.c.n).where(
+        country_months.c.scope == scope, country_months.c.disease == (disease or UNKNOWN)
+    )
+    out: dict[str, list[int]] = {}
+    for country, month, n in conn.execute(query):
+        out.setdefault(country, [0] * 12)[int(month) - 1] += int(n)
+    return out
+
+
+def hosts_before(conn: Connection, scope: str, disease: str | None, week: dt.date) -> dict[str | None, int]:
+    """A disease's counted reports per host (None: unknown) in weeks before ``week``: rows per host,
+    from an index of hosts x weeks (a disease has a few hosts)."""
+    query = (
+        select(series_counts.c.host, func.sum(series_counts.c.n))
+        .where(*_of_disease(scope, disease), series_counts.c.period_start < week)
+        .group_by(series_counts.c.host)
+    )
+    return {host: int(n) for host, n in conn.execute(query)}
+
+
+def last_weeks_before(
+    conn: Connection, scope: str, disease: str | None, countries: Collection[str], week: dt.date
+) -> dict[str, dt.date]:
+    """Each country's last week before ``week`` with a report of ``disease`` (countries without one
+    are absent), grouped by the database from the (disease, country, week) index."""
+    out: dict[str, dt.date] = {}
+    last = func.max(series_counts.c.period_start)
+    for names in in_batches(sorted(countries)):
+        query = (
+            select(series_counts.c.country_iso3, last)
+            .where(
+                *_of_disease(scope, disease),
+                series_counts.c.country_iso3.in_(names),
+                series_counts.c.period_start < week,
+            )
+            .group_by(series_counts.c.country_iso3)
+        )
+        out.update({country: w for country, w in conn.execute(query) if w is not None})
+    return out
+
+
+def countries_per_week(conn: Connection, scope: str, disease: str | None) -> dict[dt.date, int]:
+    """How many known countries reported ``disease`` in each week (weeks without any are absent)."""
+    query = (
+        select(series_counts.c.period_start, func.count(series_counts.c.country_iso3.distinct()))
+        .where(*_of_disease(scope, disease), series_counts.c.country_iso3.is_not(None))
+        .group_by(series_counts.c.period_start)
+    )
+    return {week: int(k) for week, k in conn.execute(query)}
+
+
+def country_weeks(
+    conn: Connection, scope: str, disease: str | None, countries: Collection[str], before: dt.date
+) -> dict[str, list[dt.date]]:
+    """The weeks before ``before`` with a report of ``disease`` in each of ``countries``."""
+    out: dict[str, list[dt.date]] = {}
+    for names in in_batches(sorted(countries)):
+        query = (
+            select(series_counts.c.country_iso3, series_counts.c.period_start)
+            .where(
+                *_of_disease(scope, disease),
+                series_counts.c.country_iso3.in_(names),
+                series_counts.c.period_start < before,
+            )
+            .distinct()
+        )
+        for country, week in conn.execute(query):
+            out.setdefault(country, []).append(week)
+    return out

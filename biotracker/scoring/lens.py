@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import logging
+from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
@@ -25,17 +26,26 @@ from biotracker.db.upsert import upsert
 from biotracker.incidents.build import first_week
 from biotracker.incidents.changes import Changes
 from biotracker.incidents.scopes import INTERNAL, Scope
-from biotracker.incidents.series_counts import disease_counts
+from biotracker.incidents.series_counts import (
+    countries_per_week,
+    country_month_totals,
+    country_weeks,
+    disease_counts,
+    hosts_before,
+    last_weeks_before,
+)
 from biotracker.schema import Window
 from biotracker.scoring.incident_members import CountedMembers, agents_and_cues, counted_members
 from biotracker.scoring.risk.agents import Agent, AgentTable, load_agents
 from biotracker.scoring.risk.indicators import IncidentFeatures, assess_radosavljevic
 from biotracker.scoring.unusual import (
+    Before,
     Flag,
     History,
     IncidentFacts,
     UnusualConfig,
     meaningful_flags,
+    needs_every_earlier_week,
     unusual_flags,
 )
 
@@ -149,35 +159,69 @@ def _reusable(
 
 
 def load_history(
-    conn: Connection, scope: Scope, diseases: Collection[Any], *, hosts_only: bool = False
+    conn: Connection,
+    scope: Scope,
+    diseases: Collection[Any],
+    *,
+    from_week: dt.date | None = None,
+    asked: Collection[tuple[Any, Any, dt.date]] = (),
+    hosts_only: bool = False,
 ) -> History:
-    """Weekly counts (and case fatality ratios) of ``diseases`` in the scope, all weeks: the lens's history.
+    """Weekly counts (and case fatality ratios) of ``diseases`` in the scope: the lens's history.
 
     The weekly counts come from ``series_counts`` summed by country and by host, so their size is
     countries (or hosts) x weeks of the diseases assessed, not their reports; the fatality ratios
     from the links with enough cases, by index range. ``hosts_only`` reads the hosts alone (what
     the alerts stage asks: which hosts are usual for a disease).
+
+    With ``from_week`` the history answers for weeks from it on (a daily run assesses the last
+    few) and the weeks before are read summed (:class:`Before`): rows per country x month instead
+    of per week. ``asked`` are the (disease, country, week) an incident will be judged by: a series
+    back after a silence gets every earlier week read, for its usual gap (``reemergence``).
     """
     ordered = sorted(diseases, key=lambda d: (d is None, d or ""))  # None (unknown) last
-    if hosts_only:
-        hosts_of = [
-            (disease, h, w, n)
-            for disease in ordered
-            for h, w, n in disease_counts(conn, scope.key, disease, by_country=False)[1]
-        ]
-        return History.from_aggregates(first_week(conn, scope.key), [], hosts_of)
+    start = first_week(conn, scope.key)
     by_country: list[tuple[Any, Any, dt.date, int]] = []
     by_host: list[tuple[Any, Any, dt.date, int]] = []
     fatality: list[tuple[Any, dt.date, float]] = []
+    months: dict[tuple[Any, Any], list[int]] = {}
+    last: dict[tuple[Any, Any], dt.date] = {}
+    earlier_hosts: dict[Any, dict[str | None, int]] = {}
+    country_count: dict[tuple[Any, dt.date], int] = {}
+    asked_countries: dict[Any, set[str]] = defaultdict(set)
+    for disease, country, _ in asked:
+        if country:
+            asked_countries[disease].add(country)
     counted = (
         incident_reports.c.scope == scope.key,
-        incident_reports.c.period_start >= dt.date.min,  # not NULL, written as a range (index order)
+        # not NULL: SQLite reads an unknown disease's ratios from the fatality index with this, but
+        # walked every link of the scope by period with a range here (0.3 s a scope at 1M links)
+        incident_reports.c.period_start.is_not(None),
         incident_reports.c.duplicate_of.is_(None),
     )
     for disease in ordered:
-        countries, hosts = disease_counts(conn, scope.key, disease)
+        countries, hosts = disease_counts(
+            conn, scope.key, disease, by_country=not hosts_only, since=from_week
+        )
         by_country += [(disease, c, w, n) for c, w, n in countries]
         by_host += [(disease, h, w, n) for h, w, n in hosts]
+        if from_week is not None:
+            earlier_hosts[disease] = hosts_before(conn, scope.key, disease, from_week)
+        if hosts_only:
+            continue
+        if from_week is not None:
+            # the months before ``from_week``: every week's total less the weeks read
+            totals = country_month_totals(conn, scope.key, disease)
+            for country, week, n in countries:
+                totals[country][week.month - 1] -= n
+            summed = {country for country, row in totals.items() if any(row)}
+            months.update({(disease, country): totals[country] for country in summed})
+            for country, week in last_weeks_before(
+                conn, scope.key, disease, summed & asked_countries[disease], from_week
+            ).items():
+                last[(disease, country)] = week
+            weekly = countries_per_week(conn, scope.key, disease)
+            country_count.update({(disease, w): k for w, k in weekly.items()})
         named = (
             incident_reports.c.disease == disease
             if disease is not None
@@ -192,9 +236,23 @@ def load_history(
             *counted, named, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
         )
         fatality += [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(cfr)]
-    return History.from_aggregates(
-        first_week(conn, scope.key), by_country, by_host, fatality, _source_starts(conn, scope)
+    before = Before(from_week, months, last, earlier_hosts, country_count) if from_week is not None else None
+    if hosts_only:
+        return History.from_aggregates(start, [], by_host, before=before)
+    history = History.from_aggregates(
+        start, by_country, by_host, fatality, _source_starts(conn, scope), before=before
     )
+    wanted: dict[Any, set[str]] = defaultdict(set)
+    for disease, country, week in asked:
+        if (disease, country) in history.truncated and needs_every_earlier_week(
+            disease, country, week, history
+        ):
+            wanted[disease].add(country)
+    for disease, names in wanted.items():
+        assert from_week is not None  # only a history read from a week on is truncated
+        for country, weeks in country_weeks(conn, scope.key, disease, names, from_week).items():
+            history.complete_weeks(disease, country, weeks)
+    return history
 
 
 def _source_starts(conn: Connection, scope: Scope) -> dict[str, dt.date]:
@@ -244,7 +302,16 @@ def assess_incidents(
         for incident_id, stored in reuse.items():  # unchanged: agent and cues as assessed before
             agent = table.by_agent_id(stored["agent_id"]) if stored["agent_id"] else None
             evidence[incident_id] = (agent, list(stored["cues"] or []))
-        history = load_history(conn, scope, {c.disease for c in members.values()})
+        # what the flags ask: each incident's first series week; a run that assesses a few
+        # recent weeks reads the earlier ones summed (``load_history``)
+        asked = {(c.disease, c.country, c.week) for c in members.values() if c.week is not None and c.disease}
+        history = load_history(
+            conn,
+            scope,
+            {c.disease for c in members.values()},
+            from_week=min((w for _, _, w in asked), default=None) if wanted is not None else None,
+            asked=asked,
+        )
         alarm_keys = sorted({c.series_key for c in members.values()})
         alarms: dict[tuple[str, dt.date], dict[str, Any]] = {}
         signal_cols = (

@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
@@ -98,6 +98,29 @@ class UnusualConfig:
     reemergence_gap_factor: float = 2.0
 
 
+class IncompleteHistory(LookupError):
+    """A question about weeks a :class:`History` was not read for (a caller's mistake)."""
+
+
+@dataclass(frozen=True)
+class Before:
+    """A disease history's weeks before ``week``, summed: what questions about ``week`` and later
+    need of them, in rows per country and month rather than per week, so a daily run does not read
+    five years of weeks to assess the last few: each country's reports per month, the last week
+    with a report of the countries asked about, the hosts' totals, and each week's number of
+    countries (every week: the seasonal baseline looks years back)."""
+
+    week: dt.date
+    #: (disease, country) -> reports per month (index 0: January) in weeks before ``week``
+    months: Mapping[tuple[Any, Any], Sequence[int]] = field(default_factory=dict)
+    #: (disease, country) -> its last week with a report before ``week``, for the pairs asked about
+    last: Mapping[tuple[Any, Any], dt.date] = field(default_factory=dict)
+    #: disease -> reports per host (None: unknown) in weeks before ``week``
+    hosts: Mapping[Any, Mapping[str | None, int]] = field(default_factory=dict)
+    #: (disease, week) -> countries with a report that week, for every week (before and after)
+    country_count: Mapping[tuple[Any, dt.date], int] = field(default_factory=dict)
+
+
 @dataclass
 class History:
     """What the unusualness flags compare an incident against, as of its week (point in time).
@@ -123,6 +146,15 @@ class History:
     fatality: dict[Any, tuple[list[dt.date], list[float]]] = field(default_factory=dict)
     #: first week with a report of each source: a feed that began last month cannot say what is new
     source_start: dict[str, dt.date] = field(default_factory=dict)
+    #: (disease, week) -> how many countries reported it that week: every week, the seasonal
+    #: baseline of ``multiple_simultaneous`` (``countries_week`` may hold only recent weeks)
+    country_count: dict[tuple[Any, dt.date], int] = field(default_factory=dict)
+    #: answers hold for weeks from this one on (None: every week); earlier weeks were read summed
+    from_week: dt.date | None = None
+    #: (disease, country) pairs whose ``weeks`` before ``from_week`` are only the last one...
+    truncated: set[tuple[Any, Any]] = field(default_factory=set)
+    #: ... or none at all (pairs no incident asked about: their last week was not looked up)
+    unread: set[tuple[Any, Any]] = field(default_factory=set)
     #: answers already computed, by question: many incidents of a run share a disease and week
     _asked: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -157,9 +189,15 @@ class History:
         by_host: Iterable[tuple[Any, Any, dt.date, int]],
         fatality: Iterable[tuple[Any, dt.date, float]] = (),
         source_start: Mapping[str, dt.date] | None = None,
+        *,
+        before: Before | None = None,
     ) -> History:
         """From weekly counts already summed by (disease, country, week) for known countries and by
-        (disease, host, week) for all reports (host None: unknown), as ``series_counts`` gives them."""
+        (disease, host, week) for all reports (host None: unknown), as ``series_counts`` gives them.
+
+        With ``before``, the weekly counts are those from ``before.week`` on and ``before`` sums the
+        earlier ones: the history then answers for weeks from ``before.week`` on (what a daily run
+        asks), without a row per earlier week (see :class:`Before`)."""
         by_dc: dict[tuple[Any, Any], Counter[dt.date]] = defaultdict(Counter)
         by_d: dict[Any, Counter[tuple[dt.date, str]]] = defaultdict(Counter)
         countries: dict[tuple[Any, dt.date], set[str]] = defaultdict(set)
@@ -169,19 +207,45 @@ class History:
         for disease, host, week, n in by_host:
             by_d[disease][(week, host or "*")] += n
         history = cls(start=start, countries_week=dict(countries), source_start=dict(source_start or {}))
-        for key, by_week in by_dc.items():
+        history.country_count = {key: len(names) for key, names in countries.items()}
+        first_rows: dict[tuple[Any, Any], Sequence[int]] = {}
+        first_hosts: dict[Any, Counter[str]] = {}
+        day_before = before.week - dt.timedelta(days=1) if before is not None else None
+        if before is not None:
+            if any(week < before.week for by_week in by_dc.values() for week in by_week):
+                raise ValueError("weekly counts before `before.week` belong in `before`, not the rows")
+            history.from_week = before.week
+            history.country_count = dict(before.country_count)
+            first_rows = {key: months for key, months in before.months.items() if any(months)}
+            first_hosts = {
+                d: Counter({h or "*": n for h, n in hosts.items()}) for d, hosts in before.hosts.items()
+            }
+            history.truncated = set(first_rows)
+            history.unread = set(first_rows) - set(before.last)
+        for key in by_dc.keys() | first_rows.keys():
+            by_week = by_dc.get(key, Counter())
             weeks = sorted(by_week)
             table = np.zeros((len(weeks), 12), dtype=np.int64)  # reports per month, one row per week
             table[np.arange(len(weeks)), [w.month - 1 for w in weeks]] = [by_week[w] for w in weeks]
             history.weeks[key] = weeks
+            if key in first_rows and before is not None and day_before is not None:
+                if key in before.last:
+                    history.weeks[key] = [before.last[key], *weeks]
+                weeks = [day_before, *weeks]  # one row for all earlier weeks
+                table = np.vstack([np.asarray(first_rows[key], dtype=np.int64).reshape(1, 12), table])
             history.month_counts[key] = (weeks, np.cumsum(table, axis=0))
-        for disease, cells in by_d.items():
+        for disease in by_d.keys() | first_hosts.keys():
+            cells = by_d.get(disease, Counter())
             weeks = sorted({w for w, _ in cells})
-            hosts = sorted({h for _, h in cells})
+            hosts = sorted({h for _, h in cells} | set(first_hosts.get(disease, ())))
             row, col = {w: i for i, w in enumerate(weeks)}, {h: j for j, h in enumerate(hosts)}
             grid = np.zeros((len(weeks), len(hosts)), dtype=np.int64)
             for (week, host), n in cells.items():
                 grid[row[week], col[host]] = n
+            if disease in first_hosts and day_before is not None:
+                earlier = first_hosts[disease]
+                weeks = [day_before, *weeks]
+                grid = np.vstack([np.array([[earlier[h] for h in hosts]], dtype=np.int64), grid])
             history.host_counts[disease] = (weeks, hosts, np.cumsum(grid, axis=0))
         ratios: dict[Any, list[tuple[dt.date, float]]] = defaultdict(list)
         for disease, week, ratio in fatality:
@@ -191,12 +255,49 @@ class History:
             history.fatality[disease] = ([w for w, _ in pairs], [r for _, r in pairs])
         return history
 
+    def _covers(self, week: dt.date) -> None:
+        if self.from_week is not None and week < self.from_week:
+            raise IncompleteHistory(
+                f"asked about the week of {week}, but this history was read from {self.from_week} on: "
+                "load it from the earliest week assessed"
+            )
+
+    def last_week_before(self, disease: Any, country: Any, week: dt.date) -> dt.date | None:
+        """The last week before ``week`` with a report of ``disease`` in ``country`` (None: none)."""
+        self._covers(week)
+        if (disease, country) in self.unread:
+            raise IncompleteHistory(
+                f"the last week of {disease} in {country} before {self.from_week} was not read: "
+                "name the pair among the questions asked when loading the history"
+            )
+        weeks = self.weeks.get((disease, country), [])
+        i = bisect.bisect_left(weeks, week)
+        return weeks[i - 1] if i else None
+
     def earlier_weeks(self, disease: Any, country: Any, week: dt.date) -> list[dt.date]:
+        """Every week before ``week`` with a report of ``disease`` in ``country``."""
+        self._covers(week)
+        if (disease, country) in self.truncated:
+            raise IncompleteHistory(
+                f"the weeks of {disease} in {country} before {self.from_week} were not read: "
+                "complete them (History.complete_weeks) before asking for every earlier week"
+            )
         weeks = self.weeks.get((disease, country), [])
         return weeks[: bisect.bisect_left(weeks, week)]
 
+    def complete_weeks(self, disease: Any, country: Any, earlier: Iterable[dt.date]) -> None:
+        """Give a truncated pair its weeks before ``from_week`` (all of them, in any order)."""
+        key = (disease, country)
+        if key not in self.truncated or self.from_week is None:
+            return
+        start = self.from_week
+        self.weeks[key] = sorted(set(earlier)) + [w for w in self.weeks[key] if w >= start]
+        self.truncated.discard(key)
+        self.unread.discard(key)
+
     def months(self, disease: Any, country: Any, week: dt.date) -> Counter:
         """Reports per month (1-12) of ``disease`` in ``country`` in weeks up to ``week``."""
+        self._covers(week)
         weeks, cumulative = self.month_counts.get((disease, country), ([], np.zeros((0, 12))))
         i = bisect.bisect_right(weeks, week)
         if i == 0:
@@ -212,6 +313,7 @@ class History:
 
     def hosts(self, disease: Any, week: dt.date) -> Counter:
         """Reports per host of ``disease`` in weeks up to ``week`` (a copy: callers may change it)."""
+        self._covers(week)
         weeks, hosts, cumulative = self.host_counts.get(disease, ([], [], np.zeros((0, 0))))
         i = bisect.bisect_right(weeks, week)
         if i == 0:
@@ -223,6 +325,8 @@ class History:
         return Counter(counts)
 
     def countries(self, disease: Any, week: dt.date) -> set[str]:
+        """The countries with a report of ``disease`` in ``week``."""
+        self._covers(week)
         return self.countries_week.get((disease, week), set())
 
     def usual_fatality(self, disease: Any, week: dt.date) -> float | None:
@@ -296,13 +400,13 @@ def first_occurrence(
     disease, country, week = facts.disease, facts.country, facts.week
     if not country or history.start is None:
         return None
-    earlier = history.earlier_weeks(disease, country, week)
-    if earlier and _weeks(week, earlier[-1]) <= config.novelty_weeks:
+    last = history.last_week_before(disease, country, week)
+    if last is not None and _weeks(week, last) <= config.novelty_weeks:
         return None
-    if earlier:
+    if last is not None:
         return FlagFinding(
             Flag.FIRST_OCCURRENCE,
-            f"first report of {disease} in {country} after a gap: previous in the week of {earlier[-1]}",
+            f"first report of {disease} in {country} after a gap: previous in the week of {last}",
         )
     covered = covered_weeks(facts, history)
     if covered >= config.novelty_weeks:
@@ -327,17 +431,27 @@ def first_occurrence(
     )
 
 
+def needs_every_earlier_week(
+    disease: Any, country: Any, week: dt.date, history: History, config: UnusualConfig = UnusualConfig()
+) -> bool:
+    """Whether ``reemergence`` must see the series' usual gap, i.e. every earlier week: only when it
+    is back after a silence of ``reemergence_min_weeks`` to a year (most weeks of a busy series are
+    not), so a history read from recent weeks on completes only those series."""
+    if not country:
+        return False
+    last = history.last_week_before(disease, country, week)
+    if last is None:
+        return False
+    return config.reemergence_min_weeks <= _weeks(week, last) <= config.novelty_weeks
+
+
 def reemergence(facts: IncidentFacts, history: History, config: UnusualConfig) -> FlagFinding | None:
     """The series is back after a silence longer than it usually keeps (but under a year, which
     would be a first occurrence)."""
-    if not facts.country:
+    if not needs_every_earlier_week(facts.disease, facts.country, facts.week, history, config):
         return None
     weeks = history.earlier_weeks(facts.disease, facts.country, facts.week)
-    if not weeks:
-        return None
     silent = _weeks(facts.week, weeks[-1])
-    if silent < config.reemergence_min_weeks or silent > config.novelty_weeks:
-        return None
     gaps = [_weeks(b, a) for a, b in pairwise(weeks)]
     usual = sorted(gaps)[len(gaps) // 2] if gaps else None
     if usual is not None and silent <= config.reemergence_gap_factor * usual:
@@ -370,7 +484,7 @@ def _simultaneous_baseline(
     disease: str, week: dt.date, history: History, config: UnusualConfig, start: dt.date
 ) -> tuple[int, str] | None:
     def countries(w: dt.date) -> int:
-        return len(history.countries_week.get((disease, w), ()))
+        return history.country_count.get((disease, w), 0)
 
     width = 2 * config.season_halfwidth_weeks + 1
     seasons: list[dt.date] = []
@@ -401,7 +515,7 @@ def _simultaneous_baseline(
 def multiple_simultaneous(
     facts: IncidentFacts, history: History, config: UnusualConfig
 ) -> FlagFinding | None:
-    now = history.countries_week.get((facts.disease, facts.week), set())
+    now = history.countries(facts.disease, facts.week)
     if len(now) < config.simultaneous_countries:
         return None
     baseline = simultaneous_baseline(facts.disease, facts.week, history, config)

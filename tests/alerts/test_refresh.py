@@ -20,6 +20,7 @@ from biotracker.config import load_settings
 from biotracker.db.engine import make_engine, open_store
 from biotracker.db.tables import (
     alerts,
+    country_months,
     incident_assessments,
     incident_reports,
     incidents,
@@ -31,7 +32,7 @@ from biotracker.db.upsert import upsert
 from biotracker.pipeline import latest_week_end
 from biotracker.schema import Window, as_utc
 
-DERIVED = (incidents, incident_reports, series_counts, incident_assessments, signals, alerts)
+DERIVED = (incidents, incident_reports, series_counts, country_months, incident_assessments, signals, alerts)
 #: publication days replayed one at a time after the initial batch
 DAYS = 8
 

@@ -41,3 +41,56 @@ def test_history_is_asked_as_of_the_incident_week_never_later():
     assert h.countries("plague", later) == {"MDG", "USA"} and h.countries("plague", W) == {"MDG"}
     assert h.usual_fatality("plague", W) == 0.2 and h.usual_fatality("plague", W - dt.timedelta(weeks=1)) is None
     assert h.earlier_weeks("plague", "MDG", later) == [W] and h.earlier_weeks("plague", "MDG", W) == []
+
+
+def _incident_facts(conn, scope):
+    from biotracker.scoring.incident_members import counted_members
+    from biotracker.scoring.unusual import IncidentFacts
+
+    return [
+        IncidentFacts(c.disease, c.country, c.host, c.week, c.cases, c.deaths, sources=tuple(sorted(c.sources)))
+        for c in counted_members(conn, scope, None).values()
+        if c.week is not None and c.disease
+    ]
+
+
+def test_a_history_read_from_recent_weeks_answers_as_the_whole_history_does(demo_copy):
+    """A daily run reads the weeks before the ones it assesses summed by month, and every earlier
+    week only of series back after a silence: every flag, with its evidence, and every count the
+    flags read are what the whole history gives, on SQLite and PostgreSQL."""
+    import pytest
+
+    from biotracker.incidents.scopes import scope_named
+    from biotracker.scoring.lens import load_history
+    from biotracker.scoring.unusual import IncompleteHistory, unusual_flags
+
+    engine = make_engine(demo_copy)
+    with engine.connect() as conn:
+        scope = scope_named(conn.execute(select(incident_assessments.c.scope).distinct()).scalars().first())
+        facts = _incident_facts(conn, scope)
+        diseases = {f.disease for f in facts}
+        whole = load_history(conn, scope, diseases)
+        weeks = sorted({f.week for f in facts})
+        summed = completed = compared = reemerging = 0
+        for from_week in (weeks[len(weeks) // 4], weeks[len(weeks) // 2], weeks[-8]):
+            asked = [f for f in facts if f.week >= from_week]
+            recent = load_history(
+                conn, scope, diseases, from_week=from_week, asked={(f.disease, f.country, f.week) for f in asked}
+            )
+            had_earlier = {key for key, ws in whole.weeks.items() if ws[0] < from_week}
+            summed += len(had_earlier & recent.truncated)
+            completed += len(had_earlier - recent.truncated)
+            for f in asked:
+                norm = whole.usual_fatality(f.disease, f.week)
+                assert recent.usual_fatality(f.disease, f.week) == norm
+                assert recent.hosts(f.disease, f.week) == whole.hosts(f.disease, f.week)
+                assert recent.months(f.disease, f.country, f.week) == whole.months(f.disease, f.country, f.week)
+                assert recent.countries(f.disease, f.week) == whole.countries(f.disease, f.week)
+                found = unusual_flags(f, recent, None, norm)
+                assert found == unusual_flags(f, whole, None, norm), f
+                reemerging += any(x.flag == "reemergence" for x in found)
+                compared += 1
+            with pytest.raises(IncompleteHistory, match="read from"):
+                recent.hosts(facts[0].disease, from_week - dt.timedelta(weeks=1))
+    # the demo exercises both kinds of series: summed ones and ones read whole for their usual gap
+    assert compared > 1000 and summed and completed and reemerging, (compared, summed, completed, reemerging)
