@@ -144,6 +144,16 @@ def _build(url: str, home: Path, history: int, seed: int) -> None:
     print(f"derived every table in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
+def _migrate(url: str, home: Path) -> None:
+    """Bring a cached store to the newest schema (child process): a store cached by an older
+    release gains the newer tables and their contents (filled by the migrations) once, not on
+    every copy."""
+    from biotracker.config import load_settings
+    from biotracker.db.engine import open_store
+
+    open_store(load_settings({}, home=str(home), database_url=url)).dispose()
+
+
 def _copy_store(source_url: str, url: str, home: Path) -> None:
     """Every table of the cached SQLite store copied into a fresh PostgreSQL database (child process).
 
@@ -263,6 +273,7 @@ def main() -> None:
         print(
             f"built the store in {time.perf_counter() - started:.0f} s (cached in {cached})", file=sys.stderr
         )
+    _spawn(_migrate, f"sqlite:///{cached / 'biotracker.db'}", cached)
     if args.backend == "sqlite":
         shutil.copytree(cached, work)
         os.sync()  # the copy's writeback (gigabytes at 1M) must not land in the cycle's time
