@@ -51,6 +51,11 @@ from biotracker.scoring.unusual import (
 
 log = logging.getLogger(__name__)
 
+
+class StaleCounts(RuntimeError):
+    """The derived weekly counts disagree with each other (a store changed outside the chain)."""
+
+
 CFR_MIN_CASES = UnusualConfig().cfr_min_cases
 CUE_INDICATORS = {
     "laboratory": "laboratory_link",
@@ -180,79 +185,92 @@ def load_history(
     back after a silence gets every earlier week read, for its usual gap (``reemergence``).
     """
     ordered = sorted(diseases, key=lambda d: (d is None, d or ""))  # None (unknown) last
-    start = first_week(conn, scope.key)
     by_country: list[tuple[Any, Any, dt.date, int]] = []
     by_host: list[tuple[Any, Any, dt.date, int]] = []
     fatality: list[tuple[Any, dt.date, float]] = []
-    months: dict[tuple[Any, Any], list[int]] = {}
-    last: dict[tuple[Any, Any], dt.date] = {}
-    earlier_hosts: dict[Any, dict[str | None, int]] = {}
-    country_count: dict[tuple[Any, dt.date], int] = {}
+    before = Before(from_week) if from_week is not None else None
     asked_countries: dict[Any, set[str]] = defaultdict(set)
     for disease, country, _ in asked:
         if country:
             asked_countries[disease].add(country)
-    counted = (
-        incident_reports.c.scope == scope.key,
-        # not NULL: SQLite reads an unknown disease's ratios from the fatality index with this, but
-        # walked every link of the scope by period with a range here (0.3 s a scope at 1M links)
-        incident_reports.c.period_start.is_not(None),
-        incident_reports.c.duplicate_of.is_(None),
-    )
     for disease in ordered:
         countries, hosts = disease_counts(
             conn, scope.key, disease, by_country=not hosts_only, since=from_week
         )
         by_country += [(disease, c, w, n) for c, w, n in countries]
         by_host += [(disease, h, w, n) for h, w, n in hosts]
-        if from_week is not None:
-            earlier_hosts[disease] = hosts_before(conn, scope.key, disease, from_week)
-        if hosts_only:
-            continue
-        if from_week is not None:
-            # the months before ``from_week``: every week's total less the weeks read
-            totals = country_month_totals(conn, scope.key, disease)
-            for country, week, n in countries:
-                totals[country][week.month - 1] -= n
-            summed = {country for country, row in totals.items() if any(row)}
-            months.update({(disease, country): totals[country] for country in summed})
-            for country, week in last_weeks_before(
-                conn, scope.key, disease, summed & asked_countries[disease], from_week
-            ).items():
-                last[(disease, country)] = week
-            weekly = countries_per_week(conn, scope.key, disease)
-            country_count.update({(disease, w): k for w, k in weekly.items()})
-        named = (
-            incident_reports.c.disease == disease
-            if disease is not None
-            else incident_reports.c.disease.is_(None)
-        )
-        cfr = select(
-            incident_reports.c.disease,
-            incident_reports.c.period_start,
-            incident_reports.c.cases,
-            incident_reports.c.deaths,
-        ).where(
-            *counted, named, incident_reports.c.cases >= CFR_MIN_CASES, incident_reports.c.deaths.is_not(None)
-        )
-        fatality += [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(cfr)]
-    before = Before(from_week, months, last, earlier_hosts, country_count) if from_week is not None else None
+        if before is not None:
+            _read_before(
+                conn, scope, disease, before, countries, asked_countries[disease], hosts_only=hosts_only
+            )
+        if not hosts_only:
+            fatality += _fatality_ratios(conn, scope, disease)
+    start = first_week(conn, scope.key)
     if hosts_only:
         return History.from_aggregates(start, [], by_host, before=before)
     history = History.from_aggregates(
         start, by_country, by_host, fatality, _source_starts(conn, scope), before=before
     )
-    wanted: dict[Any, set[str]] = defaultdict(set)
-    for disease, country, week in asked:
-        if (disease, country) in history.truncated and needs_every_earlier_week(
-            disease, country, week, history
-        ):
-            wanted[disease].add(country)
-    for disease, names in wanted.items():
-        assert from_week is not None  # only a history read from a week on is truncated
-        for country, weeks in country_weeks(conn, scope.key, disease, names, from_week).items():
-            history.complete_weeks(disease, country, weeks)
+    if before is not None:  # series back after a silence: every earlier week, for their usual gap
+        wanted: dict[Any, set[str]] = defaultdict(set)
+        for disease, country, week in asked:
+            if (disease, country) in history.truncated and needs_every_earlier_week(
+                disease, country, week, history
+            ):
+                wanted[disease].add(country)
+        for disease, names in wanted.items():
+            for country, weeks in country_weeks(conn, scope.key, disease, names, before.week).items():
+                history.complete_weeks(disease, country, weeks)
     return history
+
+
+def _read_before(
+    conn: Connection,
+    scope: Scope,
+    disease: Any,
+    before: Before,
+    recent: list[tuple[str, dt.date, int]],
+    asked: set[str],
+    *,
+    hosts_only: bool,
+) -> None:
+    """Add to ``before`` what ``disease``'s weeks before ``before.week`` hold, summed: its hosts'
+    totals, and unless ``hosts_only`` each country's months (every week's total less ``recent``,
+    the weeks read), the last earlier week of the countries ``asked`` about and the number of
+    countries of every week."""
+    before.hosts[disease] = hosts_before(conn, scope.key, disease, before.week)
+    if hosts_only:
+        return
+    totals = country_month_totals(conn, scope.key, disease)
+    for country, week, n in recent:
+        if country not in totals:
+            raise StaleCounts(
+                f"{disease} in {country} has weekly counts but no country_months row in scope {scope.key}: "
+                "run `biotracker rebuild` to recompute the derived tables"
+            )
+        totals[country][week.month - 1] -= n
+    summed = {country for country, row in totals.items() if any(row)}
+    before.months.update({(disease, country): totals[country] for country in summed})
+    for country, week in last_weeks_before(conn, scope.key, disease, summed & asked, before.week).items():
+        before.last[(disease, country)] = week
+    weekly = countries_per_week(conn, scope.key, disease)
+    before.country_count.update({(disease, w): k for w, k in weekly.items()})
+
+
+def _fatality_ratios(conn: Connection, scope: Scope, disease: Any) -> list[tuple[Any, dt.date, float]]:
+    """(disease, week, deaths / cases) of the counted reports of ``disease`` with enough cases."""
+    links = incident_reports.c
+    query = select(links.disease, links.period_start, links.cases, links.deaths).where(
+        links.scope == scope.key,
+        # not NULL: SQLite reads an unknown disease's ratios from the fatality index with this, but
+        # walked every link of the scope by period with a range here (0.3 s a scope at 1M links)
+        links.period_start.is_not(None),
+        links.duplicate_of.is_(None),
+        links.disease == disease if disease is not None else links.disease.is_(None),
+        links.cases >= CFR_MIN_CASES,
+        links.deaths.is_not(None),
+    )
+    return [(d, w, deaths / cases) for d, w, cases, deaths in conn.execute(query)]
 
 
 def _source_starts(conn: Connection, scope: Scope) -> dict[str, dt.date]:

@@ -102,7 +102,7 @@ class IncompleteHistory(LookupError):
     """A question about weeks a :class:`History` was not read for (a caller's mistake)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Before:
     """A disease history's weeks before ``week``, summed: what questions about ``week`` and later
     need of them, in rows per country and month rather than per week, so a daily run does not read
@@ -112,13 +112,13 @@ class Before:
 
     week: dt.date
     #: (disease, country) -> reports per month (index 0: January) in weeks before ``week``
-    months: Mapping[tuple[Any, Any], Sequence[int]] = field(default_factory=dict)
+    months: dict[tuple[Any, Any], Sequence[int]] = field(default_factory=dict)
     #: (disease, country) -> its last week with a report before ``week``, for the pairs asked about
-    last: Mapping[tuple[Any, Any], dt.date] = field(default_factory=dict)
+    last: dict[tuple[Any, Any], dt.date] = field(default_factory=dict)
     #: disease -> reports per host (None: unknown) in weeks before ``week``
-    hosts: Mapping[Any, Mapping[str | None, int]] = field(default_factory=dict)
+    hosts: dict[Any, Mapping[str | None, int]] = field(default_factory=dict)
     #: (disease, week) -> countries with a report that week, for every week (before and after)
-    country_count: Mapping[tuple[Any, dt.date], int] = field(default_factory=dict)
+    country_count: dict[tuple[Any, dt.date], int] = field(default_factory=dict)
 
 
 @dataclass
