@@ -71,7 +71,7 @@ def test_a_history_read_from_recent_weeks_answers_as_the_whole_history_does(demo
         diseases = {f.disease for f in facts}
         whole = load_history(conn, scope, diseases)
         weeks = sorted({f.week for f in facts})
-        summed = completed = compared = reemerging = 0
+        summed = completed = compared = reemerging = unasked = 0
         for from_week in (weeks[len(weeks) // 4], weeks[len(weeks) // 2], weeks[-8]):
             asked = [f for f in facts if f.week >= from_week]
             recent = load_history(
@@ -92,5 +92,10 @@ def test_a_history_read_from_recent_weeks_answers_as_the_whole_history_does(demo
                 compared += 1
             with pytest.raises(IncompleteHistory, match="read from"):
                 recent.hosts(facts[0].disease, from_week - dt.timedelta(weeks=1))
+            for disease, country in sorted(recent.unread, key=str)[:1]:  # a pair nobody asked about
+                unasked += 1
+                with pytest.raises(IncompleteHistory, match="was not read"):
+                    recent.last_week_before(disease, country, from_week)
     # the demo exercises both kinds of series: summed ones and ones read whole for their usual gap
-    assert compared > 1000 and summed and completed and reemerging, (compared, summed, completed, reemerging)
+    assert compared > 1000 and summed and completed and reemerging and unasked, (
+        compared, summed, completed, reemerging, unasked)
