@@ -158,17 +158,23 @@ def weekly_counts_of(
 def first_weeks(conn: Connection, scope: str, series_keys: Collection[str]) -> dict[str, dt.date]:
     """Each series' first week with a counted report (series without one are absent): how long a
     history it has, which decides its detection method, without reading the weeks in between."""
+    c = series_counts.c
+    return _week_of_each(conn, c.series_key, series_keys, func.min(c.period_start), c.scope == scope, c.n > 0)
+
+
+def _week_of_each(
+    conn: Connection,
+    column: Any,
+    values: Collection[str],
+    week: Any,
+    *where: ColumnElement[bool],
+) -> dict[str, dt.date]:
+    """``week`` (a min or max of ``period_start``) grouped by ``column`` for each of ``values``
+    (values without a row are absent), in batches of ``IN`` lists."""
     out: dict[str, dt.date] = {}
-    first = func.min(series_counts.c.period_start)
-    for keys in in_batches(sorted(series_keys)):
-        query = (
-            select(series_counts.c.series_key, first)
-            .where(
-                series_counts.c.scope == scope, series_counts.c.series_key.in_(keys), series_counts.c.n > 0
-            )
-            .group_by(series_counts.c.series_key)
-        )
-        out.update({key: week for key, week in conn.execute(query) if week is not None})
+    for batch in in_batches(sorted(values)):
+        query = select(column, week).where(*where, column.in_(batch)).group_by(column)
+        out.update({value: w for value, w in conn.execute(query) if w is not None})
     return out
 
 
@@ -238,20 +244,11 @@ def last_weeks_before(
 ) -> dict[str, dt.date]:
     """Each country's last week before ``week`` with a report of ``disease`` (countries without one
     are absent), grouped by the database from the (disease, country, week) index."""
-    out: dict[str, dt.date] = {}
-    last = func.max(series_counts.c.period_start)
-    for names in in_batches(sorted(countries)):
-        query = (
-            select(series_counts.c.country_iso3, last)
-            .where(
-                *_of_disease(scope, disease),
-                series_counts.c.country_iso3.in_(names),
-                series_counts.c.period_start < week,
-            )
-            .group_by(series_counts.c.country_iso3)
-        )
-        out.update({country: w for country, w in conn.execute(query) if w is not None})
-    return out
+    c = series_counts.c
+    last = func.max(c.period_start)
+    return _week_of_each(
+        conn, c.country_iso3, countries, last, *_of_disease(scope, disease), c.period_start < week
+    )
 
 
 def countries_per_week(conn: Connection, scope: str, disease: str | None) -> dict[dt.date, int]:
