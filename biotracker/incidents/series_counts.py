@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select
 
-from biotracker.db.batches import in_batches
+from biotracker.db.batches import in_batches, select_in
 from biotracker.db.tables import country_months, series_counts
 from biotracker.db.upsert import dialect_insert
 from biotracker.incidents.series import UNKNOWN, split_series_key
@@ -144,14 +144,13 @@ def weekly_counts_of(
 ) -> dict[str, dict[dt.date, int]]:
     """Counted reports per week of each series (weeks without a report are absent), from ``since``
     on when given (a detector that reads only recent weeks need not read five years of them)."""
+    c = series_counts.c
+    query = select(c.series_key, c.period_start, c.n).where(c.scope == scope)
+    if since is not None:
+        query = query.where(c.period_start >= since)
     out: dict[str, dict[dt.date, int]] = {}
-    cols = (series_counts.c.series_key, series_counts.c.period_start, series_counts.c.n)
-    for keys in in_batches(sorted(series_keys)):
-        query = select(*cols).where(series_counts.c.scope == scope, series_counts.c.series_key.in_(keys))
-        if since is not None:
-            query = query.where(series_counts.c.period_start >= since)
-        for key, week, n in conn.execute(query):
-            out.setdefault(key, {})[week] = int(n)
+    for r in select_in(conn, query, c.series_key, series_keys):
+        out.setdefault(r["series_key"], {})[r["period_start"]] = int(r["n"])
     return out
 
 
@@ -159,23 +158,11 @@ def first_weeks(conn: Connection, scope: str, series_keys: Collection[str]) -> d
     """Each series' first week with a counted report (series without one are absent): how long a
     history it has, which decides its detection method, without reading the weeks in between."""
     c = series_counts.c
-    return _week_of_each(conn, c.series_key, series_keys, func.min(c.period_start), c.scope == scope, c.n > 0)
-
-
-def _week_of_each(
-    conn: Connection,
-    column: Any,
-    values: Collection[str],
-    week: Any,
-    *where: ColumnElement[bool],
-) -> dict[str, dt.date]:
-    """``week`` (a min or max of ``period_start``) grouped by ``column`` for each of ``values``
-    (values without a row are absent), in batches of ``IN`` lists."""
-    out: dict[str, dt.date] = {}
-    for batch in in_batches(sorted(values)):
-        query = select(column, week).where(*where, column.in_(batch)).group_by(column)
-        out.update({value: w for value, w in conn.execute(query) if w is not None})
-    return out
+    first = select(c.series_key, func.min(c.period_start).label("week"))
+    query = first.where(c.scope == scope, c.n > 0).group_by(c.series_key)
+    return {
+        r["series_key"]: r["week"] for r in select_in(conn, query, c.series_key, series_keys) if r["week"]
+    }
 
 
 def _of_disease(scope: str, disease: str | None) -> list[ColumnElement[bool]]:
@@ -245,10 +232,11 @@ def last_weeks_before(
     """Each country's last week before ``week`` with a report of ``disease`` (countries without one
     are absent), grouped by the database from the (disease, country, week) index."""
     c = series_counts.c
-    last = func.max(c.period_start)
-    return _week_of_each(
-        conn, c.country_iso3, countries, last, *_of_disease(scope, disease), c.period_start < week
-    )
+    last = select(c.country_iso3, func.max(c.period_start).label("week"))
+    query = last.where(*_of_disease(scope, disease), c.period_start < week).group_by(c.country_iso3)
+    return {
+        r["country_iso3"]: r["week"] for r in select_in(conn, query, c.country_iso3, countries) if r["week"]
+    }
 
 
 def countries_per_week(conn: Connection, scope: str, disease: str | None) -> dict[dt.date, int]:
@@ -265,17 +253,11 @@ def country_weeks(
     conn: Connection, scope: str, disease: str | None, countries: Collection[str], before: dt.date
 ) -> dict[str, list[dt.date]]:
     """The weeks before ``before`` with a report of ``disease`` in each of ``countries``."""
+    c = series_counts.c
+    query = select(c.country_iso3, c.period_start).where(
+        *_of_disease(scope, disease), c.period_start < before
+    )
     out: dict[str, list[dt.date]] = {}
-    for names in in_batches(sorted(countries)):
-        query = (
-            select(series_counts.c.country_iso3, series_counts.c.period_start)
-            .where(
-                *_of_disease(scope, disease),
-                series_counts.c.country_iso3.in_(names),
-                series_counts.c.period_start < before,
-            )
-            .distinct()
-        )
-        for country, week in conn.execute(query):
-            out.setdefault(country, []).append(week)
+    for r in select_in(conn, query.distinct(), c.country_iso3, countries):
+        out.setdefault(r["country_iso3"], []).append(r["period_start"])
     return out
